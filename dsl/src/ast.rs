@@ -1,0 +1,193 @@
+//! The surface syntax tree both YAML and the text DSL are parsed into, with spans for messages.
+
+use crate::span::Span;
+
+/// A value with the span it was written at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    /// Wraps `value` found at `span`.
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+/// Expression text and the byte offset where it starts in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExprSrc {
+    /// The expression as written.
+    pub text: String,
+    /// Byte offset of `text` in the file.
+    pub offset: usize,
+}
+
+impl ExprSrc {
+    /// The span the expression covers.
+    pub fn span(&self) -> Span {
+        Span::new(self.offset, self.offset + self.text.len())
+    }
+}
+
+/// One workflow as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowAst {
+    /// `workflow: name`.
+    pub name: Spanned<String>,
+    /// `version: N`.
+    pub version: Spanned<u32>,
+    /// Free text for people.
+    pub description: Option<String>,
+    /// What starts a run.
+    pub trigger: Spanned<TriggerAst>,
+    /// The entry condition.
+    pub when: Option<ExprSrc>,
+    /// An event type that ends the run as "goal reached" whenever it arrives.
+    pub goal: Option<Spanned<String>>,
+    /// Whether a customer may enter again.
+    pub re_enroll: Option<Spanned<ReEnrollAst>>,
+    /// The steps in order.
+    pub steps: Vec<StepAst>,
+}
+
+/// What starts a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TriggerAst {
+    /// An event of a type arrives.
+    Event {
+        /// The event type, e.g. `cart.abandoned`.
+        event: Spanned<String>,
+    },
+    /// A cron schedule fires, optionally once per stored entity.
+    Schedule {
+        /// Cron expression (5 or 6 fields).
+        cron: Spanned<String>,
+        /// IANA time zone.
+        tz: Option<Spanned<String>>,
+        /// Entity kind iterated by the schedule (`contract`).
+        for_each: Option<Spanned<String>>,
+    },
+    /// A date inside an event's data comes due, shifted by an offset.
+    Date {
+        /// Path to the date, e.g. `event.contract.renewal_date`.
+        date: ExprSrc,
+        /// Signed offset in milliseconds (negative = before).
+        offset_ms: i64,
+        /// Time of day `HH:MM` in `tz`.
+        at: Option<Spanned<String>>,
+        /// IANA time zone.
+        tz: Option<Spanned<String>>,
+        /// The event type that carries (and updates) the date.
+        from_event: Spanned<String>,
+    },
+}
+
+/// Re-enrollment policy as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReEnrollAst {
+    /// Once per customer, ever.
+    Never,
+    /// Every time the trigger matches.
+    Always,
+    /// Again once this many milliseconds passed since the last enrollment.
+    After(i64),
+}
+
+/// One step as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepAst {
+    /// An explicit id.
+    pub id: Option<Spanned<String>>,
+    /// What the step does.
+    pub kind: StepKindAst,
+    /// Where the step starts.
+    pub span: Span,
+}
+
+/// Step shapes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKindAst {
+    /// Run an action.
+    Action {
+        /// Action name, e.g. `email.send`.
+        name: Spanned<String>,
+        /// Arguments.
+        args: Vec<(Spanned<String>, ArgAst)>,
+        /// Retry policy.
+        retry: Option<RetryAst>,
+    },
+    /// Wait for a time, or until an event with a timeout.
+    Wait {
+        /// How long (the timeout when waiting for an event).
+        duration: Option<Spanned<i64>>,
+        /// The event that ends the wait early.
+        until: Option<WaitUntilAst>,
+    },
+    /// Branch on a condition.
+    If {
+        /// The condition.
+        cond: ExprSrc,
+        /// Steps when true.
+        then: Vec<StepAst>,
+        /// Steps when false.
+        otherwise: Vec<StepAst>,
+    },
+    /// End the run.
+    Exit {
+        /// Why (shown in the run timeline).
+        reason: Option<String>,
+    },
+}
+
+/// `until_event` part of a wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitUntilAst {
+    /// Event type awaited.
+    pub event: Spanned<String>,
+    /// Correlation key expression, evaluated on the run and on the incoming event.
+    pub match_key: Option<ExprSrc>,
+    /// What happens when the event arrives.
+    pub on_event: OutcomeAst,
+    /// What happens when the time runs out.
+    pub on_timeout: OutcomeAst,
+}
+
+/// Where a wait goes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutcomeAst {
+    /// Go on with the next step.
+    Continue,
+    /// End the run with an optional reason.
+    Exit(Option<String>),
+}
+
+/// An action argument as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArgAst {
+    /// A literal (YAML scalars that hold no `{{`).
+    Literal(serde_json::Value),
+    /// A string with `{{ expr }}` placeholders, at a file offset.
+    Template(ExprSrc),
+    /// An expression (text DSL arguments).
+    Expr(ExprSrc),
+    /// A nested mapping.
+    Map(Vec<(String, ArgAst)>),
+    /// A nested list.
+    List(Vec<ArgAst>),
+}
+
+/// Retry settings as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryAst {
+    /// Total attempts (1 = no retry).
+    pub attempts: Spanned<u32>,
+    /// First backoff in milliseconds.
+    pub backoff_ms: Option<i64>,
+    /// Largest backoff in milliseconds.
+    pub max_backoff_ms: Option<i64>,
+}

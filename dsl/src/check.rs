@@ -1,0 +1,589 @@
+//! The checker: turns the AST into the IR, collecting every problem of the file at once.
+
+use crate::ast::*;
+use crate::diag::{Diagnostics, Problem};
+use crate::expr::{closest, Env, Expr, Node, Ty};
+use crate::ir::*;
+use crate::span::{position, Span};
+use crate::template::Template;
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+/// Deepest nesting of `if` blocks accepted.
+pub const MAX_STEP_DEPTH: usize = 32;
+
+/// What the checker knows about the world outside the file.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Known action names; `None` skips the unknown-action check.
+    pub actions: Option<Vec<String>>,
+}
+
+/// Compiles an AST into the IR; problems go to `diags`.
+pub fn compile(ast: &WorkflowAst, file: &str, diags: &mut Diagnostics) -> Option<Workflow> {
+    compile_with(ast, file, diags, &Catalog::default())
+}
+
+/// Compiles an AST into the IR, checking action names against `catalog`.
+pub fn compile_with(
+    ast: &WorkflowAst,
+    file: &str,
+    diags: &mut Diagnostics,
+    catalog: &Catalog,
+) -> Option<Workflow> {
+    let env = Env {
+        entity: match &ast.trigger.value {
+            TriggerAst::Schedule { for_each, .. } => for_each.as_ref().map(|f| f.value.clone()),
+            _ => None,
+        },
+    };
+    let text = diags.source.clone();
+    let mut c = Checker {
+        env,
+        catalog,
+        problems: Vec::new(),
+        steps: Vec::new(),
+        ids: HashMap::new(),
+        text: &text,
+        has_customer: true,
+    };
+    let trigger = c.trigger(&ast.trigger);
+    c.has_customer = !matches!(trigger, Some(Trigger::Schedule { .. }));
+    let when = ast.when.as_ref().and_then(|w| c.condition(w));
+    if ast.name.value.trim().is_empty() {
+        c.problems.push(
+            Problem::new("name", ast.name.span, "the workflow name is empty")
+                .hint("name it, e.g. `cart-abandon`"),
+        );
+    }
+    let start = c.lower(&ast.steps, "", Target::End, 0);
+    if ast.steps.is_empty() {
+        c.problems.push(
+            Problem::new("steps", ast.name.span, "the workflow has no steps")
+                .hint("add at least one step, e.g. an action"),
+        );
+    }
+    let re_enroll = match ast.re_enroll.as_ref().map(|r| r.value) {
+        None | Some(ReEnrollAst::Never) => ReEnroll::Never,
+        Some(ReEnrollAst::Always) => ReEnroll::Always,
+        Some(ReEnrollAst::After(ms)) => ReEnroll::After(ms),
+    };
+    if let Some(g) = &ast.goal {
+        c.event_type(g);
+    }
+    let Checker {
+        problems, steps, ..
+    } = c;
+    let ok = problems.is_empty();
+    problems.into_iter().for_each(|p| diags.push(p));
+    Some(Workflow {
+        name: ast.name.value.clone(),
+        version: ast.version.value,
+        description: ast.description.clone(),
+        file: file.to_string(),
+        trigger: trigger?,
+        when,
+        goal: ast.goal.as_ref().map(|g| g.value.clone()),
+        re_enroll,
+        steps,
+        start,
+    })
+    .filter(|_| ok)
+}
+
+struct Checker<'a> {
+    env: Env,
+    catalog: &'a Catalog,
+    problems: Vec<Problem>,
+    steps: Vec<Step>,
+    ids: HashMap<String, Span>,
+    text: &'a str,
+    has_customer: bool,
+}
+
+impl Checker<'_> {
+    fn expr(&mut self, src: &ExprSrc) -> Option<Expr> {
+        Expr::compile_at(&src.text, src.offset, &self.env, &mut self.problems)
+    }
+
+    fn condition(&mut self, src: &ExprSrc) -> Option<Expr> {
+        let e = self.expr(src)?;
+        let ty = e.ty();
+        if !matches!(ty, Ty::Any | Ty::Bool) {
+            self.problems.push(
+                Problem::new(
+                    "type",
+                    src.span(),
+                    format!(
+                        "a condition must be true or false, but this is {}",
+                        ty.article()
+                    ),
+                )
+                .hint("compare it with something, e.g. `event.cart.total >= 50`"),
+            );
+        }
+        Some(e)
+    }
+
+    fn event_type(&mut self, ev: &Spanned<String>) {
+        let ok = !ev.value.is_empty()
+            && ev
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !ok {
+            self.problems.push(
+                Problem::new(
+                    "event-type",
+                    ev.span,
+                    format!("`{}` is not an event type", ev.value),
+                )
+                .hint("event types are dotted words such as `cart.abandoned`"),
+            );
+        }
+    }
+
+    fn timezone(&mut self, tz: Option<&Spanned<String>>) -> String {
+        let Some(tz) = tz else { return "UTC".into() };
+        if chrono_tz::Tz::from_str(&tz.value).is_err() {
+            self.problems.push(
+                Problem::new(
+                    "timezone",
+                    tz.span,
+                    format!("unknown time zone `{}`", tz.value),
+                )
+                .hint("use an IANA name such as `Asia/Tokyo`, `Europe/Paris` or `UTC`"),
+            );
+        }
+        tz.value.clone()
+    }
+
+    fn trigger(&mut self, t: &Spanned<TriggerAst>) -> Option<Trigger> {
+        Some(match &t.value {
+            TriggerAst::Event { event } => {
+                self.event_type(event);
+                Trigger::Event {
+                    event: event.value.clone(),
+                }
+            }
+            TriggerAst::Schedule { cron, tz, for_each } => {
+                let normalized = normalize_cron(&cron.value);
+                if let Err(e) = cron::Schedule::from_str(&normalized) {
+                    self.problems.push(Problem::new("cron", cron.span, format!("invalid cron expression `{}`: {e}", cron.value))
+                        .hint("five fields: minute hour day-of-month month day-of-week, e.g. `0 9 * * MON-FRI`"));
+                }
+                Trigger::Schedule {
+                    cron: normalized,
+                    timezone: self.timezone(tz.as_ref()),
+                    for_each: for_each.as_ref().map(|f| f.value.clone()),
+                }
+            }
+            TriggerAst::Date {
+                date,
+                offset_ms,
+                at,
+                tz,
+                from_event,
+            } => {
+                self.event_type(from_event);
+                let expr = self.expr(date)?;
+                if !matches!(&expr.node, Node::Path(..)) {
+                    self.problems.push(Problem::new("trigger", date.span(), "a date trigger needs a path to a date")
+                        .hint("e.g. `event.contract.renewal_date`; put the offset in `before:`/`after:`"));
+                }
+                let at_minute = match at {
+                    None => 9 * 60,
+                    Some(a) => parse_hhmm(&a.value).unwrap_or_else(|| {
+                        self.problems.push(
+                            Problem::new(
+                                "trigger",
+                                a.span,
+                                format!("`{}` is not a time of day", a.value),
+                            )
+                            .hint("write `HH:MM`, e.g. `09:30`"),
+                        );
+                        0
+                    }),
+                };
+                Trigger::Date {
+                    date: expr,
+                    offset_ms: *offset_ms,
+                    at_minute,
+                    timezone: self.timezone(tz.as_ref()),
+                    from_event: from_event.value.clone(),
+                }
+            }
+        })
+    }
+
+    fn push_placeholder(&mut self, id: String, span: Span) -> usize {
+        let pos = position(self.text, span.start);
+        self.steps.push(Step {
+            id,
+            pos,
+            kind: StepKind::Exit {
+                reason: String::new(),
+            },
+        });
+        self.steps.len() - 1
+    }
+
+    fn step_id(&mut self, step: &StepAst, auto: String) -> String {
+        let Some(id) = &step.id else { return auto };
+        if let Some(first) = self.ids.get(&id.value) {
+            let at = position(self.text, first.start);
+            self.problems.push(
+                Problem::new(
+                    "duplicate-id",
+                    id.span,
+                    format!("step id `{}` is used twice", id.value),
+                )
+                .hint(format!(
+                    "it was first used at {at}; give each step its own id"
+                )),
+            );
+        }
+        self.ids.insert(id.value.clone(), id.span);
+        id.value.clone()
+    }
+
+    /// Lowers a list of steps whose last step continues to `after`; returns the list's entry.
+    fn lower(&mut self, list: &[StepAst], prefix: &str, after: Target, depth: usize) -> Target {
+        if depth > MAX_STEP_DEPTH {
+            if let Some(s) = list.first() {
+                self.problems.push(
+                    Problem::new(
+                        "too-deep",
+                        s.span,
+                        format!("steps nested deeper than {MAX_STEP_DEPTH} levels"),
+                    )
+                    .hint("flatten the branches or split the workflow"),
+                );
+            }
+            return after;
+        }
+        let indices: Vec<usize> = list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let id = self.step_id(s, format!("{prefix}{}", i + 1));
+                self.push_placeholder(id, s.span)
+            })
+            .collect();
+        let mut unreachable_reported = false;
+        for (i, step) in list.iter().enumerate() {
+            let next = indices
+                .get(i + 1)
+                .map(|n| Target::Step(*n))
+                .unwrap_or(after);
+            let id = self.steps[indices[i]].id.clone();
+            let kind = self.step_kind(step, next, &id, depth);
+            self.steps[indices[i]].kind = kind;
+            if !unreachable_reported && i + 1 < list.len() && always_exits(step) {
+                unreachable_reported = true;
+                self.problems.push(Problem::new("unreachable", list[i + 1].span, "this step can never run")
+                    .hint("the step before it always ends the run; remove this step or change that exit"));
+            }
+        }
+        indices.first().map(|i| Target::Step(*i)).unwrap_or(after)
+    }
+
+    fn exit_node(
+        &mut self,
+        reason: Option<&String>,
+        default: &str,
+        id: String,
+        span: Span,
+    ) -> Target {
+        let idx = self.push_placeholder(id, span);
+        self.steps[idx].kind = StepKind::Exit {
+            reason: reason.cloned().unwrap_or_else(|| default.to_string()),
+        };
+        Target::Step(idx)
+    }
+
+    fn step_kind(&mut self, step: &StepAst, next: Target, id: &str, depth: usize) -> StepKind {
+        match &step.kind {
+            StepKindAst::Action { name, args, retry } => {
+                self.action_name(name);
+                let args = args
+                    .iter()
+                    .map(|(k, a)| (k.value.clone(), self.arg(a)))
+                    .collect();
+                StepKind::Action {
+                    action: name.value.clone(),
+                    args,
+                    retry: self.retry(retry.as_ref()),
+                    next,
+                }
+            }
+            StepKindAst::Wait { duration, until } => {
+                self.wait(step, duration.as_ref(), until.as_ref(), next, id)
+            }
+            StepKindAst::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let condition = self.condition(cond);
+                let then = self.lower(then, &format!("{id}.then."), next, depth + 1);
+                let otherwise = self.lower(otherwise, &format!("{id}.else."), next, depth + 1);
+                match condition {
+                    Some(condition) => StepKind::Branch {
+                        condition,
+                        then,
+                        otherwise,
+                    },
+                    None => StepKind::Exit {
+                        reason: "invalid condition".into(),
+                    },
+                }
+            }
+            StepKindAst::Exit { reason } => StepKind::Exit {
+                reason: reason.clone().unwrap_or_else(|| "exit".into()),
+            },
+        }
+    }
+
+    fn action_name(&mut self, name: &Spanned<String>) {
+        let Some(known) = &self.catalog.actions else {
+            return;
+        };
+        if known.iter().any(|a| a == &name.value) {
+            return;
+        }
+        let hint = match closest(&name.value, known.iter().map(String::as_str)) {
+            Some(c) => format!("did you mean `{c}`? known actions: {}", known.join(", ")),
+            None => format!("known actions: {}; plugins add more", known.join(", ")),
+        };
+        self.problems.push(
+            Problem::new(
+                "unknown-action",
+                name.span,
+                format!("unknown action `{}`", name.value),
+            )
+            .hint(hint),
+        );
+    }
+
+    fn retry(&mut self, retry: Option<&RetryAst>) -> RetryPolicy {
+        let mut policy = RetryPolicy::default();
+        if let Some(r) = retry {
+            if r.attempts.value == 0 || r.attempts.value > 100 {
+                self.problems.push(
+                    Problem::new(
+                        "retry",
+                        r.attempts.span,
+                        "attempts must be between 1 and 100",
+                    )
+                    .hint("1 means no retry"),
+                );
+            }
+            policy.attempts = r.attempts.value.clamp(1, 100);
+            policy.backoff_ms = r.backoff_ms.unwrap_or(policy.backoff_ms);
+            policy.max_backoff_ms = r
+                .max_backoff_ms
+                .unwrap_or(policy.max_backoff_ms)
+                .max(policy.backoff_ms);
+        }
+        policy
+    }
+
+    fn wait(
+        &mut self,
+        step: &StepAst,
+        duration: Option<&Spanned<i64>>,
+        until: Option<&WaitUntilAst>,
+        next: Target,
+        id: &str,
+    ) -> StepKind {
+        let Some(duration) = duration else {
+            let message = if until.is_some() {
+                "waiting for an event needs a timeout"
+            } else {
+                "a wait needs a duration"
+            };
+            self.problems.push(
+                Problem::new("wait", step.span, message)
+                    .hint("add `for: 3d` (YAML) or `wait 3d ...` (DSL)"),
+            );
+            return StepKind::Exit {
+                reason: "invalid wait".into(),
+            };
+        };
+        if duration.value <= 0 {
+            self.problems.push(
+                Problem::new("wait", duration.span, "a wait must last longer than zero")
+                    .hint("e.g. `1h`"),
+            );
+        }
+        let Some(u) = until else {
+            return StepKind::Wait {
+                duration_ms: duration.value,
+                until: None,
+                next,
+                on_event: next,
+            };
+        };
+        self.event_type(&u.event);
+        let match_key = match &u.match_key {
+            Some(src) => self.expr(src),
+            None if self.has_customer => Expr::parse("customer.id", &self.env).ok(),
+            None => {
+                self.problems.push(Problem::new("correlation", u.event.span, "waiting for an event needs a correlation key here")
+                    .hint("schedule-triggered runs have no customer; add `match: <key>` (YAML) or `match <key>` (DSL), e.g. `contract.id`"));
+                None
+            }
+        };
+        let mut outcome = |o: &OutcomeAst, default: &str, suffix: &str| match o {
+            OutcomeAst::Continue => next,
+            OutcomeAst::Exit(reason) => self.exit_node(
+                reason.as_ref(),
+                default,
+                format!("{id}.{suffix}"),
+                u.event.span,
+            ),
+        };
+        let on_event = outcome(
+            &u.on_event,
+            &format!("{} received", u.event.value),
+            "on_event",
+        );
+        let on_timeout = outcome(&u.on_timeout, "timed out", "on_timeout");
+        StepKind::Wait {
+            duration_ms: duration.value,
+            until: match_key.map(|match_key| WaitUntil {
+                event: u.event.value.clone(),
+                match_key,
+            }),
+            next: on_timeout,
+            on_event,
+        }
+    }
+
+    fn arg(&mut self, arg: &ArgAst) -> Arg {
+        match arg {
+            ArgAst::Literal(v) => Arg::Value(v.clone()),
+            ArgAst::Expr(src) => match self.expr(src) {
+                Some(e) => simplify_expr(e),
+                None => Arg::Value(serde_json::Value::Null),
+            },
+            ArgAst::Template(src) => {
+                let t = Template::parse(&src.text, src.offset, &self.env, &mut self.problems);
+                if t.is_plain() {
+                    Arg::Value(serde_json::Value::String(src.text.clone()))
+                } else if let Some(e) = t.as_single_expr() {
+                    simplify_expr(e.clone())
+                } else {
+                    Arg::Template(t)
+                }
+            }
+            ArgAst::Map(entries) => {
+                let map: BTreeMap<String, Arg> = entries
+                    .iter()
+                    .map(|(k, a)| (k.clone(), self.arg(a)))
+                    .collect();
+                if map.values().all(|a| matches!(a, Arg::Value(_))) {
+                    Arg::Value(serde_json::Value::Object(
+                        map.into_iter().map(|(k, a)| (k, value_of(a))).collect(),
+                    ))
+                } else {
+                    Arg::Object(map)
+                }
+            }
+            ArgAst::List(items) => {
+                let list: Vec<Arg> = items.iter().map(|a| self.arg(a)).collect();
+                if list.iter().all(|a| matches!(a, Arg::Value(_))) {
+                    Arg::Value(serde_json::Value::Array(
+                        list.into_iter().map(value_of).collect(),
+                    ))
+                } else {
+                    Arg::List(list)
+                }
+            }
+        }
+    }
+}
+
+fn value_of(a: Arg) -> serde_json::Value {
+    match a {
+        Arg::Value(v) => v,
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// A constant expression becomes a plain value, so `"x"` in the DSL equals `x` in YAML.
+fn simplify_expr(e: Expr) -> Arg {
+    use crate::expr::Const;
+    match &e.node {
+        Node::Const(c) => Arg::Value(match c {
+            Const::Null => serde_json::Value::Null,
+            Const::Bool(b) => serde_json::Value::Bool(*b),
+            Const::Num(n) => crate::expr::num_json(*n),
+            Const::Str(s) => serde_json::Value::String(s.to_string()),
+            Const::Dur(d) => serde_json::Value::String(crate::expr::format_duration(*d)),
+        }),
+        _ => Arg::Expr(e),
+    }
+}
+
+/// True when a step ends the run on every path through it.
+fn always_exits(step: &StepAst) -> bool {
+    match &step.kind {
+        StepKindAst::Exit { .. } => true,
+        StepKindAst::If {
+            then, otherwise, ..
+        } => then.last().is_some_and(always_exits) && otherwise.last().is_some_and(always_exits),
+        StepKindAst::Wait { until: Some(u), .. } => {
+            matches!(u.on_event, OutcomeAst::Exit(_)) && matches!(u.on_timeout, OutcomeAst::Exit(_))
+        }
+        _ => false,
+    }
+}
+
+/// Adds a seconds field to 5-field cron expressions (the cron crate wants 6 or 7).
+pub fn normalize_cron(text: &str) -> String {
+    let fields = text.split_whitespace().count();
+    if fields == 5 {
+        format!("0 {}", text.trim())
+    } else {
+        text.trim().to_string()
+    }
+}
+
+fn parse_hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+/// A name and version used by two files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clash {
+    /// Workflow name.
+    pub name: String,
+    /// Version.
+    pub version: u32,
+    /// The files that define it.
+    pub files: Vec<String>,
+}
+
+/// Finds workflows that share a name and version across files.
+pub fn clashes<'w>(workflows: impl IntoIterator<Item = &'w Workflow>) -> Vec<Clash> {
+    let mut by_key: BTreeMap<(String, u32), Vec<String>> = BTreeMap::new();
+    for w in workflows {
+        by_key
+            .entry((w.name.clone(), w.version))
+            .or_default()
+            .push(w.file.clone());
+    }
+    by_key
+        .into_iter()
+        .filter(|(_, files)| files.len() > 1)
+        .map(|((name, version), files)| Clash {
+            name,
+            version,
+            files,
+        })
+        .collect()
+}

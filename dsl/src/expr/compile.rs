@@ -1,0 +1,264 @@
+//! Syntax tree to compiled node: resolves roots and functions and checks types where they are known.
+
+use super::eval::{ArithOp, CmpOp, Const, Node, Root};
+use super::functions::{closest, lookup, FUNCTIONS};
+use super::parse::{Ast, AstKind, BinOp, UnOp};
+use super::value::Ty;
+use crate::diag::Problem;
+
+/// The names an expression may start with, besides the fixed roots.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// The `for each` entity name of a schedule trigger, if any (`contract`).
+    pub entity: Option<String>,
+}
+
+const FIXED_ROOTS: &[(&str, Root)] = &[
+    ("event", Root::Event),
+    ("customer", Root::Customer),
+    ("run", Root::Run),
+    ("steps", Root::Steps),
+];
+
+/// Compiles `ast`, pushing every problem found into `problems`.
+pub(crate) fn compile(ast: &Ast, env: &Env, problems: &mut Vec<Problem>) -> Node {
+    let mut c = Compiler { env, problems };
+    c.node(ast).0
+}
+
+struct Compiler<'e> {
+    env: &'e Env,
+    problems: &'e mut Vec<Problem>,
+}
+
+impl Compiler<'_> {
+    fn node(&mut self, ast: &Ast) -> (Node, Ty) {
+        match &ast.kind {
+            AstKind::Num(n) => (Node::Const(Const::Num(*n)), Ty::Num),
+            AstKind::Dur(d) => (Node::Const(Const::Dur(*d)), Ty::Dur),
+            AstKind::Str(s) => (Node::Const(Const::Str(s.as_str().into())), Ty::Str),
+            AstKind::Bool(b) => (Node::Const(Const::Bool(*b)), Ty::Bool),
+            AstKind::Null => (Node::Const(Const::Null), Ty::Null),
+            AstKind::Path(segs) => (self.path(ast, segs), Ty::Any),
+            AstKind::List(items) => (
+                Node::List(items.iter().map(|i| self.node(i).0).collect()),
+                Ty::List,
+            ),
+            AstKind::Call(name, args) => self.call(ast, name, args),
+            AstKind::Index(base, idx) => {
+                let (b, _) = self.node(base);
+                let (i, _) = self.node(idx);
+                (Node::Index(Box::new(b), Box::new(i)), Ty::Any)
+            }
+            AstKind::Unary(UnOp::Not, e) => (Node::Not(Box::new(self.node(e).0)), Ty::Bool),
+            AstKind::Unary(UnOp::Neg, e) => match self.node(e) {
+                (Node::Const(Const::Num(n)), t) => (Node::Const(Const::Num(-n)), t),
+                (Node::Const(Const::Dur(d)), t) => (Node::Const(Const::Dur(-d)), t),
+                (n, t) => {
+                    if !matches!(t, Ty::Any | Ty::Num | Ty::Dur) {
+                        self.problem(
+                            ast,
+                            format!("cannot negate {}", t.article()),
+                            "only numbers and durations have a sign",
+                        );
+                    }
+                    (Node::Neg(Box::new(n)), t)
+                }
+            },
+            AstKind::Binary(op, l, r) => self.binary(ast, *op, l, r),
+        }
+    }
+
+    fn problem(&mut self, ast: &Ast, message: String, hint: &str) {
+        self.problems
+            .push(Problem::new("type", ast.span, message).hint(hint));
+    }
+
+    fn path(&mut self, ast: &Ast, segs: &[String]) -> Node {
+        let first = segs[0].as_str();
+        let root = FIXED_ROOTS
+            .iter()
+            .find(|(n, _)| *n == first)
+            .map(|(_, r)| *r)
+            .or_else(|| (self.env.entity.as_deref() == Some(first)).then_some(Root::Entity));
+        let Some(root) = root else {
+            let mut names: Vec<&str> = FIXED_ROOTS.iter().map(|(n, _)| *n).collect();
+            if let Some(e) = self.env.entity.as_deref() {
+                names.push(e);
+            }
+            let hint = match closest(first, names.iter().copied()) {
+                Some(c) => format!(
+                    "did you mean `{c}`? paths start with one of: {}",
+                    names.join(", ")
+                ),
+                None => format!("paths start with one of: {}", names.join(", ")),
+            };
+            self.problems.push(
+                Problem::new("unknown-name", ast.span, format!("unknown name `{first}`"))
+                    .hint(hint),
+            );
+            return Node::Const(Const::Null);
+        };
+        Node::Path(root, segs[1..].iter().map(|s| s.as_str().into()).collect())
+    }
+
+    fn call(&mut self, ast: &Ast, name: &str, args: &[Ast]) -> (Node, Ty) {
+        let compiled: Vec<Node> = args.iter().map(|a| self.node(a).0).collect();
+        let Some((func, min, max, ty)) = lookup(name) else {
+            let names = FUNCTIONS.iter().map(|f| f.0);
+            let hint = match closest(name, names) {
+                Some(c) => format!("did you mean `{c}()`?"),
+                None => format!(
+                    "known functions: {}",
+                    FUNCTIONS.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            self.problems.push(
+                Problem::new(
+                    "unknown-function",
+                    ast.span,
+                    format!("unknown function `{name}`"),
+                )
+                .hint(hint),
+            );
+            return (Node::Const(Const::Null), Ty::Any);
+        };
+        if args.len() < min || args.len() > max {
+            let want = if min == max {
+                format!("{min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            self.problems.push(
+                Problem::new(
+                    "arity",
+                    ast.span,
+                    format!("`{name}` takes {want} argument(s), got {}", args.len()),
+                )
+                .hint(format!(
+                    "call it as `{name}({})`",
+                    vec!["x"; min].join(", ")
+                )),
+            );
+        }
+        (Node::Call(func, compiled.into()), ty)
+    }
+
+    fn binary(&mut self, ast: &Ast, op: BinOp, l: &Ast, r: &Ast) -> (Node, Ty) {
+        let (ln, lt) = self.node(l);
+        let (rn, rt) = self.node(r);
+        let (a, b) = (Box::new(ln), Box::new(rn));
+        let cmp = |op| Node::Cmp(op, a.clone(), b.clone());
+        match op {
+            BinOp::Or => (Node::Or(a, b), Ty::Bool),
+            BinOp::And => (Node::And(a, b), Ty::Bool),
+            BinOp::In | BinOp::NotIn | BinOp::Contains => {
+                let (needle, hay, hay_ty) = if op == BinOp::Contains {
+                    (b, a, lt)
+                } else {
+                    (a, b, rt)
+                };
+                if !matches!(hay_ty, Ty::Any | Ty::List | Ty::Str) {
+                    self.problem(
+                        ast,
+                        format!("cannot look inside {}", hay_ty.article()),
+                        "`in` and `contains` need a list or a string",
+                    );
+                }
+                (Node::In(op == BinOp::NotIn, needle, hay), Ty::Bool)
+            }
+            BinOp::Eq | BinOp::Ne => {
+                if !comparable(lt, rt) && lt != Ty::Null && rt != Ty::Null {
+                    self.problem(
+                        ast,
+                        format!("comparing {} with {} is always {}", lt.article(), rt.article(), op != BinOp::Eq),
+                        "compare values of the same kind, e.g. a duration with `30d`, a date with `date(\"2026-01-01\")`",
+                    );
+                }
+                (
+                    cmp(if op == BinOp::Eq {
+                        CmpOp::Eq
+                    } else {
+                        CmpOp::Ne
+                    }),
+                    Ty::Bool,
+                )
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                if !comparable(lt, rt)
+                    || matches!(lt, Ty::Bool | Ty::List | Ty::Null)
+                    || matches!(rt, Ty::Bool | Ty::List | Ty::Null)
+                {
+                    self.problem(
+                        ast,
+                        format!("cannot order {} against {}", lt.article(), rt.article()),
+                        "`<`, `>` work on numbers, strings, durations, dates and times of the same kind",
+                    );
+                }
+                let c = match op {
+                    BinOp::Lt => CmpOp::Lt,
+                    BinOp::Le => CmpOp::Le,
+                    BinOp::Gt => CmpOp::Gt,
+                    _ => CmpOp::Ge,
+                };
+                (cmp(c), Ty::Bool)
+            }
+            _ => {
+                let aop = match op {
+                    BinOp::Add => ArithOp::Add,
+                    BinOp::Sub => ArithOp::Sub,
+                    BinOp::Mul => ArithOp::Mul,
+                    BinOp::Div => ArithOp::Div,
+                    _ => ArithOp::Rem,
+                };
+                let ty = arith_ty(aop, lt, rt).unwrap_or_else(|| {
+                    self.problem(
+                        ast,
+                        format!("cannot apply `{}` to {} and {}", symbol(aop), lt.article(), rt.article()),
+                        "arithmetic works on numbers, and on dates or times with durations (`renewal_date - 30d`)",
+                    );
+                    Ty::Any
+                });
+                (Node::Arith(aop, a, b), ty)
+            }
+        }
+    }
+}
+
+fn symbol(op: ArithOp) -> &'static str {
+    match op {
+        ArithOp::Add => "+",
+        ArithOp::Sub => "-",
+        ArithOp::Mul => "*",
+        ArithOp::Div => "/",
+        ArithOp::Rem => "%",
+    }
+}
+
+/// True when values of the two static kinds can be compared.
+fn comparable(a: Ty, b: Ty) -> bool {
+    let temporal = |t| matches!(t, Ty::Date | Ty::Time);
+    a == b
+        || a == Ty::Any
+        || b == Ty::Any
+        || (temporal(a) && (temporal(b) || b == Ty::Str))
+        || (temporal(b) && a == Ty::Str)
+}
+
+/// The result kind of arithmetic, or `None` when it can never work.
+pub(crate) fn arith_ty(op: ArithOp, a: Ty, b: Ty) -> Option<Ty> {
+    use ArithOp::*;
+    use Ty::*;
+    match (op, a, b) {
+        (_, Num, Num) => Some(Num),
+        (Add | Sub, Dur, Dur) => Some(Dur),
+        (Mul, Dur, Num) | (Mul, Num, Dur) | (Div, Dur, Num) => Some(Dur),
+        (Add | Sub, Date, Dur) | (Add, Dur, Date) => Some(Date),
+        (Add | Sub, Time, Dur) | (Add, Dur, Time) => Some(Time),
+        (Sub, Date | Time, Date | Time) => Some(Dur),
+        (Add, Str, Str) => Some(Str),
+        (_, Any, _) | (_, _, Any) => Some(Any),
+        (Add | Sub, Str, Dur) => Some(Any),
+        _ => None,
+    }
+}

@@ -1,0 +1,266 @@
+//! The compiled IR the engine executes: a trigger, an entry condition and a graph of steps.
+//!
+//! Steps live in one vector and point at each other by index ([`Target`]), so a run's position is a
+//! plain step index that is easy to store, and the graph export is a direct walk of the vector.
+
+use crate::expr::{Expr, Scope};
+use crate::span::Pos;
+use crate::template::Template;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A compiled workflow: immutable once built; a changed file is a new version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Workflow {
+    /// Unique name.
+    pub name: String,
+    /// Version number written in the file.
+    pub version: u32,
+    /// Free text for people.
+    pub description: Option<String>,
+    /// The file it came from (not part of equality between syntaxes).
+    pub file: String,
+    /// What starts a run.
+    pub trigger: Trigger,
+    /// Entry condition, checked when the trigger fires.
+    pub when: Option<Expr>,
+    /// Event type that ends an active run as "goal reached".
+    pub goal: Option<String>,
+    /// Whether the same key may enter again.
+    pub re_enroll: ReEnroll,
+    /// All steps; `start` is the first.
+    pub steps: Vec<Step>,
+    /// The first step.
+    pub start: Target,
+}
+
+/// What starts a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trigger {
+    /// An event of this type.
+    Event {
+        /// Event type.
+        event: String,
+    },
+    /// A cron schedule in a time zone, optionally once per stored entity of a kind.
+    Schedule {
+        /// Cron expression with seconds (6 fields), normalised from 5-field input.
+        cron: String,
+        /// IANA time zone name.
+        timezone: String,
+        /// Entity kind iterated on each firing.
+        for_each: Option<String>,
+    },
+    /// A date in an event's data, shifted by `offset_ms`, at a time of day in a time zone.
+    Date {
+        /// Path to the date inside the event (`event.contract.renewal_date`).
+        date: Expr,
+        /// Signed offset (negative = before the date).
+        offset_ms: i64,
+        /// Minutes after midnight at which it fires.
+        at_minute: u32,
+        /// IANA time zone name.
+        timezone: String,
+        /// Event type that carries the date; a newer event reschedules.
+        from_event: String,
+    },
+}
+
+/// Re-enrollment policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "after_ms", rename_all = "snake_case")]
+pub enum ReEnroll {
+    /// Once per key, ever.
+    Never,
+    /// Every time.
+    Always,
+    /// Again once this many milliseconds passed since the last enrollment.
+    After(i64),
+}
+
+/// Where control goes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// The step at this index.
+    Step(usize),
+    /// The run completes.
+    End,
+}
+
+/// One node of the step graph.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// Stable id (explicit, or from its position such as `3.then.1`).
+    pub id: String,
+    /// Where it was written (not part of equality between syntaxes).
+    pub pos: Pos,
+    /// What it does.
+    pub kind: StepKind,
+}
+
+/// Step kinds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepKind {
+    /// Run an action, then go to `next`.
+    Action {
+        /// Action name.
+        action: String,
+        /// Arguments, evaluated when the step runs.
+        args: BTreeMap<String, Arg>,
+        /// Retry policy.
+        retry: RetryPolicy,
+        /// The following step.
+        next: Target,
+    },
+    /// Wait `duration_ms`, or until an event; `next` on timeout, `on_event` when it arrives.
+    Wait {
+        /// Duration (timeout when `until` is set).
+        duration_ms: i64,
+        /// The awaited event.
+        until: Option<WaitUntil>,
+        /// Where to go when the time is up.
+        next: Target,
+        /// Where to go when the event arrives.
+        on_event: Target,
+    },
+    /// Go to `then` when the condition holds, else to `otherwise`.
+    Branch {
+        /// The condition.
+        condition: Expr,
+        /// When true.
+        then: Target,
+        /// When false.
+        otherwise: Target,
+    },
+    /// End the run with a reason.
+    Exit {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The event a wait listens for and how it is correlated with the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaitUntil {
+    /// Event type.
+    pub event: String,
+    /// Evaluated on the run when the wait starts and on each candidate event; equal values match.
+    pub match_key: Expr,
+}
+
+/// Retry policy of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RetryPolicy {
+    /// Total attempts, at least 1.
+    pub attempts: u32,
+    /// First backoff in milliseconds; doubles each attempt, with jitter.
+    pub backoff_ms: i64,
+    /// Largest backoff in milliseconds.
+    pub max_backoff_ms: i64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            backoff_ms: 10_000,
+            max_backoff_ms: 3_600_000,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Backoff before attempt `attempt + 1` (attempt counts from 1), without jitter.
+    pub fn backoff(&self, attempt: u32) -> i64 {
+        let factor = 1i64
+            .checked_shl(attempt.saturating_sub(1).min(30))
+            .unwrap_or(i64::MAX);
+        self.backoff_ms
+            .saturating_mul(factor)
+            .min(self.max_backoff_ms)
+    }
+}
+
+/// An action argument.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arg {
+    /// A fixed value.
+    Value(serde_json::Value),
+    /// An expression whose value is passed as is (keeps its type).
+    Expr(Expr),
+    /// A string with placeholders.
+    Template(Template),
+    /// A mapping with some computed members.
+    Object(BTreeMap<String, Arg>),
+    /// A list with some computed members.
+    List(Vec<Arg>),
+}
+
+impl Arg {
+    /// Evaluates the argument to JSON.
+    pub fn eval(&self, scope: &Scope<'_>) -> Result<serde_json::Value, crate::expr::EvalError> {
+        Ok(match self {
+            Arg::Value(v) => v.clone(),
+            Arg::Expr(e) => e.eval(scope)?.to_json(),
+            Arg::Template(t) => serde_json::Value::String(t.render(scope)?),
+            Arg::Object(map) => eval_args(map, scope)?,
+            Arg::List(items) => serde_json::Value::Array(
+                items
+                    .iter()
+                    .map(|a| a.eval(scope))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+}
+
+/// Evaluates all arguments of an action step into one JSON object.
+pub fn eval_args(
+    args: &BTreeMap<String, Arg>,
+    scope: &Scope<'_>,
+) -> Result<serde_json::Value, crate::expr::EvalError> {
+    let mut out = serde_json::Map::new();
+    for (k, v) in args {
+        out.insert(k.clone(), v.eval(scope)?);
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+impl Workflow {
+    /// True when both compile to the same logic, ignoring file names and positions.
+    pub fn same_logic(&self, other: &Workflow) -> bool {
+        let strip = |w: &Workflow| {
+            let mut w = w.clone();
+            w.file.clear();
+            w.steps.iter_mut().for_each(|s| s.pos = Pos::default());
+            w
+        };
+        strip(self) == strip(other)
+    }
+
+    /// The step with `id`, if any.
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.id == id)
+    }
+
+    /// Names of all actions the workflow uses.
+    pub fn actions(&self) -> impl Iterator<Item = &str> {
+        self.steps.iter().filter_map(|s| match &s.kind {
+            StepKind::Action { action, .. } => Some(action.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The event type that starts runs directly or through a date trigger, if any.
+    pub fn trigger_event(&self) -> Option<&str> {
+        match &self.trigger {
+            Trigger::Event { event } => Some(event),
+            Trigger::Date { from_event, .. } => Some(from_event),
+            Trigger::Schedule { .. } => None,
+        }
+    }
+}

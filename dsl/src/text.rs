@@ -1,0 +1,294 @@
+//! The text DSL (`.mkw`): pest parse tree to the same AST as YAML.
+
+use crate::ast::*;
+use crate::diag::{Diagnostics, Problem};
+use crate::expr::{parse_duration, unescape};
+use crate::grammar::{syntax_problem, Rule, RuleParser};
+use crate::span::Span;
+use pest::iterators::Pair;
+use pest::Parser;
+
+/// Parses DSL text into the AST, pushing problems into `diags`.
+pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
+    if let Err(p) = crate::expr::check_nesting(text, 0) {
+        diags.push(p);
+        return None;
+    }
+    let file = match RuleParser::parse(Rule::file, text) {
+        Ok(mut pairs) => pairs.next().expect("grammar: file"),
+        Err(e) => {
+            diags.push(syntax_problem(e, 0));
+            return None;
+        }
+    };
+    let mut b = AstBuilder {
+        diags,
+        trigger: None,
+        when: None,
+        goal: None,
+        re_enroll: None,
+        name: None,
+        version: None,
+    };
+    let mut steps = Vec::new();
+    for pair in file.into_inner() {
+        match pair.as_rule() {
+            Rule::header => b.header(pair),
+            Rule::EOI => {}
+            Rule::action_step | Rule::wait_step | Rule::if_step | Rule::exit_step => {
+                steps.push(step(pair))
+            }
+            _ => b.clause(pair),
+        }
+    }
+    let Some(trigger) = b.trigger else {
+        b.diags.push(Problem::new("trigger", Span::new(0, 1), "the workflow has no trigger")
+            .hint("add `on event <type>`, `on schedule \"<cron>\"` or `on date <path> ... from event <type>` after the header"));
+        return None;
+    };
+    Some(WorkflowAst {
+        name: b.name?,
+        version: b.version?,
+        description: None,
+        trigger,
+        when: b.when,
+        goal: b.goal,
+        re_enroll: b.re_enroll,
+        steps,
+    })
+}
+
+struct AstBuilder<'d> {
+    diags: &'d mut Diagnostics,
+    name: Option<Spanned<String>>,
+    version: Option<Spanned<u32>>,
+    trigger: Option<Spanned<TriggerAst>>,
+    when: Option<ExprSrc>,
+    goal: Option<Spanned<String>>,
+    re_enroll: Option<Spanned<ReEnrollAst>>,
+}
+
+fn spanned(pair: &Pair<'_, Rule>) -> Spanned<String> {
+    Spanned::new(pair.as_str().to_string(), pair.as_span().into())
+}
+
+fn string_of(pair: &Pair<'_, Rule>) -> Spanned<String> {
+    let inner = pair
+        .clone()
+        .into_inner()
+        .next()
+        .map(|p| p.as_str())
+        .unwrap_or("");
+    Spanned::new(unescape(inner), pair.as_span().into())
+}
+
+fn expr_src(pair: &Pair<'_, Rule>) -> ExprSrc {
+    ExprSrc {
+        text: pair.as_str().to_string(),
+        offset: pair.as_span().start(),
+    }
+}
+
+fn duration(pair: &Pair<'_, Rule>) -> i64 {
+    parse_duration(pair.as_str()).unwrap_or(0)
+}
+
+impl AstBuilder<'_> {
+    fn header(&mut self, pair: Pair<'_, Rule>) {
+        let mut inner = pair.into_inner();
+        self.name = inner.next().map(|p| string_of(&p));
+        self.version = inner.next().map(|p| {
+            let value = p.as_str().parse().unwrap_or(u32::MAX);
+            Spanned::new(value, p.as_span().into())
+        });
+    }
+
+    fn set_trigger(&mut self, trigger: TriggerAst, span: Span) {
+        if self.trigger.is_some() {
+            self.diags.push(
+                Problem::new("trigger", span, "a workflow has exactly one trigger")
+                    .hint("remove one of the `on ...` lines"),
+            );
+        }
+        self.trigger = Some(Spanned::new(trigger, span));
+    }
+
+    fn clause(&mut self, pair: Pair<'_, Rule>) {
+        let span: Span = pair.as_span().into();
+        let rule = pair.as_rule();
+        let mut inner = pair.into_inner();
+        match rule {
+            Rule::trigger_event => {
+                let event = spanned(&inner.next().expect("event type"));
+                self.set_trigger(TriggerAst::Event { event }, span);
+            }
+            Rule::trigger_schedule => {
+                let cron = string_of(&inner.next().expect("cron"));
+                let (mut tz, mut for_each) = (None, None);
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::tz => tz = p.into_inner().next().map(|s| string_of(&s)),
+                        _ => {
+                            let mut fe = p.into_inner();
+                            for_each = fe.next().map(|n| spanned(&n));
+                            if let Some(cond) = fe.next() {
+                                self.set_when(expr_src(&cond));
+                            }
+                        }
+                    }
+                }
+                self.set_trigger(TriggerAst::Schedule { cron, tz, for_each }, span);
+            }
+            Rule::trigger_date => {
+                let date = expr_src(&inner.next().expect("date path"));
+                let (mut offset_ms, mut at, mut tz, mut from_event) = (0, None, None, None);
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::date_offset => {
+                            let mut o = p.into_inner();
+                            let sign = if o.next().map(|d| d.as_rule()) == Some(Rule::before) {
+                                -1
+                            } else {
+                                1
+                            };
+                            offset_ms = sign * o.next().map(|d| duration(&d)).unwrap_or(0);
+                        }
+                        Rule::string => at = Some(string_of(&p)),
+                        Rule::tz => tz = p.into_inner().next().map(|s| string_of(&s)),
+                        _ => from_event = Some(spanned(&p)),
+                    }
+                }
+                let from_event = from_event.expect("grammar: from event");
+                self.set_trigger(
+                    TriggerAst::Date {
+                        date,
+                        offset_ms,
+                        at,
+                        tz,
+                        from_event,
+                    },
+                    span,
+                );
+            }
+            Rule::when_clause => self.set_when(expr_src(&inner.next().expect("when expr"))),
+            Rule::goal_clause => self.goal = inner.next().map(|p| spanned(&p)),
+            Rule::reenroll_clause => {
+                let p = inner.next().expect("re-enroll policy");
+                let policy = match p.as_rule() {
+                    Rule::reenroll_never => ReEnrollAst::Never,
+                    Rule::reenroll_always => ReEnrollAst::Always,
+                    _ => ReEnrollAst::After(duration(&p)),
+                };
+                self.re_enroll = Some(Spanned::new(policy, span));
+            }
+            other => unreachable!("not a clause: {other:?}"),
+        }
+    }
+
+    fn set_when(&mut self, e: ExprSrc) {
+        if self.when.is_some() {
+            self.diags.push(
+                Problem::new("when", e.span(), "the entry condition is given twice")
+                    .hint("join both with `and` in one `when` (or `where`)"),
+            );
+        }
+        self.when = Some(e);
+    }
+}
+
+fn step(pair: Pair<'_, Rule>) -> StepAst {
+    let span: Span = pair.as_span().into();
+    let rule = pair.as_rule();
+    let mut id = None;
+    let mut parts = Vec::new();
+    for p in pair.into_inner() {
+        if p.as_rule() == Rule::step_id {
+            id = p.into_inner().next().map(|n| spanned(&n));
+        } else {
+            parts.push(p);
+        }
+    }
+    let mut parts = parts.into_iter();
+    let kind = match rule {
+        Rule::action_step => {
+            let name = spanned(&parts.next().expect("action name"));
+            let mut args = Vec::new();
+            let mut retry = None;
+            for p in parts {
+                if p.as_rule() == Rule::arg {
+                    let mut a = p.into_inner();
+                    let key = spanned(&a.next().expect("arg name"));
+                    args.push((key, ArgAst::Expr(expr_src(&a.next().expect("arg value")))));
+                } else {
+                    let mut r = p.into_inner();
+                    let n = r.next().expect("attempts");
+                    retry = Some(RetryAst {
+                        attempts: Spanned::new(
+                            n.as_str().parse().unwrap_or(u32::MAX),
+                            n.as_span().into(),
+                        ),
+                        backoff_ms: r.next().map(|d| duration(&d)),
+                        max_backoff_ms: None,
+                    });
+                }
+            }
+            StepKindAst::Action { name, args, retry }
+        }
+        Rule::wait_step => {
+            let d = parts.next().expect("wait duration");
+            let duration = Some(Spanned::new(duration(&d), d.as_span().into()));
+            let until = parts.next().map(wait_until);
+            StepKindAst::Wait { duration, until }
+        }
+        Rule::if_step => {
+            let cond = expr_src(&parts.next().expect("if condition"));
+            let then = parts.next().map(block).unwrap_or_default();
+            let otherwise = parts.next().map(block).unwrap_or_default();
+            StepKindAst::If {
+                cond,
+                then,
+                otherwise,
+            }
+        }
+        _ => StepKindAst::Exit {
+            reason: parts.next().map(|s| string_of(&s).value),
+        },
+    };
+    StepAst { id, kind, span }
+}
+
+fn block(pair: Pair<'_, Rule>) -> Vec<StepAst> {
+    pair.into_inner().map(step).collect()
+}
+
+fn wait_until(pair: Pair<'_, Rule>) -> WaitUntilAst {
+    let mut inner = pair.into_inner();
+    let event = spanned(&inner.next().expect("event type"));
+    let (mut match_key, mut on_event, mut on_timeout) =
+        (None, OutcomeAst::Continue, OutcomeAst::Continue);
+    for p in inner {
+        match p.as_rule() {
+            Rule::expr => match_key = Some(expr_src(&p)),
+            Rule::on_event => on_event = outcome(p),
+            _ => on_timeout = outcome(p),
+        }
+    }
+    WaitUntilAst {
+        event,
+        match_key,
+        on_event,
+        on_timeout,
+    }
+}
+
+fn outcome(pair: Pair<'_, Rule>) -> OutcomeAst {
+    let o = pair
+        .into_inner()
+        .next()
+        .and_then(|o| o.into_inner().next())
+        .expect("grammar: outcome");
+    match o.as_rule() {
+        Rule::outcome_exit => OutcomeAst::Exit(o.into_inner().next().map(|s| string_of(&s).value)),
+        _ => OutcomeAst::Continue,
+    }
+}

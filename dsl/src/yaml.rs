@@ -1,0 +1,524 @@
+//! The YAML form: serde_yaml reads the document into the types below (which also publish the JSON
+//! Schema), and the [`Locator`] supplies line and column for every later problem.
+
+use crate::ast::*;
+use crate::diag::{Diagnostics, Problem};
+use crate::expr::parse_duration;
+use crate::locate::{Locator, Seg};
+use crate::span::Span;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_yaml::{Mapping, Value};
+
+/// A workflow file in YAML form.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct YamlWorkflow {
+    /// Unique workflow name, e.g. `cart-abandon`.
+    pub workflow: String,
+    /// Version number; bump it when you change the logic.
+    pub version: u32,
+    /// Free text for people.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// What starts a run.
+    pub trigger: YamlTrigger,
+    /// Entry condition, e.g. `event.cart.total >= 50 and customer.consent.email`.
+    #[serde(default)]
+    pub when: Option<Scalar>,
+    /// Event type that ends a run early as "goal reached", e.g. `order.placed`.
+    #[serde(default)]
+    pub goal: Option<String>,
+    /// `never` (default), `always`, or `after 30d`.
+    #[serde(default)]
+    pub re_enroll: Option<String>,
+    /// The steps, in order.
+    #[schemars(with = "Vec<YamlStep>")]
+    pub steps: Vec<Value>,
+}
+
+/// What starts a run: exactly one of `event`, `schedule` or `date`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct YamlTrigger {
+    /// Event type, e.g. `cart.abandoned`.
+    pub event: Option<String>,
+    /// Cron expression (5 fields, or 6 with seconds), e.g. `0 9 * * *`.
+    pub schedule: Option<String>,
+    /// IANA time zone for `schedule` or `date`, e.g. `Asia/Tokyo` (default UTC).
+    pub timezone: Option<String>,
+    /// With `schedule`: run once per stored entity of this kind (e.g. `contract`).
+    pub for_each: Option<String>,
+    /// Path to a date in the event, e.g. `event.contract.renewal_date`.
+    pub date: Option<String>,
+    /// With `date`: fire this long before the date, e.g. `30d`.
+    pub before: Option<String>,
+    /// With `date`: fire this long after the date.
+    pub after: Option<String>,
+    /// With `date`: time of day `HH:MM` (default `09:00`).
+    pub at: Option<String>,
+    /// With `date`: the event type that carries the date, e.g. `contract.updated`.
+    pub from_event: Option<String>,
+}
+
+/// A step: exactly one of `action`, `wait`, `if` or `exit`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct YamlStep {
+    /// Optional id, unique in the workflow.
+    pub id: Option<String>,
+    /// Action name, e.g. `email.send`.
+    pub action: Option<String>,
+    /// Action arguments; strings may hold `{{ expressions }}`.
+    #[schemars(with = "Option<std::collections::BTreeMap<String, serde_json::Value>>")]
+    pub with: Option<Mapping>,
+    /// Retry policy of the action.
+    pub retry: Option<YamlRetry>,
+    /// Wait for a duration, or until an event.
+    pub wait: Option<YamlWait>,
+    /// Condition of a branch.
+    #[serde(rename = "if")]
+    pub if_: Option<Scalar>,
+    /// Steps when the condition holds.
+    #[schemars(with = "Option<Vec<YamlStep>>")]
+    pub then: Option<Vec<Value>>,
+    /// Steps when it does not.
+    #[serde(rename = "else")]
+    #[schemars(with = "Option<Vec<YamlStep>>")]
+    pub otherwise: Option<Vec<Value>>,
+    /// End the run, with an optional reason.
+    pub exit: Option<Option<String>>,
+}
+
+/// Wait settings.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct YamlWait {
+    /// How long, e.g. `1h` (the timeout with `until_event`).
+    #[serde(rename = "for")]
+    pub duration: Option<String>,
+    /// An event that ends the wait early, e.g. `order.placed`.
+    pub until_event: Option<String>,
+    /// Correlation key (default `customer.id`), e.g. `event.ticket.id`.
+    #[serde(rename = "match")]
+    pub match_key: Option<String>,
+    /// `continue` (default) or `exit` when the event arrives.
+    pub on_event: Option<String>,
+    /// `continue` (default) or `exit` when the time is up.
+    pub on_timeout: Option<String>,
+}
+
+/// Retry settings.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct YamlRetry {
+    /// Total attempts (default 3).
+    pub attempts: u32,
+    /// First backoff, doubled each attempt (default `10s`).
+    pub backoff: Option<String>,
+    /// Largest backoff (default `1h`).
+    pub max_backoff: Option<String>,
+}
+
+/// A scalar that is read as expression text (`true`, `5` and strings all work).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// A string.
+    Str(String),
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Num(f64),
+}
+
+impl Scalar {
+    fn text(&self) -> String {
+        match self {
+            Scalar::Str(s) => s.clone(),
+            Scalar::Bool(b) => b.to_string(),
+            Scalar::Num(n) => n.to_string(),
+        }
+    }
+}
+
+/// Parses YAML text into the AST, pushing problems into `diags`.
+pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
+    let doc: YamlWorkflow = match serde_yaml::from_str(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let at = e.location().map(|l| l.index()).unwrap_or(0);
+            diags.push(serde_problem(&e.to_string(), Span::new(at, at + 1)));
+            return None;
+        }
+    };
+    let loc = Locator::new(text);
+    let mut r = Reader { loc: &loc, diags };
+    r.workflow(doc)
+}
+
+/// A problem from a serde message, with a hint for the common mistakes.
+fn serde_problem(message: &str, span: Span) -> Problem {
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_string();
+    let hint = if message.contains("unknown field") {
+        "remove or rename the field; the expected fields are listed above (see also the JSON Schema: `mikawaya schema`)"
+    } else if message.contains("missing field") {
+        "add the field"
+    } else if message.contains("invalid type") {
+        "check the value's kind: a text, a number, a list or a mapping"
+    } else {
+        "check the YAML syntax (indentation, colons, quotes)"
+    };
+    Problem::new("yaml", span, message).hint(hint)
+}
+
+struct Reader<'a> {
+    loc: &'a Locator,
+    diags: &'a mut Diagnostics,
+}
+
+/// An owned path into the document.
+type Path = Vec<PathSeg>;
+
+#[derive(Debug, Clone)]
+enum PathSeg {
+    Key(&'static str),
+    Name(String),
+    Index(usize),
+}
+
+fn segs(path: &Path) -> Vec<Seg<'_>> {
+    path.iter()
+        .map(|p| match p {
+            PathSeg::Key(k) => Seg::Key(k),
+            PathSeg::Name(k) => Seg::Key(k),
+            PathSeg::Index(i) => Seg::Index(*i),
+        })
+        .collect()
+}
+
+fn with(path: &Path, seg: PathSeg) -> Path {
+    let mut p = path.clone();
+    p.push(seg);
+    p
+}
+
+impl Reader<'_> {
+    fn span(&self, path: &Path) -> Span {
+        self.loc.span(&segs(path))
+    }
+
+    fn spanned(&self, value: String, path: &Path) -> Spanned<String> {
+        let span = self.span(path);
+        Spanned::new(value, span)
+    }
+
+    fn expr(&self, text: String, path: &Path) -> ExprSrc {
+        ExprSrc {
+            offset: self.loc.text_offset(&segs(path)),
+            text,
+        }
+    }
+
+    fn problem(&mut self, code: &'static str, path: &Path, message: String, hint: &str) {
+        let span = self.span(path);
+        self.diags
+            .push(Problem::new(code, span, message).hint(hint));
+    }
+
+    fn duration(&mut self, text: &str, path: &Path) -> Option<i64> {
+        let d = parse_duration(text);
+        if d.is_none() {
+            self.problem(
+                "duration",
+                path,
+                format!("`{text}` is not a duration"),
+                "write a number and a unit: `30s`, `15m`, `1h`, `30d`, `2w`",
+            );
+        }
+        d
+    }
+
+    fn workflow(&mut self, doc: YamlWorkflow) -> Option<WorkflowAst> {
+        let root: Path = vec![];
+        let trigger = self.trigger(doc.trigger);
+        let re_enroll = doc.re_enroll.and_then(|r| {
+            let path = vec![PathSeg::Key("re_enroll")];
+            self.re_enroll(&r, &path)
+                .map(|v| Spanned::new(v, self.span(&path)))
+        });
+        let steps = self.steps(&doc.steps, &with(&root, PathSeg::Key("steps")));
+        Some(WorkflowAst {
+            name: self.spanned(doc.workflow, &vec![PathSeg::Key("workflow")]),
+            version: Spanned::new(doc.version, self.span(&vec![PathSeg::Key("version")])),
+            description: doc.description,
+            trigger: trigger?,
+            when: doc
+                .when
+                .map(|w| self.expr(w.text(), &vec![PathSeg::Key("when")])),
+            goal: doc
+                .goal
+                .map(|g| self.spanned(g, &vec![PathSeg::Key("goal")])),
+            re_enroll,
+            steps,
+        })
+    }
+
+    fn re_enroll(&mut self, text: &str, path: &Path) -> Option<ReEnrollAst> {
+        match text.trim() {
+            "never" => Some(ReEnrollAst::Never),
+            "always" => Some(ReEnrollAst::Always),
+            other => match other.strip_prefix("after ") {
+                Some(d) => self.duration(d.trim(), path).map(ReEnrollAst::After),
+                None => {
+                    self.problem(
+                        "re-enroll",
+                        path,
+                        format!("`{other}` is not a re-enrollment policy"),
+                        "write `never`, `always` or `after 30d`",
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    fn trigger(&mut self, t: YamlTrigger) -> Option<Spanned<TriggerAst>> {
+        let path = vec![PathSeg::Key("trigger")];
+        let at = |k: &'static str| with(&path, PathSeg::Key(k));
+        let span = self.span(&path);
+        let kinds = [t.event.is_some(), t.schedule.is_some(), t.date.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if kinds != 1 {
+            self.problem(
+                "trigger",
+                &path,
+                "a trigger needs exactly one of `event`, `schedule` or `date`".into(),
+                "e.g. `trigger: { event: cart.abandoned }`",
+            );
+            return None;
+        }
+        let tz = t.timezone.map(|z| self.spanned(z, &at("timezone")));
+        let trigger = if let Some(event) = t.event {
+            TriggerAst::Event {
+                event: self.spanned(event, &at("event")),
+            }
+        } else if let Some(cron) = t.schedule {
+            TriggerAst::Schedule {
+                cron: self.spanned(cron, &at("schedule")),
+                tz,
+                for_each: t.for_each.map(|f| self.spanned(f, &at("for_each"))),
+            }
+        } else {
+            let offset_ms = match (t.before, t.after) {
+                (Some(b), None) => -self.duration(&b, &at("before")).unwrap_or(0),
+                (None, Some(a)) => self.duration(&a, &at("after")).unwrap_or(0),
+                (None, None) => 0,
+                (Some(_), Some(_)) => {
+                    self.problem(
+                        "trigger",
+                        &at("after"),
+                        "use `before` or `after`, not both".into(),
+                        "remove one of them",
+                    );
+                    0
+                }
+            };
+            let Some(from_event) = t.from_event else {
+                self.problem(
+                    "trigger",
+                    &path,
+                    "a date trigger needs `from_event`".into(),
+                    "name the event that carries the date, e.g. `from_event: contract.updated`",
+                );
+                return None;
+            };
+            TriggerAst::Date {
+                date: self.expr(t.date.unwrap_or_default(), &at("date")),
+                offset_ms,
+                at: t.at.map(|a| self.spanned(a, &at("at"))),
+                tz,
+                from_event: self.spanned(from_event, &at("from_event")),
+            }
+        };
+        Some(Spanned::new(trigger, span))
+    }
+
+    fn steps(&mut self, values: &[Value], path: &Path) -> Vec<StepAst> {
+        values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| self.step(v, &with(path, PathSeg::Index(i))))
+            .collect()
+    }
+
+    fn step(&mut self, value: &Value, path: &Path) -> Option<StepAst> {
+        let span = self.span(path);
+        let Some(map) = value.as_mapping() else {
+            self.problem(
+                "step",
+                path,
+                "a step must be a mapping".into(),
+                "write e.g. `- action: email.send` or `- wait: { for: 1h }`",
+            );
+            return None;
+        };
+        let step: YamlStep = match serde_yaml::from_value(value.clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                let msg = e.to_string();
+                let field = msg.split('`').nth(1).unwrap_or("");
+                let at = if msg.contains("unknown field") {
+                    self.loc.key_span(&segs(path), field)
+                } else {
+                    span
+                };
+                let mut p = serde_problem(&msg, at);
+                if msg.contains("unknown field") {
+                    p.message = format!("unknown step kind or field `{field}`");
+                    p.hint = Some("a step is one of `action:` (with `with:`, `retry:`), `wait:`, `if:` (with `then:`, `else:`) or `exit:`".into());
+                }
+                self.diags.push(p);
+                return None;
+            }
+        };
+        let kinds = ["action", "wait", "if", "exit"]
+            .iter()
+            .filter(|k| map.contains_key(**k))
+            .count();
+        if kinds != 1 {
+            let message = if kinds == 0 {
+                "a step needs one of `action`, `wait`, `if` or `exit`"
+            } else {
+                "a step can only be one of `action`, `wait`, `if` or `exit`"
+            };
+            self.problem("step", path, message.into(), "split it into several steps");
+            return None;
+        }
+        let id = step
+            .id
+            .map(|i| self.spanned(i, &with(path, PathSeg::Key("id"))));
+        let kind = if let Some(name) = step.action {
+            let args_path = with(path, PathSeg::Key("with"));
+            let args = step
+                .with
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|(k, v)| {
+                    let key = k.as_str()?.to_string();
+                    let p = with(&args_path, PathSeg::Name(key.clone()));
+                    Some((self.spanned(key, &p), self.arg(v, &p)))
+                })
+                .collect();
+            let retry = step
+                .retry
+                .map(|r| self.retry(r, &with(path, PathSeg::Key("retry"))));
+            StepKindAst::Action {
+                name: self.spanned(name, &with(path, PathSeg::Key("action"))),
+                args,
+                retry,
+            }
+        } else if let Some(w) = step.wait {
+            self.wait(w, &with(path, PathSeg::Key("wait")))
+        } else if let Some(cond) = step.if_ {
+            StepKindAst::If {
+                cond: self.expr(cond.text(), &with(path, PathSeg::Key("if"))),
+                then: self.steps(
+                    &step.then.unwrap_or_default(),
+                    &with(path, PathSeg::Key("then")),
+                ),
+                otherwise: self.steps(
+                    &step.otherwise.unwrap_or_default(),
+                    &with(path, PathSeg::Key("else")),
+                ),
+            }
+        } else {
+            StepKindAst::Exit {
+                reason: step.exit.flatten(),
+            }
+        };
+        Some(StepAst { id, kind, span })
+    }
+
+    fn retry(&mut self, r: YamlRetry, path: &Path) -> RetryAst {
+        RetryAst {
+            attempts: Spanned::new(r.attempts, self.span(&with(path, PathSeg::Key("attempts")))),
+            backoff_ms: r
+                .backoff
+                .and_then(|b| self.duration(&b, &with(path, PathSeg::Key("backoff")))),
+            max_backoff_ms: r
+                .max_backoff
+                .and_then(|b| self.duration(&b, &with(path, PathSeg::Key("max_backoff")))),
+        }
+    }
+
+    fn wait(&mut self, w: YamlWait, path: &Path) -> StepKindAst {
+        let dur_path = with(path, PathSeg::Key("for"));
+        let duration = w.duration.and_then(|d| {
+            self.duration(&d, &dur_path)
+                .map(|ms| Spanned::new(ms, self.span(&dur_path)))
+        });
+        let until = w.until_event.map(|event| WaitUntilAst {
+            event: self.spanned(event, &with(path, PathSeg::Key("until_event"))),
+            match_key: w
+                .match_key
+                .map(|m| self.expr(m, &with(path, PathSeg::Key("match")))),
+            on_event: self.outcome(w.on_event.as_deref(), &with(path, PathSeg::Key("on_event"))),
+            on_timeout: self.outcome(
+                w.on_timeout.as_deref(),
+                &with(path, PathSeg::Key("on_timeout")),
+            ),
+        });
+        StepKindAst::Wait { duration, until }
+    }
+
+    fn outcome(&mut self, text: Option<&str>, path: &Path) -> OutcomeAst {
+        match text.map(str::trim) {
+            None | Some("continue") => OutcomeAst::Continue,
+            Some("exit") => OutcomeAst::Exit(None),
+            Some(other) => match other.strip_prefix("exit ") {
+                Some(reason) => OutcomeAst::Exit(Some(reason.trim().trim_matches('"').to_string())),
+                None => {
+                    self.problem(
+                        "outcome",
+                        path,
+                        format!("`{other}` is not a wait outcome"),
+                        "write `continue` or `exit` (optionally `exit \"reason\"`)",
+                    );
+                    OutcomeAst::Continue
+                }
+            },
+        }
+    }
+
+    fn arg(&mut self, value: &Value, path: &Path) -> ArgAst {
+        match value {
+            Value::String(s) if s.contains("{{") => ArgAst::Template(self.expr(s.clone(), path)),
+            Value::Mapping(m) => ArgAst::Map(
+                m.iter()
+                    .filter_map(|(k, v)| {
+                        let key = k.as_str()?.to_string();
+                        let arg = self.arg(v, &with(path, PathSeg::Name(key.clone())));
+                        Some((key, arg))
+                    })
+                    .collect(),
+            ),
+            Value::Sequence(items) => ArgAst::List(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| self.arg(v, &with(path, PathSeg::Index(i))))
+                    .collect(),
+            ),
+            other => {
+                ArgAst::Literal(serde_json::to_value(other).unwrap_or(serde_json::Value::Null))
+            }
+        }
+    }
+}

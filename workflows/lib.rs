@@ -1,0 +1,1 @@
+//! Example workflows live beside this file; see the tests in `tests/`.
