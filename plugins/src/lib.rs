@@ -1,1 +1,109 @@
-//! placeholder
+//! # mikawaya-plugins: the action interface and built-in actions
+//!
+//! Every step that does something calls an [`Action`]: built-ins (`log`, `webhook`, `email.send`)
+//! and, later, WASM plugins implement the same trait, so the executor never knows the difference.
+//!
+//! The one design choice to know: an action gets an **idempotency key** that stays the same across
+//! retries of the same step of the same run. Targets that honour it (webhooks with an
+//! `Idempotency-Key` header, email Message-IDs) turn the engine's at-least-once delivery into
+//! effectively-once.
+#![deny(missing_docs)]
+
+pub mod builtin;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What an action knows about the run that calls it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionContext {
+    /// Workflow name.
+    pub workflow: String,
+    /// Workflow version.
+    pub version: u32,
+    /// Run id.
+    pub run_id: String,
+    /// Step id inside the workflow.
+    pub step_id: String,
+    /// The customer the run is about, if any.
+    pub customer_id: Option<String>,
+    /// Stable across retries of this step of this run.
+    pub idempotency_key: String,
+    /// Attempt number, from 1.
+    pub attempt: u32,
+}
+
+/// Why an action failed, and whether trying again may help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    /// A passing problem (timeout, 5xx, SMTP 4xx): the step is retried per its policy.
+    #[error("retryable: {0}")]
+    Retryable(String),
+    /// A problem that will not go away (bad input, 4xx, SMTP 5xx): the step fails at once.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl ActionError {
+    /// True when the step may be retried.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ActionError::Retryable(_))
+    }
+
+    /// The message without the kind.
+    pub fn message(&self) -> &str {
+        match self {
+            ActionError::Retryable(m) | ActionError::Permanent(m) => m,
+        }
+    }
+}
+
+/// One kind of step effect: send an email, call a webhook, create a task.
+#[async_trait]
+pub trait Action: Send + Sync {
+    /// The name steps use (`email.send`).
+    fn name(&self) -> &str;
+
+    /// Runs the action with evaluated arguments; returns its output as JSON.
+    async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError>;
+}
+
+/// The actions known to an engine, by name.
+#[derive(Clone, Default)]
+pub struct ActionRegistry {
+    actions: BTreeMap<String, Arc<dyn Action>>,
+}
+
+impl ActionRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) an action under its own name.
+    pub fn register(&mut self, action: Arc<dyn Action>) {
+        self.actions.insert(action.name().to_string(), action);
+    }
+
+    /// The action called `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Action>> {
+        self.actions.get(name).cloned()
+    }
+
+    /// All names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.actions.keys().cloned().collect()
+    }
+}
+
+/// Reads a required string field of an action's input.
+pub fn required_str<'a>(input: &'a Value, field: &str) -> Result<&'a str, ActionError> {
+    input
+        .get(field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ActionError::Permanent(format!("missing text argument `{field}`")))
+}

@@ -1,0 +1,158 @@
+//! `email.send` on lettre: SMTP (plain, STARTTLS or TLS, pooled) or, in development, `.eml` files
+//! in an outbox folder. Arguments: `to`, `subject`, `text`, optional `html`, `from`, `reply_to`.
+//!
+//! Each message's Message-ID is derived from the step's idempotency key, so a resend after a crash
+//! is recognisable. SMTP 4xx replies and connection problems are retryable; 5xx are permanent.
+
+use crate::{required_str, Action, ActionContext, ActionError};
+use async_trait::async_trait;
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where mail goes.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    /// `smtp://host:port` (plain), `smtp://host?tls=required` (STARTTLS), `smtps://host` (TLS),
+    /// with `user:password@` credentials; `None` writes `.eml` files to `outbox` instead.
+    pub smtp_url: Option<String>,
+    /// Folder for `.eml` files when no SMTP server is configured.
+    pub outbox: PathBuf,
+    /// Default sender.
+    pub from: String,
+    /// Per-message timeout.
+    pub timeout: Duration,
+}
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(AsyncFileTransport<Tokio1Executor>),
+}
+
+/// Sends one email per call.
+pub struct EmailAction {
+    transport: Transport,
+    from: Mailbox,
+}
+
+impl EmailAction {
+    /// Builds the transport; fails on a malformed SMTP URL or sender.
+    pub fn new(config: &EmailConfig) -> Result<Self, String> {
+        let transport = match &config.smtp_url {
+            Some(url) => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| format!("bad SMTP URL: {e}"))?
+                    .timeout(Some(config.timeout))
+                    .build(),
+            ),
+            None => {
+                std::fs::create_dir_all(&config.outbox).map_err(|e| format!("cannot create {}: {e}", config.outbox.display()))?;
+                Transport::File(AsyncFileTransport::new(&config.outbox))
+            }
+        };
+        let from = config.from.parse().map_err(|e| format!("bad sender `{}`: {e}", config.from))?;
+        Ok(EmailAction { transport, from })
+    }
+}
+
+/// A Message-ID that is the same for every attempt of the same step of the same run.
+pub fn message_id(idempotency_key: &str) -> String {
+    let local: String = idempotency_key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '.' })
+        .collect();
+    format!("<{local}@mikawaya>")
+}
+
+fn mailbox(input: &Value, field: &str) -> Result<Option<Mailbox>, ActionError> {
+    match input.get(field).and_then(Value::as_str) {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|e| ActionError::Permanent(format!("`{field}` is not an address: {s} ({e})"))),
+    }
+}
+
+fn build(input: &Value, ctx: &ActionContext, default_from: &Mailbox) -> Result<Message, ActionError> {
+    let to = mailbox(input, "to")?.ok_or_else(|| ActionError::Permanent("missing text argument `to`".into()))?;
+    let subject = required_str(input, "subject")?;
+    let text = input.get("text").and_then(Value::as_str).unwrap_or("").to_string();
+    let mut builder = Message::builder()
+        .from(mailbox(input, "from")?.unwrap_or_else(|| default_from.clone()))
+        .to(to)
+        .subject(subject)
+        .message_id(Some(message_id(&ctx.idempotency_key)));
+    if let Some(reply) = mailbox(input, "reply_to")? {
+        builder = builder.reply_to(reply);
+    }
+    let message = match input.get("html").and_then(Value::as_str) {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(text, html.to_string())),
+        None => builder.singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text)),
+    };
+    message.map_err(|e| ActionError::Permanent(format!("cannot build the message: {e}")))
+}
+
+#[async_trait]
+impl Action for EmailAction {
+    fn name(&self) -> &str {
+        "email.send"
+    }
+
+    async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
+        let message = build(&input, ctx, &self.from)?;
+        let id = message_id(&ctx.idempotency_key);
+        match &self.transport {
+            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| {
+                if e.is_permanent() {
+                    ActionError::Permanent(format!("SMTP refused: {e}"))
+                } else {
+                    ActionError::Retryable(format!("SMTP: {e}"))
+                }
+            })?,
+            Transport::File(file) => {
+                file.send(message).await.map(|_| ()).map_err(|e| ActionError::Retryable(format!("outbox: {e}")))?
+            }
+        }
+        Ok(json!({ "message_id": id, "to": input.get("to") }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ActionContext {
+        ActionContext {
+            workflow: "cart-abandon".into(),
+            version: 1,
+            run_id: "run-1".into(),
+            step_id: "2".into(),
+            customer_id: Some("c1".into()),
+            idempotency_key: "run-1:2".into(),
+            attempt: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_eml_with_stable_message_id_to_the_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = EmailConfig { smtp_url: None, outbox: dir.path().into(), from: "shop@example.com".into(), timeout: Duration::from_secs(5) };
+        let action = EmailAction::new(&config).unwrap();
+        let input = json!({"to": "ada@example.com", "subject": "Your cart", "text": "Use SAVE10"});
+        let out = action.call(input, &ctx()).await.unwrap();
+        assert_eq!(out["message_id"], "<run-1.2@mikawaya>");
+        let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let eml = std::fs::read_to_string(file).unwrap();
+        assert!(eml.contains("Message-ID: <run-1.2@mikawaya>"), "{eml}");
+        assert!(eml.contains("Use SAVE10"));
+    }
+
+    #[tokio::test]
+    async fn bad_recipient_is_a_permanent_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = EmailConfig { smtp_url: None, outbox: dir.path().into(), from: "shop@example.com".into(), timeout: Duration::from_secs(5) };
+        let err = EmailAction::new(&config).unwrap().call(json!({"to": "not an address", "subject": "x"}), &ctx()).await.unwrap_err();
+        assert!(!err.is_retryable());
+        assert!(err.message().contains("`to` is not an address"), "{err}");
+    }
+}

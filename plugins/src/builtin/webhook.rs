@@ -1,0 +1,131 @@
+//! `webhook`: HTTP POST of JSON with an `Idempotency-Key` header and a timeout.
+//!
+//! Arguments: `url` (required), `body` (default: all other arguments), `headers` (object),
+//! `timeout` (seconds, default 10). 2xx is success; 408, 429, 5xx and network errors are retried;
+//! other 4xx fail the step at once.
+
+use crate::{required_str, Action, ActionContext, ActionError};
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Posts JSON to a URL.
+pub struct WebhookAction {
+    client: reqwest::Client,
+}
+
+impl Default for WebhookAction {
+    fn default() -> Self {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("mikawaya/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("an HTTP client builds");
+        WebhookAction { client }
+    }
+}
+
+#[async_trait]
+impl Action for WebhookAction {
+    fn name(&self) -> &str {
+        "webhook"
+    }
+
+    async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
+        let url = required_str(&input, "url")?;
+        let body = match input.get("body") {
+            Some(b) => b.clone(),
+            None => {
+                let mut rest = input.as_object().cloned().unwrap_or_default();
+                for k in ["url", "headers", "timeout"] {
+                    rest.remove(k);
+                }
+                Value::Object(rest)
+            }
+        };
+        let timeout = input.get("timeout").and_then(Value::as_f64).unwrap_or(10.0).clamp(0.1, 300.0);
+        let mut req = self
+            .client
+            .post(url)
+            .timeout(Duration::from_secs_f64(timeout))
+            .header("Idempotency-Key", &ctx.idempotency_key)
+            .header("X-Mikawaya-Run", &ctx.run_id)
+            .json(&body);
+        if let Some(headers) = input.get("headers").and_then(Value::as_object) {
+            for (k, v) in headers {
+                req = req.header(k, v.as_str().map(String::from).unwrap_or_else(|| v.to_string()));
+            }
+        }
+        let resp = req.send().await.map_err(|e| ActionError::Retryable(format!("POST {url}: {e}")))?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let response: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            return Ok(json!({ "status": status.as_u16(), "response": response }));
+        }
+        let message = format!("POST {url} answered {status}");
+        if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+            Err(ActionError::Retryable(message))
+        } else {
+            Err(ActionError::Permanent(message))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
+    use std::sync::{Arc, Mutex};
+
+    type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
+    async fn serve(status: u16) -> (String, Seen) {
+        let seen: Seen = Arc::default();
+        let app = Router::new()
+            .route(
+                "/hook",
+                post(|State((seen, status)): State<(Seen, u16)>, headers: HeaderMap, Json(body): Json<Value>| async move {
+                    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                    seen.lock().unwrap().push((key, body));
+                    (axum::http::StatusCode::from_u16(status).unwrap(), Json(json!({"ok": status < 300})))
+                }),
+            )
+            .with_state((seen.clone(), status));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (format!("http://{addr}/hook"), seen)
+    }
+
+    fn ctx() -> ActionContext {
+        ActionContext {
+            workflow: "w".into(),
+            version: 1,
+            run_id: "r1".into(),
+            step_id: "2".into(),
+            customer_id: None,
+            idempotency_key: "r1:2".into(),
+            attempt: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn posts_body_with_idempotency_key() {
+        let (url, seen) = serve(200).await;
+        let out = WebhookAction::default().call(json!({"url": url, "lead": 7}), &ctx()).await.unwrap();
+        assert_eq!(out["status"], 200);
+        assert_eq!(seen.lock().unwrap()[0], ("r1:2".to_string(), json!({"lead": 7})));
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_retryable_and_client_errors_are_not() {
+        let (url, _) = serve(503).await;
+        let err = WebhookAction::default().call(json!({"url": url}), &ctx()).await.unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        let (url, _) = serve(422).await;
+        let err = WebhookAction::default().call(json!({"url": url}), &ctx()).await.unwrap_err();
+        assert!(!err.is_retryable(), "{err}");
+        let err = WebhookAction::default().call(json!({}), &ctx()).await.unwrap_err();
+        assert_eq!(err, ActionError::Permanent("missing text argument `url`".into()));
+    }
+}
