@@ -48,11 +48,15 @@ impl EmailAction {
                     .build(),
             ),
             None => {
-                std::fs::create_dir_all(&config.outbox).map_err(|e| format!("cannot create {}: {e}", config.outbox.display()))?;
+                std::fs::create_dir_all(&config.outbox)
+                    .map_err(|e| format!("cannot create {}: {e}", config.outbox.display()))?;
                 Transport::File(AsyncFileTransport::new(&config.outbox))
             }
         };
-        let from = config.from.parse().map_err(|e| format!("bad sender `{}`: {e}", config.from))?;
+        let from = config
+            .from
+            .parse()
+            .map_err(|e| format!("bad sender `{}`: {e}", config.from))?;
         Ok(EmailAction { transport, from })
     }
 }
@@ -61,7 +65,13 @@ impl EmailAction {
 pub fn message_id(idempotency_key: &str) -> String {
     let local: String = idempotency_key
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '.' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '.'
+            }
+        })
         .collect();
     format!("<{local}@mikawaya>")
 }
@@ -69,14 +79,26 @@ pub fn message_id(idempotency_key: &str) -> String {
 fn mailbox(input: &Value, field: &str) -> Result<Option<Mailbox>, ActionError> {
     match input.get(field).and_then(Value::as_str) {
         None | Some("") => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|e| ActionError::Permanent(format!("`{field}` is not an address: {s} ({e})"))),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|e| ActionError::Permanent(format!("`{field}` is not an address: {s} ({e})"))),
     }
 }
 
-fn build(input: &Value, ctx: &ActionContext, default_from: &Mailbox) -> Result<Message, ActionError> {
-    let to = mailbox(input, "to")?.ok_or_else(|| ActionError::Permanent("missing text argument `to`".into()))?;
+fn build(
+    input: &Value,
+    ctx: &ActionContext,
+    default_from: &Mailbox,
+) -> Result<Message, ActionError> {
+    let to = mailbox(input, "to")?
+        .ok_or_else(|| ActionError::Permanent("missing text argument `to`".into()))?;
     let subject = required_str(input, "subject")?;
-    let text = input.get("text").and_then(Value::as_str).unwrap_or("").to_string();
+    let text = input
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let mut builder = Message::builder()
         .from(mailbox(input, "from")?.unwrap_or_else(|| default_from.clone()))
         .to(to)
@@ -87,7 +109,11 @@ fn build(input: &Value, ctx: &ActionContext, default_from: &Mailbox) -> Result<M
     }
     let message = match input.get("html").and_then(Value::as_str) {
         Some(html) => builder.multipart(MultiPart::alternative_plain_html(text, html.to_string())),
-        None => builder.singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text)),
+        None => builder.singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(text),
+        ),
     };
     message.map_err(|e| ActionError::Permanent(format!("cannot build the message: {e}")))
 }
@@ -109,9 +135,11 @@ impl Action for EmailAction {
                     ActionError::Retryable(format!("SMTP: {e}"))
                 }
             })?,
-            Transport::File(file) => {
-                file.send(message).await.map(|_| ()).map_err(|e| ActionError::Retryable(format!("outbox: {e}")))?
-            }
+            Transport::File(file) => file
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| ActionError::Retryable(format!("outbox: {e}")))?,
         }
         Ok(json!({ "message_id": id, "to": input.get("to") }))
     }
@@ -136,12 +164,22 @@ mod tests {
     #[tokio::test]
     async fn writes_eml_with_stable_message_id_to_the_outbox() {
         let dir = tempfile::tempdir().unwrap();
-        let config = EmailConfig { smtp_url: None, outbox: dir.path().into(), from: "shop@example.com".into(), timeout: Duration::from_secs(5) };
+        let config = EmailConfig {
+            smtp_url: None,
+            outbox: dir.path().into(),
+            from: "shop@example.com".into(),
+            timeout: Duration::from_secs(5),
+        };
         let action = EmailAction::new(&config).unwrap();
         let input = json!({"to": "ada@example.com", "subject": "Your cart", "text": "Use SAVE10"});
         let out = action.call(input, &ctx()).await.unwrap();
         assert_eq!(out["message_id"], "<run-1.2@mikawaya>");
-        let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let file = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         let eml = std::fs::read_to_string(file).unwrap();
         assert!(eml.contains("Message-ID: <run-1.2@mikawaya>"), "{eml}");
         assert!(eml.contains("Use SAVE10"));
@@ -150,8 +188,17 @@ mod tests {
     #[tokio::test]
     async fn bad_recipient_is_a_permanent_failure() {
         let dir = tempfile::tempdir().unwrap();
-        let config = EmailConfig { smtp_url: None, outbox: dir.path().into(), from: "shop@example.com".into(), timeout: Duration::from_secs(5) };
-        let err = EmailAction::new(&config).unwrap().call(json!({"to": "not an address", "subject": "x"}), &ctx()).await.unwrap_err();
+        let config = EmailConfig {
+            smtp_url: None,
+            outbox: dir.path().into(),
+            from: "shop@example.com".into(),
+            timeout: Duration::from_secs(5),
+        };
+        let err = EmailAction::new(&config)
+            .unwrap()
+            .call(json!({"to": "not an address", "subject": "x"}), &ctx())
+            .await
+            .unwrap_err();
         assert!(!err.is_retryable());
         assert!(err.message().contains("`to` is not an address"), "{err}");
     }

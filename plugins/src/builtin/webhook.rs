@@ -42,7 +42,11 @@ impl Action for WebhookAction {
                 Value::Object(rest)
             }
         };
-        let timeout = input.get("timeout").and_then(Value::as_f64).unwrap_or(10.0).clamp(0.1, 300.0);
+        let timeout = input
+            .get("timeout")
+            .and_then(Value::as_f64)
+            .unwrap_or(10.0)
+            .clamp(0.1, 300.0);
         let mut req = self
             .client
             .post(url)
@@ -52,10 +56,18 @@ impl Action for WebhookAction {
             .json(&body);
         if let Some(headers) = input.get("headers").and_then(Value::as_object) {
             for (k, v) in headers {
-                req = req.header(k, v.as_str().map(String::from).unwrap_or_else(|| v.to_string()));
+                req = req.header(
+                    k,
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string()),
+                );
             }
         }
-        let resp = req.send().await.map_err(|e| ActionError::Retryable(format!("POST {url}: {e}")))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ActionError::Retryable(format!("POST {url}: {e}")))?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         let response: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -84,11 +96,22 @@ mod tests {
         let app = Router::new()
             .route(
                 "/hook",
-                post(|State((seen, status)): State<(Seen, u16)>, headers: HeaderMap, Json(body): Json<Value>| async move {
-                    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                    seen.lock().unwrap().push((key, body));
-                    (axum::http::StatusCode::from_u16(status).unwrap(), Json(json!({"ok": status < 300})))
-                }),
+                post(
+                    |State((seen, status)): State<(Seen, u16)>,
+                     headers: HeaderMap,
+                     Json(body): Json<Value>| async move {
+                        let key = headers
+                            .get("idempotency-key")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        seen.lock().unwrap().push((key, body));
+                        (
+                            axum::http::StatusCode::from_u16(status).unwrap(),
+                            Json(json!({"ok": status < 300})),
+                        )
+                    },
+                ),
             )
             .with_state((seen.clone(), status));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -112,20 +135,38 @@ mod tests {
     #[tokio::test]
     async fn posts_body_with_idempotency_key() {
         let (url, seen) = serve(200).await;
-        let out = WebhookAction::default().call(json!({"url": url, "lead": 7}), &ctx()).await.unwrap();
+        let out = WebhookAction::default()
+            .call(json!({"url": url, "lead": 7}), &ctx())
+            .await
+            .unwrap();
         assert_eq!(out["status"], 200);
-        assert_eq!(seen.lock().unwrap()[0], ("r1:2".to_string(), json!({"lead": 7})));
+        assert_eq!(
+            seen.lock().unwrap()[0],
+            ("r1:2".to_string(), json!({"lead": 7}))
+        );
     }
 
     #[tokio::test]
     async fn server_errors_are_retryable_and_client_errors_are_not() {
         let (url, _) = serve(503).await;
-        let err = WebhookAction::default().call(json!({"url": url}), &ctx()).await.unwrap_err();
+        let err = WebhookAction::default()
+            .call(json!({"url": url}), &ctx())
+            .await
+            .unwrap_err();
         assert!(err.is_retryable(), "{err}");
         let (url, _) = serve(422).await;
-        let err = WebhookAction::default().call(json!({"url": url}), &ctx()).await.unwrap_err();
+        let err = WebhookAction::default()
+            .call(json!({"url": url}), &ctx())
+            .await
+            .unwrap_err();
         assert!(!err.is_retryable(), "{err}");
-        let err = WebhookAction::default().call(json!({}), &ctx()).await.unwrap_err();
-        assert_eq!(err, ActionError::Permanent("missing text argument `url`".into()));
+        let err = WebhookAction::default()
+            .call(json!({}), &ctx())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ActionError::Permanent("missing text argument `url`".into())
+        );
     }
 }

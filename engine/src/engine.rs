@@ -1,0 +1,157 @@
+//! The engine: shared state (store, clock, workflows, actions) and the loop steps that move work
+//! forward. Each `process_*` call does one bounded batch, so tests drive it step by step with a
+//! manual clock and `serve` drives it from background tasks.
+
+use crate::clock::Clock;
+use crate::loader::{load, LoadReport};
+use crate::registry::Registry;
+use crate::store::{Store, StoreError};
+use mikawaya_dsl::check::Catalog;
+use mikawaya_plugins::ActionRegistry;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Settings of the engine core.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Folder of rule files.
+    pub workflows_dir: PathBuf,
+    /// Longest an action call may take before it counts as a retryable failure.
+    pub action_timeout: Duration,
+    /// How long a claimed timer stays leased to one worker.
+    pub lease_ms: i64,
+    /// Timers claimed per batch.
+    pub batch: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            workflows_dir: PathBuf::from("workflows"),
+            action_timeout: Duration::from_secs(30),
+            lease_ms: 60_000,
+            batch: 64,
+        }
+    }
+}
+
+/// Counters exposed on `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Events accepted (new).
+    pub events_accepted: AtomicU64,
+    /// Duplicate events ignored.
+    pub events_duplicate: AtomicU64,
+    /// Events refused as malformed.
+    pub events_rejected: AtomicU64,
+    /// Runs started.
+    pub runs_started: AtomicU64,
+    /// Action calls that succeeded.
+    pub actions_ok: AtomicU64,
+    /// Action calls that failed.
+    pub actions_failed: AtomicU64,
+}
+
+impl Metrics {
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Engine errors.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The engine.
+pub struct Engine {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Actions by name.
+    pub actions: ActionRegistry,
+    /// Settings.
+    pub config: EngineConfig,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Woken when new events are stored or timers are set.
+    pub wake: Notify,
+    registry: RwLock<Arc<Registry>>,
+}
+
+impl Engine {
+    /// An engine with no workflows loaded yet.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        actions: ActionRegistry,
+        config: EngineConfig,
+    ) -> Arc<Self> {
+        Arc::new(Engine {
+            store,
+            clock,
+            actions,
+            config,
+            metrics: Metrics::default(),
+            wake: Notify::new(),
+            registry: RwLock::new(Arc::new(Registry::default())),
+        })
+    }
+
+    /// The current workflows.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.read().expect("registry lock").clone()
+    }
+
+    /// The action names workflows may use.
+    pub fn catalog(&self) -> Catalog {
+        Catalog {
+            actions: Some(self.actions.names()),
+        }
+    }
+
+    /// (Re)loads the workflows folder; files that fail keep their last good version running.
+    pub async fn reload(&self) -> Result<LoadReport, EngineError> {
+        let previous = self.registry();
+        let (registry, report) = load(
+            &self.config.workflows_dir,
+            &*self.store,
+            &self.catalog(),
+            Some(&previous),
+            self.clock.now_ms(),
+        )
+        .await?;
+        *self.registry.write().expect("registry lock") = Arc::new(registry);
+        for d in &report.errors {
+            tracing::error!(file = %d.file, "workflow rejected:\n{}", d.to_plain());
+        }
+        for p in &report.problems {
+            tracing::error!("{p}");
+        }
+        for n in &report.notes {
+            tracing::warn!("{n}");
+        }
+        tracing::info!(active = ?report.active, "workflows loaded");
+        Ok(report)
+    }
+
+    /// Runs every kind of work until nothing is due at the clock's current time.
+    pub async fn run_until_idle(self: &Arc<Self>) -> Result<(), EngineError> {
+        loop {
+            let mut done = self.process_events().await?;
+            done += self.process_schedules().await?;
+            done += self.process_due().await?;
+            if done == 0 {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! `mikawaya serve`: wires the store, the engine, the HTTP server and the background loops, and
+//! shuts them down in order on SIGTERM / Ctrl-C (stop intake, finish in-flight steps, exit).
+
+use crate::actions::default_actions;
+use crate::api::{router, AppState};
+use crate::clock::SystemClock;
+use crate::engine::{Engine, EngineConfig};
+use crate::intake::Intake;
+use crate::loader::rule_files;
+use crate::store::SqliteStore;
+use anyhow::Context;
+use mikawaya_plugins::builtin::EmailConfig;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+/// Options of `serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Folder of rule files.
+    pub workflows: PathBuf,
+    /// SQLite database file.
+    pub db: PathBuf,
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// Bearer token for the API.
+    pub token: Option<String>,
+    /// Email settings.
+    pub email: EmailConfig,
+    /// Re-read the workflows folder when files change.
+    pub watch: bool,
+}
+
+/// Runs the engine until SIGTERM or Ctrl-C.
+pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    let store = Arc::new(
+        SqliteStore::open(&opts.db)
+            .await
+            .with_context(|| format!("opening {}", opts.db.display()))?,
+    );
+    let clock = Arc::new(SystemClock);
+    let actions =
+        default_actions(store.clone(), clock.clone(), &opts.email).map_err(anyhow::Error::msg)?;
+    let config = EngineConfig {
+        workflows_dir: opts.workflows.clone(),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(store, clock, actions, config);
+    engine.reload().await?;
+
+    let (intake, writer) = Intake::start(engine.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let loops = vec![
+        tokio::spawn(event_loop(engine.clone(), stop_rx.clone())),
+        tokio::spawn(timer_loop(engine.clone(), stop_rx.clone())),
+        tokio::spawn(schedule_loop(engine.clone(), stop_rx.clone())),
+        tokio::spawn(reload_loop(engine.clone(), stop_rx.clone(), opts.watch)),
+    ];
+
+    let listener = tokio::net::TcpListener::bind(&opts.listen)
+        .await
+        .with_context(|| format!("listening on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    println!("mikawaya listening on http://{addr}");
+    tracing::info!(%addr, db = %opts.db.display(), "serving");
+    let app = router(AppState {
+        engine: engine.clone(),
+        intake,
+        token: opts.token.clone(),
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+
+    tracing::info!("stopping: intake closed, finishing in-flight work");
+    writer.await.ok();
+    stop_tx.send(true).ok();
+    for l in loops {
+        l.await.ok();
+    }
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Sleeps for `d`, or until woken or told to stop; returns `false` when stopping.
+async fn pause(engine: &Engine, stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = engine.wake.notified() => {}
+        _ = stop.changed() => {}
+    }
+    !*stop.borrow()
+}
+
+async fn event_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    loop {
+        match engine.process_events().await {
+            Ok(n) if n > 0 => {
+                engine.wake.notify_waiters();
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("matching events: {e}"),
+        }
+        if !pause(&engine, &mut stop, Duration::from_millis(250)).await {
+            return;
+        }
+    }
+}
+
+async fn timer_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    loop {
+        match engine.process_due().await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!("running due work: {e}"),
+        }
+        let now = engine.clock.now_ms();
+        let wait = match engine.store.next_due().await {
+            Ok(Some(due)) => (due - now).clamp(5, 250),
+            _ => 250,
+        };
+        if !pause(&engine, &mut stop, Duration::from_millis(wait as u64)).await {
+            return;
+        }
+    }
+}
+
+async fn schedule_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = engine.process_schedules().await {
+            tracing::error!("schedules: {e}");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// A cheap fingerprint of the workflows folder: names, sizes and modification times.
+fn folder_stamp(dir: &std::path::Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    rule_files(dir)
+        .into_iter()
+        .map(|p| {
+            let meta = std::fs::metadata(&p).ok();
+            let (len, modified) = meta
+                .map(|m| (m.len(), m.modified().ok()))
+                .unwrap_or((0, None));
+            (p, len, modified)
+        })
+        .collect()
+}
+
+async fn reload_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, watch_files: bool) {
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut stamp = folder_stamp(&engine.config.workflows_dir);
+    loop {
+        #[cfg(unix)]
+        let hangup = async {
+            match hup.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<()>();
+        let signalled = tokio::select! {
+            _ = hangup => true,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => false,
+            _ = stop.changed() => return,
+        };
+        let now = folder_stamp(&engine.config.workflows_dir);
+        if signalled || (watch_files && now != stamp) {
+            stamp = now;
+            if let Err(e) = engine.reload().await {
+                tracing::error!("reload failed: {e}");
+            }
+        }
+    }
+}

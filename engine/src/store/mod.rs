@@ -1,0 +1,120 @@
+//! Storage behind one trait: SQLite (embedded, the default) now; PostgreSQL can follow by
+//! implementing the same trait. Every method that changes several rows does so in one transaction.
+
+pub mod model;
+mod sqlite;
+mod sqlite_runs;
+
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+use crate::clock::Millis;
+use crate::event::Event;
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+/// Storage errors (always a server-side problem, never the caller's).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Result of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the engine keeps.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Records a workflow version (ignored when it exists).
+    async fn save_version(&self, v: &VersionRow, at: Millis) -> StoreResult<()>;
+    /// All stored versions.
+    async fn versions(&self) -> StoreResult<Vec<VersionRow>>;
+
+    /// Inserts events durably in one transaction; `true` for each new id, `false` for duplicates.
+    async fn insert_events(&self, events: &[Event], at: Millis) -> StoreResult<Vec<bool>>;
+    /// Events not yet matched, oldest first.
+    async fn pending_events(&self, limit: i64) -> StoreResult<Vec<StoredEvent>>;
+    /// One event by id.
+    async fn event(&self, id: &str) -> StoreResult<Option<Event>>;
+    /// Events between two times, oldest first.
+    async fn events_between(&self, from: Millis, to: Millis, limit: i64)
+        -> StoreResult<Vec<Event>>;
+
+    /// A customer's merged attributes.
+    async fn customer(&self, id: &str) -> StoreResult<Option<Map<String, Value>>>;
+    /// All entities of a kind.
+    async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>>;
+    /// Last enrollment time of a key in a workflow.
+    async fn enrollment(&self, workflow: &str, key: &str) -> StoreResult<Option<Millis>>;
+    /// Runs waiting for an event with this correlation: `(run id, workflow, version, step)`.
+    async fn waiting_runs(
+        &self,
+        event_type: &str,
+        match_expr: &str,
+        key: &str,
+    ) -> StoreResult<Vec<(String, String, u32, usize)>>;
+    /// Ids of a customer's unfinished runs in a workflow.
+    async fn open_runs(&self, workflow: &str, customer_id: &str) -> StoreResult<Vec<String>>;
+    /// Applies a matched batch atomically.
+    async fn apply_match(&self, batch: MatchBatch) -> StoreResult<()>;
+
+    /// Claims up to `limit` due timers for `lease_ms`.
+    async fn claim_due(&self, now: Millis, limit: i64, lease_ms: i64) -> StoreResult<Vec<DueWork>>;
+    /// When the next timer is due.
+    async fn next_due(&self) -> StoreResult<Option<Millis>>;
+    /// One run.
+    async fn run(&self, id: &str) -> StoreResult<Option<RunRow>>;
+    /// Applies a run transition; `false` when the run changed meanwhile.
+    async fn commit(&self, t: Transition) -> StoreResult<bool>;
+    /// Lists runs, newest first.
+    async fn runs(&self, filter: &RunFilter) -> StoreResult<Vec<RunRow>>;
+    /// A run's timeline, oldest first.
+    async fn timeline(&self, run_id: &str) -> StoreResult<Vec<TimelineEntry>>;
+    /// Counts per workflow.
+    async fn workflow_counts(&self, since: Millis) -> StoreResult<Vec<(String, WorkflowCounts)>>;
+    /// Unfinished runs per `(workflow, step index)`.
+    async fn step_counts(&self, workflow: &str) -> StoreResult<Vec<(u32, usize, i64)>>;
+
+    /// The next due time of a cron workflow.
+    async fn schedule_next(&self, workflow: &str) -> StoreResult<Option<Millis>>;
+    /// Sets the next due time and starts runs, atomically.
+    async fn apply_schedule(
+        &self,
+        workflow: &str,
+        next_due: Millis,
+        runs: Vec<NewRun>,
+    ) -> StoreResult<()>;
+    /// Date triggers due by `now`.
+    async fn due_date_triggers(&self, now: Millis, limit: i64) -> StoreResult<Vec<DateTriggerRow>>;
+    /// Removes fired date triggers and starts their runs, atomically.
+    async fn fire_date_triggers(
+        &self,
+        fired: Vec<DateTriggerRow>,
+        runs: Vec<NewRun>,
+    ) -> StoreResult<()>;
+    /// All pending date triggers.
+    async fn date_triggers(&self) -> StoreResult<Vec<DateTriggerRow>>;
+
+    /// Creates a task once per idempotency key; returns its id.
+    async fn create_task(
+        &self,
+        key: &str,
+        run_id: &str,
+        input: &Value,
+        at: Millis,
+    ) -> StoreResult<String>;
+    /// Lists tasks, newest first.
+    async fn tasks(&self, limit: i64) -> StoreResult<Vec<TaskRow>>;
+    /// Lists dead letters, newest first.
+    async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetterRow>>;
+    /// Sends a dead letter's run back to its failed step; returns the run id.
+    async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>>;
+}

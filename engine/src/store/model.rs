@@ -1,0 +1,370 @@
+//! Rows and changes exchanged with the store; plain data, no SQL.
+
+use crate::clock::Millis;
+use crate::event::Event;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Has a step to execute.
+    Active,
+    /// Sits in a wait step.
+    Waiting,
+    /// Reached the end of its steps.
+    Completed,
+    /// Left through an exit step, a wait outcome or a goal event.
+    Exited,
+    /// An action failed for good; see the dead letters.
+    Failed,
+}
+
+impl RunStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Active => "active",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Completed => "completed",
+            RunStatus::Exited => "exited",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        [
+            RunStatus::Active,
+            RunStatus::Waiting,
+            RunStatus::Completed,
+            RunStatus::Exited,
+            RunStatus::Failed,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// True once the run has ended.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Exited | RunStatus::Failed
+        )
+    }
+}
+
+/// A stored run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    /// Run id.
+    pub id: String,
+    /// Workflow name.
+    pub workflow: String,
+    /// Workflow version the run is pinned to.
+    pub version: u32,
+    /// Customer, if any.
+    pub customer_id: Option<String>,
+    /// Status.
+    pub status: RunStatus,
+    /// Current step index.
+    pub step: Option<usize>,
+    /// Revision, bumped on every change (optimistic concurrency).
+    pub rev: i64,
+    /// `{event, steps, entity}`.
+    pub context: Value,
+    /// Start time.
+    pub started_at: Millis,
+    /// Last change.
+    pub updated_at: Millis,
+    /// End time.
+    pub ended_at: Option<Millis>,
+    /// Why it exited or failed.
+    pub exit_reason: Option<String>,
+}
+
+/// One line of a run's timeline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TimelineEntry {
+    /// Step id (or `run` for run-level entries).
+    pub step_id: String,
+    /// Step kind (`action`, `wait`, `branch`, `exit`, `run`).
+    pub kind: String,
+    /// What happened (`started`, `done`, `waiting`, `retry`, `failed`, `event`, `timeout`, `skipped`...).
+    pub status: String,
+    /// Attempt number.
+    pub attempt: u32,
+    /// When.
+    pub at: Millis,
+    /// Details: action input/output, error, branch taken.
+    pub detail: Value,
+}
+
+/// A run to create.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// New run id.
+    pub id: String,
+    /// Workflow name.
+    pub workflow: String,
+    /// Version.
+    pub version: u32,
+    /// Customer.
+    pub customer_id: Option<String>,
+    /// Re-enrollment key.
+    pub enroll_key: String,
+    /// Unique per workflow: the same trigger never starts two runs.
+    pub trigger_key: String,
+    /// Initial context.
+    pub context: Value,
+    /// First step (`None`: nothing to do).
+    pub start: Option<usize>,
+    /// Now.
+    pub at: Millis,
+}
+
+/// Wake a waiting run because its event arrived.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// Run id.
+    pub run_id: String,
+    /// The wait step the run must still be in.
+    pub wait_step: usize,
+    /// The step to continue at (`None`: the run completes).
+    pub target: Option<usize>,
+    /// Timeline entry to add.
+    pub entry: TimelineEntry,
+}
+
+/// End a run early (goal reached).
+#[derive(Debug, Clone)]
+pub struct EarlyExit {
+    /// Run id.
+    pub run_id: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: Millis,
+}
+
+/// A pending date trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DateTriggerRow {
+    /// Workflow name.
+    pub workflow: String,
+    /// Entity or customer key.
+    pub key: String,
+    /// When it fires.
+    pub due_at: Millis,
+    /// The event that carries the date.
+    pub event_id: String,
+}
+
+/// Everything one batch of matched events changes, applied in one transaction.
+#[derive(Debug, Default)]
+pub struct MatchBatch {
+    /// Events to mark processed.
+    pub seqs: Vec<i64>,
+    /// Customer attributes to merge.
+    pub customers: Vec<(String, Map<String, Value>, Millis)>,
+    /// Entity snapshots to store.
+    pub entities: Vec<(String, String, Value, Millis)>,
+    /// Runs to start.
+    pub new_runs: Vec<NewRun>,
+    /// Waits satisfied.
+    pub resumes: Vec<Resume>,
+    /// Goal exits.
+    pub exits: Vec<EarlyExit>,
+    /// Date triggers to (re)schedule.
+    pub date_triggers: Vec<DateTriggerRow>,
+}
+
+/// Kinds of timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    /// Execute the run's current step.
+    Exec,
+    /// The run's wait timed out.
+    Wake,
+}
+
+impl TimerKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::Exec => "exec",
+            TimerKind::Wake => "wake",
+        }
+    }
+}
+
+/// A claimed timer.
+#[derive(Debug, Clone)]
+pub struct DueWork {
+    /// Run id.
+    pub run_id: String,
+    /// Kind.
+    pub kind: TimerKind,
+    /// Attempt of the current step.
+    pub attempt: u32,
+}
+
+/// A timer to set.
+#[derive(Debug, Clone)]
+pub struct Timer {
+    /// When.
+    pub due_at: Millis,
+    /// Kind.
+    pub kind: TimerKind,
+    /// Attempt.
+    pub attempt: u32,
+    /// Kept leased until then (0: free for any worker), so a worker that goes on executing the
+    /// run after a commit keeps it to itself.
+    pub lease_until: Millis,
+}
+
+/// A wait-for-event registration.
+#[derive(Debug, Clone)]
+pub struct WaitRow {
+    /// Event type.
+    pub event_type: String,
+    /// The correlation expression's text.
+    pub match_expr: String,
+    /// Its value for this run.
+    pub match_key: String,
+}
+
+/// A step that failed for good.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// Step id.
+    pub step_id: String,
+    /// Action name.
+    pub action: String,
+    /// Evaluated input.
+    pub input: Value,
+    /// Last error.
+    pub error: String,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// One atomic change of a run after executing steps.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// Run id.
+    pub run_id: String,
+    /// The revision the executor read; the change applies only if it still holds.
+    pub rev: i64,
+    /// New status.
+    pub status: RunStatus,
+    /// New step.
+    pub step: Option<usize>,
+    /// New context.
+    pub context: Value,
+    /// Timeline lines to add.
+    pub timeline: Vec<TimelineEntry>,
+    /// The run's next timer (`None` clears it).
+    pub timer: Option<Timer>,
+    /// A wait to register (any old one is cleared).
+    pub wait: Option<WaitRow>,
+    /// Exit or failure reason when the run ends.
+    pub exit_reason: Option<String>,
+    /// A dead letter to record.
+    pub dead_letter: Option<DeadLetter>,
+    /// Now.
+    pub at: Millis,
+}
+
+/// Filters for listing runs.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct RunFilter {
+    /// Only this customer.
+    pub customer: Option<String>,
+    /// Only this workflow.
+    pub workflow: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// At most this many (default 100).
+    pub limit: Option<i64>,
+}
+
+/// A stored workflow version.
+#[derive(Debug, Clone)]
+pub struct VersionRow {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: u32,
+    /// File it came from.
+    pub file: String,
+    /// Source text.
+    pub source: String,
+    /// Digest of the source.
+    pub digest: String,
+}
+
+/// A stored event with its sequence number.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Arrival order.
+    pub seq: i64,
+    /// The event.
+    pub event: Event,
+}
+
+/// A task created by `task.create`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRow {
+    /// Task id.
+    pub id: String,
+    /// Run that created it.
+    pub run_id: String,
+    /// Title.
+    pub title: String,
+    /// Person assigned.
+    pub assignee: Option<String>,
+    /// Queue.
+    pub queue: Option<String>,
+    /// Other data.
+    pub data: Value,
+    /// `open` or `done`.
+    pub status: String,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
+/// A dead letter as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetterRow {
+    /// Id.
+    pub id: i64,
+    /// Run.
+    pub run_id: String,
+    /// Step.
+    pub step_id: String,
+    /// Action.
+    pub action: String,
+    /// Input.
+    pub input: Value,
+    /// Last error.
+    pub error: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When.
+    pub created_at: Millis,
+    /// When it was sent back for another try.
+    pub retried_at: Option<Millis>,
+}
+
+/// Run counts of one workflow.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkflowCounts {
+    /// Runs active or waiting now.
+    pub active: i64,
+    /// Completed or exited in the last 24h.
+    pub completed: i64,
+    /// Failed in the last 24h.
+    pub failed: i64,
+}
