@@ -2,7 +2,7 @@
 
 use crate::ast::*;
 use crate::diag::{Diagnostics, Problem};
-use crate::expr::{closest, Env, Expr, Node, Ty};
+use crate::expr::{closest, Const, Env, Expr, Node, Ty};
 use crate::ir::*;
 use crate::span::{position, Span};
 use crate::template::Template;
@@ -465,6 +465,10 @@ impl Checker<'_> {
         match arg {
             ArgAst::Literal(v) => Arg::Value(v.clone()),
             ArgAst::Expr(src) => match self.expr(src) {
+                Some(Expr { node: Node::Const(Const::Str(s)), .. }) if s.contains("{{") => {
+                    let quoted = ExprSrc { text: s.to_string(), offset: src.offset + 1 };
+                    self.arg(&ArgAst::Template(quoted))
+                }
                 Some(e) => simplify_expr(e),
                 None => Arg::Value(serde_json::Value::Null),
             },
@@ -514,7 +518,6 @@ fn value_of(a: Arg) -> serde_json::Value {
 
 /// A constant expression becomes a plain value, so `"x"` in the DSL equals `x` in YAML.
 fn simplify_expr(e: Expr) -> Arg {
-    use crate::expr::Const;
     match &e.node {
         Node::Const(c) => Arg::Value(match c {
             Const::Null => serde_json::Value::Null,

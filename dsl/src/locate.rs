@@ -53,7 +53,12 @@ impl Builder<'_> {
             Some(Frame::Seq(seq)) => seq.items.push(node),
             Some(Frame::Map(map, pending)) => match pending.take() {
                 Some((key, key_at)) => map.entries.push((key, key_at, node)),
-                None => *pending = Some((key_text.unwrap_or_default(), node.start)),
+                None => {
+                    if map.entries.is_empty() {
+                        map.start = map.start.min(node.start);
+                    }
+                    *pending = Some((key_text.unwrap_or_default(), node.start));
+                }
             },
         }
     }

@@ -214,7 +214,6 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 /// Formats milliseconds the way they are written: `30d`, `1h`, `90s`, `1500ms`.
 pub fn format_duration(ms: i64) -> String {
     let units = [
-        ("w", 7 * 86_400_000),
         ("d", 86_400_000),
         ("h", 3_600_000),
         ("m", 60_000),
@@ -250,7 +249,7 @@ mod tests {
     #[test]
     fn durations_format_in_their_largest_unit() {
         assert_eq!(format_duration(30 * 86_400_000), "30d");
-        assert_eq!(format_duration(14 * 86_400_000), "2w");
+        assert_eq!(format_duration(14 * 86_400_000), "14d");
         assert_eq!(format_duration(90_000), "90s");
         assert_eq!(format_duration(1500), "1500ms");
     }
