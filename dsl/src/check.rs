@@ -169,7 +169,7 @@ impl Checker<'_> {
             TriggerAst::Schedule { cron, tz, for_each } => {
                 let normalized = normalize_cron(&cron.value);
                 if let Err(e) = cron::Schedule::from_str(&normalized) {
-                    self.problems.push(Problem::new("cron", cron.span, format!("invalid cron expression `{}`: {e}", cron.value))
+                    self.problems.push(Problem::new("cron", cron.span, format!("invalid cron expression `{}`: {}", cron.value, e.to_string().lines().last().unwrap_or_default().trim()))
                         .hint("five fields: minute hour day-of-month month day-of-week, e.g. `0 9 * * MON-FRI`"));
                 }
                 Trigger::Schedule {

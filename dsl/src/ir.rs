@@ -231,11 +231,12 @@ pub fn eval_args(
 }
 
 impl Workflow {
-    /// True when both compile to the same logic, ignoring file names and positions.
+    /// True when both compile to the same logic, ignoring file names, positions and descriptions.
     pub fn same_logic(&self, other: &Workflow) -> bool {
         let strip = |w: &Workflow| {
             let mut w = w.clone();
             w.file.clear();
+            w.description = None;
             w.steps.iter_mut().for_each(|s| s.pos = Pos::default());
             w
         };
