@@ -29,14 +29,20 @@ fn compile_rules(c: &mut Criterion) {
 }
 
 fn evaluate_condition(c: &mut Criterion) {
-    let expr = Expr::parse("event.cart.total >= 50 and customer.consent.email", &Env::default()).unwrap();
+    let expr = Expr::parse(
+        "event.cart.total >= 50 and customer.consent.email",
+        &Env::default(),
+    )
+    .unwrap();
     let event = json!({"id": "e1", "type": "cart.abandoned", "cart": {"total": 72.5, "items": [1, 2, 3], "currency": "JPY"}});
     let customer = json!({"id": "c1", "email": "a@example.com", "consent": {"email": true, "sms": false}, "tags": ["vip"]});
     let mut scope = Scope::with_event(&event, chrono::Utc::now());
     scope.customer = &customer;
     let mut group = c.benchmark_group("evaluate");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("entry_condition", |b| b.iter(|| black_box(expr.matches(black_box(&scope)))));
+    group.bench_function("entry_condition", |b| {
+        b.iter(|| black_box(expr.matches(black_box(&scope))))
+    });
     group.finish();
 }
 

@@ -465,8 +465,14 @@ impl Checker<'_> {
         match arg {
             ArgAst::Literal(v) => Arg::Value(v.clone()),
             ArgAst::Expr(src) => match self.expr(src) {
-                Some(Expr { node: Node::Const(Const::Str(s)), .. }) if s.contains("{{") => {
-                    let quoted = ExprSrc { text: s.to_string(), offset: src.offset + 1 };
+                Some(Expr {
+                    node: Node::Const(Const::Str(s)),
+                    ..
+                }) if s.contains("{{") => {
+                    let quoted = ExprSrc {
+                        text: s.to_string(),
+                        offset: src.offset + 1,
+                    };
                     self.arg(&ArgAst::Template(quoted))
                 }
                 Some(e) => simplify_expr(e),

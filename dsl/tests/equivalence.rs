@@ -18,10 +18,18 @@ fn every_example_equals_its_twin_in_the_other_syntax() {
             _ => continue,
         };
         let twin = root.join("tests/twins").join(&twin_name);
-        let a = compile_file(&name, &std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|d| panic!("{}", d.to_plain()));
-        let b = compile_file(&twin_name, &std::fs::read_to_string(&twin).unwrap_or_else(|_| panic!("missing twin {}", twin.display())))
+        let a = compile_file(&name, &std::fs::read_to_string(&path).unwrap())
             .unwrap_or_else(|d| panic!("{}", d.to_plain()));
-        assert!(a.same_logic(&b), "{name} and {twin_name} differ:\n{a:#?}\n---\n{b:#?}");
+        let b = compile_file(
+            &twin_name,
+            &std::fs::read_to_string(&twin)
+                .unwrap_or_else(|_| panic!("missing twin {}", twin.display())),
+        )
+        .unwrap_or_else(|d| panic!("{}", d.to_plain()));
+        assert!(
+            a.same_logic(&b),
+            "{name} and {twin_name} differ:\n{a:#?}\n---\n{b:#?}"
+        );
         pairs += 1;
     }
     assert_eq!(pairs, 5, "expected five example workflows");

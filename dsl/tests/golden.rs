@@ -7,7 +7,14 @@ use mikawaya_dsl::{compile_source_with, Syntax};
 use std::path::Path;
 
 fn catalog() -> Catalog {
-    Catalog { actions: Some(["log", "webhook", "email.send", "task.create"].iter().map(|s| s.to_string()).collect()) }
+    Catalog {
+        actions: Some(
+            ["log", "webhook", "email.send", "task.create"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ),
+    }
 }
 
 fn diagnostics(name: &str, text: &str) -> String {
@@ -22,16 +29,27 @@ fn diagnostics(name: &str, text: &str) -> String {
 fn broken_files_match_their_expected_diagnostics() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken");
     let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
-    for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e != "expected")) {
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e != "expected"))
+    {
         let name = format!("broken/{}", path.file_name().unwrap().to_string_lossy());
         let actual = diagnostics(&name, &std::fs::read_to_string(path).unwrap());
-        let expected_path = path.with_extension(format!("{}.expected", path.extension().unwrap().to_string_lossy()));
+        let expected_path = path.with_extension(format!(
+            "{}.expected",
+            path.extension().unwrap().to_string_lossy()
+        ));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&expected_path, &actual).unwrap();
         }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| panic!("missing {}", expected_path.display()));
+        let expected = std::fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("missing {}", expected_path.display()));
         assert_eq!(actual, expected, "diagnostics of {name} changed");
         assert!(!actual.starts_with("compiled"), "{name} should not compile");
         checked += 1;
@@ -42,9 +60,15 @@ fn broken_files_match_their_expected_diagnostics() {
 
 #[test]
 fn every_problem_of_a_file_is_reported_at_once() {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken/type-errors.yaml")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken/type-errors.yaml"),
+    )
+    .unwrap();
     let out = diagnostics("type-errors.yaml", &text);
-    assert!(out.lines().filter(|l| l.contains("error[")).count() >= 4, "{out}");
+    assert!(
+        out.lines().filter(|l| l.contains("error[")).count() >= 4,
+        "{out}"
+    );
 }
 
 #[test]
@@ -56,7 +80,11 @@ fn huge_input_is_refused_before_parsing() {
 
 #[test]
 fn deep_nesting_fails_cleanly_in_both_syntaxes() {
-    let deep_expr = format!("workflow: x\nversion: 1\ntrigger: {{ event: a }}\nwhen: {}1{}\nsteps: [ {{ exit: x }} ]\n", "(".repeat(5000), ")".repeat(5000));
+    let deep_expr = format!(
+        "workflow: x\nversion: 1\ntrigger: {{ event: a }}\nwhen: {}1{}\nsteps: [ {{ exit: x }} ]\n",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
     assert!(diagnostics("deep.yaml", &deep_expr).contains("error[too-deep]"));
 
     let mut yaml = String::from("workflow: x\nversion: 1\ntrigger: { event: a }\nsteps:\n");
@@ -68,6 +96,10 @@ fn deep_nesting_fails_cleanly_in_both_syntaxes() {
     let out = diagnostics("deep-steps.yaml", &yaml);
     assert!(out.contains("error["), "{out}");
 
-    let dsl = format!("workflow \"x\" version 1\non event a\n{}do log(){}", "if true { ".repeat(3000), " }".repeat(3000));
+    let dsl = format!(
+        "workflow \"x\" version 1\non event a\n{}do log(){}",
+        "if true { ".repeat(3000),
+        " }".repeat(3000)
+    );
     assert!(diagnostics("deep.mkw", &dsl).contains("error[too-deep]"));
 }

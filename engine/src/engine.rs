@@ -155,3 +155,20 @@ impl Engine {
         }
     }
 }
+
+impl Engine {
+    /// The earliest time at which something is due: a timer, a date trigger or a cron schedule.
+    pub async fn next_wakeup(&self) -> Result<Option<crate::clock::Millis>, EngineError> {
+        let mut next = self.store.next_due().await?;
+        let mut consider = |t: Option<i64>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: i64| n.min(t)));
+            }
+        };
+        consider(self.store.date_triggers().await?.first().map(|d| d.due_at));
+        for w in self.registry().scheduled() {
+            consider(self.store.schedule_next(&w.name).await?);
+        }
+        Ok(next)
+    }
+}

@@ -186,10 +186,14 @@ fn valid_type(s: &str) -> bool {
 impl Event {
     /// The stored form.
     pub fn to_json(&self) -> Value {
-        let mut customer = self.customer.clone();
-        if let Some(id) = &self.customer_id {
-            customer.insert("id".into(), Value::String(id.clone()));
-        }
+        let customer = match &self.customer_id {
+            Some(id) => {
+                let mut c = self.customer.clone();
+                c.insert("id".into(), Value::String(id.clone()));
+                Value::Object(c)
+            }
+            None => Value::Null,
+        };
         serde_json::json!({
             "id": self.id,
             "type": self.event_type,
@@ -244,6 +248,11 @@ mod tests {
 
     #[test]
     fn accepts_a_full_event_and_defaults_the_time() {
+        let anonymous = one(json!({"id": "e0", "type": "lead.created"})).unwrap();
+        assert_eq!(
+            Event::from_stored(&anonymous.to_json().to_string()).unwrap(),
+            anonymous
+        );
         let e = one(json!({"id": "e1", "type": "cart.abandoned", "customer": {"id": "c1", "email": "a@x"}, "data": {"cart": {"id": "k", "total": 5}}})).unwrap();
         assert_eq!(e.customer_id.as_deref(), Some("c1"));
         assert_eq!(e.customer["email"], "a@x");

@@ -23,6 +23,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod scope;
 pub mod serve;
+pub mod sim;
 pub mod store;
 
 pub use engine::{Engine, EngineConfig};

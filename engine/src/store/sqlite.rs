@@ -212,7 +212,7 @@ impl Store for SqliteStore {
     }
 
     async fn next_due(&self) -> StoreResult<Option<Millis>> {
-        let row = sqlx::query("SELECT MIN(due_at) FROM timers")
+        let row = sqlx::query("SELECT MIN(MAX(due_at, lease_until)) FROM timers")
             .fetch_one(&self.pool)
             .await?;
         Ok(row.get(0))

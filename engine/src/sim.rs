@@ -1,0 +1,124 @@
+//! A deterministic simulation of the engine: a real SQLite file and the real executor, with a
+//! manual clock that jumps from one due time to the next, so days of waits run in milliseconds.
+//! Used by the example workflows' tests and the end-to-end scenarios in process.
+
+use crate::actions::default_actions;
+use crate::clock::{Clock, ManualClock, Millis};
+use crate::engine::{Engine, EngineConfig, EngineError};
+use crate::event::parse_event;
+use crate::store::{RunFilter, RunRow, SqliteStore, Store, TaskRow, TimelineEntry};
+use chrono::{DateTime, Utc};
+use mikawaya_plugins::builtin::EmailConfig;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An engine on a manual clock.
+pub struct Simulation {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// The clock to move.
+    pub clock: Arc<ManualClock>,
+    /// Where `email.send` writes `.eml` files.
+    pub outbox: PathBuf,
+}
+
+impl Simulation {
+    /// Starts on `dir/sim.db` (reused if present) with the workflows of `workflows`, at `at`.
+    pub async fn start(
+        workflows: &Path,
+        dir: &Path,
+        at: DateTime<Utc>,
+    ) -> Result<Self, EngineError> {
+        let store = Arc::new(SqliteStore::open(&dir.join("sim.db")).await?);
+        let clock = Arc::new(ManualClock::at(at));
+        let outbox = dir.join("outbox");
+        let email = EmailConfig {
+            smtp_url: None,
+            outbox: outbox.clone(),
+            from: "shop@example.com".into(),
+            timeout: Duration::from_secs(5),
+        };
+        let actions =
+            default_actions(store.clone(), clock.clone(), &email).expect("outbox can be created");
+        let config = EngineConfig {
+            workflows_dir: workflows.to_path_buf(),
+            action_timeout: Duration::from_secs(10),
+            ..EngineConfig::default()
+        };
+        let engine = Engine::new(store, clock.clone(), actions, config);
+        let report = engine.reload().await?;
+        assert!(
+            report.errors.is_empty() && report.problems.is_empty(),
+            "workflows failed to load: {:?} {:?}",
+            report.errors,
+            report.problems
+        );
+        Ok(Simulation {
+            engine,
+            clock,
+            outbox,
+        })
+    }
+
+    /// Stores one event (JSON as posted to `/events`) and processes everything due now.
+    /// Returns whether the event was new.
+    pub async fn send(&self, event: Value) -> Result<bool, EngineError> {
+        let event = parse_event(0, event, self.clock.now_ms()).expect("a valid event");
+        let fresh = self
+            .engine
+            .store
+            .insert_events(&[event], self.clock.now_ms())
+            .await?;
+        self.engine.run_until_idle().await?;
+        Ok(fresh[0])
+    }
+
+    /// Moves the clock forward by `ms`, stopping at every due time on the way.
+    pub async fn advance(&self, ms: Millis) -> Result<(), EngineError> {
+        let target = self.clock.now_ms() + ms;
+        self.engine.run_until_idle().await?;
+        while let Some(next) = self.engine.next_wakeup().await? {
+            if next > target {
+                break;
+            }
+            self.clock
+                .set(crate::clock::to_time(next.max(self.clock.now_ms())));
+            self.engine.run_until_idle().await?;
+        }
+        self.clock.set(crate::clock::to_time(target));
+        self.engine.run_until_idle().await
+    }
+
+    /// Runs of one workflow, newest first.
+    pub async fn runs(&self, workflow: &str) -> Result<Vec<RunRow>, EngineError> {
+        let filter = RunFilter {
+            workflow: Some(workflow.into()),
+            limit: Some(10_000),
+            ..RunFilter::default()
+        };
+        Ok(self.engine.store.runs(&filter).await?)
+    }
+
+    /// A run's timeline.
+    pub async fn timeline(&self, run_id: &str) -> Result<Vec<TimelineEntry>, EngineError> {
+        Ok(self.engine.store.timeline(run_id).await?)
+    }
+
+    /// Tasks, newest first.
+    pub async fn tasks(&self) -> Result<Vec<TaskRow>, EngineError> {
+        Ok(self.engine.store.tasks(10_000).await?)
+    }
+
+    /// The `.eml` texts written so far, in no particular order.
+    pub fn mails(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.outbox) else {
+            return vec![];
+        };
+        entries
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect()
+    }
+}
