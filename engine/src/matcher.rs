@@ -7,7 +7,7 @@ use crate::enroll::{BatchEnrollments, Candidate};
 use crate::scope::{customer_value, key_string, ScopeData};
 use crate::store::{DateTriggerRow, EarlyExit, MatchBatch, Resume, StoredEvent, TimelineEntry};
 use chrono::{Duration, NaiveTime, TimeZone};
-use mikawaya_dsl::expr::Node;
+use mikawaya_dsl::expr::{Node, Val};
 use mikawaya_dsl::ir::{StepKind, Target, Trigger, Workflow};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -167,14 +167,23 @@ pub fn date_due(w: &Workflow, scope: &ScopeData, now: i64) -> Option<(String, i6
         return None;
     };
     let s = scope.scope(crate::clock::to_time(now), chrono_tz::UTC);
-    let day = date.eval(&s).ok()?.as_date()?;
-    let tz: chrono_tz::Tz = timezone.parse().ok()?;
-    let local = day.and_time(NaiveTime::from_hms_opt(at_minute / 60, at_minute % 60, 0)?)
-        + Duration::milliseconds(*offset_ms);
-    let due = tz
-        .from_local_datetime(&local)
-        .earliest()?
-        .timestamp_millis();
+    let value = date.eval(&s).ok()?;
+    let due = match (&value, value.as_time()) {
+        // A full timestamp fires at that instant plus the offset (`at` applies to dates only).
+        (Val::Str(text), Some(instant)) if text.len() > 10 => {
+            instant.timestamp_millis() + offset_ms
+        }
+        (Val::Time(instant), _) => instant.timestamp_millis() + offset_ms,
+        _ => {
+            let day = value.as_date()?;
+            let tz: chrono_tz::Tz = timezone.parse().ok()?;
+            let local = day.and_time(NaiveTime::from_hms_opt(at_minute / 60, at_minute % 60, 0)?)
+                + Duration::milliseconds(*offset_ms);
+            tz.from_local_datetime(&local)
+                .earliest()?
+                .timestamp_millis()
+        }
+    };
     if due < now - DATE_GRACE_MS {
         return None;
     }
