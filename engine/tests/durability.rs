@@ -1,0 +1,259 @@
+//! Engine behaviour that users rely on without seeing it: retries with one idempotency key, dead
+//! letters and their retry, version pinning across reloads, and nothing lost across restarts.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use chrono::{TimeZone, Utc};
+use mikawaya_engine::sim::Simulation;
+use mikawaya_engine::store::{RunStatus, Store};
+use serde_json::json;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const HOUR: i64 = 3_600_000;
+
+/// A webhook target that answers the given statuses in turn (then 200), recording idempotency keys.
+async fn flaky_target(
+    statuses: Vec<u16>,
+) -> (String, Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<u16>>>) {
+    let keys: Arc<Mutex<Vec<String>>> = Arc::default();
+    let plan = Arc::new(Mutex::new(statuses));
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(
+                |State((keys, plan)): State<(Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<u16>>>)>,
+                 headers: HeaderMap| async move {
+                    keys.lock()
+                        .unwrap()
+                        .push(headers["idempotency-key"].to_str().unwrap().to_string());
+                    let mut plan = plan.lock().unwrap();
+                    let status = if plan.is_empty() { 200 } else { plan.remove(0) };
+                    StatusCode::from_u16(status).unwrap()
+                },
+            ),
+        )
+        .with_state((keys.clone(), plan.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), keys, plan)
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+const HOOK_FLOW: &str = "workflow \"hook\" version 1\non event order.paid\nre-enroll always\n\
+    do webhook(url: event.url, order: event.order_id) retry 3 backoff 10s\n\
+    do task.create(title: \"paid {{ event.order_id }}\")\n";
+
+fn start_time() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap()
+}
+
+#[tokio::test]
+async fn retryable_failures_are_retried_with_the_same_idempotency_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("wf"), "hook.mkw", HOOK_FLOW);
+    let (url, keys, _) = flaky_target(vec![503, 503]).await;
+    let s = Simulation::start(&dir.path().join("wf"), dir.path(), start_time())
+        .await
+        .unwrap();
+    s.send(json!({"id": "p1", "type": "order.paid", "data": {"url": url, "order_id": "o-1"}}))
+        .await
+        .unwrap();
+    let run = &s.runs("hook").await.unwrap()[0];
+    assert_eq!(run.status, RunStatus::Active, "waiting for its retry");
+    s.advance(HOUR).await.unwrap();
+    let run = &s.runs("hook").await.unwrap()[0];
+    assert_eq!(run.status, RunStatus::Completed);
+    let keys = keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 3);
+    assert!(
+        keys.iter().all(|k| *k == format!("{}:1", run.id)),
+        "{keys:?}"
+    );
+    let statuses: Vec<String> = s
+        .timeline(&run.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}:{}", e.step_id, e.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        ["run:started", "1:retry", "1:retry", "1:done", "2:done"]
+    );
+    assert_eq!(s.tasks().await.unwrap()[0].title, "paid o-1");
+}
+
+#[tokio::test]
+async fn exhausted_and_permanent_failures_go_to_dead_letters_and_can_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("wf"), "hook.mkw", HOOK_FLOW);
+    let (url, keys, plan) = flaky_target(vec![500, 500, 500, 422]).await;
+    let s = Simulation::start(&dir.path().join("wf"), dir.path(), start_time())
+        .await
+        .unwrap();
+    s.send(json!({"id": "p1", "type": "order.paid", "data": {"url": url, "order_id": "o-1"}}))
+        .await
+        .unwrap();
+    s.advance(HOUR).await.unwrap();
+    let run = s.runs("hook").await.unwrap()[0].clone();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(
+        keys.lock().unwrap().len(),
+        3,
+        "three attempts, then it gives up"
+    );
+    let letters = s.engine.store.dead_letters(10).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!((letters[0].step_id.as_str(), letters[0].attempts), ("1", 3));
+    assert!(letters[0].error.contains("500"), "{}", letters[0].error);
+
+    // Retried by an operator: the target now says 422 (permanent), so it fails again at once.
+    s.engine
+        .store
+        .retry_dead_letter(letters[0].id, s.clock_now())
+        .await
+        .unwrap();
+    s.advance(1000).await.unwrap();
+    assert_eq!(s.runs("hook").await.unwrap()[0].status, RunStatus::Failed);
+    assert_eq!(
+        keys.lock().unwrap().len(),
+        4,
+        "a permanent error is not retried"
+    );
+    assert!(plan.lock().unwrap().is_empty());
+    let letters = s.engine.store.dead_letters(10).await.unwrap();
+    assert_eq!(letters.len(), 2);
+    assert!(
+        s.engine
+            .store
+            .retry_dead_letter(letters[1].id, s.clock_now())
+            .await
+            .unwrap()
+            .is_none(),
+        "a letter is retried once"
+    );
+
+    // The target recovers; the second letter is retried and the run completes.
+    s.engine
+        .store
+        .retry_dead_letter(letters[0].id, s.clock_now())
+        .await
+        .unwrap();
+    s.advance(1000).await.unwrap();
+    assert_eq!(
+        s.runs("hook").await.unwrap()[0].status,
+        RunStatus::Completed
+    );
+}
+
+trait ClockNow {
+    fn clock_now(&self) -> i64;
+}
+
+impl ClockNow for Simulation {
+    fn clock_now(&self) -> i64 {
+        use mikawaya_engine::clock::Clock;
+        self.clock.now_ms()
+    }
+}
+
+#[tokio::test]
+async fn runs_in_flight_finish_on_their_version_after_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("wf");
+    write(&wf, "pin.mkw", "workflow \"pin\" version 1\non event a.b\nre-enroll always\nwait 2h\ndo task.create(title: \"v1\")\n");
+    let s = Simulation::start(&wf, dir.path(), start_time())
+        .await
+        .unwrap();
+    s.send(json!({"id": "e1", "type": "a.b"})).await.unwrap();
+
+    write(&wf, "pin.mkw", "workflow \"pin\" version 1\non event a.b\nre-enroll always\nwait 5h\ndo task.create(title: \"v2\")\n");
+    let report = s.engine.reload().await.unwrap();
+    assert_eq!(
+        report.active,
+        vec![("pin".to_string(), 2)],
+        "a changed file becomes version 2: {:?}",
+        report.notes
+    );
+    assert!(report.notes[0].contains("changed without a version bump"));
+    s.send(json!({"id": "e2", "type": "a.b"})).await.unwrap();
+
+    s.advance(3 * HOUR).await.unwrap();
+    let titles: Vec<String> = s
+        .tasks()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.title.clone())
+        .collect();
+    assert_eq!(titles, ["v1"], "the old run kept its 2h wait");
+    s.advance(3 * HOUR).await.unwrap();
+    let mut titles: Vec<String> = s
+        .tasks()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.title.clone())
+        .collect();
+    titles.sort();
+    assert_eq!(titles, ["v1", "v2"]);
+    let versions: Vec<u32> = s
+        .runs("pin")
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.version)
+        .collect();
+    assert_eq!(versions, [2, 1]);
+
+    // A file broken by an edit does not stop the workflow: its last good version stays active.
+    write(
+        &wf,
+        "pin.mkw",
+        "workflow \"pin\" version 3\non event a.b\nwait soon\n",
+    );
+    let report = s.engine.reload().await.unwrap();
+    assert_eq!(report.errors.len(), 1);
+    assert!(s.engine.registry().active("pin").is_some());
+}
+
+#[tokio::test]
+async fn accepted_events_and_waiting_runs_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("wf");
+    write(&wf, "r.mkw", "workflow \"r\" version 1\non event a.b\nre-enroll always\nwait 1h\ndo task.create(title: \"after {{ event.id }}\")\n");
+    {
+        let s = Simulation::start(&wf, dir.path(), start_time())
+            .await
+            .unwrap();
+        s.send(json!({"id": "waiting", "type": "a.b"}))
+            .await
+            .unwrap();
+        let ev =
+            mikawaya_engine::event::parse_event(0, json!({"id": "unmatched", "type": "a.b"}), 0)
+                .unwrap();
+        s.engine.store.insert_events(&[ev], 0).await.unwrap();
+        // Dropped here without processing the second event: as if the process died.
+    }
+    let s = Simulation::start(&wf, dir.path(), start_time())
+        .await
+        .unwrap();
+    s.advance(2 * HOUR).await.unwrap();
+    let mut titles: Vec<String> = s
+        .tasks()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.title.clone())
+        .collect();
+    titles.sort();
+    assert_eq!(titles, ["after unmatched", "after waiting"]);
+}
