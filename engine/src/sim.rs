@@ -6,7 +6,7 @@ use crate::actions::default_actions;
 use crate::clock::{Clock, ManualClock, Millis};
 use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::event::parse_event;
-use crate::store::{RunFilter, RunRow, SqliteStore, Store, TaskRow, TimelineEntry};
+use crate::store::{RunFilter, RunRow, SqliteStore, TaskRow, TimelineEntry};
 use chrono::{DateTime, Utc};
 use mikawaya_plugins::builtin::EmailConfig;
 use serde_json::Value;

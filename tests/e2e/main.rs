@@ -1,1 +1,8 @@
-//! End-to-end tests.
+//! End-to-end tests: each starts the real `mikawaya` binary on a real SQLite file and real ports.
+
+mod harness;
+
+mod crash;
+mod intake;
+mod runs;
+mod schedules;

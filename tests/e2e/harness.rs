@@ -1,0 +1,188 @@
+//! Starting and stopping the real binary, and a small HTTP client for its API.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The `mikawaya` binary, built once per test run.
+pub fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-q", "-p", "mikawaya-engine", "--bin", "mikawaya"])
+            .current_dir(&root)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building mikawaya failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let target = if target.is_absolute() {
+            target
+        } else {
+            root.join(target)
+        };
+        target.join("debug").join("mikawaya")
+    })
+}
+
+/// A running engine process.
+pub struct Engine {
+    child: Child,
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    /// Standard error (logs), read after the process ends.
+    log: PathBuf,
+}
+
+impl Engine {
+    /// Starts `mikawaya serve` on `db` with the workflows in `workflows`.
+    pub fn start(workflows: &Path, db: &Path, outbox: &Path) -> Engine {
+        let log = db.with_extension(format!(
+            "log{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let mut child = Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg("--workflows")
+            .arg(workflows)
+            .arg("--db")
+            .arg(db)
+            .arg("--outbox")
+            .arg(outbox)
+            .env("MIKAWAYA_LOG", "info,sqlx=warn")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the binary starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("mikawaya listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Engine { child, url, log }
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit code and the log.
+    pub fn terminate(mut self) -> (Option<i32>, String) {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (
+                    status.code(),
+                    std::fs::read_to_string(&self.log).unwrap_or_default(),
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the engine did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// POSTs raw JSON text to `/events`; returns status and body.
+    pub async fn post_events(&self, body: &str) -> (u16, Value) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/events", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GETs a path as JSON.
+    pub async fn get(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls `path` until `done` holds for its JSON, or panics after `secs` seconds.
+    pub async fn wait_for(&self, path: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let v = self.get(path).await;
+            if done(&v) {
+                return v;
+            }
+            if started.elapsed() > Duration::from_secs(secs) {
+                panic!(
+                    "timed out waiting on {path}; last answer: {v:#}\nlog:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary folder with a `workflows/` folder holding the given files.
+pub fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join("workflows").join(name), text).unwrap();
+    }
+    dir
+}
+
+/// Starts an engine in `dir` (workflows in `dir/workflows`, database `dir/e2e.db`).
+pub fn start(dir: &tempfile::TempDir) -> Engine {
+    Engine::start(
+        &dir.path().join("workflows"),
+        &dir.path().join("e2e.db"),
+        &dir.path().join("outbox"),
+    )
+}
+
+/// Runs of one workflow by status.
+pub fn count(runs: &Value, status: &str) -> usize {
+    runs.as_array()
+        .map(|a| a.iter().filter(|r| r["status"] == status).count())
+        .unwrap_or(0)
+}

@@ -1,0 +1,112 @@
+//! Event intake over HTTP: malformed events get a 400 with the reason and store nothing;
+//! duplicates are reported and ignored; batches are all or nothing.
+
+use crate::harness::{start, workspace};
+use serde_json::json;
+
+const FLOW: &str = "workflow \"count\" version 1\non event lead.created\nre-enroll always\ndo log(message: \"lead {{ event.lead.id }}\")\n";
+
+#[tokio::test]
+async fn malformed_events_get_400_with_the_reason_and_nothing_is_stored() {
+    let dir = workspace(&[("count.mkw", FLOW)]);
+    let engine = start(&dir);
+    let cases = [
+        ("{not json", "body"),
+        (r#"{"type": "lead.created"}"#, "id"),
+        (r#"{"id": "x1", "type": "lead created"}"#, "type"),
+        (
+            r#"{"id": "x1", "type": "lead.created", "occurred_at": "last tuesday"}"#,
+            "occurred_at",
+        ),
+        (
+            r#"{"id": "x1", "type": "lead.created", "data": [1, 2]}"#,
+            "data",
+        ),
+        (
+            r#"[{"id": "x1", "type": "lead.created"}, {"id": "x2"}]"#,
+            "type",
+        ),
+        ("[]", "body"),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = engine.post_events(body).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(answer["field"], field, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(field),
+            "{answer}"
+        );
+    }
+    // The refused batch stored nothing: x1 is still new.
+    let (status, answer) = engine
+        .post_events(r#"{"id": "x1", "type": "lead.created", "data": {"lead": {"id": 1}}}"#)
+        .await;
+    assert_eq!((status, answer["accepted"].as_u64()), (202, Some(1)));
+    let runs = engine
+        .wait_for("/runs?workflow=count", 10, |r| {
+            r.as_array()
+                .is_some_and(|a| a.len() == 1 && a[0]["status"] == "completed")
+        })
+        .await;
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn duplicate_event_ids_are_ignored() {
+    let dir = workspace(&[("count.mkw", FLOW)]);
+    let engine = start(&dir);
+    let batch = json!([
+        {"id": "d1", "type": "lead.created", "data": {"lead": {"id": 1}}},
+        {"id": "d2", "type": "lead.created", "data": {"lead": {"id": 2}}},
+        {"id": "d1", "type": "lead.created", "data": {"lead": {"id": 1}}},
+    ]);
+    let (status, answer) = engine.post_events(&batch.to_string()).await;
+    assert_eq!(status, 202);
+    assert_eq!(answer, json!({"accepted": 2, "duplicates": ["d1"]}));
+    let (_, again) = engine
+        .post_events(&json!({"id": "d2", "type": "lead.created"}).to_string())
+        .await;
+    assert_eq!(again, json!({"accepted": 0, "duplicates": ["d2"]}));
+    engine
+        .wait_for("/runs?workflow=count", 10, |r| {
+            crate::harness::count(r, "completed") == 2
+        })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        engine
+            .get("/runs?workflow=count")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let metrics = reqwest::get(format!("{}/metrics", engine.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("mikawaya_events_accepted_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("mikawaya_events_duplicate_total 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_cleanly() {
+    let dir = workspace(&[("count.mkw", FLOW)]);
+    let engine = start(&dir);
+    let (status, _) = engine
+        .post_events(r#"{"id": "s1", "type": "lead.created"}"#)
+        .await;
+    assert_eq!(status, 202);
+    let (code, log) = engine.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("stopped cleanly"), "{log}");
+}
