@@ -90,22 +90,27 @@ impl Store for SqliteStore {
     }
 
     async fn insert_events(&self, events: &[Event], at: Millis) -> StoreResult<Vec<bool>> {
+        // Multi-row inserts (RETURNING the ids that were new) keep one statement per 100 events.
         let mut tx = self.pool.begin().await?;
-        let mut fresh = Vec::with_capacity(events.len());
-        for e in events {
-            let done = sqlx::query("INSERT OR IGNORE INTO events (id, type, customer_id, occurred_at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)")
-                .bind(&e.id)
-                .bind(&e.event_type)
-                .bind(&e.customer_id)
-                .bind(e.occurred_at)
-                .bind(at)
-                .bind(e.to_json().to_string())
-                .execute(&mut *tx)
-                .await?;
-            fresh.push(done.rows_affected() == 1);
+        let mut inserted = std::collections::HashSet::new();
+        for chunk in events.chunks(100) {
+            let mut q = sqlx::QueryBuilder::new("INSERT OR IGNORE INTO events (id, type, customer_id, occurred_at, received_at, body) ");
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(&e.id)
+                    .push_bind(&e.event_type)
+                    .push_bind(&e.customer_id)
+                    .push_bind(e.occurred_at)
+                    .push_bind(at)
+                    .push_bind(e.to_json().to_string());
+            });
+            q.push(" RETURNING id");
+            for row in q.build().fetch_all(&mut *tx).await? {
+                inserted.insert(row.get::<String, _>(0));
+            }
         }
         tx.commit().await?;
-        Ok(fresh)
+        // The first occurrence of a new id is new; later ones in the same batch are duplicates.
+        Ok(events.iter().map(|e| inserted.remove(&e.id)).collect())
     }
 
     async fn pending_events(&self, limit: i64) -> StoreResult<Vec<StoredEvent>> {
