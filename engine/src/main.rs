@@ -1,6 +1,7 @@
 //! The `mikawaya` binary: parse arguments, set up logging, hand over to the library.
 
 use clap::Parser;
+use std::io::IsTerminal;
 use mikawaya_engine::cli::{run, Cli};
 use tracing_subscriber::EnvFilter;
 
