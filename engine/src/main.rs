@@ -1,8 +1,8 @@
 //! The `mikawaya` binary: parse arguments, set up logging, hand over to the library.
 
 use clap::Parser;
-use std::io::IsTerminal;
 use mikawaya_engine::cli::{run, Cli};
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -12,6 +12,7 @@ async fn main() {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if cli.log_json {
         builder.json().init();

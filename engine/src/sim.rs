@@ -111,6 +111,13 @@ impl Simulation {
         Ok(self.engine.store.tasks(10_000).await?)
     }
 
+    /// Titles of all tasks, sorted.
+    pub async fn task_titles(&self) -> Result<Vec<String>, EngineError> {
+        let mut titles: Vec<String> = self.tasks().await?.into_iter().map(|t| t.title).collect();
+        titles.sort();
+        Ok(titles)
+    }
+
     /// The `.eml` texts written so far, in no particular order.
     pub fn mails(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.outbox) else {

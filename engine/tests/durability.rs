@@ -7,7 +7,7 @@ use axum::routing::post;
 use axum::Router;
 use chrono::{TimeZone, Utc};
 use mikawaya_engine::sim::Simulation;
-use mikawaya_engine::store::{RunStatus, Store};
+use mikawaya_engine::store::RunStatus;
 use serde_json::json;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -187,23 +187,10 @@ async fn runs_in_flight_finish_on_their_version_after_a_reload() {
     s.send(json!({"id": "e2", "type": "a.b"})).await.unwrap();
 
     s.advance(3 * HOUR).await.unwrap();
-    let titles: Vec<String> = s
-        .tasks()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.title.clone())
-        .collect();
+    let titles = s.task_titles().await.unwrap();
     assert_eq!(titles, ["v1"], "the old run kept its 2h wait");
     s.advance(3 * HOUR).await.unwrap();
-    let mut titles: Vec<String> = s
-        .tasks()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.title.clone())
-        .collect();
-    titles.sort();
+    let titles = s.task_titles().await.unwrap();
     assert_eq!(titles, ["v1", "v2"]);
     let versions: Vec<u32> = s
         .runs("pin")
@@ -247,13 +234,6 @@ async fn accepted_events_and_waiting_runs_survive_a_restart() {
         .await
         .unwrap();
     s.advance(2 * HOUR).await.unwrap();
-    let mut titles: Vec<String> = s
-        .tasks()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.title.clone())
-        .collect();
-    titles.sort();
+    let titles = s.task_titles().await.unwrap();
     assert_eq!(titles, ["after unmatched", "after waiting"]);
 }

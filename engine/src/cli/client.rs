@@ -133,21 +133,45 @@ pub async fn get_print(url: &str, token: Option<String>, path: &str) -> anyhow::
 
 /// `runs ID`: the run's state and a readable timeline.
 async fn run_timeline(url: &str, token: Option<String>, id: &str) -> anyhow::Result<i32> {
-    let resp = request(reqwest::Method::GET, &format!("{url}/runs/{id}"), &token).send().await.with_context(|| format!("is the engine running at {url}?"))?;
+    let resp = request(reqwest::Method::GET, &format!("{url}/runs/{id}"), &token)
+        .send()
+        .await
+        .with_context(|| format!("is the engine running at {url}?"))?;
     if !resp.status().is_success() {
         return print_response(resp).await;
     }
     let body: Value = resp.json().await?;
     let run = &body["run"];
-    let text = |v: &Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
-    println!("run {}  {} v{}  customer {}  {}", text(&run["id"]), text(&run["workflow"]), run["version"], text(&run["customer_id"]), text(&run["status"]));
+    let text = |v: &Value| {
+        v.as_str()
+            .map(String::from)
+            .unwrap_or_else(|| v.to_string())
+    };
+    println!(
+        "run {}  {} v{}  customer {}  {}",
+        text(&run["id"]),
+        text(&run["workflow"]),
+        run["version"],
+        text(&run["customer_id"]),
+        text(&run["status"])
+    );
     if let Some(reason) = run["exit_reason"].as_str() {
         println!("exit reason: {reason}");
     }
     for e in body["timeline"].as_array().into_iter().flatten() {
         let at = crate::clock::rfc3339(e["at"].as_i64().unwrap_or(0));
-        let attempt = if e["attempt"].as_u64().unwrap_or(1) > 1 { format!(" (attempt {})", e["attempt"]) } else { String::new() };
-        println!("{at}  {:<14} {:<7} {:<8}{attempt}  {}", text(&e["step_id"]), text(&e["kind"]), text(&e["status"]), e["detail"]);
+        let attempt = if e["attempt"].as_u64().unwrap_or(1) > 1 {
+            format!(" (attempt {})", e["attempt"])
+        } else {
+            String::new()
+        };
+        println!(
+            "{at}  {:<14} {:<7} {:<8}{attempt}  {}",
+            text(&e["step_id"]),
+            text(&e["kind"]),
+            text(&e["status"]),
+            e["detail"]
+        );
     }
     Ok(0)
 }

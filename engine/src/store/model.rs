@@ -101,6 +101,20 @@ pub struct TimelineEntry {
     pub detail: Value,
 }
 
+impl TimelineEntry {
+    /// A run-level line (`started`, `exited`, `retried`), not tied to a step.
+    pub fn run_level(status: &str, at: Millis, detail: Value) -> Self {
+        TimelineEntry {
+            step_id: "run".into(),
+            kind: "run".into(),
+            status: status.into(),
+            attempt: 1,
+            at,
+            detail,
+        }
+    }
+}
+
 /// A run to create.
 #[derive(Debug, Clone)]
 pub struct NewRun {
@@ -222,6 +236,18 @@ pub struct Timer {
     /// Kept leased until then (0: free for any worker), so a worker that goes on executing the
     /// run after a commit keeps it to itself.
     pub lease_until: Millis,
+}
+
+impl Timer {
+    /// Execute the run's current step at `at`, first attempt, not leased.
+    pub fn exec(at: Millis) -> Self {
+        Timer {
+            due_at: at,
+            kind: TimerKind::Exec,
+            attempt: 1,
+            lease_until: 0,
+        }
+    }
 }
 
 /// A wait-for-event registration.

@@ -95,27 +95,14 @@ pub(super) async fn insert_run(tx: &mut Tx<'_>, run: &NewRun) -> StoreResult<boo
         .bind(run.at)
         .execute(&mut **tx)
         .await?;
-    let entry = TimelineEntry {
-        step_id: "run".into(),
-        kind: "run".into(),
-        status: "started".into(),
-        attempt: 1,
-        at: run.at,
-        detail: serde_json::json!({ "trigger": run.trigger_key }),
-    };
+    let entry = TimelineEntry::run_level(
+        "started",
+        run.at,
+        serde_json::json!({ "trigger": run.trigger_key }),
+    );
     add_timeline(tx, &run.id, &entry).await?;
     if run.start.is_some() {
-        set_timer(
-            tx,
-            &run.id,
-            Some(&Timer {
-                due_at: run.at,
-                kind: TimerKind::Exec,
-                attempt: 1,
-                lease_until: 0,
-            }),
-        )
-        .await?;
+        set_timer(tx, &run.id, Some(&Timer::exec(run.at))).await?;
     }
     Ok(true)
 }
@@ -136,14 +123,11 @@ async fn end_run(tx: &mut Tx<'_>, exit: &EarlyExit) -> StoreResult<()> {
             .bind(&exit.run_id)
             .execute(&mut **tx)
             .await?;
-        let entry = TimelineEntry {
-            step_id: "run".into(),
-            kind: "run".into(),
-            status: "exited".into(),
-            attempt: 1,
-            at: exit.at,
-            detail: serde_json::json!({ "reason": exit.reason }),
-        };
+        let entry = TimelineEntry::run_level(
+            "exited",
+            exit.at,
+            serde_json::json!({ "reason": exit.reason }),
+        );
         add_timeline(tx, &exit.run_id, &entry).await?;
     }
     Ok(())
@@ -170,12 +154,7 @@ async fn resume(tx: &mut Tx<'_>, r: &Resume) -> StoreResult<()> {
             .bind(&r.run_id)
             .execute(&mut **tx)
             .await?;
-        let timer = r.target.map(|_| Timer {
-            due_at: r.entry.at,
-            kind: TimerKind::Exec,
-            attempt: 1,
-            lease_until: 0,
-        });
+        let timer = r.target.map(|_| Timer::exec(r.entry.at));
         set_timer(tx, &r.run_id, timer.as_ref()).await?;
         add_timeline(tx, &r.run_id, &r.entry).await?;
     }
@@ -467,25 +446,9 @@ impl SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        set_timer(
-            &mut tx,
-            &run_id,
-            Some(&Timer {
-                due_at: at,
-                kind: TimerKind::Exec,
-                attempt: 1,
-                lease_until: 0,
-            }),
-        )
-        .await?;
-        let entry = TimelineEntry {
-            step_id: "run".into(),
-            kind: "run".into(),
-            status: "retried".into(),
-            attempt: 1,
-            at,
-            detail: serde_json::json!({ "dead_letter": id }),
-        };
+        set_timer(&mut tx, &run_id, Some(&Timer::exec(at))).await?;
+        let entry =
+            TimelineEntry::run_level("retried", at, serde_json::json!({ "dead_letter": id }));
         add_timeline(&mut tx, &run_id, &entry).await?;
         tx.commit().await?;
         Ok(Some(run_id))

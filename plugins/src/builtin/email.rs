@@ -161,16 +161,20 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn writes_eml_with_stable_message_id_to_the_outbox() {
-        let dir = tempfile::tempdir().unwrap();
+    fn outbox_action(dir: &std::path::Path) -> EmailAction {
         let config = EmailConfig {
             smtp_url: None,
-            outbox: dir.path().into(),
+            outbox: dir.into(),
             from: "shop@example.com".into(),
             timeout: Duration::from_secs(5),
         };
-        let action = EmailAction::new(&config).unwrap();
+        EmailAction::new(&config).unwrap()
+    }
+
+    #[tokio::test]
+    async fn writes_eml_with_stable_message_id_to_the_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let action = outbox_action(dir.path());
         let input = json!({"to": "ada@example.com", "subject": "Your cart", "text": "Use SAVE10"});
         let out = action.call(input, &ctx()).await.unwrap();
         assert_eq!(out["message_id"], "<run-1.2@mikawaya>");
@@ -188,14 +192,7 @@ mod tests {
     #[tokio::test]
     async fn bad_recipient_is_a_permanent_failure() {
         let dir = tempfile::tempdir().unwrap();
-        let config = EmailConfig {
-            smtp_url: None,
-            outbox: dir.path().into(),
-            from: "shop@example.com".into(),
-            timeout: Duration::from_secs(5),
-        };
-        let err = EmailAction::new(&config)
-            .unwrap()
+        let err = outbox_action(dir.path())
             .call(json!({"to": "not an address", "subject": "x"}), &ctx())
             .await
             .unwrap_err();
