@@ -51,6 +51,8 @@ pub struct WorkflowAst {
     pub goal: Option<Spanned<String>>,
     /// Whether a customer may enter again.
     pub re_enroll: Option<Spanned<ReEnrollAst>>,
+    /// `skip` or `defer` a message over the frequency cap.
+    pub over_cap: Option<Spanned<String>>,
     /// The steps in order.
     pub steps: Vec<StepAst>,
 }

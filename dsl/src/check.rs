@@ -68,6 +68,21 @@ pub fn compile_with(
         Some(ReEnrollAst::Always) => ReEnroll::Always,
         Some(ReEnrollAst::After(ms)) => ReEnroll::After(ms),
     };
+    let over_cap = match ast.over_cap.as_ref().map(|o| (o.value.as_str(), o.span)) {
+        None | Some(("skip", _)) => OverCap::Skip,
+        Some(("defer", _)) => OverCap::Defer,
+        Some((other, span)) => {
+            c.problems.push(
+                Problem::new(
+                    "over-cap",
+                    span,
+                    format!("`{other}` is not an over-cap choice"),
+                )
+                .hint("write `skip` or `defer`"),
+            );
+            OverCap::Skip
+        }
+    };
     if let Some(g) = &ast.goal {
         c.event_type(g);
     }
@@ -85,6 +100,7 @@ pub fn compile_with(
         when,
         goal: ast.goal.as_ref().map(|g| g.value.clone()),
         re_enroll,
+        over_cap,
         steps,
         start,
     })

@@ -28,6 +28,8 @@ pub struct Workflow {
     pub goal: Option<String>,
     /// Whether the same key may enter again.
     pub re_enroll: ReEnroll,
+    /// What a customer-facing step over the frequency cap does.
+    pub over_cap: OverCap,
     /// All steps; `start` is the first.
     pub steps: Vec<Step>,
     /// The first step.
@@ -77,6 +79,17 @@ pub enum ReEnroll {
     Always,
     /// Again once this many milliseconds passed since the last enrollment.
     After(i64),
+}
+
+/// What a customer-facing step does when the customer already got the most messages allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OverCap {
+    /// Skip the step (recorded with the reason) and go on.
+    #[default]
+    Skip,
+    /// Wait until the cap allows another message, then send.
+    Defer,
 }
 
 /// Where control goes next.

@@ -27,6 +27,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
         when: None,
         goal: None,
         re_enroll: None,
+        over_cap: None,
         name: None,
         version: None,
     };
@@ -54,6 +55,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
         when: b.when,
         goal: b.goal,
         re_enroll: b.re_enroll,
+        over_cap: b.over_cap,
         steps,
     })
 }
@@ -66,6 +68,7 @@ struct AstBuilder<'d> {
     when: Option<ExprSrc>,
     goal: Option<Spanned<String>>,
     re_enroll: Option<Spanned<ReEnrollAst>>,
+    over_cap: Option<Spanned<String>>,
 }
 
 fn spanned(pair: &Pair<'_, Rule>) -> Spanned<String> {
@@ -172,6 +175,7 @@ impl AstBuilder<'_> {
             }
             Rule::when_clause => self.set_when(expr_src(&inner.next().expect("when expr"))),
             Rule::goal_clause => self.goal = inner.next().map(|p| spanned(&p)),
+            Rule::over_cap_clause => self.over_cap = inner.next().map(|p| spanned(&p)),
             Rule::reenroll_clause => {
                 let p = inner.next().expect("re-enroll policy");
                 let policy = match p.as_rule() {

@@ -32,6 +32,9 @@ pub struct YamlWorkflow {
     /// `never` (default), `always`, or `after 30d`.
     #[serde(default)]
     pub re_enroll: Option<String>,
+    /// Over the frequency cap: `skip` (default) or `defer` customer-facing steps.
+    #[serde(default)]
+    pub over_cap: Option<String>,
     /// The steps, in order.
     #[schemars(with = "Vec<YamlStep>")]
     pub steps: Vec<Value>,
@@ -263,6 +266,9 @@ impl Reader<'_> {
             goal: doc
                 .goal
                 .map(|g| self.spanned(g, &vec![PathSeg::Key("goal")])),
+            over_cap: doc
+                .over_cap
+                .map(|o| self.spanned(o, &vec![PathSeg::Key("over_cap")])),
             re_enroll,
             steps,
         })

@@ -78,7 +78,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
 
 /// The router with every route.
 pub fn router(state: AppState) -> Router {
@@ -94,8 +95,10 @@ pub fn router(state: AppState) -> Router {
         .route("/dead-letters", get(list_dead_letters))
         .route("/dead-letters/{id}/retry", post(retry_dead_letter))
         .route("/metrics", get(metrics))
+        .merge(crate::api_consent::protected())
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/health", get(|| async { "ok" }))
+        .merge(crate::api_consent::public())
         .with_state(state)
 }
 

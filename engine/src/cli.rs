@@ -1,15 +1,14 @@
 //! The `mikawaya` command line: argument parsing and the commands that need no server.
 
-use crate::serve::{serve, ServeOptions};
+use crate::serve::{serve, ServeArgs};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use mikawaya_dsl::{compile_file, graph, schema};
-use mikawaya_plugins::builtin::EmailConfig;
 use std::path::PathBuf;
-use std::time::Duration;
 
 pub mod bench;
 mod client;
+mod validate;
 
 /// mikawaya: workflow automation for CRM.
 #[derive(Debug, Parser)]
@@ -27,36 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the engine: HTTP API, event intake, runs, schedules.
-    Serve {
-        /// Folder of workflow files (.yaml, .mkw).
-        #[arg(long, default_value = "workflows", env = "MIKAWAYA_WORKFLOWS")]
-        workflows: PathBuf,
-        /// SQLite database file (created if missing).
-        #[arg(long, default_value = "mikawaya.db", env = "MIKAWAYA_DB")]
-        db: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080", env = "MIKAWAYA_LISTEN")]
-        listen: String,
-        /// Bearer token required by the API (none: open, for local use).
-        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// SMTP server, e.g. `smtp://user:pass@host:587?tls=required`; without it mail goes to --outbox.
-        #[arg(long, env = "MIKAWAYA_SMTP_URL", hide_env_values = true)]
-        smtp_url: Option<String>,
-        /// Sender of emails.
-        #[arg(
-            long,
-            default_value = "mikawaya <noreply@localhost>",
-            env = "MIKAWAYA_MAIL_FROM"
-        )]
-        mail_from: String,
-        /// Folder for .eml files when no SMTP server is set.
-        #[arg(long, default_value = "outbox", env = "MIKAWAYA_OUTBOX")]
-        outbox: PathBuf,
-        /// Do not reload when workflow files change (SIGHUP still reloads).
-        #[arg(long)]
-        no_watch: bool,
-    },
+    Serve(ServeArgs),
     /// Check workflow files and print every problem with line and column.
     Validate {
         /// Files or folders (default: workflows/).
@@ -131,34 +101,11 @@ pub enum Command {
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Serve {
-            workflows,
-            db,
-            listen,
-            token,
-            smtp_url,
-            mail_from,
-            outbox,
-            no_watch,
-        } => {
-            let email = EmailConfig {
-                smtp_url,
-                outbox,
-                from: mail_from,
-                timeout: Duration::from_secs(30),
-            };
-            serve(ServeOptions {
-                workflows,
-                db,
-                listen,
-                token,
-                email,
-                watch: !no_watch,
-            })
-            .await?;
+        Command::Serve(args) => {
+            serve(args).await?;
             Ok(0)
         }
-        Command::Validate { paths } => validate(paths),
+        Command::Validate { paths } => validate::validate(paths),
         Command::Graph { file, format } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -191,57 +138,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Tasks { url, token } => client::get_print(&url, token, "/tasks").await,
         Command::Bench(args) => bench::run(args).await,
     }
-}
-
-fn validate(paths: Vec<PathBuf>) -> anyhow::Result<i32> {
-    let paths = if paths.is_empty() {
-        vec![PathBuf::from("workflows")]
-    } else {
-        paths
-    };
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            files.extend(crate::loader::rule_files(&p));
-        } else {
-            files.push(p);
-        }
-    }
-    let catalog = mikawaya_dsl::check::Catalog {
-        actions: Some(builtin_action_names()),
-    };
-    let (mut ok, mut failed) = (Vec::new(), 0);
-    for f in &files {
-        let name = f.to_string_lossy().to_string();
-        let text = std::fs::read_to_string(f).with_context(|| format!("reading {name}"))?;
-        let syntax = mikawaya_dsl::Syntax::of_file(&name).unwrap_or(mikawaya_dsl::Syntax::Yaml);
-        match mikawaya_dsl::compile_source_with(&name, &text, syntax, &catalog) {
-            Ok(w) => {
-                println!(
-                    "ok    {name}: {} v{} ({} steps)",
-                    w.name,
-                    w.version,
-                    w.steps.len()
-                );
-                ok.push(w);
-            }
-            Err(d) => {
-                failed += 1;
-                eprint!("{}", d.render());
-            }
-        }
-    }
-    for c in mikawaya_dsl::check::clashes(&ok) {
-        failed += 1;
-        eprintln!(
-            "error: workflow `{}` version {} is defined in {}",
-            c.name,
-            c.version,
-            c.files.join(" and ")
-        );
-    }
-    println!("{} file(s) checked, {} with errors", files.len(), failed);
-    Ok(if failed > 0 { 1 } else { 0 })
 }
 
 /// Names of the built-in actions, for validation without a running engine.

@@ -25,6 +25,12 @@ pub struct EngineConfig {
     pub lease_ms: i64,
     /// Timers claimed per batch.
     pub batch: i64,
+    /// The global cap on marketing messages per customer (`None`: no cap).
+    pub frequency_cap: Option<crate::restraint::FrequencyCap>,
+    /// Base URL customers reach the engine at (for unsubscribe links).
+    pub public_url: String,
+    /// Secret that signs unsubscribe links (kept in the database's settings).
+    pub secret: String,
 }
 
 impl Default for EngineConfig {
@@ -34,6 +40,12 @@ impl Default for EngineConfig {
             action_timeout: Duration::from_secs(30),
             lease_ms: 60_000,
             batch: 64,
+            frequency_cap: Some(crate::restraint::FrequencyCap {
+                max: 3,
+                window_ms: 7 * 86_400_000,
+            }),
+            public_url: "http://127.0.0.1:8080".into(),
+            secret: String::new(),
         }
     }
 }

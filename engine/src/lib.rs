@@ -10,6 +10,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod api_consent;
 pub mod cli;
 pub mod clock;
 pub mod engine;
@@ -19,6 +20,7 @@ pub mod intake;
 pub mod loader;
 pub mod matcher;
 pub mod registry;
+pub mod restraint;
 pub mod runner;
 pub mod scheduler;
 pub mod scope;

@@ -50,13 +50,21 @@ impl Engine {
                     Some(a) => a.clone(),
                     None => self.store.customer(id).await?.unwrap_or_default(),
                 };
-                attrs.extend(ev.customer.clone());
+                merge_patch(&mut attrs, &ev.customer);
+                if let Some((channel, granted)) = consent_change(ev) {
+                    let patch = serde_json::json!({ "consent": { channel.clone(): granted } });
+                    merge_patch(&mut attrs, patch.as_object().expect("an object"));
+                    batch.consents.push((id.clone(), channel, granted, now));
+                }
                 customers.insert(id.clone(), attrs.clone());
                 batch.customers.push((id.clone(), ev.customer.clone(), now));
                 customer_value(Some(id), Some(attrs))
             }
             None => Value::Null,
         };
+        if let Some((address, reason)) = suppression_of(ev) {
+            batch.suppressions.push((address, reason, now));
+        }
         for (kind, id, data) in ev.entities() {
             batch
                 .entities
@@ -201,4 +209,67 @@ pub fn date_due(w: &Workflow, scope: &ScopeData, now: i64) -> Option<(String, i6
         .or_else(|| scope.customer.get("id").and_then(key_string))
         .or_else(|| scope.event.get("id").and_then(key_string))?;
     Some((key, due))
+}
+
+/// JSON merge patch (RFC 7386) of `patch` into `target`, as SQLite's `json_patch` does in the store.
+pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (k, v) in patch {
+        match (target.get_mut(k), v) {
+            (_, Value::Null) => {
+                target.remove(k);
+            }
+            (Some(Value::Object(t)), Value::Object(p)) => merge_patch(t, p),
+            _ => {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// A `consent.updated` event's `data.channel` and `data.granted`.
+fn consent_change(ev: &crate::event::Event) -> Option<(String, bool)> {
+    if ev.event_type != "consent.updated" {
+        return None;
+    }
+    Some((
+        ev.data.get("channel")?.as_str()?.to_string(),
+        ev.data.get("granted")?.as_bool()?,
+    ))
+}
+
+/// The address a hard bounce (`email.bounced`, `data.kind` not `soft`) or a complaint
+/// (`email.complained`) suppresses, with the reason.
+fn suppression_of(ev: &crate::event::Event) -> Option<(String, String)> {
+    let address = ev.data.get("address")?.as_str()?.to_string();
+    match ev.event_type.as_str() {
+        "email.bounced" if ev.data.get("kind").and_then(Value::as_str) != Some("soft") => {
+            Some((address, "hard bounce".into()))
+        }
+        "email.complained" => Some((address, "complaint".into())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_patch;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_is_deep_and_null_removes() {
+        let mut a = json!({"consent": {"email": true, "sms": false}, "tier": "gold"})
+            .as_object()
+            .unwrap()
+            .clone();
+        merge_patch(
+            &mut a,
+            json!({"consent": {"sms": true}, "tier": null})
+                .as_object()
+                .unwrap(),
+        );
+        assert_eq!(
+            serde_json::Value::Object(a),
+            json!({"consent": {"email": true, "sms": true}})
+        );
+    }
 }

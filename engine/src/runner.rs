@@ -4,9 +4,11 @@
 
 use crate::engine::{Engine, EngineError, Metrics};
 use crate::matcher::target_index;
+use crate::restraint::Decision;
 use crate::scope::{customer_value, key_string, workflow_tz, ScopeData};
 use crate::store::{
-    DeadLetter, DueWork, RunRow, RunStatus, TimelineEntry, Timer, TimerKind, Transition, WaitRow,
+    DeadLetter, DueWork, RunRow, RunStatus, SentMessage, TimelineEntry, Timer, TimerKind,
+    Transition, WaitRow,
 };
 use mikawaya_dsl::ir::{eval_args, RetryPolicy, Step, StepKind, Workflow};
 use mikawaya_plugins::{ActionContext, ActionError};
@@ -19,6 +21,12 @@ struct Progress {
     run: RunRow,
     step: Option<usize>,
     timeline: Vec<TimelineEntry>,
+}
+
+/// What a call gets besides its input.
+struct CallExtras {
+    scope: Value,
+    unsubscribe_url: Option<String>,
 }
 
 /// How an executed step leaves the run.
@@ -84,6 +92,7 @@ impl Engine {
             wait: None,
             exit_reason: None,
             dead_letter: None,
+            sent: None,
             at: self.clock.now_ms(),
         }
     }
@@ -226,16 +235,95 @@ impl Engine {
                 retry,
                 next,
             } => {
-                let input = eval_args(args, &scope)
-                    .map_err(|e| ActionError::Permanent(format!("argument: {e}")));
-                let result = match &input {
-                    Ok(input) => {
-                        self.call_action(action, input.clone(), p, step, attempt)
-                            .await
+                let input = match eval_args(args, &scope) {
+                    Ok(input) => input,
+                    Err(e) => {
+                        let err = Err(ActionError::Permanent(format!("argument: {e}")));
+                        return self.after_action(
+                            p,
+                            step,
+                            index,
+                            action,
+                            Value::Null,
+                            err,
+                            *retry,
+                            attempt,
+                            target_index(*next),
+                            None,
+                        );
                     }
-                    Err(e) => Err(e.clone()),
                 };
-                let input = input.unwrap_or(Value::Null);
+                let mut unsubscribe_url = None;
+                let mut sent = None;
+                if let Some(channel) = self.actions.get(action).and_then(|a| a.channel()) {
+                    let cid = p.run.customer_id.clone();
+                    let decision = self
+                        .restraint(channel, &input, cid.as_deref(), customer, w.over_cap)
+                        .await;
+                    match decision {
+                        Ok(Decision::Send { kind, address }) => {
+                            if kind == "marketing" {
+                                unsubscribe_url =
+                                    cid.as_deref().map(|c| self.unsubscribe_url(c, channel));
+                            }
+                            sent = Some(SentMessage {
+                                customer_id: cid,
+                                channel: channel.into(),
+                                kind,
+                                address,
+                                workflow: w.name.clone(),
+                            });
+                        }
+                        Ok(Decision::Skip(reason)) => {
+                            p.timeline.push(self.entry(
+                                step,
+                                "skipped",
+                                attempt,
+                                json!({ "action": action, "reason": reason }),
+                            ));
+                            return Outcome::Continue(target_index(*next));
+                        }
+                        Ok(Decision::Defer { until, reason }) => {
+                            let detail = json!({ "action": action, "reason": reason, "until": crate::clock::rfc3339(until) });
+                            p.timeline
+                                .push(self.entry(step, "deferred", attempt, detail));
+                            p.step = Some(index);
+                            let timer = Timer {
+                                due_at: until,
+                                kind: TimerKind::Exec,
+                                attempt,
+                                lease_until: 0,
+                            };
+                            return Outcome::Stop(Box::new(self.transition(
+                                p,
+                                RunStatus::Active,
+                                Some(timer),
+                            )));
+                        }
+                        Err(e) => {
+                            let err = Err(ActionError::Retryable(format!("checking consent: {e}")));
+                            return self.after_action(
+                                p,
+                                step,
+                                index,
+                                action,
+                                input,
+                                err,
+                                *retry,
+                                attempt,
+                                target_index(*next),
+                                None,
+                            );
+                        }
+                    }
+                }
+                let extras = CallExtras {
+                    scope: data.to_json(),
+                    unsubscribe_url,
+                };
+                let result = self
+                    .call_action(action, input.clone(), p, step, attempt, extras)
+                    .await;
                 self.after_action(
                     p,
                     step,
@@ -246,6 +334,7 @@ impl Engine {
                     *retry,
                     attempt,
                     target_index(*next),
+                    sent,
                 )
             }
         }
@@ -258,6 +347,7 @@ impl Engine {
         p: &Progress,
         step: &Step,
         attempt: u32,
+        extras: CallExtras,
     ) -> Result<Value, ActionError> {
         let Some(action) = self.actions.get(name) else {
             return Err(ActionError::Permanent(format!("unknown action `{name}`")));
@@ -270,6 +360,8 @@ impl Engine {
             customer_id: p.run.customer_id.clone(),
             idempotency_key: format!("{}:{}", p.run.id, step.id),
             attempt,
+            scope: extras.scope,
+            unsubscribe_url: extras.unsubscribe_url,
         };
         match tokio::time::timeout(self.config.action_timeout, action.call(input, &ctx)).await {
             Ok(r) => r,
@@ -292,6 +384,7 @@ impl Engine {
         retry: RetryPolicy,
         attempt: u32,
         next: Option<usize>,
+        sent: Option<SentMessage>,
     ) -> Outcome {
         match result {
             Ok(output) => {
@@ -323,7 +416,9 @@ impl Engine {
                 } else {
                     RunStatus::Completed
                 };
-                Outcome::CommitThen(Box::new(self.transition(p, status, timer)), next)
+                let mut t = self.transition(p, status, timer);
+                t.sent = sent;
+                Outcome::CommitThen(Box::new(t), next)
             }
             Err(e) if e.is_retryable() && attempt < retry.attempts => {
                 Metrics::add(&self.metrics.actions_failed, 1);

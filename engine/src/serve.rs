@@ -7,7 +7,8 @@ use crate::clock::SystemClock;
 use crate::engine::{Engine, EngineConfig};
 use crate::intake::Intake;
 use crate::loader::rule_files;
-use crate::store::SqliteStore;
+use crate::restraint::{new_secret, FrequencyCap};
+use crate::store::{SqliteStore, Store};
 use anyhow::Context;
 use mikawaya_plugins::builtin::EmailConfig;
 use std::path::PathBuf;
@@ -15,25 +16,74 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
-/// Options of `serve`.
-#[derive(Debug, Clone)]
-pub struct ServeOptions {
-    /// Folder of rule files.
+/// Options of `serve` (each also an environment variable).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Folder of workflow files (.yaml, .mkw).
+    #[arg(long, default_value = "workflows", env = "MIKAWAYA_WORKFLOWS")]
     pub workflows: PathBuf,
-    /// SQLite database file.
+    /// SQLite database file (created if missing).
+    #[arg(long, default_value = "mikawaya.db", env = "MIKAWAYA_DB")]
     pub db: PathBuf,
     /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "MIKAWAYA_LISTEN")]
     pub listen: String,
-    /// Bearer token for the API.
+    /// Bearer token required by the API (none: open, for local use).
+    #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Email settings.
-    pub email: EmailConfig,
-    /// Re-read the workflows folder when files change.
-    pub watch: bool,
+    /// SMTP server, e.g. `smtp://user:pass@host:587?tls=required`; without it mail goes to --outbox.
+    #[arg(long, env = "MIKAWAYA_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of emails.
+    #[arg(
+        long,
+        default_value = "mikawaya <noreply@localhost>",
+        env = "MIKAWAYA_MAIL_FROM"
+    )]
+    pub mail_from: String,
+    /// Folder for .eml files when no SMTP server is set.
+    #[arg(long, default_value = "outbox", env = "MIKAWAYA_OUTBOX")]
+    pub outbox: PathBuf,
+    /// Folder of email templates (default: `<workflows>/templates`).
+    #[arg(long, env = "MIKAWAYA_TEMPLATES")]
+    pub templates: Option<PathBuf>,
+    /// Most marketing messages per customer and channel in a window, e.g. `3/7d`, or `off`.
+    #[arg(long, default_value = "3/7d", env = "MIKAWAYA_FREQUENCY_CAP")]
+    pub frequency_cap: String,
+    /// URL customers reach the engine at, for unsubscribe links (default: the listen address).
+    #[arg(long, env = "MIKAWAYA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Do not reload when workflow files change (SIGHUP still reloads).
+    #[arg(long)]
+    pub no_watch: bool,
+}
+
+impl ServeArgs {
+    /// The email settings these options describe.
+    pub fn email(&self) -> EmailConfig {
+        EmailConfig {
+            smtp_url: self.smtp_url.clone(),
+            outbox: self.outbox.clone(),
+            from: self.mail_from.clone(),
+            timeout: Duration::from_secs(30),
+            templates: self
+                .templates
+                .clone()
+                .unwrap_or_else(|| self.workflows.join("templates")),
+        }
+    }
+}
+
+/// Parses `--frequency-cap` (`off` disables the cap).
+pub fn parse_cap(text: &str) -> anyhow::Result<Option<FrequencyCap>> {
+    if text == "off" {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(anyhow::Error::msg)
 }
 
 /// Runs the engine until SIGTERM or Ctrl-C.
-pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+pub async fn serve(opts: ServeArgs) -> anyhow::Result<()> {
     let store = Arc::new(
         SqliteStore::open(&opts.db)
             .await
@@ -41,9 +91,21 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     );
     let clock = Arc::new(SystemClock);
     let actions =
-        default_actions(store.clone(), clock.clone(), &opts.email).map_err(anyhow::Error::msg)?;
+        default_actions(store.clone(), clock.clone(), &opts.email()).map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind(&opts.listen)
+        .await
+        .with_context(|| format!("listening on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
     let config = EngineConfig {
         workflows_dir: opts.workflows.clone(),
+        frequency_cap: parse_cap(&opts.frequency_cap)?,
+        public_url: opts
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+        secret: store
+            .setting_or_init("unsubscribe_secret", &new_secret())
+            .await?,
         ..EngineConfig::default()
     };
     let engine = Engine::new(store, clock, actions, config);
@@ -55,13 +117,9 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         tokio::spawn(event_loop(engine.clone(), stop_rx.clone())),
         tokio::spawn(timer_loop(engine.clone(), stop_rx.clone())),
         tokio::spawn(schedule_loop(engine.clone(), stop_rx.clone())),
-        tokio::spawn(reload_loop(engine.clone(), stop_rx.clone(), opts.watch)),
+        tokio::spawn(reload_loop(engine.clone(), stop_rx.clone(), !opts.no_watch)),
     ];
 
-    let listener = tokio::net::TcpListener::bind(&opts.listen)
-        .await
-        .with_context(|| format!("listening on {}", opts.listen))?;
-    let addr = listener.local_addr()?;
     println!("mikawaya listening on http://{addr}");
     tracing::info!(%addr, db = %opts.db.display(), "serving");
     let app = router(AppState {

@@ -6,13 +6,23 @@ use crate::actions::default_actions;
 use crate::clock::{Clock, ManualClock, Millis};
 use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::event::parse_event;
-use crate::store::{RunFilter, RunRow, SqliteStore, TaskRow, TimelineEntry};
+use crate::restraint::{new_secret, FrequencyCap};
+use crate::store::{RunFilter, RunRow, SqliteStore, Store, TaskRow, TimelineEntry};
 use chrono::{DateTime, Utc};
 use mikawaya_plugins::builtin::EmailConfig;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Settings of a simulation.
+#[derive(Debug, Clone, Default)]
+pub struct SimOptions {
+    /// Send mail to this SMTP server instead of the outbox folder.
+    pub smtp_url: Option<String>,
+    /// Replace the default frequency cap.
+    pub frequency_cap: Option<FrequencyCap>,
+}
 
 /// An engine on a manual clock.
 pub struct Simulation {
@@ -25,27 +35,44 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    /// Starts on `dir/sim.db` (reused if present) with the workflows of `workflows`, at `at`.
+    /// Starts on `dir/sim.db` (reused if present) with the workflows of `workflows`, at `at`;
+    /// mail goes to `dir/outbox`, the frequency cap is the default (3 per 7 days).
     pub async fn start(
         workflows: &Path,
         dir: &Path,
         at: DateTime<Utc>,
     ) -> Result<Self, EngineError> {
+        Self::start_with(workflows, dir, at, SimOptions::default()).await
+    }
+
+    /// Like [`Simulation::start`], with options.
+    pub async fn start_with(
+        workflows: &Path,
+        dir: &Path,
+        at: DateTime<Utc>,
+        options: SimOptions,
+    ) -> Result<Self, EngineError> {
         let store = Arc::new(SqliteStore::open(&dir.join("sim.db")).await?);
         let clock = Arc::new(ManualClock::at(at));
         let outbox = dir.join("outbox");
         let email = EmailConfig {
-            smtp_url: None,
+            smtp_url: options.smtp_url,
             outbox: outbox.clone(),
             from: "shop@example.com".into(),
             timeout: Duration::from_secs(5),
+            templates: workflows.join("templates"),
         };
         let actions =
             default_actions(store.clone(), clock.clone(), &email).expect("outbox can be created");
+        let defaults = EngineConfig::default();
         let config = EngineConfig {
             workflows_dir: workflows.to_path_buf(),
             action_timeout: Duration::from_secs(10),
-            ..EngineConfig::default()
+            frequency_cap: options.frequency_cap.or(defaults.frequency_cap),
+            secret: store
+                .setting_or_init("unsubscribe_secret", &new_secret())
+                .await?,
+            ..defaults
         };
         let engine = Engine::new(store, clock.clone(), actions, config);
         let report = engine.reload().await?;

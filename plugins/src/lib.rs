@@ -34,6 +34,10 @@ pub struct ActionContext {
     pub idempotency_key: String,
     /// Attempt number, from 1.
     pub attempt: u32,
+    /// What the run's expressions see: `customer`, `event`, `run`, `steps` (for templates).
+    pub scope: Value,
+    /// One-click unsubscribe link for the run's customer on this action's channel, if any.
+    pub unsubscribe_url: Option<String>,
 }
 
 /// Why an action failed, and whether trying again may help.
@@ -66,6 +70,12 @@ impl ActionError {
 pub trait Action: Send + Sync {
     /// The name steps use (`email.send`).
     fn name(&self) -> &str;
+
+    /// The customer-facing channel (`email`, `sms`), if any: the engine checks consent, the
+    /// suppression list and the frequency cap before each call.
+    fn channel(&self) -> Option<&'static str> {
+        None
+    }
 
     /// Runs the action with evaluated arguments; returns its output as JSON.
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError>;

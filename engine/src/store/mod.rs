@@ -3,6 +3,7 @@
 
 pub mod model;
 mod sqlite;
+mod sqlite_restraint;
 mod sqlite_runs;
 
 pub use model::*;
@@ -117,4 +118,32 @@ pub trait Store: Send + Sync {
     async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetterRow>>;
     /// Sends a dead letter's run back to its failed step; returns the run id.
     async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>>;
+
+    /// Sent times of a customer's messages of one channel and kind since `since`, oldest first.
+    async fn messages_since(
+        &self,
+        customer_id: &str,
+        channel: &str,
+        kind: &str,
+        since: Millis,
+    ) -> StoreResult<Vec<Millis>>;
+    /// Why an address is suppressed, if it is.
+    async fn suppressed(&self, address: &str) -> StoreResult<Option<String>>;
+    /// Suppresses an address.
+    async fn suppress(&self, address: &str, reason: &str, at: Millis) -> StoreResult<()>;
+    /// Lifts a suppression; `false` when there was none.
+    async fn unsuppress(&self, address: &str) -> StoreResult<bool>;
+    /// All suppressions, newest first.
+    async fn suppressions(&self) -> StoreResult<Vec<Suppression>>;
+    /// Records a consent change in the customer store and the consent log.
+    async fn set_consent(
+        &self,
+        customer_id: &str,
+        channel: &str,
+        granted: bool,
+        source: &str,
+        at: Millis,
+    ) -> StoreResult<()>;
+    /// A setting, created with `default` when missing.
+    async fn setting_or_init(&self, key: &str, default: &str) -> StoreResult<String>;
 }

@@ -192,6 +192,10 @@ pub struct MatchBatch {
     pub exits: Vec<EarlyExit>,
     /// Date triggers to (re)schedule.
     pub date_triggers: Vec<DateTriggerRow>,
+    /// Consent changes: customer, channel, granted, when.
+    pub consents: Vec<(String, String, bool, Millis)>,
+    /// Addresses to suppress: address, reason, when.
+    pub suppressions: Vec<(String, String, Millis)>,
 }
 
 /// Kinds of timers.
@@ -299,8 +303,36 @@ pub struct Transition {
     pub exit_reason: Option<String>,
     /// A dead letter to record.
     pub dead_letter: Option<DeadLetter>,
+    /// A customer-facing message that was sent (counts toward the frequency cap).
+    pub sent: Option<SentMessage>,
     /// Now.
     pub at: Millis,
+}
+
+/// A message sent to a customer.
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    /// Customer, if known.
+    pub customer_id: Option<String>,
+    /// Channel (`email`).
+    pub channel: String,
+    /// `marketing`, `transactional` or `internal`.
+    pub kind: String,
+    /// Recipient address.
+    pub address: Option<String>,
+    /// Workflow that sent it.
+    pub workflow: String,
+}
+
+/// A suppressed address.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suppression {
+    /// The address.
+    pub address: String,
+    /// Why (`hard bounce`, `complaint`, `manual`).
+    pub reason: String,
+    /// Since when.
+    pub created_at: Millis,
 }
 
 /// Filters for listing runs.

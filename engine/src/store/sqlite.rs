@@ -25,13 +25,23 @@ impl<'s> MigrationSource<'s> for Embedded {
         self,
     ) -> futures_core::future::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
         Box::pin(async {
-            Ok(vec![Migration::new(
-                1,
-                Cow::Borrowed("init"),
-                MigrationType::Simple,
-                Cow::Borrowed(include_str!("../../migrations/0001_init.sql")),
-                false,
-            )])
+            let migration = |version, name, sql| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(name),
+                    MigrationType::Simple,
+                    Cow::Borrowed(sql),
+                    false,
+                )
+            };
+            Ok(vec![
+                migration(1, "init", include_str!("../../migrations/0001_init.sql")),
+                migration(
+                    2,
+                    "restraint",
+                    include_str!("../../migrations/0002_restraint.sql"),
+                ),
+            ])
         })
     }
 }
@@ -379,6 +389,49 @@ impl Store for SqliteStore {
 
     async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>> {
         self.retry_dead_letter_impl(id, at).await
+    }
+
+    async fn messages_since(
+        &self,
+        customer_id: &str,
+        channel: &str,
+        kind: &str,
+        since: Millis,
+    ) -> StoreResult<Vec<Millis>> {
+        self.messages_since_impl(customer_id, channel, kind, since)
+            .await
+    }
+
+    async fn suppressed(&self, address: &str) -> StoreResult<Option<String>> {
+        self.suppressed_impl(address).await
+    }
+
+    async fn suppress(&self, address: &str, reason: &str, at: Millis) -> StoreResult<()> {
+        self.suppress_impl(address, reason, at).await
+    }
+
+    async fn unsuppress(&self, address: &str) -> StoreResult<bool> {
+        self.unsuppress_impl(address).await
+    }
+
+    async fn suppressions(&self) -> StoreResult<Vec<Suppression>> {
+        self.suppressions_impl().await
+    }
+
+    async fn set_consent(
+        &self,
+        customer_id: &str,
+        channel: &str,
+        granted: bool,
+        source: &str,
+        at: Millis,
+    ) -> StoreResult<()> {
+        self.set_consent_impl(customer_id, channel, granted, source, at)
+            .await
+    }
+
+    async fn setting_or_init(&self, key: &str, default: &str) -> StoreResult<String> {
+        self.setting_or_init_impl(key, default).await
     }
 }
 

@@ -230,6 +230,25 @@ impl SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        for (customer, channel, granted, at) in &batch.consents {
+            super::sqlite_restraint::record_consent(
+                &mut tx,
+                customer,
+                channel,
+                *granted,
+                "consent.updated event",
+                *at,
+            )
+            .await?;
+        }
+        for (address, reason, at) in &batch.suppressions {
+            sqlx::query("INSERT INTO suppressions (address, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (address) DO NOTHING")
+                .bind(address.to_lowercase())
+                .bind(reason)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
         for seq in &batch.seqs {
             sqlx::query("UPDATE events SET processed = 1 WHERE seq = ?")
                 .bind(seq)
@@ -317,6 +336,18 @@ impl SqliteStore {
             .bind(&w.match_key)
             .execute(&mut *tx)
             .await?;
+        }
+        if let Some(m) = &t.sent {
+            sqlx::query("INSERT INTO messages (customer_id, channel, kind, address, workflow, run_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .bind(&m.customer_id)
+                .bind(&m.channel)
+                .bind(&m.kind)
+                .bind(&m.address)
+                .bind(&m.workflow)
+                .bind(&t.run_id)
+                .bind(t.at)
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(d) = &t.dead_letter {
             sqlx::query("INSERT INTO dead_letters (run_id, step_id, action, input, error, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")

@@ -1,12 +1,16 @@
 //! `email.send` on lettre: SMTP (plain, STARTTLS or TLS, pooled) or, in development, `.eml` files
-//! in an outbox folder. Arguments: `to`, `subject`, `text`, optional `html`, `from`, `reply_to`.
+//! in an outbox folder. Arguments: `to`, and either `template` (a folder of the templates
+//! directory, rendered with `customer`, `event`, `run`, `steps` and the step's arguments as
+//! `vars`) or `subject` + `text` (+ `html`); optional `from`, `reply_to`.
 //!
 //! Each message's Message-ID is derived from the step's idempotency key, so a resend after a crash
 //! is recognisable. SMTP 4xx replies and connection problems are retryable; 5xx are permanent.
 
+use super::templates::{MailTemplates, Rendered};
 use crate::{required_str, Action, ActionContext, ActionError};
 use async_trait::async_trait;
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -24,6 +28,8 @@ pub struct EmailConfig {
     pub from: String,
     /// Per-message timeout.
     pub timeout: Duration,
+    /// Folder of email templates.
+    pub templates: PathBuf,
 }
 
 enum Transport {
@@ -35,6 +41,7 @@ enum Transport {
 pub struct EmailAction {
     transport: Transport,
     from: Mailbox,
+    templates: MailTemplates,
 }
 
 impl EmailAction {
@@ -57,7 +64,11 @@ impl EmailAction {
             .from
             .parse()
             .map_err(|e| format!("bad sender `{}`: {e}", config.from))?;
-        Ok(EmailAction { transport, from })
+        Ok(EmailAction {
+            transport,
+            from,
+            templates: MailTemplates::new(&config.templates),
+        })
     }
 }
 
@@ -86,33 +97,65 @@ fn mailbox(input: &Value, field: &str) -> Result<Option<Mailbox>, ActionError> {
     }
 }
 
+/// The subject and parts: from a template, or from the `subject`, `text` and `html` arguments.
+fn content(
+    input: &Value,
+    ctx: &ActionContext,
+    templates: &MailTemplates,
+) -> Result<Rendered, ActionError> {
+    if let Some(name) = input.get("template").and_then(Value::as_str) {
+        let mut context = ctx.scope.clone();
+        if let Some(obj) = context.as_object_mut() {
+            obj.insert("vars".into(), input.clone());
+        }
+        return templates
+            .render(name, &context)
+            .map_err(ActionError::Permanent);
+    }
+    Ok(Rendered {
+        subject: required_str(input, "subject")?.to_string(),
+        text: input
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        html: input.get("html").and_then(Value::as_str).map(String::from),
+    })
+}
+
 fn build(
     input: &Value,
     ctx: &ActionContext,
     default_from: &Mailbox,
+    content: Rendered,
 ) -> Result<Message, ActionError> {
     let to = mailbox(input, "to")?
         .ok_or_else(|| ActionError::Permanent("missing text argument `to`".into()))?;
-    let subject = required_str(input, "subject")?;
-    let text = input
-        .get("text")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
     let mut builder = Message::builder()
         .from(mailbox(input, "from")?.unwrap_or_else(|| default_from.clone()))
         .to(to)
-        .subject(subject)
+        .subject(content.subject)
         .message_id(Some(message_id(&ctx.idempotency_key)));
     if let Some(reply) = mailbox(input, "reply_to")? {
         builder = builder.reply_to(reply);
     }
-    let message = match input.get("html").and_then(Value::as_str) {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(text, html.to_string())),
+    if let Some(url) = &ctx.unsubscribe_url {
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{url}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".into(),
+            ));
+    }
+    let message = match content.html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(content.text, html)),
         None => builder.singlepart(
             SinglePart::builder()
                 .header(ContentType::TEXT_PLAIN)
-                .body(text),
+                .body(content.text),
         ),
     };
     message.map_err(|e| ActionError::Permanent(format!("cannot build the message: {e}")))
@@ -124,8 +167,13 @@ impl Action for EmailAction {
         "email.send"
     }
 
+    fn channel(&self) -> Option<&'static str> {
+        Some("email")
+    }
+
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
-        let message = build(&input, ctx, &self.from)?;
+        let content = content(&input, ctx, &self.templates)?;
+        let message = build(&input, ctx, &self.from, content)?;
         let id = message_id(&ctx.idempotency_key);
         match &self.transport {
             Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| {
@@ -158,6 +206,8 @@ mod tests {
             customer_id: Some("c1".into()),
             idempotency_key: "run-1:2".into(),
             attempt: 1,
+            scope: json!({"customer": {"first_name": "Ada"}}),
+            unsubscribe_url: Some("http://127.0.0.1:8080/unsubscribe/abc".into()),
         }
     }
 
@@ -167,6 +217,7 @@ mod tests {
             outbox: dir.into(),
             from: "shop@example.com".into(),
             timeout: Duration::from_secs(5),
+            templates: dir.join("templates"),
         };
         EmailAction::new(&config).unwrap()
     }
@@ -186,7 +237,49 @@ mod tests {
             .path();
         let eml = std::fs::read_to_string(file).unwrap();
         assert!(eml.contains("Message-ID: <run-1.2@mikawaya>"), "{eml}");
+        assert!(
+            eml.contains("List-Unsubscribe: <http://127.0.0.1:8080/unsubscribe/abc>"),
+            "{eml}"
+        );
+        assert!(
+            eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{eml}"
+        );
         assert!(eml.contains("Use SAVE10"));
+    }
+
+    #[tokio::test]
+    async fn renders_a_template_with_the_run_scope_and_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("templates/cart");
+        std::fs::create_dir_all(&t).unwrap();
+        std::fs::write(t.join("subject.txt"), "For {{ customer.first_name }}").unwrap();
+        std::fs::write(t.join("text.txt"), "Coupon {{ vars.coupon }}").unwrap();
+        std::fs::write(
+            t.join("html.html"),
+            "<p>Coupon <b>{{ vars.coupon }}</b></p>",
+        )
+        .unwrap();
+        let action = outbox_action(dir.path());
+        let input = json!({"to": "ada@example.com", "template": "cart", "coupon": "SAVE10"});
+        action.call(input, &ctx()).await.unwrap();
+        let eml = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .find(|e| e.path().is_file())
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .unwrap();
+        assert!(eml.contains("Subject: For Ada"), "{eml}");
+        assert!(
+            eml.contains("Coupon SAVE10") && eml.contains("<b>SAVE10</b>"),
+            "{eml}"
+        );
+        let missing = json!({"to": "ada@example.com", "template": "cart"});
+        let err = action.call(missing, &ctx()).await.unwrap_err();
+        assert!(
+            !err.is_retryable() && err.message().contains("undefined"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

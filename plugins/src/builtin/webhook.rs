@@ -129,6 +129,8 @@ mod tests {
             customer_id: None,
             idempotency_key: "r1:2".into(),
             attempt: 1,
+            scope: Value::Null,
+            unsubscribe_url: None,
         }
     }
 
