@@ -44,8 +44,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts `mikawaya serve` on `db` with the workflows in `workflows`.
-    pub fn start(workflows: &Path, db: &Path, outbox: &Path) -> Engine {
+    /// Starts `mikawaya serve` on `db` with the workflows in `workflows` and extra arguments.
+    pub fn start(workflows: &Path, db: &Path, outbox: &Path, extra: &[String]) -> Engine {
         let log = db.with_extension(format!(
             "log{}",
             std::time::SystemTime::now()
@@ -61,6 +61,7 @@ impl Engine {
             .arg(db)
             .arg("--outbox")
             .arg(outbox)
+            .args(extra)
             .env("MIKAWAYA_LOG", "info,sqlx=warn")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -173,11 +174,12 @@ pub fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// Starts an engine in `dir` (workflows in `dir/workflows`, database `dir/e2e.db`).
 pub fn start(dir: &tempfile::TempDir) -> Engine {
-    Engine::start(
-        &dir.path().join("workflows"),
-        &dir.path().join("e2e.db"),
-        &dir.path().join("outbox"),
-    )
+    start_with(dir, &[])
+}
+
+/// Like [`start`], with extra `serve` arguments.
+pub fn start_with(dir: &tempfile::TempDir, extra: &[String]) -> Engine {
+    Engine::start(&dir.path().join("workflows"), &dir.path().join("e2e.db"), &dir.path().join("outbox"), extra)
 }
 
 /// Runs of one workflow by status.

@@ -3,6 +3,7 @@
 mod harness;
 
 mod crash;
+mod email;
 mod intake;
 mod runs;
 mod schedules;
