@@ -51,3 +51,70 @@ pub fn default_actions(
     registry.register(Arc::new(TaskAction { store, clock }));
     Ok(registry)
 }
+
+/// One call recorded by a stand-in action.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecordedCall {
+    /// Action name.
+    pub action: String,
+    /// Evaluated arguments.
+    pub input: Value,
+    /// Run that called it.
+    pub run_id: String,
+    /// Step that called it.
+    pub step_id: String,
+    /// When, in the engine's clock.
+    pub at: crate::clock::Millis,
+}
+
+/// The shared log of recorded calls.
+pub type CallLog = Arc<std::sync::Mutex<Vec<RecordedCall>>>;
+
+/// A stand-in for a side-effecting action: records the call and succeeds, so tests and replays
+/// touch nothing outside. It keeps the real action's channel, so consent and caps still apply.
+pub struct RecordingAction {
+    name: String,
+    channel: Option<&'static str>,
+    log: CallLog,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl Action for RecordingAction {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn channel(&self) -> Option<&'static str> {
+        self.channel
+    }
+
+    async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
+        let call = RecordedCall {
+            action: self.name.clone(),
+            input,
+            run_id: ctx.run_id.clone(),
+            step_id: ctx.step_id.clone(),
+            at: self.clock.now_ms(),
+        };
+        self.log.lock().expect("call log").push(call);
+        Ok(
+            json!({ "recorded": true, "task_id": format!("task-{}", ctx.idempotency_key), "message_id": format!("<{}@recorded>", ctx.idempotency_key) }),
+        )
+    }
+}
+
+/// Replaces every action of `real` with a recording stand-in writing to `log`.
+pub fn recording(real: &ActionRegistry, log: &CallLog, clock: Arc<dyn Clock>) -> ActionRegistry {
+    let mut registry = ActionRegistry::new();
+    for name in real.names() {
+        let channel = real.get(&name).and_then(|a| a.channel());
+        registry.register(Arc::new(RecordingAction {
+            name,
+            channel,
+            log: log.clone(),
+            clock: clock.clone(),
+        }));
+    }
+    registry
+}

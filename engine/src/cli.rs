@@ -32,6 +32,11 @@ pub enum Command {
         /// Files or folders (default: workflows/).
         paths: Vec<PathBuf>,
     },
+    /// Run the rule tests (`*.test.yaml`) on a simulated clock with recorded actions.
+    Test {
+        /// Test files or folders (default: workflows/).
+        paths: Vec<PathBuf>,
+    },
     /// Print a workflow's step graph.
     Graph {
         /// The workflow file.
@@ -106,6 +111,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Validate { paths } => validate::validate(paths),
+        Command::Test { paths } => rule_tests(paths).await,
         Command::Graph { file, format } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -138,6 +144,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Tasks { url, token } => client::get_print(&url, token, "/tasks").await,
         Command::Bench(args) => bench::run(args).await,
     }
+}
+
+async fn rule_tests(paths: Vec<PathBuf>) -> anyhow::Result<i32> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("workflows")]
+    } else {
+        paths
+    };
+    let files: Vec<PathBuf> = paths
+        .iter()
+        .flat_map(|p| crate::ruletest::test_files(p))
+        .collect();
+    if files.is_empty() {
+        anyhow::bail!("no *.test.yaml files found in {paths:?}");
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for f in &files {
+        let result = crate::ruletest::run_file(f).await;
+        print!("{}", result.render());
+        let (p, n) = result.counts();
+        passed += p;
+        failed += n;
+    }
+    println!("\n{passed} passed, {failed} failed");
+    Ok(if failed > 0 { 1 } else { 0 })
 }
 
 /// Names of the built-in actions, for validation without a running engine.

@@ -80,6 +80,9 @@ pub enum EngineError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Workflow files failed to load.
+    #[error("workflows failed to load:\n{0}")]
+    Workflows(String),
 }
 
 /// The engine.

@@ -21,6 +21,7 @@ pub mod loader;
 pub mod matcher;
 pub mod registry;
 pub mod restraint;
+pub mod ruletest;
 pub mod runner;
 pub mod scheduler;
 pub mod scope;

@@ -1,15 +1,21 @@
 //! The `mikawaya` binary: parse arguments, set up logging, hand over to the library.
 
 use clap::Parser;
-use mikawaya_engine::cli::{run, Cli};
+use mikawaya_engine::cli::{run, Cli, Command};
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_env("MIKAWAYA_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // The server logs its work; one-shot commands only warn, so their output stays readable.
+    let default = if matches!(cli.command, Command::Serve(_)) {
+        "info,sqlx=warn"
+    } else {
+        "warn"
+    };
+    let filter =
+        EnvFilter::try_from_env("MIKAWAYA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

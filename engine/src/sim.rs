@@ -2,7 +2,7 @@
 //! manual clock that jumps from one due time to the next, so days of waits run in milliseconds.
 //! Used by the example workflows' tests and the end-to-end scenarios in process.
 
-use crate::actions::default_actions;
+use crate::actions::{default_actions, recording, CallLog};
 use crate::clock::{Clock, ManualClock, Millis};
 use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::event::parse_event;
@@ -22,6 +22,10 @@ pub struct SimOptions {
     pub smtp_url: Option<String>,
     /// Replace the default frequency cap.
     pub frequency_cap: Option<FrequencyCap>,
+    /// Email templates folder (default `<workflows>/templates`).
+    pub templates: Option<PathBuf>,
+    /// Replace every action with a recording stand-in (no side effects); see [`Simulation::calls`].
+    pub record: bool,
 }
 
 /// An engine on a manual clock.
@@ -32,6 +36,8 @@ pub struct Simulation {
     pub clock: Arc<ManualClock>,
     /// Where `email.send` writes `.eml` files.
     pub outbox: PathBuf,
+    /// Calls recorded by stand-in actions (with `SimOptions::record`).
+    pub calls: CallLog,
 }
 
 impl Simulation {
@@ -60,10 +66,17 @@ impl Simulation {
             outbox: outbox.clone(),
             from: "shop@example.com".into(),
             timeout: Duration::from_secs(5),
-            templates: workflows.join("templates"),
+            templates: options
+                .templates
+                .clone()
+                .unwrap_or_else(|| workflows.join("templates")),
         };
-        let actions =
+        let mut actions =
             default_actions(store.clone(), clock.clone(), &email).expect("outbox can be created");
+        let calls = CallLog::default();
+        if options.record {
+            actions = recording(&actions, &calls, clock.clone());
+        }
         let defaults = EngineConfig::default();
         let config = EngineConfig {
             workflows_dir: workflows.to_path_buf(),
@@ -76,16 +89,16 @@ impl Simulation {
         };
         let engine = Engine::new(store, clock.clone(), actions, config);
         let report = engine.reload().await?;
-        assert!(
-            report.errors.is_empty() && report.problems.is_empty(),
-            "workflows failed to load: {:?} {:?}",
-            report.errors,
-            report.problems
-        );
+        if !report.errors.is_empty() || !report.problems.is_empty() {
+            let mut text: Vec<String> = report.errors.iter().map(|d| d.to_plain()).collect();
+            text.extend(report.problems);
+            return Err(EngineError::Workflows(text.join("\n")));
+        }
         Ok(Simulation {
             engine,
             clock,
             outbox,
+            calls,
         })
     }
 

@@ -179,7 +179,12 @@ pub fn start(dir: &tempfile::TempDir) -> Engine {
 
 /// Like [`start`], with extra `serve` arguments.
 pub fn start_with(dir: &tempfile::TempDir, extra: &[String]) -> Engine {
-    Engine::start(&dir.path().join("workflows"), &dir.path().join("e2e.db"), &dir.path().join("outbox"), extra)
+    Engine::start(
+        &dir.path().join("workflows"),
+        &dir.path().join("e2e.db"),
+        &dir.path().join("outbox"),
+        extra,
+    )
 }
 
 /// Runs of one workflow by status.

@@ -12,7 +12,8 @@ const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
 
-const NEWSLETTER: &str = "workflow \"newsletter\" version 1\non event newsletter.sent\nre-enroll always\n\
+const NEWSLETTER: &str =
+    "workflow \"newsletter\" version 1\non event newsletter.sent\nre-enroll always\n\
     do email.send(to: customer.email, subject: \"News {{ event.issue }}\", text: \"Hello\")\n";
 
 /// A folder with the real cart-abandon workflow and its templates, plus a newsletter workflow.
@@ -21,17 +22,38 @@ fn workflows_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let wf = dir.path().join("workflows");
     std::fs::create_dir_all(wf.join("templates/cart-reminder")).unwrap();
-    std::fs::copy(examples.join("cart-abandon.yaml"), wf.join("cart-abandon.yaml")).unwrap();
+    std::fs::copy(
+        examples.join("cart-abandon.yaml"),
+        wf.join("cart-abandon.yaml"),
+    )
+    .unwrap();
     for f in ["subject.txt", "text.txt", "html.html"] {
-        std::fs::copy(examples.join("templates/cart-reminder").join(f), wf.join("templates/cart-reminder").join(f)).unwrap();
+        std::fs::copy(
+            examples.join("templates/cart-reminder").join(f),
+            wf.join("templates/cart-reminder").join(f),
+        )
+        .unwrap();
     }
     std::fs::write(wf.join("newsletter.mkw"), NEWSLETTER).unwrap();
     dir
 }
 
 async fn sim(dir: &tempfile::TempDir, smtp: &SmtpServer) -> Simulation {
-    let options = SimOptions { smtp_url: Some(smtp.url()), frequency_cap: Some(FrequencyCap { max: 3, window_ms: 7 * DAY }) };
-    Simulation::start_with(&dir.path().join("workflows"), dir.path(), Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).unwrap(), options).await.unwrap()
+    let options = SimOptions {
+        smtp_url: Some(smtp.url()),
+        frequency_cap: Some(FrequencyCap {
+            max: 3,
+            window_ms: 7 * DAY,
+        }),
+    };
+    Simulation::start_with(
+        &dir.path().join("workflows"),
+        dir.path(),
+        Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).unwrap(),
+        options,
+    )
+    .await
+    .unwrap()
 }
 
 fn cart(id: &str, customer: &str) -> serde_json::Value {
@@ -41,7 +63,10 @@ fn cart(id: &str, customer: &str) -> serde_json::Value {
 }
 
 fn statuses(timeline: &[mikawaya_engine::store::TimelineEntry]) -> Vec<String> {
-    timeline.iter().map(|e| format!("{}:{}", e.step_id, e.status)).collect()
+    timeline
+        .iter()
+        .map(|e| format!("{}:{}", e.step_id, e.status))
+        .collect()
 }
 
 #[tokio::test]
@@ -55,12 +80,26 @@ async fn one_reminder_with_the_coupon_when_no_order_arrives() {
     assert_eq!(messages.len(), 1);
     let m = &messages[0];
     assert_eq!(header(m, "To").as_deref(), Some("ada@example.com"));
-    assert_eq!(header(m, "Subject").as_deref(), Some("Ada, you left 2 item(s) in your cart"));
-    assert!(m.contains("Use the code SAVE10 for 10% off your order."), "{m}");
-    assert!(m.contains("<strong>SAVE10</strong>"), "the HTML part is there too");
+    assert_eq!(
+        header(m, "Subject").as_deref(),
+        Some("Ada, you left 2 item(s) in your cart")
+    );
+    assert!(
+        m.contains("Use the code SAVE10 for 10% off your order."),
+        "{m}"
+    );
+    assert!(
+        m.contains("<strong>SAVE10</strong>"),
+        "the HTML part is there too"
+    );
     let run = &s.runs("cart-abandon").await.unwrap()[0];
-    assert_eq!(header(m, "Message-ID"), Some(format!("<{}.reminder@mikawaya>", run.id)));
-    assert!(header(m, "List-Unsubscribe").unwrap().contains("/unsubscribe/"));
+    assert_eq!(
+        header(m, "Message-ID"),
+        Some(format!("<{}.reminder@mikawaya>", run.id))
+    );
+    assert!(header(m, "List-Unsubscribe")
+        .unwrap()
+        .contains("/unsubscribe/"));
 }
 
 #[tokio::test]
@@ -70,7 +109,9 @@ async fn no_reminder_when_the_order_arrives_within_the_hour() {
     let s = sim(&dir, &smtp).await;
     s.send(cart("e1", "ada")).await.unwrap();
     s.advance(40 * MINUTE).await.unwrap();
-    s.send(json!({"id": "o1", "type": "order.placed", "customer": "ada"})).await.unwrap();
+    s.send(json!({"id": "o1", "type": "order.placed", "customer": "ada"}))
+        .await
+        .unwrap();
     s.advance(3 * DAY).await.unwrap();
     assert!(smtp.messages().is_empty());
 }
@@ -87,9 +128,15 @@ async fn no_reminder_after_the_customer_opted_out() {
     assert!(smtp.messages().is_empty());
     let run = &s.runs("cart-abandon").await.unwrap()[0];
     let timeline = s.timeline(&run.id).await.unwrap();
-    assert!(statuses(&timeline).contains(&"reminder:skipped".to_string()), "{timeline:?}");
+    assert!(
+        statuses(&timeline).contains(&"reminder:skipped".to_string()),
+        "{timeline:?}"
+    );
     let skipped = timeline.iter().find(|e| e.status == "skipped").unwrap();
-    assert_eq!(skipped.detail["reason"], "customer ada has not consented to email");
+    assert_eq!(
+        skipped.detail["reason"],
+        "customer ada has not consented to email"
+    );
 }
 
 #[tokio::test]
@@ -103,18 +150,50 @@ async fn no_reminder_past_the_frequency_cap_and_none_to_suppressed_addresses() {
     assert_eq!(smtp.messages().len(), 3);
     s.send(cart("e1", "ada")).await.unwrap();
     s.advance(2 * HOUR).await.unwrap();
-    assert_eq!(smtp.messages().len(), 3, "a fourth marketing email within 7 days is skipped");
+    assert_eq!(
+        smtp.messages().len(),
+        3,
+        "a fourth marketing email within 7 days is skipped"
+    );
     let run = &s.runs("cart-abandon").await.unwrap()[0];
-    let skipped = s.timeline(&run.id).await.unwrap().into_iter().find(|e| e.status == "skipped").unwrap();
-    assert_eq!(skipped.detail["reason"], "frequency cap: 3 email message(s) in 7d already");
+    let skipped = s
+        .timeline(&run.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.status == "skipped")
+        .unwrap();
+    assert_eq!(
+        skipped.detail["reason"],
+        "frequency cap: 3 email message(s) in 7d already"
+    );
 
     s.send(json!({"id": "b1", "type": "email.bounced", "data": {"address": "Bob@Example.com", "kind": "hard"}})).await.unwrap();
     s.send(cart("e2", "bob")).await.unwrap();
     s.advance(2 * HOUR).await.unwrap();
-    assert_eq!(smtp.messages().len(), 3, "a hard-bounced address gets nothing");
-    let run = s.runs("cart-abandon").await.unwrap().into_iter().find(|r| r.customer_id.as_deref() == Some("bob")).unwrap();
-    let skipped = s.timeline(&run.id).await.unwrap().into_iter().find(|e| e.status == "skipped").unwrap();
-    assert_eq!(skipped.detail["reason"], "bob@example.com is suppressed (hard bounce)");
+    assert_eq!(
+        smtp.messages().len(),
+        3,
+        "a hard-bounced address gets nothing"
+    );
+    let run = s
+        .runs("cart-abandon")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.customer_id.as_deref() == Some("bob"))
+        .unwrap();
+    let skipped = s
+        .timeline(&run.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.status == "skipped")
+        .unwrap();
+    assert_eq!(
+        skipped.detail["reason"],
+        "bob@example.com is suppressed (hard bounce)"
+    );
 }
 
 #[tokio::test]
@@ -124,13 +203,19 @@ async fn a_temporary_smtp_refusal_is_retried_and_the_mail_arrives_once() {
     let s = sim(&dir, &smtp).await;
     s.send(cart("e1", "ada")).await.unwrap();
     s.advance(HOUR + 1000).await.unwrap();
-    assert!(smtp.messages().is_empty(), "the first attempt got 451; the retry waits 30-60 s");
+    assert!(
+        smtp.messages().is_empty(),
+        "the first attempt got 451; the retry waits 30-60 s"
+    );
     s.advance(5 * MINUTE).await.unwrap();
     let messages = smtp.messages();
     assert_eq!(messages.len(), 1);
     let run = &s.runs("cart-abandon").await.unwrap()[0];
     let steps = statuses(&s.timeline(&run.id).await.unwrap());
-    assert_eq!(steps[..4], ["run:started", "1:waiting", "1:done", "reminder:retry"]);
+    assert_eq!(
+        steps[..4],
+        ["run:started", "1:waiting", "1:done", "reminder:retry"]
+    );
     assert_eq!(steps[4], "reminder:done");
     s.advance(3 * DAY).await.unwrap();
     assert_eq!(smtp.messages().len(), 1);

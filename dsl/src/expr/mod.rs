@@ -4,13 +4,16 @@
 //! against a [`Scope`] of borrowed JSON, so the common case (paths, comparisons, and/or) allocates nothing.
 
 mod compile;
+mod display;
 mod eval;
+mod explain;
 mod functions;
 mod parse;
 mod value;
 
 pub use compile::Env;
 pub use eval::{equal, order, ArithOp, CmpOp, Const, EvalError, Node, Root, Scope};
+pub use explain::Explanation;
 pub use functions::{Func, FUNCTIONS};
 pub use parse::{parse_duration, MAX_DEPTH};
 pub use value::{date_start, format_duration, num_json, parse_date, parse_time, Ty, Val};
@@ -92,6 +95,11 @@ impl Expr {
     /// Evaluates as a condition: true only when the value is truthy; errors count as false.
     pub fn matches(&self, scope: &Scope<'_>) -> bool {
         self.node.eval(scope).map(|v| v.truthy()).unwrap_or(false)
+    }
+
+    /// Explains the expression as a condition: each part with the values it saw.
+    pub fn explain(&self, scope: &Scope<'_>) -> Explanation {
+        explain::explain(&self.node, scope)
     }
 
     /// The static result kind, when known.

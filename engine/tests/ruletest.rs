@@ -1,0 +1,78 @@
+//! The rule test runner itself: a passing case, a failing case with the right diff, and a case
+//! spanning 30 simulated days.
+
+use mikawaya_engine::ruletest::run_file;
+
+const FLOW: &str = "workflow \"promo\" version 1\non event signup.completed\n\
+    wait 1d\ndo email.send(to: customer.email, subject: \"Welcome\", coupon: \"SAVE10\")\n\
+    wait 29d\ndo task.create(title: \"check in with {{ customer.id }}\")\n";
+
+const TESTS: &str = r#"
+customers:
+  ada: { email: ada@example.com, consent: { email: true } }
+cases:
+  - name: passes
+    events: [ { at: 0s, type: signup.completed, customer: ada } ]
+    expect:
+      actions:
+        - { action: email.send, at: 1d, with: { coupon: SAVE10 } }
+        - { action: task.create, at: 30d, with: { title: check in with ada } }
+      status: completed
+  - name: fails with a diff
+    events: [ { at: 0s, type: signup.completed, customer: ada } ]
+    expect:
+      actions:
+        - { action: email.send, with: { coupon: SAVE20, to: ada@example.com } }
+      not_actions: [task.create]
+      status: exited
+"#;
+
+#[tokio::test]
+async fn reports_passes_and_failures_with_a_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("promo.mkw"), FLOW).unwrap();
+    std::fs::write(dir.path().join("promo.test.yaml"), TESTS).unwrap();
+    let result = run_file(&dir.path().join("promo.test.yaml")).await;
+    assert_eq!(result.error, None);
+    assert_eq!(result.counts(), (1, 1));
+    assert!(
+        result.cases[0].failures.is_empty(),
+        "{:?}",
+        result.cases[0].failures
+    );
+    let text = result.render();
+    assert!(text.contains("✓ passes"), "{text}");
+    assert!(text.contains("✗ fails with a diff"), "{text}");
+    assert!(
+        text.contains("- coupon: \"SAVE20\"\n          + coupon: \"SAVE10\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("- to:"),
+        "matching fields are not shown as differences: {text}"
+    );
+    assert!(
+        text.contains("`task.create` must not run, but it ran at +30d"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected the run to end `exited`, got `completed`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("+1d  email.send"),
+        "the calls made are listed: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_test_file_is_one_failure_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.test.yaml"), "cases: []\n").unwrap();
+    let result = run_file(&dir.path().join("x.test.yaml")).await;
+    assert_eq!(result.counts(), (0, 1));
+    assert!(result
+        .error
+        .unwrap()
+        .contains("no workflow file x.yaml or x.mkw"));
+}
