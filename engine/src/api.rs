@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/workflows/reload", post(reload))
         .route("/workflows/{name}", get(get_workflow))
         .route("/workflows/{name}/graph", get(get_graph))
+        .route("/events/{id}/explain", get(explain_event))
         .route("/runs", get(list_runs))
         .route("/runs/{id}", get(get_run))
         .route("/tasks", get(list_tasks))
@@ -222,6 +223,18 @@ async fn reload(State(s): State<AppState>) -> ApiResult<Json<Value>> {
         "problems": report.problems,
         "notes": report.notes,
     })))
+}
+
+async fn explain_event(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let x = s
+        .engine
+        .explain_event(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("event `{id}`")))?;
+    Ok(Json(json!(x)))
 }
 
 async fn list_runs(

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 pub mod bench;
 mod client;
+mod insight;
 mod validate;
 
 /// mikawaya: workflow automation for CRM.
@@ -37,6 +38,19 @@ pub enum Command {
         /// Test files or folders (default: workflows/).
         paths: Vec<PathBuf>,
     },
+    /// Explain, for every workflow listening to an event's type, whether it fired and why not.
+    Explain {
+        /// The event id.
+        event_id: String,
+        /// Engine URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
+        url: String,
+        /// Bearer token.
+        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Run a workflow file over the stored event history in a sandbox and report what it would do.
+    Replay(insight::ReplayArgs),
     /// Print a workflow's step graph.
     Graph {
         /// The workflow file.
@@ -112,6 +126,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Validate { paths } => validate::validate(paths),
         Command::Test { paths } => rule_tests(paths).await,
+        Command::Explain {
+            event_id,
+            url,
+            token,
+        } => insight::explain(&url, token, &event_id).await,
+        Command::Replay(args) => insight::replay(args).await,
         Command::Graph { file, format } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;

@@ -3,10 +3,10 @@
 
 use super::eval::{Node, Scope};
 use super::value::Val;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The verdict on one part of a condition.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
     /// The part, as expression text.
     pub expr: String,

@@ -77,6 +77,8 @@ pub trait Store: Send + Sync {
     async fn commit(&self, t: Transition) -> StoreResult<bool>;
     /// Lists runs, newest first.
     async fn runs(&self, filter: &RunFilter) -> StoreResult<Vec<RunRow>>;
+    /// Runs of a workflow that a given event started (its trigger event).
+    async fn runs_for_event(&self, workflow: &str, event_id: &str) -> StoreResult<Vec<RunRow>>;
     /// A run's timeline, oldest first.
     async fn timeline(&self, run_id: &str) -> StoreResult<Vec<TimelineEntry>>;
     /// Counts per workflow.

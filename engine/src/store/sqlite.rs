@@ -245,6 +245,10 @@ impl Store for SqliteStore {
         self.runs_impl(filter).await
     }
 
+    async fn runs_for_event(&self, workflow: &str, event_id: &str) -> StoreResult<Vec<RunRow>> {
+        self.runs_for_event_impl(workflow, event_id).await
+    }
+
     async fn timeline(&self, run_id: &str) -> StoreResult<Vec<TimelineEntry>> {
         self.timeline_impl(run_id).await
     }

@@ -380,6 +380,20 @@ impl SqliteStore {
         rows.iter().map(run_row).collect()
     }
 
+    pub(super) async fn runs_for_event_impl(
+        &self,
+        workflow: &str,
+        event_id: &str,
+    ) -> StoreResult<Vec<RunRow>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE workflow = ? AND json_extract(context, '$.event.id') = ? ORDER BY started_at");
+        let rows = sqlx::query(&sql)
+            .bind(workflow)
+            .bind(event_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(run_row).collect()
+    }
+
     pub(super) async fn timeline_impl(&self, run_id: &str) -> StoreResult<Vec<TimelineEntry>> {
         let rows = sqlx::query("SELECT step_id, kind, status, attempt, at, detail FROM run_steps WHERE run_id = ? ORDER BY id")
             .bind(run_id)
