@@ -12,6 +12,9 @@ fn every_example_equals_its_twin_in_the_other_syntax() {
     for entry in std::fs::read_dir(&examples).unwrap().flatten() {
         let path = entry.path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if mikawaya_dsl::Syntax::of_file(&name).is_none() {
+            continue; // rule tests, templates, the crate's own files
+        }
         let twin_name = match name.rsplit_once('.') {
             Some((stem, "yaml")) => format!("{stem}.mkw"),
             Some((stem, "mkw")) => format!("{stem}.yaml"),

@@ -45,6 +45,7 @@ async fn sim(dir: &tempfile::TempDir, smtp: &SmtpServer) -> Simulation {
             max: 3,
             window_ms: 7 * DAY,
         }),
+        ..SimOptions::default()
     };
     Simulation::start_with(
         &dir.path().join("workflows"),
