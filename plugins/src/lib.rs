@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod builtin;
+pub mod wasm;
 
 use async_trait::async_trait;
 use serde::Serialize;

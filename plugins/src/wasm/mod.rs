@@ -1,0 +1,12 @@
+//! WebAssembly plugin actions (wasmtime): the ABI of `plugins/README.md`, manifests and grants,
+//! the sandbox (epoch deadline, memory limit, no ambient capabilities), loading and checking.
+
+mod abi;
+mod action;
+mod host;
+pub mod manifest;
+mod registry;
+
+pub use action::{outcome, CallError, WasmAction};
+pub use host::{KvStore, LoadedPlugin, MemoryKv, WasmHost, MAX_MEMORY_MB, TICK};
+pub use registry::{load_dir, manifests_in, PluginSet};

@@ -1,0 +1,258 @@
+//! The sandbox with real fixtures (`fixtures/*.wat`): a loop is stopped, a memory bomb traps,
+//! an ungranted HTTP call is refused inside the plugin, WASI imports and malformed modules or
+//! manifests are rejected at load, a trapping plugin recovers, and concurrent calls stay isolated.
+
+use mikawaya_plugins::wasm::manifest::{Capabilities, Grants};
+use mikawaya_plugins::wasm::{LoadedPlugin, MemoryKv, WasmAction, WasmHost};
+use mikawaya_plugins::{Action, ActionContext};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn host() -> WasmHost {
+    WasmHost::new(None, Arc::new(MemoryKv::default()), Arc::new(|| 0)).unwrap()
+}
+
+/// Writes a manifest for fixture `name` (export `name`, action `t.<name>`) and loads it.
+fn load(
+    host: &WasmHost,
+    name: &str,
+    extra: &str,
+    grants: &Grants,
+) -> Result<Arc<LoadedPlugin>, String> {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.wat"));
+    std::fs::copy(&fixture, dir.join(format!("{name}.wat"))).unwrap();
+    let manifest = format!("name: {name}\nversion: 0.1.0\nwasm: {name}.wat\nactions:\n  - {{ name: t.{name}, export: {name} }}\n{extra}");
+    std::fs::write(dir.join("plugin.yaml"), manifest).unwrap();
+    host.load(&dir.join("plugin.yaml"), grants)
+}
+
+fn ctx() -> ActionContext {
+    ActionContext {
+        workflow: "w".into(),
+        version: 1,
+        run_id: "r".into(),
+        step_id: "1".into(),
+        customer_id: None,
+        idempotency_key: "r:1".into(),
+        attempt: 1,
+        scope: Value::Null,
+        unsubscribe_url: None,
+    }
+}
+
+async fn call(p: &Arc<LoadedPlugin>, input: Value) -> Result<Value, mikawaya_plugins::ActionError> {
+    WasmAction::all(p).remove(0).call(input, &ctx()).await
+}
+
+#[tokio::test]
+async fn a_trivial_plugin_answers() {
+    let p = load(&host(), "pong", "", &Grants::new()).unwrap();
+    assert_eq!(call(&p, json!({})).await.unwrap(), json!({"pong": true}));
+}
+
+#[tokio::test]
+async fn an_infinite_loop_is_stopped_at_its_time_limit() {
+    let p = load(&host(), "spin", "", &Grants::new()).unwrap();
+    let started = Instant::now();
+    let err = call(&p, json!({})).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(err.is_retryable(), "{err}");
+    assert!(
+        err.message()
+            .contains("stopped after its 100 ms time limit"),
+        "{err}"
+    );
+    assert!(elapsed.as_millis() < 400, "stopped after {elapsed:?}");
+    let p = load(
+        &host(),
+        "spin",
+        "limits: { timeout_ms: 30 }\n",
+        &Grants::new(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    assert!(call(&p, json!({}))
+        .await
+        .unwrap_err()
+        .message()
+        .contains("30 ms"));
+    assert!(started.elapsed().as_millis() < 200);
+}
+
+#[tokio::test]
+async fn a_memory_bomb_traps_at_the_memory_limit() {
+    let p = load(
+        &host(),
+        "bomb",
+        "limits: { memory_mb: 8 }\n",
+        &Grants::new(),
+    )
+    .unwrap();
+    let err = call(&p, json!({})).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(
+        err.message().contains("trapped") && err.message().contains("memory"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn http_to_a_host_outside_the_grant_is_refused_inside_the_plugin() {
+    let asks = "capabilities: { http: [evil.example] }\n";
+    let p = load(&host(), "fetch", asks, &Grants::new()).unwrap();
+    assert_eq!(
+        call(&p, json!({})).await.unwrap(),
+        json!({"denied": true}),
+        "asked but not granted"
+    );
+    let mut grants = Grants::new();
+    grants.insert(
+        "fetch".into(),
+        Capabilities {
+            http: vec!["other.example".into()],
+            ..Capabilities::default()
+        },
+    );
+    let p = load(&host(), "fetch", asks, &grants).unwrap();
+    assert_eq!(
+        call(&p, json!({})).await.unwrap(),
+        json!({"denied": true}),
+        "granted for another host only"
+    );
+    assert!(p.caps.http.is_empty());
+}
+
+#[tokio::test]
+async fn a_plugin_that_traps_fails_and_succeeds_once_it_recovers() {
+    let mut grants = Grants::new();
+    grants.insert(
+        "flaky".into(),
+        Capabilities {
+            kv: true,
+            ..Capabilities::default()
+        },
+    );
+    let p = load(&host(), "flaky", "capabilities: { kv: true }\n", &grants).unwrap();
+    let err = call(&p, json!({})).await.unwrap_err();
+    assert!(
+        err.is_retryable() && err.message().contains("unreachable"),
+        "{err}"
+    );
+    assert_eq!(
+        call(&p, json!({})).await.unwrap(),
+        json!({"recovered": true})
+    );
+}
+
+#[tokio::test]
+async fn forbidden_imports_and_malformed_modules_or_manifests_are_rejected_at_load() {
+    let h = host();
+    let err = load(&h, "wasi", "", &Grants::new()).err().unwrap();
+    assert!(
+        err.contains(
+            "imports `wasi_snapshot_preview1.fd_write`, which the sandbox does not provide"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("does not export `wasi`"),
+        "the manifest's export is checked too: {err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junk.wasm"), b"\0asm\x01\0\0\0garbage").unwrap();
+    std::fs::write(
+        dir.path().join("plugin.yaml"),
+        "name: junk\nversion: 1\nwasm: junk.wasm\nactions: [ { name: j, export: j } ]\n",
+    )
+    .unwrap();
+    let err = h
+        .load(&dir.path().join("plugin.yaml"), &Grants::new())
+        .err()
+        .unwrap();
+    assert!(err.contains("not a valid WebAssembly module"), "{err}");
+
+    std::fs::write(
+        dir.path().join("plugin.yaml"),
+        "name: junk\nversion: 1\nwasm: junk.wasm\nactoins: []\n",
+    )
+    .unwrap();
+    let err = h
+        .load(&dir.path().join("plugin.yaml"), &Grants::new())
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("plugin.yaml:4:1: unknown field `actoins`"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn input_is_checked_against_the_manifest_schema() {
+    let extra = "";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pong.wat"),
+        dir.path().join("pong.wat"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("plugin.yaml"),
+        format!("name: pong\nversion: 1\nwasm: pong.wat\nactions:\n  - name: t.pong\n    export: pong\n    input_schema: {{ type: object, required: [queue] }}\n{extra}"),
+    )
+    .unwrap();
+    let p = host()
+        .load(&dir.path().join("plugin.yaml"), &Grants::new())
+        .unwrap();
+    let err = call(&p, json!({"q": 1})).await.unwrap_err();
+    assert!(!err.is_retryable());
+    assert_eq!(err.message(), "t.pong: input.queue is required");
+}
+
+#[tokio::test]
+async fn concurrent_calls_of_the_c_example_are_correct_and_isolated() {
+    let manifest =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sla-escalation-c/plugin.yaml");
+    assert!(
+        manifest.with_file_name("sla.wasm").exists(),
+        "build the examples first: plugins/examples/build.sh"
+    );
+    let p = host().load(&manifest, &Grants::new()).unwrap();
+    let action = Arc::new(WasmAction::all(&p).remove(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for age in 0..64 {
+        let action = action.clone();
+        tasks.spawn(async move {
+            (
+                age,
+                action
+                    .call(
+                        json!({"priority": "urgent", "age_minutes": age * 10, "tier": "standard"}),
+                        &ctx(),
+                    )
+                    .await,
+            )
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        let (age, out) = r.unwrap();
+        let out = out.unwrap();
+        let minutes = age * 10;
+        let level = if minutes >= 240 {
+            3
+        } else if minutes >= 120 {
+            2
+        } else if minutes >= 60 {
+            1
+        } else {
+            0
+        };
+        assert_eq!(out["level"], level, "age {minutes}: {out}");
+        assert_eq!(out["overdue_minutes"], (minutes - 60).max(0));
+    }
+}
