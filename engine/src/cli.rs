@@ -9,6 +9,7 @@ use std::path::PathBuf;
 pub mod bench;
 mod client;
 mod insight;
+mod plugin;
 mod validate;
 
 /// mikawaya: workflow automation for CRM.
@@ -51,6 +52,9 @@ pub enum Command {
     },
     /// Run a workflow file over the stored event history in a sandbox and report what it would do.
     Replay(insight::ReplayArgs),
+    /// Check or try WASM plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
     /// Print a workflow's step graph.
     Graph {
         /// The workflow file.
@@ -126,6 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Validate { paths } => validate::validate(paths),
         Command::Test { paths } => rule_tests(paths).await,
+        Command::Plugin(cmd) => plugin::run(cmd).await,
         Command::Explain {
             event_id,
             url,

@@ -91,8 +91,12 @@ pub struct Engine {
     pub store: Arc<dyn Store>,
     /// Time.
     pub clock: Arc<dyn Clock>,
-    /// Actions by name.
-    pub actions: ActionRegistry,
+    /// Built-in actions (plugins are added on top).
+    builtins: ActionRegistry,
+    /// Built-ins plus the current plugin builds.
+    actions: RwLock<Arc<ActionRegistry>>,
+    /// WASM plugins, if a plugins folder is configured.
+    pub plugins: Option<Arc<crate::plugin_runtime::Plugins>>,
     /// Settings.
     pub config: EngineConfig,
     /// Counters.
@@ -110,15 +114,61 @@ impl Engine {
         actions: ActionRegistry,
         config: EngineConfig,
     ) -> Arc<Self> {
-        Arc::new(Engine {
+        Self::with_plugins(store, clock, actions, config, None)
+    }
+
+    /// An engine whose actions also include the WASM plugins of `plugins` (loaded here).
+    pub fn with_plugins(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        builtins: ActionRegistry,
+        config: EngineConfig,
+        plugins: Option<Arc<crate::plugin_runtime::Plugins>>,
+    ) -> Arc<Self> {
+        let engine = Arc::new(Engine {
             store,
             clock,
-            actions,
+            actions: RwLock::new(Arc::new(builtins.clone())),
+            builtins,
+            plugins,
             config,
             metrics: Metrics::default(),
             wake: Notify::new(),
             registry: RwLock::new(Arc::new(Registry::default())),
-        })
+        });
+        engine.reload_plugins();
+        engine
+    }
+
+    /// The actions workflows can call now.
+    pub fn actions(&self) -> Arc<ActionRegistry> {
+        self.actions.read().expect("actions lock").clone()
+    }
+
+    /// Re-reads the plugins folder and rebuilds the action set; returns the plugins' problems.
+    pub fn reload_plugins(&self) -> Vec<String> {
+        let Some(plugins) = &self.plugins else {
+            return vec![];
+        };
+        let errors = plugins.reload();
+        let mut actions = self.builtins.clone();
+        plugins.register(&mut actions);
+        *self.actions.write().expect("actions lock") = Arc::new(actions);
+        errors
+    }
+
+    /// The action to call for `name` in a run with this context: the plugin build the run pinned
+    /// when it is still loaded, else the current one.
+    pub fn action_for(
+        &self,
+        name: &str,
+        context: &serde_json::Value,
+    ) -> Option<Arc<dyn mikawaya_plugins::Action>> {
+        let pinned = self
+            .plugins
+            .as_ref()
+            .and_then(|p| p.pinned(name, &context["plugins"]));
+        pinned.or_else(|| self.actions().get(name))
     }
 
     /// The current workflows.
@@ -129,7 +179,7 @@ impl Engine {
     /// The action names workflows may use.
     pub fn catalog(&self) -> Catalog {
         Catalog {
-            actions: Some(self.actions.names()),
+            actions: Some(self.actions().names()),
         }
     }
 

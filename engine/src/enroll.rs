@@ -52,8 +52,11 @@ impl Engine {
             return Ok(None);
         }
         batch.insert(key, now);
-        let context =
+        let mut context =
             serde_json::json!({ "event": c.scope.event, "steps": {}, "entity": c.scope.entity });
+        if let Some(plugins) = &self.plugins {
+            context["plugins"] = plugins.pins();
+        }
         Ok(Some(NewRun {
             id: uuid::Uuid::now_v7().to_string(),
             workflow: w.name.clone(),

@@ -20,6 +20,7 @@ pub mod explain;
 pub mod intake;
 pub mod loader;
 pub mod matcher;
+pub mod plugin_runtime;
 pub mod registry;
 pub mod replay;
 pub mod restraint;

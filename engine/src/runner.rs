@@ -255,7 +255,10 @@ impl Engine {
                 };
                 let mut unsubscribe_url = None;
                 let mut sent = None;
-                if let Some(channel) = self.actions.get(action).and_then(|a| a.channel()) {
+                if let Some(channel) = self
+                    .action_for(action, &p.run.context)
+                    .and_then(|a| a.channel())
+                {
                     let cid = p.run.customer_id.clone();
                     let decision = self
                         .restraint(channel, &input, cid.as_deref(), customer, w.over_cap)
@@ -349,7 +352,7 @@ impl Engine {
         attempt: u32,
         extras: CallExtras,
     ) -> Result<Value, ActionError> {
-        let Some(action) = self.actions.get(name) else {
+        let Some(action) = self.action_for(name, &p.run.context) else {
             return Err(ActionError::Permanent(format!("unknown action `{name}`")));
         };
         let ctx = ActionContext {

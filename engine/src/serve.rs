@@ -3,14 +3,17 @@
 
 use crate::actions::default_actions;
 use crate::api::{router, AppState};
+use crate::clock::Clock;
 use crate::clock::SystemClock;
 use crate::engine::{Engine, EngineConfig};
 use crate::intake::Intake;
 use crate::loader::rule_files;
+use crate::plugin_runtime::{Plugins, StoreKv};
 use crate::restraint::{new_secret, FrequencyCap};
 use crate::store::{SqliteStore, Store};
 use anyhow::Context;
 use mikawaya_plugins::builtin::EmailConfig;
+use mikawaya_plugins::wasm::{manifests_in, WasmHost};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -53,7 +56,16 @@ pub struct ServeArgs {
     /// URL customers reach the engine at, for unsubscribe links (default: the listen address).
     #[arg(long, env = "MIKAWAYA_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Do not reload when workflow files change (SIGHUP still reloads).
+    /// Folder of WASM plugins (each a folder with `plugin.yaml`).
+    #[arg(long, env = "MIKAWAYA_PLUGINS")]
+    pub plugins: Option<PathBuf>,
+    /// The operator's grants file: which capabilities each plugin may use (none: nothing granted).
+    #[arg(long, env = "MIKAWAYA_PLUGIN_GRANTS")]
+    pub plugin_grants: Option<PathBuf>,
+    /// Where compiled plugins are cached.
+    #[arg(long, default_value = ".mikawaya-cache", env = "MIKAWAYA_PLUGIN_CACHE")]
+    pub plugin_cache: PathBuf,
+    /// Do not reload when workflow or plugin files change (SIGHUP still reloads).
     #[arg(long)]
     pub no_watch: bool,
 }
@@ -108,7 +120,27 @@ pub async fn serve(opts: ServeArgs) -> anyhow::Result<()> {
             .await?,
         ..EngineConfig::default()
     };
-    let engine = Engine::new(store, clock, actions, config);
+    let plugins = match &opts.plugins {
+        Some(dir) => {
+            let now: Arc<dyn Fn() -> i64 + Send + Sync> = {
+                let c = clock.clone();
+                Arc::new(move || c.now_ms())
+            };
+            let host = WasmHost::new(
+                Some(opts.plugin_cache.clone()),
+                Arc::new(StoreKv(store.clone())),
+                now,
+            )
+            .map_err(anyhow::Error::msg)?;
+            Some(Arc::new(Plugins::new(
+                host,
+                dir.clone(),
+                opts.plugin_grants.clone(),
+            )))
+        }
+        None => None,
+    };
+    let engine = Engine::with_plugins(store, clock, actions, config, plugins);
     engine.reload().await?;
 
     let (intake, writer) = Intake::start(engine.clone());
@@ -214,8 +246,23 @@ async fn schedule_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
 }
 
 /// A cheap fingerprint of the workflows folder: names, sizes and modification times.
-fn folder_stamp(dir: &std::path::Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
-    rule_files(dir)
+fn folder_stamp(engine: &Engine) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    let mut files = rule_files(&engine.config.workflows_dir);
+    if let Some(p) = &engine.plugins {
+        for manifest in manifests_in(p.dir()) {
+            if let Some(dir) = manifest.parent() {
+                files.extend(
+                    std::fs::read_dir(dir)
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|f| f.is_file()),
+                );
+            }
+        }
+    }
+    files
         .into_iter()
         .map(|p| {
             let meta = std::fs::metadata(&p).ok();
@@ -230,7 +277,7 @@ fn folder_stamp(dir: &std::path::Path) -> Vec<(PathBuf, u64, Option<SystemTime>)
 async fn reload_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, watch_files: bool) {
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    let mut stamp = folder_stamp(&engine.config.workflows_dir);
+    let mut stamp = folder_stamp(&engine);
     loop {
         #[cfg(unix)]
         let hangup = async {
@@ -248,9 +295,10 @@ async fn reload_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, watch
             _ = tokio::time::sleep(Duration::from_secs(2)) => false,
             _ = stop.changed() => return,
         };
-        let now = folder_stamp(&engine.config.workflows_dir);
+        let now = folder_stamp(&engine);
         if signalled || (watch_files && now != stamp) {
             stamp = now;
+            engine.reload_plugins();
             if let Err(e) = engine.reload().await {
                 tracing::error!("reload failed: {e}");
             }

@@ -146,6 +146,10 @@ pub trait Store: Send + Sync {
         source: &str,
         at: Millis,
     ) -> StoreResult<()>;
+    /// A plugin's stored value.
+    async fn kv_get(&self, plugin: &str, key: &str) -> StoreResult<Option<String>>;
+    /// Stores a plugin's value.
+    async fn kv_set(&self, plugin: &str, key: &str, value: &str) -> StoreResult<()>;
     /// A setting, created with `default` when missing.
     async fn setting_or_init(&self, key: &str, default: &str) -> StoreResult<String>;
 }

@@ -41,6 +41,11 @@ impl<'s> MigrationSource<'s> for Embedded {
                     "restraint",
                     include_str!("../../migrations/0002_restraint.sql"),
                 ),
+                migration(
+                    3,
+                    "plugin_kv",
+                    include_str!("../../migrations/0003_plugin_kv.sql"),
+                ),
             ])
         })
     }
@@ -432,6 +437,25 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         self.set_consent_impl(customer_id, channel, granted, source, at)
             .await
+    }
+
+    async fn kv_get(&self, plugin: &str, key: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT value FROM plugin_kv WHERE plugin = ? AND key = ?")
+            .bind(plugin)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn kv_set(&self, plugin: &str, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO plugin_kv (plugin, key, value) VALUES (?, ?, ?) ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value")
+            .bind(plugin)
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn setting_or_init(&self, key: &str, default: &str) -> StoreResult<String> {
