@@ -6,10 +6,12 @@ use crate::actions::{default_actions, recording, CallLog};
 use crate::clock::{Clock, ManualClock, Millis};
 use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::event::parse_event;
+use crate::plugin_runtime::{Plugins, StoreKv};
 use crate::restraint::{new_secret, FrequencyCap};
 use crate::store::{RunFilter, RunRow, SqliteStore, Store, TaskRow, TimelineEntry};
 use chrono::{DateTime, Utc};
 use mikawaya_plugins::builtin::EmailConfig;
+use mikawaya_plugins::wasm::WasmHost;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +26,8 @@ pub struct SimOptions {
     pub frequency_cap: Option<FrequencyCap>,
     /// Email templates folder (default `<workflows>/templates`).
     pub templates: Option<PathBuf>,
+    /// Load WASM plugins from this folder, with this grants file.
+    pub plugins: Option<(PathBuf, Option<PathBuf>)>,
     /// Replace every action with a recording stand-in (no side effects); see [`Simulation::calls`].
     pub record: bool,
 }
@@ -87,7 +91,20 @@ impl Simulation {
                 .await?,
             ..defaults
         };
-        let engine = Engine::new(store, clock.clone(), actions, config);
+        let plugins = match options.plugins {
+            Some((dir, grants)) => {
+                let c = clock.clone();
+                let host = WasmHost::new(
+                    None,
+                    Arc::new(StoreKv(store.clone())),
+                    Arc::new(move || c.now_ms()),
+                )
+                .map_err(EngineError::Workflows)?;
+                Some(Arc::new(Plugins::new(host, dir, grants)))
+            }
+            None => None,
+        };
+        let engine = Engine::with_plugins(store, clock.clone(), actions, config, plugins);
         let report = engine.reload().await?;
         if !report.errors.is_empty() || !report.problems.is_empty() {
             let mut text: Vec<String> = report.errors.iter().map(|d| d.to_plain()).collect();
