@@ -6,9 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null && ! ls /usr/bin/wasm-ld-* >/dev/null 2>&1; then
+if ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null; then
   echo "installing clang and lld (wasm32 target)"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq clang lld >/dev/null; else sudo apt-get install -y -qq clang lld >/dev/null; fi
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq clang lld >/dev/null
+fi
+if ! command -v npm >/dev/null; then
+  echo "installing Node.js and npm (AssemblyScript)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs npm >/dev/null
 fi
 echo "building sla-escalation-c"
 clang --target=wasm32 -O2 -nostdlib -fno-builtin -Wl,--no-entry -Wl,--export-dynamic \
