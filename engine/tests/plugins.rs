@@ -4,7 +4,7 @@
 
 use chrono::{TimeZone, Utc};
 use mikawaya_engine::sim::{SimOptions, Simulation};
-use mikawaya_engine::store::{RunStatus, Store};
+use mikawaya_engine::store::RunStatus;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
