@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what the tests need beyond Rust (aiosmtpd: the real SMTP server
 # the email tests send to; clang/lld and AssemblyScript: the example WASM plugins, built from
-# source), then runs every test of the workspace.
+# source; Node.js for the web page; Chromium for its tests), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! python3 -c "import aiosmtpd" 2>/dev/null; then
@@ -9,4 +9,15 @@ if ! python3 -c "import aiosmtpd" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 fi
 plugins/examples/build.sh
+engine/web/build.sh
 cargo test --workspace "$@"
+
+# The web page in a real headless Chromium (Debian's package), driven by playwright-core.
+if ! command -v chromium >/dev/null; then
+  echo "installing chromium (the web page tests)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null
+fi
+cargo build -q -p mikawaya-engine --bin mikawaya
+(cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
+node --test tests/web/

@@ -24,8 +24,10 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Event intake.
     pub intake: Intake,
-    /// Bearer token required on every route but `/health`, if set.
+    /// Write token: required on every route but `/health`, the page and unsubscribe links, if set.
     pub token: Option<String>,
+    /// Read-only token, if set.
+    pub read_token: Option<String>,
 }
 
 /// Errors of the API, each with its status.
@@ -40,6 +42,9 @@ pub enum ApiError {
     /// Missing or wrong token.
     #[error("unauthorized")]
     Unauthorized,
+    /// The token is right but not allowed to do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// Our fault (database, shutdown).
     #[error("internal: {0}")]
     Internal(String),
@@ -65,6 +70,7 @@ impl IntoResponse for ApiError {
                 StatusCode::NOT_FOUND,
                 json!({ "error": format!("{what} not found") }),
             ),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({ "error": m })),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 json!({ "error": "missing or wrong bearer token" }),
@@ -97,22 +103,38 @@ pub fn router(state: AppState) -> Router {
         .route("/dead-letters/{id}/retry", post(retry_dead_letter))
         .route("/metrics", get(metrics))
         .merge(crate::api_consent::protected())
+        .merge(crate::api_web::routes())
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/health", get(|| async { "ok" }))
         .merge(crate::api_consent::public())
+        .merge(crate::api_web::page())
         .with_state(state)
 }
 
+/// Tokens: the write token may do everything; the read token may read (and validate drafts).
+/// With no token configured the API is open, except saving workflows, which needs a write token.
 async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
-    if let Some(token) = &s.token {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
-            return Err(ApiError::Unauthorized);
-        }
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let is_write = s.token.as_deref().is_some_and(|t| Some(t) == given);
+    let is_read = is_write || s.read_token.as_deref().is_some_and(|t| Some(t) == given);
+    let reading = req.method() == axum::http::Method::GET || req.uri().path() == "/validate";
+    let saving = req.method() == axum::http::Method::PUT;
+    if saving && s.token.is_none() {
+        return Err(ApiError::Forbidden(
+            "saving workflows needs the engine to run with --token (the write token)".into(),
+        ));
+    }
+    let open = s.token.is_none() && s.read_token.is_none();
+    if !open && !is_write && !(reading && is_read) {
+        return Err(if is_read {
+            ApiError::Forbidden("this needs the write token".into())
+        } else {
+            ApiError::Unauthorized
+        });
     }
     Ok(next.run(req).await)
 }

@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod api;
 pub mod api_consent;
+pub mod api_web;
 pub mod cli;
 pub mod clock;
 pub mod engine;

@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Bearer token required by the API (none: open, for local use).
     #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Read-only token: lists, runs, graphs and validation, but no changes.
+    #[arg(long, env = "MIKAWAYA_READ_TOKEN", hide_env_values = true)]
+    pub read_token: Option<String>,
     /// SMTP server, e.g. `smtp://user:pass@host:587?tls=required`; without it mail goes to --outbox.
     #[arg(long, env = "MIKAWAYA_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
@@ -158,6 +161,7 @@ pub async fn serve(opts: ServeArgs) -> anyhow::Result<()> {
         engine: engine.clone(),
         intake,
         token: opts.token.clone(),
+        read_token: opts.read_token.clone(),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -86,6 +86,19 @@ pub trait Store: Send + Sync {
     /// Unfinished runs per `(workflow, step index)`.
     async fn step_counts(&self, workflow: &str) -> StoreResult<Vec<(u32, usize, i64)>>;
 
+    /// Per step of one workflow version: `(step id, timeline status, count)` over all its runs.
+    async fn step_stats(
+        &self,
+        workflow: &str,
+        version: u32,
+    ) -> StoreResult<Vec<(String, String, i64)>>;
+    /// The latest timeline lines of one workflow version, newest first, with their run ids.
+    async fn recent_steps(
+        &self,
+        workflow: &str,
+        version: u32,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, TimelineEntry)>>;
     /// The next due time of a cron workflow.
     async fn schedule_next(&self, workflow: &str) -> StoreResult<Option<Millis>>;
     /// Sets the next due time and starts runs, atomically.

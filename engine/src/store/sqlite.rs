@@ -279,6 +279,34 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn step_stats(
+        &self,
+        workflow: &str,
+        version: u32,
+    ) -> StoreResult<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT s.step_id, s.status, COUNT(*) FROM run_steps s JOIN runs r ON r.id = s.run_id
+             WHERE r.workflow = ? AND r.version = ? AND s.step_id != 'run' GROUP BY s.step_id, s.status",
+        )
+        .bind(workflow)
+        .bind(version as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    async fn recent_steps(
+        &self,
+        workflow: &str,
+        version: u32,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, TimelineEntry)>> {
+        self.recent_steps_impl(workflow, version, limit).await
+    }
+
     async fn schedule_next(&self, workflow: &str) -> StoreResult<Option<Millis>> {
         let row = sqlx::query("SELECT next_due FROM schedules WHERE workflow = ?")
             .bind(workflow)

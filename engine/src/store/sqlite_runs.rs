@@ -61,6 +61,21 @@ async fn set_timer(tx: &mut Tx<'_>, run_id: &str, timer: Option<&Timer>) -> Stor
     Ok(())
 }
 
+/// A timeline line read from columns `step_id, kind, status, attempt, at, detail` starting at `first`.
+fn timeline_entry(r: &SqliteRow, first: usize) -> TimelineEntry {
+    TimelineEntry {
+        step_id: r.get(first),
+        kind: r.get(first + 1),
+        status: r.get(first + 2),
+        attempt: r.get::<i64, _>(first + 3) as u32,
+        at: r.get(first + 4),
+        detail: r
+            .get::<Option<String>, _>(first + 5)
+            .map(|d| json_of(&d))
+            .unwrap_or(Value::Null),
+    }
+}
+
 /// Inserts a new run unless its trigger already started one; returns whether it was inserted.
 pub(super) async fn insert_run(tx: &mut Tx<'_>, run: &NewRun) -> StoreResult<bool> {
     let status = if run.start.is_some() {
@@ -394,25 +409,33 @@ impl SqliteStore {
         rows.iter().map(run_row).collect()
     }
 
+    pub(super) async fn recent_steps_impl(
+        &self,
+        workflow: &str,
+        version: u32,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, TimelineEntry)>> {
+        let rows = sqlx::query(
+            "SELECT s.run_id, s.step_id, s.kind, s.status, s.attempt, s.at, s.detail FROM run_steps s JOIN runs r ON r.id = s.run_id
+             WHERE r.workflow = ? AND r.version = ? ORDER BY s.id DESC LIMIT ?",
+        )
+        .bind(workflow)
+        .bind(version as i64)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<String, _>(0), timeline_entry(r, 1)))
+            .collect())
+    }
+
     pub(super) async fn timeline_impl(&self, run_id: &str) -> StoreResult<Vec<TimelineEntry>> {
         let rows = sqlx::query("SELECT step_id, kind, status, attempt, at, detail FROM run_steps WHERE run_id = ? ORDER BY id")
             .bind(run_id)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| TimelineEntry {
-                step_id: r.get(0),
-                kind: r.get(1),
-                status: r.get(2),
-                attempt: r.get::<i64, _>(3) as u32,
-                at: r.get(4),
-                detail: r
-                    .get::<Option<String>, _>(5)
-                    .map(|d| json_of(&d))
-                    .unwrap_or(Value::Null),
-            })
-            .collect())
+        Ok(rows.iter().map(|r| timeline_entry(r, 0)).collect())
     }
 
     pub(super) async fn workflow_counts_impl(

@@ -1,0 +1,117 @@
+// The mikawaya page: workflows drawn from their IR with live counts, an editor with live
+// validation, run timelines and a customer's runs. Hash routes: #/w/NAME, #/w/NAME/edit,
+// #/w/NAME/runs, #/run/ID, #/customer/ID.
+
+import "./style.css";
+import { api, el, time } from "./api";
+import { drawGraph, type GraphNode } from "./graph";
+import { editorView } from "./editor";
+
+const main = document.getElementById("main")!;
+const list = document.getElementById("workflows")!;
+let refresh: number | undefined;
+
+async function loadList() {
+  const workflows = await api("/workflows");
+  list.replaceChildren(
+    ...workflows.map((w: any) =>
+      el("li", {}, el("a", { href: `#/w/${encodeURIComponent(w.name)}` }, w.name), el("small", {}, ` v${w.version} · ${w.trigger}`),
+        el("div", { class: "counts-line" }, `${w.runs.active} active · ${w.runs.completed} done · ${w.runs.failed} failed (24 h)`)),
+    ),
+  );
+}
+
+function stepCounts(stats: [string, string, number][], atStep: { step: string; runs: number }[]): Record<string, string> {
+  const by: Record<string, Record<string, number>> = {};
+  for (const [step, status, n] of stats) (by[step] ??= {})[status] = n;
+  const out: Record<string, string> = {};
+  const waiting: Record<string, number> = {};
+  for (const s of atStep) waiting[s.step] = s.runs;
+  for (const step of new Set([...Object.keys(by), ...Object.keys(waiting)])) {
+    const s = by[step] || {};
+    const done = (s.done || 0) + (s.yes || 0) + (s.no || 0) + (s.timeout || 0) + (s.event || 0) + (s.exited || 0);
+    const parts = [`${waiting[step] || 0} here`, `${done} done`];
+    if (s.failed) parts.push(`${s.failed} failed`);
+    if (s.skipped) parts.push(`${s.skipped} skipped`);
+    out[step] = parts.join(" · ");
+  }
+  return out;
+}
+
+async function workflowView(name: string) {
+  const [w, steps] = await Promise.all([api(`/workflows/${encodeURIComponent(name)}`), api(`/workflows/${encodeURIComponent(name)}/steps`)]);
+  const details = el("aside", { class: "details", "aria-live": "polite" }, el("p", { class: "help" }, "Select a step to see its definition and recent runs."));
+  const select = (n: GraphNode) => {
+    const step = w.workflow.steps.find((s: any) => s.id === n.id);
+    const recent = steps.recent.filter(([, e]: any) => e.step_id === n.id).slice(0, 10);
+    details.replaceChildren(
+      el("h2", {}, `${n.kind}: ${n.id}`),
+      el("pre", {}, JSON.stringify(step ?? (n.kind === "trigger" ? { trigger: w.workflow.trigger, when: w.workflow.when } : { end: true }), null, 2)),
+      el("h3", {}, "Recent runs here"),
+      recent.length ? el("ul", {}, ...recent.map(([run, e]: any) => el("li", {}, el("a", { href: `#/run/${run}` }, `${time(e.at)} ${e.status}`)))) : el("p", {}, "none yet"),
+    );
+  };
+  const graph = drawGraph(w.graph, stepCounts(steps.stats, w.runs_at_step), select);
+  main.replaceChildren(
+    el("h1", {}, `${name} `, el("small", {}, `version ${w.workflow.version} · ${w.workflow.file}`)),
+    w.workflow.description ? el("p", {}, w.workflow.description) : "",
+    el("p", { class: "actions" }, el("a", { href: `#/w/${encodeURIComponent(name)}/edit`, class: "button" }, "Edit"), " ", el("a", { href: `#/w/${encodeURIComponent(name)}/runs`, class: "button" }, "Runs")),
+    el("div", { class: "graph-grid" }, el("div", { class: "graph-holder" }, graph), details),
+  );
+}
+
+function runsTable(runs: any[]) {
+  if (!runs.length) return el("p", {}, "No runs.");
+  return el("table", {},
+    el("thead", {}, el("tr", {}, ...["run", "workflow", "customer", "status", "started", "exit"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, ...runs.map((r) => el("tr", {},
+      el("td", {}, el("a", { href: `#/run/${r.id}` }, r.id.slice(0, 13) + "…")), el("td", {}, `${r.workflow} v${r.version}`),
+      el("td", {}, r.customer_id ? el("a", { href: `#/customer/${encodeURIComponent(r.customer_id)}` }, r.customer_id) : "-"),
+      el("td", { class: `st ${r.status}` }, r.status), el("td", {}, time(r.started_at)), el("td", {}, r.exit_reason ?? "")))));
+}
+
+async function runView(id: string) {
+  const { run, timeline } = await api(`/runs/${encodeURIComponent(id)}`);
+  main.replaceChildren(
+    el("h1", {}, "Run ", el("small", {}, run.id)),
+    el("p", {}, el("a", { href: `#/w/${encodeURIComponent(run.workflow)}` }, `${run.workflow} v${run.version}`), ` · customer ${run.customer_id ?? "-"} · `, el("strong", { class: `st ${run.status}` }, run.status), run.exit_reason ? ` (${run.exit_reason})` : ""),
+    el("table", { class: "timeline" },
+      el("thead", {}, el("tr", {}, ...["time", "step", "kind", "status", "attempt", "detail"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...timeline.map((e: any) => el("tr", { class: `st ${e.status}` },
+        el("td", {}, time(e.at)), el("td", {}, e.step_id), el("td", {}, e.kind), el("td", {}, e.status), el("td", {}, String(e.attempt)),
+        el("td", {}, el("code", {}, JSON.stringify(e.detail))))))),
+  );
+}
+
+async function route() {
+  clearInterval(refresh);
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  try {
+    if (parts[0] === "w" && parts[2] === "edit") await editorView(main, parts[1], loadList);
+    else if (parts[0] === "w" && parts[2] === "runs") {
+      main.replaceChildren(el("h1", {}, `Runs of ${parts[1]}`), runsTable(await api(`/runs?workflow=${encodeURIComponent(parts[1])}&limit=100`)));
+    } else if (parts[0] === "w" && parts[1]) {
+      await workflowView(parts[1]);
+      refresh = window.setInterval(() => workflowView(parts[1]).catch(() => {}), 2000);
+    } else if (parts[0] === "run") await runView(parts[1]);
+    else if (parts[0] === "customer") {
+      main.replaceChildren(el("h1", {}, `Runs of customer ${parts[1]}`), runsTable(await api(`/runs?customer=${encodeURIComponent(parts[1])}&limit=100`)));
+    } else main.replaceChildren(el("h1", {}, "Workflows"), el("p", {}, "Pick a workflow on the left to see it drawn from its compiled steps, with live counts."));
+  } catch (e: any) {
+    main.replaceChildren(el("h1", {}, "Something went wrong"), el("p", { role: "alert" }, e.status === 401 ? "The engine wants a token: enter it at the top right." : e.message));
+  }
+}
+
+const tokenInput = document.getElementById("token") as HTMLInputElement;
+tokenInput.value = sessionStorage.getItem("mikawaya-token") || "";
+tokenInput.addEventListener("change", () => {
+  sessionStorage.setItem("mikawaya-token", tokenInput.value);
+  loadList().catch(() => {});
+});
+document.getElementById("customer-search")!.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  location.hash = `#/customer/${encodeURIComponent((document.getElementById("customer") as HTMLInputElement).value)}`;
+});
+window.addEventListener("hashchange", route);
+loadList().catch(() => {});
+route();

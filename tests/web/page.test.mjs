@@ -1,0 +1,135 @@
+// The web page in a real headless Chromium against the real engine with the example workflows:
+// the cart-abandon graph, live counts, an error flagged at its line in the editor, a fix saved as a
+// new version, and a run's timeline. Screenshots go to <target>/web-screenshots/.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, cpSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const target = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, "target");
+const binary = process.env.MIKAWAYA_BIN || path.join(target, "debug", "mikawaya");
+const shots = path.join(target, "web-screenshots");
+const TOKEN = "s3cret-write";
+
+let engine, url, browser, page;
+const consoleErrors = [];
+
+async function startEngine() {
+  const dir = mkdtempSync(path.join(tmpdir(), "mikawaya-web-"));
+  cpSync(path.join(root, "workflows"), path.join(dir, "workflows"), { recursive: true });
+  const child = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--token", TOKEN, "--db", path.join(dir, "web.db"), "--workflows", path.join(dir, "workflows"), "--outbox", path.join(dir, "outbox")], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MIKAWAYA_LOG: "warn" } });
+  const line = await new Promise((resolve, reject) => {
+    readline.createInterface({ input: child.stdout }).once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`engine exited with ${code}`)));
+  });
+  return { child, url: line.replace("mikawaya listening on ", "").trim() };
+}
+
+async function post(pathname, body) {
+  const r = await fetch(url + pathname, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+  assert.equal(r.status, 202, await r.text());
+}
+
+async function getJson(pathname) {
+  const r = await fetch(url + pathname, { headers: { authorization: `Bearer ${TOKEN}` } });
+  return r.json();
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  ({ child: engine, url } = await startEngine());
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = await browser.newPage({ viewport: { width: 1366, height: 800 } });
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  await page.addInitScript((t) => sessionStorage.setItem("mikawaya-token", t), TOKEN);
+});
+
+after(async () => {
+  await browser?.close();
+  engine?.kill();
+});
+
+test("the cart-abandon workflow is drawn with the right nodes", async () => {
+  await page.goto(url + "/");
+  await page.getByRole("link", { name: "cart-abandon" }).click();
+  await page.waitForSelector("svg.graph g.node");
+  const labels = await page.$$eval("svg.graph g.node text.label", (ts) => ts.map((t) => t.textContent));
+  assert.deepEqual(labels, ["event cart.abandoned", "wait 1h", "email.send(coupon, template, to)", "wait 2d", "if event.cart.total >= 200", "task.create(queue, title)", "end"]);
+  const edges = await page.$$eval("svg.graph text.edge-label", (ts) => ts.map((t) => t.textContent));
+  assert.ok(edges.includes("yes") && edges.includes("no"), edges.join(","));
+  await page.screenshot({ path: path.join(shots, "graph.png") });
+});
+
+test("a node opens its definition from the keyboard", async () => {
+  await page.focus('svg.graph g.node[data-id="reminder"]');
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".details h2");
+  assert.equal(await page.textContent(".details h2"), "action: reminder");
+  assert.match(await page.textContent(".details pre"), /"template": \{\s*"value": "cart-reminder"/);
+});
+
+test("an event changes the node counts", async () => {
+  await post("/events", { id: "web-1", type: "cart.abandoned", customer: { id: "c-web", email: "web@example.com", consent: { email: true } }, data: { cart: { total: 120, items: [1] } } });
+  await page.waitForFunction(() => document.querySelector('svg.graph text.counts[data-counts="1"]')?.textContent?.startsWith("1 here"), null, { timeout: 10000 });
+  await page.screenshot({ path: path.join(shots, "counts.png") });
+});
+
+test("an error typed into the editor is flagged at its line, and the fix is saved as a new version", async () => {
+  await page.goto(url + "/#/w/cart-abandon/edit");
+  await page.waitForSelector(".cm-content");
+  await page.waitForSelector(".status.ok");
+  const whenLine = page.locator(".cm-line", { hasText: "when: event.cart.total" });
+  await whenLine.click();
+  await page.keyboard.press("End");
+  await page.keyboard.type(" and lenn(1) > 0");
+  await page.waitForSelector(".problems li");
+  const problem = await page.textContent(".problems li");
+  assert.match(problem, /^line 10, column \d+: unknown function `lenn`/);
+  assert.ok(await page.$(".cm-lintRange-error"), "the error is underlined in the editor");
+  await page.screenshot({ path: path.join(shots, "editor-error.png") });
+
+  for (let i = 0; i < " and lenn(1) > 0".length; i++) await page.keyboard.press("Backspace");
+  await page.waitForSelector(".status.ok");
+  await page.locator(".cm-line", { hasText: "re_enroll: after 30d" }).click();
+  await page.keyboard.press("End");
+  await page.keyboard.press("Backspace");
+  await page.keyboard.press("Backspace");
+  await page.keyboard.press("Backspace");
+  await page.keyboard.type("14d");
+  await page.waitForSelector(".status.ok");
+  await page.getByRole("button", { name: "Save as a new version" }).click();
+  await page.waitForSelector(".status.saved");
+  assert.match(await page.textContent(".status"), /cart-abandon is now version 2/);
+  const workflows = await getJson("/workflows");
+  assert.equal(workflows.find((w) => w.name === "cart-abandon").version, 2);
+  await page.screenshot({ path: path.join(shots, "editor-saved.png") });
+});
+
+test("a run's timeline and a customer's runs are shown", async () => {
+  const runs = await getJson("/runs?customer=c-web");
+  assert.equal(runs.length, 1);
+  assert.equal(runs[0].version, 1, "the run in flight keeps its version");
+  await page.goto(url + `/#/run/${runs[0].id}`);
+  await page.waitForSelector("table.timeline tbody tr");
+  const statuses = await page.$$eval("table.timeline tbody tr td:nth-child(4)", (tds) => tds.map((t) => t.textContent));
+  assert.deepEqual(statuses, ["started", "waiting"]);
+  await page.screenshot({ path: path.join(shots, "run.png") });
+  await page.fill("#customer", "c-web");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("text=Runs of customer c-web");
+  assert.match(await page.textContent("main table tbody"), /cart-abandon v1/);
+});
+
+test("the page logged no console errors", () => {
+  assert.deepEqual(consoleErrors, []);
+});
