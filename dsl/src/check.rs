@@ -7,6 +7,8 @@ use crate::ir::*;
 use crate::span::{position, Span};
 use crate::template::Template;
 use std::collections::{BTreeMap, HashMap};
+
+pub use crate::clash::{clashes, Clash};
 use std::str::FromStr;
 
 /// Deepest nesting of `if` blocks accepted.
@@ -580,35 +582,4 @@ fn parse_hhmm(s: &str) -> Option<u32> {
     let (h, m) = s.split_once(':')?;
     let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
     (h < 24 && m < 60).then_some(h * 60 + m)
-}
-
-/// A name and version used by two files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Clash {
-    /// Workflow name.
-    pub name: String,
-    /// Version.
-    pub version: u32,
-    /// The files that define it.
-    pub files: Vec<String>,
-}
-
-/// Finds workflows that share a name and version across files.
-pub fn clashes<'w>(workflows: impl IntoIterator<Item = &'w Workflow>) -> Vec<Clash> {
-    let mut by_key: BTreeMap<(String, u32), Vec<String>> = BTreeMap::new();
-    for w in workflows {
-        by_key
-            .entry((w.name.clone(), w.version))
-            .or_default()
-            .push(w.file.clone());
-    }
-    by_key
-        .into_iter()
-        .filter(|(_, files)| files.len() > 1)
-        .map(|((name, version), files)| Clash {
-            name,
-            version,
-            files,
-        })
-        .collect()
 }

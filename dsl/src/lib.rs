@@ -12,6 +12,7 @@
 
 pub mod ast;
 pub mod check;
+mod clash;
 pub mod diag;
 pub mod expr;
 mod grammar;

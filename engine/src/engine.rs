@@ -140,6 +140,14 @@ impl Engine {
         engine
     }
 
+    /// The customer `id` as expressions see it (null without a customer).
+    pub async fn customer(&self, id: Option<&str>) -> Result<serde_json::Value, EngineError> {
+        Ok(match id {
+            Some(c) => crate::scope::customer_value(Some(c), self.store.customer(c).await?),
+            None => serde_json::Value::Null,
+        })
+    }
+
     /// The actions workflows can call now.
     pub fn actions(&self) -> Arc<ActionRegistry> {
         self.actions.read().expect("actions lock").clone()

@@ -5,7 +5,7 @@
 
 use crate::clock::rfc3339;
 use crate::engine::{Engine, EngineError};
-use crate::scope::{customer_value, workflow_tz, ScopeData};
+use crate::scope::{workflow_tz, ScopeData};
 use mikawaya_dsl::expr::{format_duration, Explanation};
 use mikawaya_dsl::ir::{ReEnroll, Trigger, Workflow};
 use serde::Serialize;
@@ -56,10 +56,7 @@ impl Engine {
             .chain(registry.date_triggered(&ev.event_type))
             .cloned()
             .collect();
-        let customer = match &ev.customer_id {
-            Some(c) => customer_value(Some(c), self.store.customer(c).await?),
-            None => serde_json::Value::Null,
-        };
+        let customer = self.customer(ev.customer_id.as_deref()).await?;
         let scope = ScopeData {
             event: ev.scope_value(),
             customer,

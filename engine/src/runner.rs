@@ -5,7 +5,7 @@
 use crate::engine::{Engine, EngineError, Metrics};
 use crate::matcher::target_index;
 use crate::restraint::Decision;
-use crate::scope::{customer_value, key_string, workflow_tz, ScopeData};
+use crate::scope::{key_string, workflow_tz, ScopeData};
 use crate::store::{
     DeadLetter, DueWork, RunRow, RunStatus, SentMessage, TimelineEntry, Timer, TimerKind,
     Transition, WaitRow,
@@ -134,10 +134,7 @@ impl Engine {
             p.timeline.push(self.entry(step, status, 1, Value::Null));
             p.step = target_index(*next);
         }
-        let customer = match &p.run.customer_id {
-            Some(id) => customer_value(Some(id), self.store.customer(id).await?),
-            None => Value::Null,
-        };
+        let customer = self.customer(p.run.customer_id.as_deref()).await?;
         loop {
             let Some(index) = p.step else {
                 let t = self.transition(&mut p, RunStatus::Completed, None);

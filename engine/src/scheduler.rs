@@ -4,7 +4,7 @@
 use crate::clock::to_time;
 use crate::engine::{Engine, EngineError, Metrics};
 use crate::enroll::{BatchEnrollments, Candidate};
-use crate::scope::{customer_value, key_string, workflow_tz, ScopeData};
+use crate::scope::{key_string, workflow_tz, ScopeData};
 use crate::store::NewRun;
 use mikawaya_dsl::ir::{Trigger, Workflow};
 use std::str::FromStr;
@@ -62,10 +62,7 @@ impl Engine {
                         continue;
                     };
                     let customer_id = entity.get("customer_id").and_then(key_string);
-                    let customer = match &customer_id {
-                        Some(c) => customer_value(Some(c), self.store.customer(c).await?),
-                        None => serde_json::Value::Null,
-                    };
+                    let customer = self.customer(customer_id.as_deref()).await?;
                     let scope = ScopeData {
                         customer,
                         entity,
@@ -107,10 +104,7 @@ impl Engine {
             ) else {
                 continue;
             };
-            let customer = match &ev.customer_id {
-                Some(c) => customer_value(Some(c), self.store.customer(c).await?),
-                None => serde_json::Value::Null,
-            };
+            let customer = self.customer(ev.customer_id.as_deref()).await?;
             let scope = ScopeData {
                 event: ev.scope_value(),
                 customer,

@@ -5,7 +5,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use mikawaya_plugins::wasm::manifest::Grants;
 use mikawaya_plugins::wasm::{MemoryKv, WasmAction, WasmHost};
 use mikawaya_plugins::{Action, ActionContext};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -46,17 +46,7 @@ fn calls(c: &mut Criterion) {
                 .unwrap()
         })
     });
-    let ctx = ActionContext {
-        workflow: "w".into(),
-        version: 1,
-        run_id: "r".into(),
-        step_id: "1".into(),
-        customer_id: None,
-        idempotency_key: "r:1".into(),
-        attempt: 1,
-        scope: Value::Null,
-        unsubscribe_url: None,
-    };
+    let ctx = ActionContext::standalone("r", "1");
     c.bench_function("plugin_call/as_action_via_blocking_pool", |b| {
         b.to_async(&rt)
             .iter(|| async { action.call(json!({"queue": "sales"}), &ctx).await.unwrap() })

@@ -41,6 +41,23 @@ pub struct ActionContext {
     pub unsubscribe_url: Option<String>,
 }
 
+impl ActionContext {
+    /// A context outside any workflow run (`mikawaya plugin call`, tests, benchmarks).
+    pub fn standalone(run_id: &str, step_id: &str) -> Self {
+        ActionContext {
+            workflow: "standalone".into(),
+            version: 0,
+            run_id: run_id.into(),
+            step_id: step_id.into(),
+            customer_id: None,
+            idempotency_key: format!("{run_id}:{step_id}"),
+            attempt: 1,
+            scope: Value::Null,
+            unsubscribe_url: None,
+        }
+    }
+}
+
 /// Why an action failed, and whether trying again may help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {

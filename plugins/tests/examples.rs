@@ -9,17 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn ctx() -> ActionContext {
-    ActionContext {
-        workflow: "w".into(),
-        version: 1,
-        run_id: "r".into(),
-        step_id: "1".into(),
-        customer_id: None,
-        idempotency_key: "r:1".into(),
-        attempt: 1,
-        scope: Value::Null,
-        unsubscribe_url: None,
-    }
+    ActionContext::standalone("r", "1")
 }
 
 fn example(dir: &str) -> std::path::PathBuf {

@@ -32,17 +32,7 @@ fn load(
 }
 
 fn ctx() -> ActionContext {
-    ActionContext {
-        workflow: "w".into(),
-        version: 1,
-        run_id: "r".into(),
-        step_id: "1".into(),
-        customer_id: None,
-        idempotency_key: "r:1".into(),
-        attempt: 1,
-        scope: Value::Null,
-        unsubscribe_url: None,
-    }
+    ActionContext::standalone("r", "1")
 }
 
 async fn call(p: &Arc<LoadedPlugin>, input: Value) -> Result<Value, mikawaya_plugins::ActionError> {

@@ -94,17 +94,7 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<i32> {
             let Some(found) = found else {
                 anyhow::bail!("no plugin in {} exports `{action}`", plugins.display())
             };
-            let ctx = ActionContext {
-                workflow: "plugin-call".into(),
-                version: 0,
-                run_id: "cli".into(),
-                step_id: "1".into(),
-                customer_id: None,
-                idempotency_key: "cli:1".into(),
-                attempt: 1,
-                scope: Value::Null,
-                unsubscribe_url: None,
-            };
+            let ctx = ActionContext::standalone("cli", "1");
             let started = std::time::Instant::now();
             match found.call(input, &ctx).await {
                 Ok(out) => {
