@@ -8,6 +8,8 @@
 //! value; every transition (timeline lines, new state, next timer) commits in one transaction.
 //! A `kill -9` therefore loses nothing: after restart the same rows are simply due again.
 
+#![deny(missing_docs)]
+
 pub mod actions;
 pub mod api;
 pub mod api_consent;
