@@ -96,7 +96,7 @@ async fn sigkill_mid_load_loses_nothing_and_doubles_nothing() {
     let runs = engine
         .wait_for(
             &format!("/runs?workflow=load&status=completed&limit={}", EVENTS * 2),
-            120,
+            300,
             |r| r.as_array().is_some_and(|a| a.len() >= EVENTS),
         )
         .await;

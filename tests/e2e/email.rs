@@ -25,7 +25,7 @@ async fn the_unsubscribe_link_records_the_opt_out_and_stops_later_mail() {
 
     engine.post_events(&eligible("p1").to_string()).await;
     engine
-        .wait_for("/runs?workflow=promo", 10, |r| count(r, "completed") == 1)
+        .wait_for("/runs?workflow=promo", 30, |r| count(r, "completed") == 1)
         .await;
     let messages = smtp.messages();
     assert_eq!(messages.len(), 1);
@@ -80,7 +80,7 @@ async fn the_unsubscribe_link_records_the_opt_out_and_stops_later_mail() {
         .post_events(&json!({"id": "p2", "type": "promo.eligible", "customer": "ada"}).to_string())
         .await;
     let runs = engine
-        .wait_for("/runs?workflow=promo", 10, |r| count(r, "completed") == 2)
+        .wait_for("/runs?workflow=promo", 30, |r| count(r, "completed") == 2)
         .await;
     let latest = engine
         .get(&format!("/runs/{}", runs[0]["id"].as_str().unwrap()))

@@ -43,7 +43,7 @@ async fn malformed_events_get_400_with_the_reason_and_nothing_is_stored() {
         .await;
     assert_eq!((status, answer["accepted"].as_u64()), (202, Some(1)));
     let runs = engine
-        .wait_for("/runs?workflow=count", 10, |r| {
+        .wait_for("/runs?workflow=count", 30, |r| {
             r.as_array()
                 .is_some_and(|a| a.len() == 1 && a[0]["status"] == "completed")
         })
@@ -68,7 +68,7 @@ async fn duplicate_event_ids_are_ignored() {
         .await;
     assert_eq!(again, json!({"accepted": 0, "duplicates": ["d2"]}));
     engine
-        .wait_for("/runs?workflow=count", 10, |r| {
+        .wait_for("/runs?workflow=count", 30, |r| {
             crate::harness::count(r, "completed") == 2
         })
         .await;

@@ -46,7 +46,7 @@ async fn an_event_runs_its_workflow_and_the_action_reaches_the_target() {
     ]).to_string()).await;
     assert_eq!(status, 202);
     let runs = engine
-        .wait_for("/runs?workflow=notify", 10, |r| count(r, "completed") == 1)
+        .wait_for("/runs?workflow=notify", 30, |r| count(r, "completed") == 1)
         .await;
     assert_eq!(
         runs.as_array().unwrap().len(),
@@ -89,7 +89,7 @@ async fn waits_end_by_goal_event_or_matching_event_or_timeout() {
             .await;
     }
     engine
-        .wait_for("/runs?workflow=onboarding", 10, |r| {
+        .wait_for("/runs?workflow=onboarding", 30, |r| {
             count(r, "waiting") == 3
         })
         .await;
@@ -107,7 +107,7 @@ async fn waits_end_by_goal_event_or_matching_event_or_timeout() {
         )
         .await;
     let runs = engine
-        .wait_for("/runs?workflow=onboarding", 15, |r| {
+        .wait_for("/runs?workflow=onboarding", 30, |r| {
             count(r, "exited") == 2 && count(r, "completed") == 1
         })
         .await;

@@ -77,7 +77,7 @@ async fn date_trigger_fires_once_at_its_time_and_follows_reschedules() {
         "not before its time"
     );
     let tasks = engine
-        .wait_for("/tasks", 10, |t| {
+        .wait_for("/tasks", 30, |t| {
             t.as_array().is_some_and(|a| !a.is_empty())
         })
         .await;
