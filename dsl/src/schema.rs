@@ -15,7 +15,12 @@ mod tests {
     #[test]
     fn schema_describes_the_yaml_form() {
         let schema: Value = serde_json::from_str(&super::json_schema()).unwrap();
-        let required: Vec<&str> = schema["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         assert_eq!(required, ["workflow", "version", "trigger", "steps"]);
         let props = schema["properties"].as_object().unwrap();
         for key in ["when", "goal", "re_enroll", "over_cap", "description"] {
@@ -23,7 +28,10 @@ mod tests {
         }
         let text = schema.to_string();
         for step_field in ["until_event", "max_backoff", "for_each", "from_event"] {
-            assert!(text.contains(step_field), "the schema should describe `{step_field}`");
+            assert!(
+                text.contains(step_field),
+                "the schema should describe `{step_field}`"
+            );
         }
     }
 }

@@ -118,6 +118,47 @@ async fn http_to_a_host_outside_the_grant_is_refused_inside_the_plugin() {
 }
 
 #[tokio::test]
+async fn a_granted_http_call_reaches_its_host_and_the_answer_comes_back() {
+    use axum::{routing::post, Router};
+    let app = Router::new().route(
+        "/crm",
+        post(|body: String| async move { format!("got {body}") }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let request = format!(r#"{{"url":"http://{addr}/crm","method":"POST","body":"lead-7"}}"#);
+    let wat = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/relay.wat"),
+    )
+    .unwrap()
+    .replace("REQUEST_LEN", &request.len().to_string())
+    .replace("\"REQUEST\"", &format!("{:?}", request));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("relay.wat"), wat).unwrap();
+    std::fs::write(dir.path().join("plugin.yaml"), "name: relay\nversion: 1\nwasm: relay.wat\nactions: [ { name: t.relay, export: relay } ]\ncapabilities: { http: [127.0.0.1] }\n").unwrap();
+    let mut grants = Grants::new();
+    grants.insert(
+        "relay".into(),
+        Capabilities {
+            http: vec!["127.0.0.1".into()],
+            ..Capabilities::default()
+        },
+    );
+    let p = host()
+        .load(&dir.path().join("plugin.yaml"), &grants)
+        .unwrap();
+    assert_eq!(
+        call(&p, json!({})).await.unwrap(),
+        json!({"status": 200, "body": "got lead-7"})
+    );
+    let p = host()
+        .load(&dir.path().join("plugin.yaml"), &Grants::new())
+        .unwrap();
+    assert_eq!(call(&p, json!({})).await.unwrap_err().message(), "denied");
+}
+
+#[tokio::test]
 async fn a_plugin_that_traps_fails_and_succeeds_once_it_recovers() {
     let mut grants = Grants::new();
     grants.insert(
