@@ -129,7 +129,8 @@ async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Result<Res
         ));
     }
     let open = s.token.is_none() && s.read_token.is_none();
-    if !open && !is_write && !(reading && is_read) {
+    let allowed = open || is_write || (reading && is_read);
+    if !allowed {
         return Err(if is_read {
             ApiError::Forbidden("this needs the write token".into())
         } else {

@@ -14,28 +14,30 @@ use std::sync::{Arc, Mutex};
 
 const HOUR: i64 = 3_600_000;
 
+/// Shared lists the test target records into.
+type Shared<T> = Arc<Mutex<Vec<T>>>;
+
 /// A webhook target that answers the given statuses in turn (then 200), recording idempotency keys.
-async fn flaky_target(
-    statuses: Vec<u16>,
-) -> (String, Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<u16>>>) {
+async fn flaky_target(statuses: Vec<u16>) -> (String, Shared<String>, Shared<u16>) {
     let keys: Arc<Mutex<Vec<String>>> = Arc::default();
     let plan = Arc::new(Mutex::new(statuses));
-    let app = Router::new()
-        .route(
-            "/hook",
-            post(
-                |State((keys, plan)): State<(Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<u16>>>)>,
-                 headers: HeaderMap| async move {
-                    keys.lock()
-                        .unwrap()
-                        .push(headers["idempotency-key"].to_str().unwrap().to_string());
-                    let mut plan = plan.lock().unwrap();
-                    let status = if plan.is_empty() { 200 } else { plan.remove(0) };
-                    StatusCode::from_u16(status).unwrap()
-                },
-            ),
-        )
-        .with_state((keys.clone(), plan.clone()));
+    let app =
+        Router::new()
+            .route(
+                "/hook",
+                post(
+                    |State((keys, plan)): State<(Shared<String>, Shared<u16>)>,
+                     headers: HeaderMap| async move {
+                        keys.lock()
+                            .unwrap()
+                            .push(headers["idempotency-key"].to_str().unwrap().to_string());
+                        let mut plan = plan.lock().unwrap();
+                        let status = if plan.is_empty() { 200 } else { plan.remove(0) };
+                        StatusCode::from_u16(status).unwrap()
+                    },
+                ),
+            )
+            .with_state((keys.clone(), plan.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
