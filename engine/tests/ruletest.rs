@@ -76,3 +76,25 @@ async fn a_broken_test_file_is_one_failure_with_the_reason() {
         .unwrap()
         .contains("no workflow file x.yaml or x.mkw"));
 }
+
+const PLUGIN_FLOW: &str = "workflow \"sla\" version 1\non event ticket.opened\nre-enroll always\n\
+    do sla.level(priority: event.priority, age_minutes: event.age) as level\n\
+    if steps.level.output.level >= 2 { do task.create(title: \"escalate to {{ steps.level.output.target }}\") }\n";
+
+#[tokio::test]
+async fn plugin_actions_run_for_real_inside_rule_tests() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/examples");
+    assert!(
+        examples.join("sla-escalation-c/sla.wasm").exists(),
+        "build the examples first: plugins/examples/build.sh"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sla.mkw"), PLUGIN_FLOW).unwrap();
+    let tests = format!(
+        "plugins: {}\ncases:\n  - name: an old urgent ticket goes to the director\n    events: [ {{ at: 0s, type: ticket.opened, data: {{ priority: urgent, age: 500 }} }} ]\n    expect:\n      actions: [ {{ action: task.create, with: {{ title: escalate to director }} }} ]\n  - name: a fresh ticket is not escalated\n    events: [ {{ at: 0s, type: ticket.opened, data: {{ priority: high, age: 10 }} }} ]\n    expect:\n      not_actions: [task.create]\n",
+        examples.display()
+    );
+    std::fs::write(dir.path().join("sla.test.yaml"), tests).unwrap();
+    let result = run_file(&dir.path().join("sla.test.yaml")).await;
+    assert_eq!(result.counts(), (2, 0), "{}", result.render());
+}

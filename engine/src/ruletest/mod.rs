@@ -150,10 +150,18 @@ async fn simulate(
         Some(c) => Some(c.parse()?),
         None => None,
     };
+    let test_dir = workflow.parent().unwrap_or(Path::new("."));
+    let plugins = spec.plugins.as_ref().map(|p| {
+        (
+            test_dir.join(p),
+            spec.plugin_grants.as_ref().map(|g| test_dir.join(g)),
+        )
+    });
     let options = SimOptions {
         record: true,
         frequency_cap: cap,
         templates: templates.is_dir().then_some(templates),
+        plugins,
         ..SimOptions::default()
     };
     let sim = Simulation::start_with(&wf_dir, sandbox, start, options)

@@ -17,6 +17,11 @@ pub struct TestFile {
     pub customers: BTreeMap<String, Map<String, Value>>,
     /// Frequency cap during the test (default `3/7d`, `off` to disable).
     pub frequency_cap: Option<String>,
+    /// A folder of WASM plugins, relative to the test file; their actions run for real (in their
+    /// sandbox, with a fresh key-value store per case), every other action is recorded.
+    pub plugins: Option<String>,
+    /// The grants file for those plugins, relative to the test file.
+    pub plugin_grants: Option<String>,
     /// The cases.
     pub cases: Vec<Case>,
 }
