@@ -104,6 +104,13 @@ pub async fn serve(opts: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("opening {}", opts.db.display()))?,
     );
+    let released = store.release_leases().await?;
+    if released > 0 {
+        tracing::warn!(
+            runs = released,
+            "resuming runs that a previous process was executing when it stopped"
+        );
+    }
     let clock = Arc::new(SystemClock);
     let actions =
         default_actions(store.clone(), clock.clone(), &opts.email()).map_err(anyhow::Error::msg)?;

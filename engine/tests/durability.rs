@@ -239,3 +239,47 @@ async fn accepted_events_and_waiting_runs_survive_a_restart() {
     let titles = s.task_titles().await.unwrap();
     assert_eq!(titles, ["after unmatched", "after waiting"]);
 }
+
+#[tokio::test]
+async fn leases_of_a_dead_process_are_freed_at_start_up() {
+    use mikawaya_engine::store::{SqliteStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("wf");
+    write(
+        &wf,
+        "r.mkw",
+        "workflow \"r\" version 1\non event a.b\nwait 1h\ndo log()\n",
+    );
+    let s = Simulation::start(&wf, dir.path(), start_time())
+        .await
+        .unwrap();
+    s.send(json!({"id": "e1", "type": "a.b"})).await.unwrap();
+    let due = start_time().timestamp_millis() + 2 * HOUR;
+    // A worker claims the wake-up timer (leased for a minute), then its process dies.
+    assert_eq!(
+        s.engine
+            .store
+            .claim_due(due, 10, 60_000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        s.engine
+            .store
+            .claim_due(due, 10, 60_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    drop(s);
+    let store = SqliteStore::open(&dir.path().join("sim.db")).await.unwrap();
+    assert_eq!(store.release_leases().await.unwrap(), 1);
+    assert_eq!(
+        store.claim_due(due, 10, 60_000).await.unwrap().len(),
+        1,
+        "due again at once"
+    );
+}

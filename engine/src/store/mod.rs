@@ -69,6 +69,9 @@ pub trait Store: Send + Sync {
 
     /// Claims up to `limit` due timers for `lease_ms`.
     async fn claim_due(&self, now: Millis, limit: i64, lease_ms: i64) -> StoreResult<Vec<DueWork>>;
+    /// Frees every timer lease. The embedded store serves one process, so at start-up any lease
+    /// belongs to a process that died; its runs are due again at once instead of after the lease.
+    async fn release_leases(&self) -> StoreResult<u64>;
     /// When the next timer is due.
     async fn next_due(&self) -> StoreResult<Option<Millis>>;
     /// One run.

@@ -231,6 +231,13 @@ impl Store for SqliteStore {
         self.claim_due_impl(now, limit, lease_ms).await
     }
 
+    async fn release_leases(&self) -> StoreResult<u64> {
+        let done = sqlx::query("UPDATE timers SET lease_until = 0 WHERE lease_until > 0")
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn next_due(&self) -> StoreResult<Option<Millis>> {
         let row = sqlx::query("SELECT MIN(MAX(due_at, lease_until)) FROM timers")
             .fetch_one(&self.pool)
