@@ -33,6 +33,9 @@ pub enum Command {
     Validate {
         /// Files or folders (default: workflows/).
         paths: Vec<PathBuf>,
+        /// A plugins folder whose actions workflows may use.
+        #[arg(long, env = "MIKAWAYA_PLUGINS")]
+        plugins: Option<PathBuf>,
     },
     /// Run the rule tests (`*.test.yaml`) on a simulated clock with recorded actions.
     Test {
@@ -128,7 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             serve(args).await?;
             Ok(0)
         }
-        Command::Validate { paths } => validate::validate(paths),
+        Command::Validate { paths, plugins } => validate::validate(paths, plugins),
         Command::Test { paths } => rule_tests(paths).await,
         Command::Plugin(cmd) => plugin::run(cmd).await,
         Command::Explain {

@@ -5,10 +5,13 @@ use anyhow::Context;
 use mikawaya_dsl::ir::{Arg, StepKind};
 use mikawaya_dsl::{check, compile_source_with, Syntax, Workflow};
 use mikawaya_plugins::builtin::templates::MailTemplates;
+use mikawaya_plugins::wasm::manifest::read_manifest;
+use mikawaya_plugins::wasm::manifests_in;
 use std::path::PathBuf;
 
-/// Validates files and folders (default `workflows/`); returns the exit code.
-pub fn validate(paths: Vec<PathBuf>) -> anyhow::Result<i32> {
+/// Validates files and folders (default `workflows/`), knowing the actions of the built-ins and
+/// of the plugins in `plugins` (read from their manifests); returns the exit code.
+pub fn validate(paths: Vec<PathBuf>, plugins: Option<PathBuf>) -> anyhow::Result<i32> {
     let paths = if paths.is_empty() {
         vec![PathBuf::from("workflows")]
     } else {
@@ -26,8 +29,13 @@ pub fn validate(paths: Vec<PathBuf>) -> anyhow::Result<i32> {
             files.push(p);
         }
     }
+    let mut actions = super::builtin_action_names();
+    for manifest in plugins.iter().flat_map(|dir| manifests_in(dir)) {
+        let m = read_manifest(&manifest).map_err(anyhow::Error::msg)?;
+        actions.extend(m.actions.into_iter().map(|a| a.name));
+    }
     let catalog = check::Catalog {
-        actions: Some(super::builtin_action_names()),
+        actions: Some(actions),
     };
     let (mut ok, mut failed) = (Vec::new(), 0);
     for f in &files {

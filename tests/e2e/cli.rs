@@ -1,0 +1,65 @@
+//! The one-shot commands as users run them: exit codes and what they print.
+
+use crate::harness::binary;
+use std::path::Path;
+use std::process::Command;
+
+fn run(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn validate_reports_problems_with_positions_and_knows_plugin_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let (code, out, _) = run(
+        &["validate", root.join("workflows").to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("5 file(s) checked, 0 problem(s)"), "{out}");
+
+    std::fs::write(
+        dir.path().join("p.mkw"),
+        "workflow \"p\" version 1\non event a\ndo sla.level(priority: \"high\", age_minutes: 5)\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["validate", "p.mkw"], dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unknown action `sla.level`") && err.contains("p.mkw:3:4"),
+        "{err}"
+    );
+    let plugins = root.join("plugins/examples");
+    let (code, out, err) = run(
+        &["validate", "p.mkw", "--plugins", plugins.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn rule_tests_exit_one_on_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("w.mkw"),
+        "workflow \"w\" version 1\non event a\ndo log(message: \"hi\")\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("w.test.yaml"), "cases:\n  - name: expects a task\n    events: [ { at: 0s, type: a } ]\n    expect: { actions: [ { action: task.create } ] }\n").unwrap();
+    let (code, out, _) = run(&["test", "."], dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("✗ expects a task") && out.trim_end().ends_with("0 passed, 1 failed"),
+        "{out}"
+    );
+}
