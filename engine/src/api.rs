@@ -84,6 +84,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The active version of workflow `name`, or a 404.
+pub fn active_workflow(
+    s: &AppState,
+    name: &str,
+) -> ApiResult<std::sync::Arc<mikawaya_dsl::Workflow>> {
+    s.engine
+        .registry()
+        .active(name)
+        .ok_or_else(|| ApiError::NotFound(format!("workflow `{name}`")))
+}
+
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -191,11 +202,7 @@ async fn get_workflow(
     State(s): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let w = s
-        .engine
-        .registry()
-        .active(&name)
-        .ok_or_else(|| ApiError::NotFound(format!("workflow `{name}`")))?;
+    let w = active_workflow(&s, &name)?;
     let counts = s.engine.store.step_counts(&name).await?;
     let at_step: Vec<Value> = counts
         .iter()
@@ -221,11 +228,7 @@ async fn get_graph(
     Path(name): Path<String>,
     Query(q): Query<GraphQuery>,
 ) -> ApiResult<Response> {
-    let w = s
-        .engine
-        .registry()
-        .active(&name)
-        .ok_or_else(|| ApiError::NotFound(format!("workflow `{name}`")))?;
+    let w = active_workflow(&s, &name)?;
     Ok(match q.format.as_deref().unwrap_or("json") {
         "mermaid" => graph::mermaid(&w).into_response(),
         "dot" => graph::dot(&w).into_response(),

@@ -1,7 +1,7 @@
 //! Routes of the web page: the page itself (built into the binary), live validation, a
 //! workflow's source, saving a new version (write token), and per-step counts for the graph.
 
-use crate::api::{ApiError, ApiResult, AppState};
+use crate::api::{active_workflow, ApiError, ApiResult, AppState};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -95,11 +95,7 @@ async fn validate(State(s): State<AppState>, Json(draft): Json<Draft>) -> Json<V
 }
 
 async fn get_source(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    let w = s
-        .engine
-        .registry()
-        .active(&name)
-        .ok_or_else(|| ApiError::NotFound(format!("workflow `{name}`")))?;
+    let w = active_workflow(&s, &name)?;
     let source = std::fs::read_to_string(&w.file)
         .map_err(|e| ApiError::Internal(format!("{}: {e}", w.file)))?;
     Ok(Json(
@@ -118,11 +114,7 @@ async fn save_source(
     Path(name): Path<String>,
     Json(save): Json<Save>,
 ) -> ApiResult<Json<Value>> {
-    let w = s
-        .engine
-        .registry()
-        .active(&name)
-        .ok_or_else(|| ApiError::NotFound(format!("workflow `{name}`")))?;
+    let w = active_workflow(&s, &name)?;
     let draft = Draft {
         file: w.file.clone(),
         source: save.source,
@@ -154,11 +146,7 @@ async fn save_source(
 }
 
 async fn step_stats(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    let w = s
-        .engine
-        .registry()
-        .active(&name)
-        .ok_or_else(|| ApiError::NotFound(format!("workflow `{name}`")))?;
+    let w = active_workflow(&s, &name)?;
     let stats = s.engine.store.step_stats(&name, w.version).await?;
     let recent = s.engine.store.recent_steps(&name, w.version, 200).await?;
     Ok(Json(

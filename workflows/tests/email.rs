@@ -70,6 +70,22 @@ fn statuses(timeline: &[mikawaya_engine::store::TimelineEntry]) -> Vec<String> {
         .collect()
 }
 
+/// The reason the customer's cart-abandon reminder was skipped.
+async fn skipped_reason(s: &Simulation, customer: &str) -> String {
+    let runs = s.runs("cart-abandon").await.unwrap();
+    let run = runs
+        .iter()
+        .find(|r| r.customer_id.as_deref() == Some(customer))
+        .expect("a run of the customer");
+    let timeline = s.timeline(&run.id).await.unwrap();
+    let skipped = timeline
+        .iter()
+        .find(|e| e.status == "skipped")
+        .unwrap_or_else(|| panic!("nothing skipped: {timeline:?}"));
+    assert_eq!(skipped.step_id, "reminder");
+    skipped.detail["reason"].as_str().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn one_reminder_with_the_coupon_when_no_order_arrives() {
     let smtp = SmtpServer::start(0);
@@ -127,15 +143,8 @@ async fn no_reminder_after_the_customer_opted_out() {
     s.send(json!({"id": "c1", "type": "consent.updated", "customer": "ada", "data": {"channel": "email", "granted": false}})).await.unwrap();
     s.advance(3 * DAY).await.unwrap();
     assert!(smtp.messages().is_empty());
-    let run = &s.runs("cart-abandon").await.unwrap()[0];
-    let timeline = s.timeline(&run.id).await.unwrap();
-    assert!(
-        statuses(&timeline).contains(&"reminder:skipped".to_string()),
-        "{timeline:?}"
-    );
-    let skipped = timeline.iter().find(|e| e.status == "skipped").unwrap();
     assert_eq!(
-        skipped.detail["reason"],
+        skipped_reason(&s, "ada").await,
         "customer ada has not consented to email"
     );
 }
@@ -156,16 +165,8 @@ async fn no_reminder_past_the_frequency_cap_and_none_to_suppressed_addresses() {
         3,
         "a fourth marketing email within 7 days is skipped"
     );
-    let run = &s.runs("cart-abandon").await.unwrap()[0];
-    let skipped = s
-        .timeline(&run.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|e| e.status == "skipped")
-        .unwrap();
     assert_eq!(
-        skipped.detail["reason"],
+        skipped_reason(&s, "ada").await,
         "frequency cap: 3 email message(s) in 7d already"
     );
 
@@ -177,22 +178,8 @@ async fn no_reminder_past_the_frequency_cap_and_none_to_suppressed_addresses() {
         3,
         "a hard-bounced address gets nothing"
     );
-    let run = s
-        .runs("cart-abandon")
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|r| r.customer_id.as_deref() == Some("bob"))
-        .unwrap();
-    let skipped = s
-        .timeline(&run.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|e| e.status == "skipped")
-        .unwrap();
     assert_eq!(
-        skipped.detail["reason"],
+        skipped_reason(&s, "bob").await,
         "bob@example.com is suppressed (hard bounce)"
     );
 }
