@@ -110,16 +110,8 @@ pub(super) async fn record_consent(
     source: &str,
     at: Millis,
 ) -> StoreResult<()> {
-    let patch = serde_json::json!({ "consent": { channel: granted } }).to_string();
-    sqlx::query(
-        "INSERT INTO customers (id, data, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET data = json_patch(customers.data, excluded.data), updated_at = excluded.updated_at",
-    )
-    .bind(customer_id)
-    .bind(&patch)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
+    let patch = serde_json::json!({ "consent": { channel: granted } });
+    super::sqlite_runs::merge_customer(tx, customer_id, &patch, at).await?;
     sqlx::query("INSERT INTO consent_log (customer_id, channel, granted, source, at) VALUES (?, ?, ?, ?, ?)")
         .bind(customer_id)
         .bind(channel)

@@ -76,6 +76,34 @@ fn timeline_entry(r: &SqliteRow, first: usize) -> TimelineEntry {
     }
 }
 
+/// Merges `patch` into the customer's stored attributes (JSON merge patch), creating the customer.
+pub(super) async fn merge_customer(
+    tx: &mut Tx<'_>,
+    id: &str,
+    patch: &Value,
+    at: Millis,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO customers (id, data, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET data = json_patch(customers.data, excluded.data), updated_at = excluded.updated_at",
+    )
+    .bind(id)
+    .bind(patch.to_string())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Removes a run's wait-for-event registration, if any.
+async fn clear_wait(tx: &mut sqlx::SqliteConnection, run_id: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM waits WHERE run_id = ?")
+        .bind(run_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// Inserts a new run unless its trigger already started one; returns whether it was inserted.
 pub(super) async fn insert_run(tx: &mut Tx<'_>, run: &NewRun) -> StoreResult<bool> {
     let status = if run.start.is_some() {
@@ -134,10 +162,7 @@ async fn end_run(tx: &mut Tx<'_>, exit: &EarlyExit) -> StoreResult<()> {
     .await?;
     if done.rows_affected() == 1 {
         set_timer(tx, &exit.run_id, None).await?;
-        sqlx::query("DELETE FROM waits WHERE run_id = ?")
-            .bind(&exit.run_id)
-            .execute(&mut **tx)
-            .await?;
+        clear_wait(&mut *tx, &exit.run_id).await?;
         let entry = TimelineEntry::run_level(
             "exited",
             exit.at,
@@ -165,10 +190,7 @@ async fn resume(tx: &mut Tx<'_>, r: &Resume) -> StoreResult<()> {
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() == 1 {
-        sqlx::query("DELETE FROM waits WHERE run_id = ?")
-            .bind(&r.run_id)
-            .execute(&mut **tx)
-            .await?;
+        clear_wait(&mut *tx, &r.run_id).await?;
         let timer = r.target.map(|_| Timer::exec(r.entry.at));
         set_timer(tx, &r.run_id, timer.as_ref()).await?;
         add_timeline(tx, &r.run_id, &r.entry).await?;
@@ -208,15 +230,7 @@ impl SqliteStore {
     pub(super) async fn apply_match_impl(&self, batch: MatchBatch) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         for (id, attrs, at) in &batch.customers {
-            sqlx::query(
-                "INSERT INTO customers (id, data, updated_at) VALUES (?, ?, ?)
-                 ON CONFLICT (id) DO UPDATE SET data = json_patch(customers.data, excluded.data), updated_at = excluded.updated_at",
-            )
-            .bind(id)
-            .bind(Value::Object(attrs.clone()).to_string())
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            merge_customer(&mut tx, id, &Value::Object(attrs.clone()), *at).await?;
         }
         for (kind, id, data, at) in &batch.entities {
             sqlx::query("INSERT INTO entities (kind, id, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at")
@@ -337,10 +351,7 @@ impl SqliteStore {
             add_timeline(&mut tx, &t.run_id, e).await?;
         }
         set_timer(&mut tx, &t.run_id, t.timer.as_ref()).await?;
-        sqlx::query("DELETE FROM waits WHERE run_id = ?")
-            .bind(&t.run_id)
-            .execute(&mut *tx)
-            .await?;
+        clear_wait(&mut tx, &t.run_id).await?;
         if let Some(w) = &t.wait {
             sqlx::query(
                 "INSERT INTO waits (run_id, event_type, match_expr, match_key) VALUES (?, ?, ?, ?)",
