@@ -18,6 +18,6 @@ if ! command -v chromium >/dev/null; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null
 fi
-cargo build -q -p mikawaya-engine --bin mikawaya
+cargo build -q -p mikawaya-cli --bin mikawaya
 (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
 node --test tests/web/

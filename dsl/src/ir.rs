@@ -6,11 +6,11 @@
 use crate::expr::{Expr, Scope};
 use crate::span::Pos;
 use crate::template::Template;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A compiled workflow: immutable once built; a changed file is a new version.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workflow {
     /// Unique name.
     pub name: String,
@@ -37,7 +37,7 @@ pub struct Workflow {
 }
 
 /// What starts a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
     /// An event of this type.
@@ -70,7 +70,7 @@ pub enum Trigger {
 }
 
 /// Re-enrollment policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "after_ms", rename_all = "snake_case")]
 pub enum ReEnroll {
     /// Once per key, ever.
@@ -82,7 +82,7 @@ pub enum ReEnroll {
 }
 
 /// What a customer-facing step does when the customer already got the most messages allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum OverCap {
     /// Skip the step (recorded with the reason) and go on.
@@ -93,7 +93,7 @@ pub enum OverCap {
 }
 
 /// Where control goes next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     /// The step at this index.
@@ -103,7 +103,7 @@ pub enum Target {
 }
 
 /// One node of the step graph.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Stable id (explicit, or from its position such as `3.then.1`).
     pub id: String,
@@ -114,7 +114,7 @@ pub struct Step {
 }
 
 /// Step kinds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StepKind {
     /// Run an action, then go to `next`.
@@ -156,7 +156,7 @@ pub enum StepKind {
 }
 
 /// The event a wait listens for and how it is correlated with the run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WaitUntil {
     /// Event type.
     pub event: String,
@@ -165,7 +165,7 @@ pub struct WaitUntil {
 }
 
 /// Retry policy of an action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetryPolicy {
     /// Total attempts, at least 1.
     pub attempts: u32,
@@ -198,7 +198,7 @@ impl RetryPolicy {
 }
 
 /// An action argument.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Arg {
     /// A fixed value.
@@ -244,6 +244,17 @@ pub fn eval_args(
 }
 
 impl Workflow {
+    /// Reads an IR written by serializing a [`Workflow`] (what the engine stores with each
+    /// version). Expressions and templates are kept as their text and compiled again here, with
+    /// the trigger's `for each` entity name in scope.
+    pub fn from_ir_json(text: &str) -> Result<Workflow, String> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let entity = value["trigger"]["for_each"].as_str().map(String::from);
+        crate::expr::with_deserialize_env(crate::expr::Env { entity }, || {
+            serde_json::from_value(value).map_err(|e| e.to_string())
+        })
+    }
+
     /// True when both compile to the same logic, ignoring file names, positions and descriptions.
     pub fn same_logic(&self, other: &Workflow) -> bool {
         let strip = |w: &Workflow| {
@@ -276,5 +287,39 @@ impl Workflow {
             Trigger::Date { from_event, .. } => Some(from_event),
             Trigger::Schedule { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Workflow;
+
+    /// Every example workflow survives the trip through its stored IR unchanged.
+    #[test]
+    fn examples_round_trip_through_the_stored_ir() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path().to_string_lossy().to_string();
+            if crate::Syntax::of_file(&path).is_none() {
+                continue;
+            }
+            let w = crate::compile_file(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+            let json = serde_json::to_string(&w).unwrap();
+            let back = Workflow::from_ir_json(&json).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(back, w, "{path}");
+            assert_eq!(back.file, w.file);
+            assert_eq!(back.steps.iter().map(|s| s.pos).collect::<Vec<_>>(), w.steps.iter().map(|s| s.pos).collect::<Vec<_>>());
+            seen += 1;
+        }
+        assert!(seen >= 5, "found {seen} example workflows");
+    }
+
+    #[test]
+    fn a_stored_ir_with_a_broken_expression_is_refused_with_the_reason() {
+        let w = crate::compile_file("a.mkw", "workflow \"a\" version 1\non event a.b\nwhen event.x > 1\ndo log()\n").unwrap();
+        let json = serde_json::to_string(&w).unwrap().replace("event.x > 1", "event.x >");
+        let err = Workflow::from_ir_json(&json).unwrap_err();
+        assert!(err.contains("event.x >"), "{err}");
     }
 }

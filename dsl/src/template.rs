@@ -3,7 +3,7 @@
 use crate::diag::Problem;
 use crate::expr::{Env, EvalError, Expr, Scope};
 use crate::span::Span;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +26,20 @@ pub struct Template {
 impl Serialize for Template {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.source)
+    }
+}
+
+impl<'de> Deserialize<'de> for Template {
+    /// Parses the template's text again.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let mut problems = Vec::new();
+        let t = Template::parse(&text, 0, &crate::expr::deserialize_env(), &mut problems);
+        if problems.is_empty() {
+            Ok(t)
+        } else {
+            Err(serde::de::Error::custom(crate::expr::first_problem(&text, &problems)))
+        }
     }
 }
 

@@ -1,16 +1,16 @@
 //! `mikawaya serve`: wires the store, the engine, the HTTP server and the background loops, and
 //! shuts them down in order on SIGTERM / Ctrl-C (stop intake, finish in-flight steps, exit).
 
-use crate::actions::default_actions;
+use crate::core::actions::default_actions;
 use crate::api::{router, AppState};
 use crate::clock::Clock;
 use crate::clock::SystemClock;
-use crate::engine::{Engine, EngineConfig};
-use crate::intake::Intake;
-use crate::loader::rule_files;
-use crate::plugin_runtime::{Plugins, StoreKv};
-use crate::restraint::{new_secret, FrequencyCap};
-use crate::store::{SqliteStore, Store};
+use crate::core::{Engine, EngineConfig};
+use crate::core::intake::Intake;
+use crate::core::loader::rule_files;
+use crate::core::plugins::{Plugins, StoreKv};
+use crate::core::restraint::{new_secret, FrequencyCap};
+use crate::store::{open as open_store};
 use anyhow::Context;
 use mikawaya_plugins::builtin::EmailConfig;
 use mikawaya_plugins::wasm::{manifests_in, WasmHost};
@@ -19,61 +19,42 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
-/// Options of `serve` (each also an environment variable).
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
+/// What `mikawaya serve` is given (the command line fills it from flags and the environment).
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
     /// Folder of workflow files (.yaml, .mkw).
-    #[arg(long, default_value = "workflows", env = "MIKAWAYA_WORKFLOWS")]
     pub workflows: PathBuf,
-    /// SQLite database file (created if missing).
-    #[arg(long, default_value = "mikawaya.db", env = "MIKAWAYA_DB")]
-    pub db: PathBuf,
+    /// The store: a SQLite file path, `sqlite://FILE` or `memory:` (see [`crate::store::open`]).
+    pub db: String,
     /// Address to listen on (`127.0.0.1:0` picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8080", env = "MIKAWAYA_LISTEN")]
     pub listen: String,
     /// Bearer token required by the API (none: open, for local use).
-    #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Read-only token: lists, runs, graphs and validation, but no changes.
-    #[arg(long, env = "MIKAWAYA_READ_TOKEN", hide_env_values = true)]
     pub read_token: Option<String>,
-    /// SMTP server, e.g. `smtp://user:pass@host:587?tls=required`; without it mail goes to --outbox.
-    #[arg(long, env = "MIKAWAYA_SMTP_URL", hide_env_values = true)]
+    /// SMTP server; without it mail goes to `outbox`.
     pub smtp_url: Option<String>,
     /// Sender of emails.
-    #[arg(
-        long,
-        default_value = "mikawaya <noreply@localhost>",
-        env = "MIKAWAYA_MAIL_FROM"
-    )]
     pub mail_from: String,
     /// Folder for .eml files when no SMTP server is set.
-    #[arg(long, default_value = "outbox", env = "MIKAWAYA_OUTBOX")]
     pub outbox: PathBuf,
     /// Folder of email templates (default: `<workflows>/templates`).
-    #[arg(long, env = "MIKAWAYA_TEMPLATES")]
     pub templates: Option<PathBuf>,
     /// Most marketing messages per customer and channel in a window, e.g. `3/7d`, or `off`.
-    #[arg(long, default_value = "3/7d", env = "MIKAWAYA_FREQUENCY_CAP")]
     pub frequency_cap: String,
     /// URL customers reach the engine at, for unsubscribe links (default: the listen address).
-    #[arg(long, env = "MIKAWAYA_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Folder of WASM plugins (each a folder with `plugin.yaml`).
-    #[arg(long, env = "MIKAWAYA_PLUGINS")]
     pub plugins: Option<PathBuf>,
-    /// The operator's grants file: which capabilities each plugin may use (none: nothing granted).
-    #[arg(long, env = "MIKAWAYA_PLUGIN_GRANTS")]
+    /// The operator's grants file.
     pub plugin_grants: Option<PathBuf>,
     /// Where compiled plugins are cached.
-    #[arg(long, default_value = ".mikawaya-cache", env = "MIKAWAYA_PLUGIN_CACHE")]
     pub plugin_cache: PathBuf,
     /// Do not reload when workflow or plugin files change (SIGHUP still reloads).
-    #[arg(long)]
     pub no_watch: bool,
 }
 
-impl ServeArgs {
+impl ServeConfig {
     /// The email settings these options describe.
     pub fn email(&self) -> EmailConfig {
         EmailConfig {
@@ -98,12 +79,10 @@ pub fn parse_cap(text: &str) -> anyhow::Result<Option<FrequencyCap>> {
 }
 
 /// Runs the engine until SIGTERM or Ctrl-C.
-pub async fn serve(opts: ServeArgs) -> anyhow::Result<()> {
-    let store = Arc::new(
-        SqliteStore::open(&opts.db)
-            .await
-            .with_context(|| format!("opening {}", opts.db.display()))?,
-    );
+pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
+    let store = open_store(&opts.db)
+        .await
+        .with_context(|| format!("opening the store {}", opts.db))?;
     let released = store.release_leases().await?;
     if released > 0 {
         tracing::warn!(
@@ -138,7 +117,7 @@ pub async fn serve(opts: ServeArgs) -> anyhow::Result<()> {
             };
             let host = WasmHost::new(
                 Some(opts.plugin_cache.clone()),
-                Arc::new(StoreKv(store.clone())),
+                Arc::new(StoreKv(store.clone() as Arc<dyn crate::store::PluginKv>)),
                 now,
             )
             .map_err(anyhow::Error::msg)?;
@@ -163,7 +142,7 @@ pub async fn serve(opts: ServeArgs) -> anyhow::Result<()> {
     ];
 
     println!("mikawaya listening on http://{addr}");
-    tracing::info!(%addr, db = %opts.db.display(), "serving");
+    tracing::info!(%addr, db = %opts.db, "serving");
     let app = router(AppState {
         engine: engine.clone(),
         intake,
@@ -204,7 +183,7 @@ async fn shutdown_signal() {
 async fn pause(engine: &Engine, stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(d) => {}
-        _ = engine.wake.notified() => {}
+        _ = engine.woken() => {}
         _ = stop.changed() => {}
     }
     !*stop.borrow()
@@ -214,7 +193,7 @@ async fn event_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     loop {
         match engine.process_events().await {
             Ok(n) if n > 0 => {
-                engine.wake.notify_waiters();
+                engine.wake();
                 continue;
             }
             Ok(_) => {}
@@ -233,8 +212,8 @@ async fn timer_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
             Ok(_) => {}
             Err(e) => tracing::error!("running due work: {e}"),
         }
-        let now = engine.clock.now_ms();
-        let wait = match engine.store.next_due().await {
+        let now = engine.clock().now_ms();
+        let wait = match engine.next_timer().await {
             Ok(Some(due)) => (due - now).clamp(5, 250),
             _ => 250,
         };
@@ -259,7 +238,7 @@ async fn schedule_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
 /// A cheap fingerprint of the workflows folder: names, sizes and modification times.
 fn folder_stamp(engine: &Engine) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     let mut files = rule_files(&engine.config.workflows_dir);
-    if let Some(p) = &engine.plugins {
+    if let Some(p) = engine.plugins() {
         for manifest in manifests_in(p.dir()) {
             if let Some(dir) = manifest.parent() {
                 files.extend(

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use chrono::{TimeZone, Utc};
-use mikawaya_engine::sim::Simulation;
+use mikawaya_engine::tools::sim::Simulation;
 use mikawaya_engine::store::RunStatus;
 use serde_json::json;
 use std::path::Path;
@@ -112,15 +112,13 @@ async fn exhausted_and_permanent_failures_go_to_dead_letters_and_can_be_retried(
         3,
         "three attempts, then it gives up"
     );
-    let letters = s.engine.store.dead_letters(10).await.unwrap();
+    let letters = s.engine.dead_letters(10).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!((letters[0].step_id.as_str(), letters[0].attempts), ("1", 3));
     assert!(letters[0].error.contains("500"), "{}", letters[0].error);
 
     // Retried by an operator: the target now says 422 (permanent), so it fails again at once.
-    s.engine
-        .store
-        .retry_dead_letter(letters[0].id, s.clock_now())
+    s.engine.retry_dead_letter(letters[0].id)
         .await
         .unwrap();
     s.advance(1000).await.unwrap();
@@ -131,12 +129,10 @@ async fn exhausted_and_permanent_failures_go_to_dead_letters_and_can_be_retried(
         "a permanent error is not retried"
     );
     assert!(plan.lock().unwrap().is_empty());
-    let letters = s.engine.store.dead_letters(10).await.unwrap();
+    let letters = s.engine.dead_letters(10).await.unwrap();
     assert_eq!(letters.len(), 2);
     assert!(
-        s.engine
-            .store
-            .retry_dead_letter(letters[1].id, s.clock_now())
+        s.engine.retry_dead_letter(letters[1].id)
             .await
             .unwrap()
             .is_none(),
@@ -144,9 +140,7 @@ async fn exhausted_and_permanent_failures_go_to_dead_letters_and_can_be_retried(
     );
 
     // The target recovers; the second letter is retried and the run completes.
-    s.engine
-        .store
-        .retry_dead_letter(letters[0].id, s.clock_now())
+    s.engine.retry_dead_letter(letters[0].id)
         .await
         .unwrap();
     s.advance(1000).await.unwrap();
@@ -154,17 +148,6 @@ async fn exhausted_and_permanent_failures_go_to_dead_letters_and_can_be_retried(
         s.runs("hook").await.unwrap()[0].status,
         RunStatus::Completed
     );
-}
-
-trait ClockNow {
-    fn clock_now(&self) -> i64;
-}
-
-impl ClockNow for Simulation {
-    fn clock_now(&self) -> i64 {
-        use mikawaya_engine::clock::Clock;
-        self.clock.now_ms()
-    }
 }
 
 #[tokio::test]
@@ -229,7 +212,7 @@ async fn accepted_events_and_waiting_runs_survive_a_restart() {
         let ev =
             mikawaya_engine::event::parse_event(0, json!({"id": "unmatched", "type": "a.b"}), 0)
                 .unwrap();
-        s.engine.store.insert_events(&[ev], 0).await.unwrap();
+        s.store.insert_events(&[ev], 0).await.unwrap();
         // Dropped here without processing the second event: as if the process died.
     }
     let s = Simulation::start(&wf, dir.path(), start_time())
@@ -242,7 +225,7 @@ async fn accepted_events_and_waiting_runs_survive_a_restart() {
 
 #[tokio::test]
 async fn leases_of_a_dead_process_are_freed_at_start_up() {
-    use mikawaya_engine::store::{SqliteStore, Store};
+    use mikawaya_engine::store::{RunStore, SqliteStore};
     let dir = tempfile::tempdir().unwrap();
     let wf = dir.path().join("wf");
     write(
@@ -257,18 +240,14 @@ async fn leases_of_a_dead_process_are_freed_at_start_up() {
     let due = start_time().timestamp_millis() + 2 * HOUR;
     // A worker claims the wake-up timer (leased for a minute), then its process dies.
     assert_eq!(
-        s.engine
-            .store
-            .claim_due(due, 10, 60_000)
+        s.store.claim_due(due, 10, 60_000)
             .await
             .unwrap()
             .len(),
         1
     );
     assert!(
-        s.engine
-            .store
-            .claim_due(due, 10, 60_000)
+        s.store.claim_due(due, 10, 60_000)
             .await
             .unwrap()
             .is_empty(),

@@ -4,9 +4,9 @@
 use chrono::{TimeZone, Utc};
 use mikawaya_engine::clock::{Clock, SystemClock};
 use mikawaya_engine::event::parse_event;
-use mikawaya_engine::replay::{deployed_version_file, replay};
-use mikawaya_engine::sim::Simulation;
-use mikawaya_engine::store::{SqliteStore, Store, VersionRow};
+use mikawaya_engine::tools::replay::{deployed_version_file, replay};
+use mikawaya_engine::tools::sim::Simulation;
+use mikawaya_engine::store::{EventLog, MetaStore, SqliteStore, VersionRow};
 use serde_json::json;
 use std::path::Path;
 
@@ -155,6 +155,8 @@ async fn replay_reports_what_a_new_version_would_have_done_and_compares() {
                 file: "cart-abandon.yaml".into(),
                 source: deployed.clone(),
                 digest: "x".into(),
+                ir: None,
+                compiler: None,
             },
             now,
         )

@@ -3,7 +3,7 @@
 //! new plugin build is picked up without a restart while runs in flight keep theirs.
 
 use chrono::{TimeZone, Utc};
-use mikawaya_engine::sim::{SimOptions, Simulation};
+use mikawaya_engine::tools::sim::{SimOptions, Simulation};
 use mikawaya_engine::store::RunStatus;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -144,7 +144,7 @@ async fn a_plugin_that_never_returns_fails_its_step_not_the_engine() {
     s.advance(HOUR).await.unwrap();
     let run = &s.runs("spin").await.unwrap()[0];
     assert_eq!(run.status, RunStatus::Failed);
-    let letters = s.engine.store.dead_letters(10).await.unwrap();
+    let letters = s.engine.dead_letters(10).await.unwrap();
     assert_eq!((letters.len(), letters[0].attempts), (1, 2));
     assert!(
         letters[0]

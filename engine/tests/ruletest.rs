@@ -1,7 +1,7 @@
 //! The rule test runner itself: a passing case, a failing case with the right diff, and a case
 //! spanning 30 simulated days.
 
-use mikawaya_engine::ruletest::run_file;
+use mikawaya_engine::tools::ruletest::run_file;
 
 const FLOW: &str = "workflow \"promo\" version 1\non event signup.completed\n\
     wait 1d\ndo email.send(to: customer.email, subject: \"Welcome\", coupon: \"SAVE10\")\n\

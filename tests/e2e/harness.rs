@@ -17,7 +17,7 @@ pub fn binary() -> &'static Path {
             .to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "mikawaya-engine", "--bin", "mikawaya"])
+            .args(["build", "-q", "-p", "mikawaya-cli", "--bin", "mikawaya"])
             .current_dir(&root)
             .status()
             .expect("cargo runs");

@@ -3,8 +3,8 @@
 
 use chrono::{TimeZone, Utc};
 use mikawaya_e2e::smtp::{header, SmtpServer};
-use mikawaya_engine::restraint::FrequencyCap;
-use mikawaya_engine::sim::{SimOptions, Simulation};
+use mikawaya_engine::core::restraint::FrequencyCap;
+use mikawaya_engine::tools::sim::{SimOptions, Simulation};
 use serde_json::json;
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! story an ops person would tell ("the customer orders within the hour, so no reminder").
 
 use chrono::{TimeZone, Utc};
-use mikawaya_engine::sim::Simulation;
+use mikawaya_engine::tools::sim::Simulation;
 use mikawaya_engine::store::RunStatus;
 use serde_json::json;
 use std::path::Path;

@@ -22,8 +22,34 @@ pub(crate) use functions::closest;
 pub(crate) use parse::{check_nesting, unescape};
 
 use crate::diag::Problem;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::cell::RefCell;
 use std::fmt;
+
+thread_local! {
+    /// The names in scope while an IR is deserialized (see [`with_deserialize_env`]).
+    static DESERIALIZE_ENV: RefCell<Env> = RefCell::new(Env::default());
+}
+
+/// Runs `f` with `env` as the names in scope for expressions and templates deserialized from
+/// their text (serde gives `Deserialize` no context of its own).
+pub fn with_deserialize_env<T>(env: Env, f: impl FnOnce() -> T) -> T {
+    let old = DESERIALIZE_ENV.with(|e| e.replace(env));
+    let result = f();
+    DESERIALIZE_ENV.with(|e| e.replace(old));
+    result
+}
+
+/// The names in scope for deserialization.
+pub(crate) fn deserialize_env() -> Env {
+    DESERIALIZE_ENV.with(|e| e.borrow().clone())
+}
+
+/// The first problem's message, for a deserialization error.
+pub(crate) fn first_problem(text: &str, problems: &[Problem]) -> String {
+    let reason = problems.first().map(|p| p.message.as_str()).unwrap_or("invalid");
+    format!("`{text}`: {reason}")
+}
 
 /// A compiled expression with the text it came from.
 #[derive(Debug, Clone)]
@@ -44,6 +70,15 @@ impl PartialEq for Expr {
 impl Serialize for Expr {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.source)
+    }
+}
+
+impl<'de> Deserialize<'de> for Expr {
+    /// Compiles the expression's text again.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Expr::parse(&text, &deserialize_env())
+            .map_err(|p| serde::de::Error::custom(first_problem(&text, &p)))
     }
 }
 

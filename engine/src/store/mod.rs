@@ -1,11 +1,20 @@
-//! Storage behind one trait: SQLite (embedded, the default) now; PostgreSQL can follow by
-//! implementing the same trait. Every method that changes several rows does so in one transaction.
+//! Storage, one trait per concern: the [`EventLog`] (events, customers, entities and the result
+//! of matching), [`RunStore`] (runs, timers, waits, enrollments), [`ScheduleStore`] (cron state
+//! and date triggers), [`RestraintStore`] (consent, suppressions, sent messages), [`PluginKv`],
+//! [`ReadModel`] (what the page, the API and the CLI list) and [`MetaStore`] (workflow versions
+//! and settings). [`Store`] is all of them; each backend implements every trait in its own file:
+//! [`sqlite`] (embedded, the default) and [`memory`] (tests and simulations). Both pass one
+//! conformance suite (`engine/tests/store_conformance.rs`).
+//!
+//! Every method that changes several rows does so atomically. Which run status may follow which
+//! is decided by [`crate::core::lifecycle`]; the stores apply the guards it states.
 
+pub mod memory;
+pub mod merge;
 pub mod model;
-mod sqlite;
-mod sqlite_restraint;
-mod sqlite_runs;
+pub mod sqlite;
 
+pub use memory::MemoryStore;
 pub use model::*;
 pub use sqlite::SqliteStore;
 
@@ -13,6 +22,7 @@ use crate::clock::Millis;
 use crate::event::Event;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// Storage errors (always a server-side problem, never the caller's).
 #[derive(Debug, thiserror::Error)]
@@ -26,82 +36,77 @@ pub enum StoreError {
     /// A stored value could not be read.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The store URL names nothing this build can open.
+    #[error("{0}")]
+    Url(String),
 }
 
 /// Result of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Everything the engine keeps.
+/// Accepted events, and the customer and entity snapshots matching derives from them.
 #[async_trait]
-pub trait Store: Send + Sync {
-    /// Records a workflow version (ignored when it exists).
-    async fn save_version(&self, v: &VersionRow, at: Millis) -> StoreResult<()>;
-    /// All stored versions.
-    async fn versions(&self) -> StoreResult<Vec<VersionRow>>;
-
-    /// Inserts events durably in one transaction; `true` for each new id, `false` for duplicates.
+pub trait EventLog: Send + Sync {
+    /// Inserts events durably in one transaction; `true` for each new id, `false` for duplicates
+    /// (the first occurrence of an id within `events` is the new one).
     async fn insert_events(&self, events: &[Event], at: Millis) -> StoreResult<Vec<bool>>;
     /// Events not yet matched, oldest first.
     async fn pending_events(&self, limit: i64) -> StoreResult<Vec<StoredEvent>>;
     /// One event by id.
     async fn event(&self, id: &str) -> StoreResult<Option<Event>>;
-    /// Events between two times, oldest first.
+    /// Events that occurred in `[from, to)`, oldest first.
     async fn events_between(&self, from: Millis, to: Millis, limit: i64)
         -> StoreResult<Vec<Event>>;
-
     /// A customer's merged attributes.
     async fn customer(&self, id: &str) -> StoreResult<Option<Map<String, Value>>>;
-    /// All entities of a kind.
+    /// All entities of a kind, by id.
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>>;
+    /// Applies a matched batch atomically: snapshots, exits, resumes, new runs, date triggers,
+    /// consent, suppressions, and the events marked processed.
+    async fn apply_match(&self, batch: MatchBatch) -> StoreResult<()>;
+}
+
+/// Runs and what makes them move: timers, waits for events, enrollments, tasks, dead letters.
+#[async_trait]
+pub trait RunStore: Send + Sync {
     /// Last enrollment time of a key in a workflow.
     async fn enrollment(&self, workflow: &str, key: &str) -> StoreResult<Option<Millis>>;
-    /// Runs waiting for an event with this correlation: `(run id, workflow, version, step)`.
+    /// Waiting runs registered for an event of this type with this correlation.
     async fn waiting_runs(
         &self,
         event_type: &str,
         match_expr: &str,
         key: &str,
-    ) -> StoreResult<Vec<(String, String, u32, usize)>>;
+    ) -> StoreResult<Vec<WaitingRun>>;
     /// Ids of a customer's unfinished runs in a workflow.
     async fn open_runs(&self, workflow: &str, customer_id: &str) -> StoreResult<Vec<String>>;
-    /// Applies a matched batch atomically.
-    async fn apply_match(&self, batch: MatchBatch) -> StoreResult<()>;
-
-    /// Claims up to `limit` due timers for `lease_ms`.
+    /// Claims up to `limit` due, unleased timers for `lease_ms`, earliest first.
     async fn claim_due(&self, now: Millis, limit: i64, lease_ms: i64) -> StoreResult<Vec<DueWork>>;
-    /// Frees every timer lease. The embedded store serves one process, so at start-up any lease
+    /// Frees every timer lease. An embedded store serves one process, so at start-up any lease
     /// belongs to a process that died; its runs are due again at once instead of after the lease.
     async fn release_leases(&self) -> StoreResult<u64>;
-    /// When the next timer is due.
+    /// When the next timer is due (or its lease ends, if later).
     async fn next_due(&self) -> StoreResult<Option<Millis>>;
     /// One run.
     async fn run(&self, id: &str) -> StoreResult<Option<RunRow>>;
-    /// Applies a run transition; `false` when the run changed meanwhile.
+    /// Applies a run transition; `false` when the run changed meanwhile (its revision moved).
     async fn commit(&self, t: Transition) -> StoreResult<bool>;
-    /// Lists runs, newest first.
-    async fn runs(&self, filter: &RunFilter) -> StoreResult<Vec<RunRow>>;
-    /// Runs of a workflow that a given event started (its trigger event).
-    async fn runs_for_event(&self, workflow: &str, event_id: &str) -> StoreResult<Vec<RunRow>>;
-    /// A run's timeline, oldest first.
-    async fn timeline(&self, run_id: &str) -> StoreResult<Vec<TimelineEntry>>;
-    /// Counts per workflow.
-    async fn workflow_counts(&self, since: Millis) -> StoreResult<Vec<(String, WorkflowCounts)>>;
-    /// Unfinished runs per `(workflow, step index)`.
-    async fn step_counts(&self, workflow: &str) -> StoreResult<Vec<(u32, usize, i64)>>;
+    /// Creates a task once per idempotency key; returns its id.
+    async fn create_task(
+        &self,
+        key: &str,
+        run_id: &str,
+        input: &Value,
+        at: Millis,
+    ) -> StoreResult<String>;
+    /// Sends a dead letter's failed run back to its failed step; returns the run id (`None` when
+    /// there is no such letter, it was retried already, or its run is no longer failed).
+    async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>>;
+}
 
-    /// Per step of one workflow version: `(step id, timeline status, count)` over all its runs.
-    async fn step_stats(
-        &self,
-        workflow: &str,
-        version: u32,
-    ) -> StoreResult<Vec<(String, String, i64)>>;
-    /// The latest timeline lines of one workflow version, newest first, with their run ids.
-    async fn recent_steps(
-        &self,
-        workflow: &str,
-        version: u32,
-        limit: i64,
-    ) -> StoreResult<Vec<(String, TimelineEntry)>>;
+/// Cron schedule state and pending date-relative triggers.
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
     /// The next due time of a cron workflow.
     async fn schedule_next(&self, workflow: &str) -> StoreResult<Option<Millis>>;
     /// Sets the next due time and starts runs, atomically.
@@ -111,7 +116,7 @@ pub trait Store: Send + Sync {
         next_due: Millis,
         runs: Vec<NewRun>,
     ) -> StoreResult<()>;
-    /// Date triggers due by `now`.
+    /// Date triggers due by `now`, earliest first.
     async fn due_date_triggers(&self, now: Millis, limit: i64) -> StoreResult<Vec<DateTriggerRow>>;
     /// Removes fired date triggers and starts their runs, atomically.
     async fn fire_date_triggers(
@@ -119,24 +124,13 @@ pub trait Store: Send + Sync {
         fired: Vec<DateTriggerRow>,
         runs: Vec<NewRun>,
     ) -> StoreResult<()>;
-    /// All pending date triggers.
+    /// All pending date triggers, earliest first.
     async fn date_triggers(&self) -> StoreResult<Vec<DateTriggerRow>>;
+}
 
-    /// Creates a task once per idempotency key; returns its id.
-    async fn create_task(
-        &self,
-        key: &str,
-        run_id: &str,
-        input: &Value,
-        at: Millis,
-    ) -> StoreResult<String>;
-    /// Lists tasks, newest first.
-    async fn tasks(&self, limit: i64) -> StoreResult<Vec<TaskRow>>;
-    /// Lists dead letters, newest first.
-    async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetterRow>>;
-    /// Sends a dead letter's run back to its failed step; returns the run id.
-    async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>>;
-
+/// What restraint checks: messages sent, suppressed addresses, consent.
+#[async_trait]
+pub trait RestraintStore: Send + Sync {
     /// Sent times of a customer's messages of one channel and kind since `since`, oldest first.
     async fn messages_since(
         &self,
@@ -145,9 +139,9 @@ pub trait Store: Send + Sync {
         kind: &str,
         since: Millis,
     ) -> StoreResult<Vec<Millis>>;
-    /// Why an address is suppressed, if it is.
+    /// Why an address is suppressed, if it is (addresses compare case-insensitively).
     async fn suppressed(&self, address: &str) -> StoreResult<Option<String>>;
-    /// Suppresses an address.
+    /// Suppresses an address (a second call replaces the reason).
     async fn suppress(&self, address: &str, reason: &str, at: Millis) -> StoreResult<()>;
     /// Lifts a suppression; `false` when there was none.
     async fn unsuppress(&self, address: &str) -> StoreResult<bool>;
@@ -162,10 +156,81 @@ pub trait Store: Send + Sync {
         source: &str,
         at: Millis,
     ) -> StoreResult<()>;
+}
+
+/// Key-value data of WASM plugins, one namespace per plugin.
+#[async_trait]
+pub trait PluginKv: Send + Sync {
     /// A plugin's stored value.
     async fn kv_get(&self, plugin: &str, key: &str) -> StoreResult<Option<String>>;
     /// Stores a plugin's value.
     async fn kv_set(&self, plugin: &str, key: &str, value: &str) -> StoreResult<()>;
+}
+
+/// Listings for the page, the API and the CLI.
+#[async_trait]
+pub trait ReadModel: Send + Sync {
+    /// Runs, newest first.
+    async fn runs(&self, filter: &RunFilter) -> StoreResult<Vec<RunRow>>;
+    /// Runs of a workflow whose trigger event (`context.event.id`) is `event_id`, oldest first.
+    async fn runs_for_event(&self, workflow: &str, event_id: &str) -> StoreResult<Vec<RunRow>>;
+    /// A run's timeline, oldest first.
+    async fn timeline(&self, run_id: &str) -> StoreResult<Vec<TimelineEntry>>;
+    /// Run counts per workflow (finished ones since `since`).
+    async fn workflow_counts(&self, since: Millis) -> StoreResult<Vec<(String, WorkflowCounts)>>;
+    /// Unfinished runs per `(version, step index)` of a workflow.
+    async fn step_counts(&self, workflow: &str) -> StoreResult<Vec<StepCount>>;
+    /// Per step of one workflow version: timeline lines by `(step id, status)` over all its runs.
+    async fn step_stats(&self, workflow: &str, version: u32) -> StoreResult<Vec<StepStat>>;
+    /// The latest timeline lines of one workflow version, newest first, with their run ids.
+    async fn recent_steps(
+        &self,
+        workflow: &str,
+        version: u32,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, TimelineEntry)>>;
+    /// Tasks, newest first.
+    async fn tasks(&self, limit: i64) -> StoreResult<Vec<TaskRow>>;
+    /// Dead letters, newest first.
+    async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetterRow>>;
+}
+
+/// What the engine keeps about itself: workflow versions and settings.
+#[async_trait]
+pub trait MetaStore: Send + Sync {
+    /// Records a workflow version (ignored when that name and version exist).
+    async fn save_version(&self, v: &VersionRow, at: Millis) -> StoreResult<()>;
+    /// All stored versions, by name and version.
+    async fn versions(&self) -> StoreResult<Vec<VersionRow>>;
     /// A setting, created with `default` when missing.
     async fn setting_or_init(&self, key: &str, default: &str) -> StoreResult<String>;
+}
+
+/// Every concern: what the engine is given.
+pub trait Store:
+    EventLog + RunStore + ScheduleStore + RestraintStore + PluginKv + ReadModel + MetaStore
+{
+}
+
+impl<T> Store for T where
+    T: EventLog + RunStore + ScheduleStore + RestraintStore + PluginKv + ReadModel + MetaStore
+{
+}
+
+/// Opens the store a `--db` value names: `memory:` (nothing kept), `sqlite://path` or
+/// `sqlite:path`, or a bare file path (SQLite). Other schemes are refused with the ones known.
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url == "memory:" {
+        return Ok(Arc::new(MemoryStore::default()));
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if let Some((scheme, _)) = path.split_once("://") {
+        return Err(StoreError::Url(format!(
+            "`{scheme}://` is not a store this build knows; use a file path, `sqlite://FILE` or `memory:`"
+        )));
+    }
+    Ok(Arc::new(SqliteStore::open(std::path::Path::new(path)).await?))
 }

@@ -56,7 +56,7 @@ impl RunStatus {
 }
 
 /// A stored run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunRow {
     /// Run id.
     pub id: String,
@@ -113,10 +113,15 @@ impl TimelineEntry {
             detail,
         }
     }
+
+    /// The line a dead-letter retry adds.
+    pub fn retried(dead_letter: i64, at: Millis) -> Self {
+        Self::run_level("retried", at, serde_json::json!({ "dead_letter": dead_letter }))
+    }
 }
 
 /// A run to create.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewRun {
     /// New run id.
     pub id: String,
@@ -138,8 +143,24 @@ pub struct NewRun {
     pub at: Millis,
 }
 
+impl NewRun {
+    /// The id of the event in the run's context (the trigger event, or the one carrying the date).
+    pub fn event_id(&self) -> Option<&str> {
+        self.context.get("event")?.get("id")?.as_str()
+    }
+
+    /// The run's first timeline line.
+    pub fn started_entry(&self) -> TimelineEntry {
+        TimelineEntry::run_level(
+            "started",
+            self.at,
+            serde_json::json!({ "trigger": self.trigger_key }),
+        )
+    }
+}
+
 /// Wake a waiting run because its event arrived.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Resume {
     /// Run id.
     pub run_id: String,
@@ -151,8 +172,15 @@ pub struct Resume {
     pub entry: TimelineEntry,
 }
 
+impl Resume {
+    /// The status the run moves to.
+    pub fn status(&self) -> RunStatus {
+        crate::core::lifecycle::after_wait(self.target)
+    }
+}
+
 /// End a run early (goal reached).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EarlyExit {
     /// Run id.
     pub run_id: String,
@@ -160,6 +188,13 @@ pub struct EarlyExit {
     pub reason: String,
     /// When.
     pub at: Millis,
+}
+
+impl EarlyExit {
+    /// The timeline line it adds.
+    pub fn entry(&self) -> TimelineEntry {
+        TimelineEntry::run_level("exited", self.at, serde_json::json!({ "reason": self.reason }))
+    }
 }
 
 /// A pending date trigger.
@@ -215,10 +250,19 @@ impl TimerKind {
             TimerKind::Wake => "wake",
         }
     }
+
+    /// Reads a stored name (anything but `wake` executes).
+    pub fn parse(s: &str) -> TimerKind {
+        if s == "wake" {
+            TimerKind::Wake
+        } else {
+            TimerKind::Exec
+        }
+    }
 }
 
 /// A claimed timer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DueWork {
     /// Run id.
     pub run_id: String,
@@ -229,7 +273,7 @@ pub struct DueWork {
 }
 
 /// A timer to set.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Timer {
     /// When.
     pub due_at: Millis,
@@ -255,7 +299,7 @@ impl Timer {
 }
 
 /// A wait-for-event registration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WaitRow {
     /// Event type.
     pub event_type: String,
@@ -266,7 +310,7 @@ pub struct WaitRow {
 }
 
 /// A step that failed for good.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter {
     /// Step id.
     pub step_id: String,
@@ -281,7 +325,7 @@ pub struct DeadLetter {
 }
 
 /// One atomic change of a run after executing steps.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
     /// Run id.
     pub run_id: String,
@@ -310,7 +354,7 @@ pub struct Transition {
 }
 
 /// A message sent to a customer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SentMessage {
     /// Customer, if known.
     pub customer_id: Option<String>,
@@ -325,7 +369,7 @@ pub struct SentMessage {
 }
 
 /// A suppressed address.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Suppression {
     /// The address.
     pub address: String,
@@ -348,8 +392,15 @@ pub struct RunFilter {
     pub limit: Option<i64>,
 }
 
+impl RunFilter {
+    /// The limit to apply: 100 by default, between 1 and 10,000.
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(100).clamp(1, 10_000)
+    }
+}
+
 /// A stored workflow version.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VersionRow {
     /// Name.
     pub name: String,
@@ -361,10 +412,14 @@ pub struct VersionRow {
     pub source: String,
     /// Digest of the source.
     pub digest: String,
+    /// The compiled IR as JSON (absent for versions stored before the IR was kept).
+    pub ir: Option<String>,
+    /// The compiler that made `ir` (`mikawaya-dsl <version>`).
+    pub compiler: Option<String>,
 }
 
 /// A stored event with its sequence number.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     /// Arrival order.
     pub seq: i64,
@@ -373,7 +428,7 @@ pub struct StoredEvent {
 }
 
 /// A task created by `task.create`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskRow {
     /// Task id.
     pub id: String,
@@ -394,7 +449,7 @@ pub struct TaskRow {
 }
 
 /// A dead letter as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeadLetterRow {
     /// Id.
     pub id: i64,
@@ -417,7 +472,7 @@ pub struct DeadLetterRow {
 }
 
 /// Run counts of one workflow.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WorkflowCounts {
     /// Runs active or waiting now.
     pub active: i64,
@@ -425,4 +480,39 @@ pub struct WorkflowCounts {
     pub completed: i64,
     /// Failed in the last 24h.
     pub failed: i64,
+}
+
+/// A run waiting for an event, as found by its correlation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingRun {
+    /// Run id.
+    pub run_id: String,
+    /// Workflow name.
+    pub workflow: String,
+    /// The version the run is pinned to.
+    pub version: u32,
+    /// The wait step it sits in.
+    pub step: usize,
+}
+
+/// Unfinished runs of one workflow version at one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepCount {
+    /// Version.
+    pub version: u32,
+    /// Step index.
+    pub step: usize,
+    /// Runs there now.
+    pub runs: i64,
+}
+
+/// Timeline lines of one step with one status, over all runs of a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepStat {
+    /// Step id.
+    pub step_id: String,
+    /// Timeline status (`done`, `failed`, `skipped`, …).
+    pub status: String,
+    /// How many.
+    pub count: i64,
 }

@@ -1,0 +1,205 @@
+//! The `mikawaya` command line: argument parsing and the commands that need no server.
+
+use crate::serve_args::ServeArgs;
+use crate::{bench, client, insight, plugin, validate};
+use mikawaya_engine::serve::serve;
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use mikawaya_dsl::{compile_file, graph, schema};
+use std::path::PathBuf;
+
+
+/// mikawaya: workflow automation for CRM.
+#[derive(Debug, Parser)]
+#[command(name = "mikawaya", version, about)]
+pub struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the engine: HTTP API, event intake, runs, schedules.
+    Serve(ServeArgs),
+    /// Check workflow files and print every problem with line and column.
+    Validate {
+        /// Files or folders (default: workflows/).
+        paths: Vec<PathBuf>,
+        /// A plugins folder whose actions workflows may use.
+        #[arg(long, env = "MIKAWAYA_PLUGINS")]
+        plugins: Option<PathBuf>,
+    },
+    /// Run the rule tests (`*.test.yaml`) on a simulated clock with recorded actions.
+    Test {
+        /// Test files or folders (default: workflows/).
+        paths: Vec<PathBuf>,
+    },
+    /// Explain, for every workflow listening to an event's type, whether it fired and why not.
+    Explain {
+        /// The event id.
+        event_id: String,
+        /// Engine URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
+        url: String,
+        /// Bearer token.
+        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Run a workflow file over the stored event history in a sandbox and report what it would do.
+    Replay(insight::ReplayArgs),
+    /// Check or try WASM plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Print a workflow's step graph.
+    Graph {
+        /// The workflow file.
+        file: PathBuf,
+        /// mermaid, dot or json.
+        #[arg(long, default_value = "mermaid")]
+        format: String,
+    },
+    /// Print the JSON Schema of the YAML form.
+    Schema,
+    /// Send one event (or a JSON array of events) to a running engine.
+    SendEvent {
+        /// The event as JSON; `-` or nothing reads standard input.
+        json: Option<String>,
+        /// Engine URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
+        url: String,
+        /// Bearer token.
+        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// List runs, or show one run's timeline.
+    Runs {
+        /// A run id: show its timeline.
+        id: Option<String>,
+        /// Only this customer.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Only this workflow.
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only this status (active, waiting, completed, exited, failed).
+        #[arg(long)]
+        status: Option<String>,
+        /// Engine URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
+        url: String,
+        /// Bearer token.
+        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// List dead letters, or send one back for another try.
+    DeadLetters {
+        /// Retry this dead letter.
+        #[arg(long)]
+        retry: Option<i64>,
+        /// Engine URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
+        url: String,
+        /// Bearer token.
+        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// List tasks created by `task.create`.
+    Tasks {
+        /// Engine URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
+        url: String,
+        /// Bearer token.
+        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Measure durable event intake over HTTP (starts its own engine unless --url is given).
+    Bench(bench::BenchArgs),
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Serve(args) => {
+            serve(args.into_config()).await?;
+            Ok(0)
+        }
+        Command::Validate { paths, plugins } => validate::validate(paths, plugins),
+        Command::Test { paths } => rule_tests(paths).await,
+        Command::Plugin(cmd) => plugin::run(cmd).await,
+        Command::Explain {
+            event_id,
+            url,
+            token,
+        } => insight::explain(&url, token, &event_id).await,
+        Command::Replay(args) => insight::replay(args).await,
+        Command::Graph { file, format } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let w = compile_file(&file.to_string_lossy(), &text)
+                .map_err(|d| anyhow::anyhow!("{}", d.render()))?;
+            match format.as_str() {
+                "mermaid" => print!("{}", graph::mermaid(&w)),
+                "dot" => print!("{}", graph::dot(&w)),
+                "json" => println!("{}", serde_json::to_string_pretty(&graph::graph(&w))?),
+                other => bail!("unknown format `{other}`; use mermaid, dot or json"),
+            }
+            Ok(0)
+        }
+        Command::Schema => {
+            println!("{}", schema::json_schema());
+            Ok(0)
+        }
+        Command::SendEvent { json, url, token } => client::send_event(&url, token, json).await,
+        Command::Runs {
+            id,
+            customer,
+            workflow,
+            status,
+            url,
+            token,
+        } => client::runs(&url, token, id, customer, workflow, status).await,
+        Command::DeadLetters { retry, url, token } => {
+            client::dead_letters(&url, token, retry).await
+        }
+        Command::Tasks { url, token } => client::get_print(&url, token, "/tasks").await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+async fn rule_tests(paths: Vec<PathBuf>) -> anyhow::Result<i32> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("workflows")]
+    } else {
+        paths
+    };
+    let files: Vec<PathBuf> = paths
+        .iter()
+        .flat_map(|p| mikawaya_engine::tools::ruletest::test_files(p))
+        .collect();
+    if files.is_empty() {
+        anyhow::bail!("no *.test.yaml files found in {paths:?}");
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for f in &files {
+        let result = mikawaya_engine::tools::ruletest::run_file(f).await;
+        print!("{}", result.render());
+        let (p, n) = result.counts();
+        passed += p;
+        failed += n;
+    }
+    println!("\n{passed} passed, {failed} failed");
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// Names of the built-in actions, for validation without a running engine.
+pub fn builtin_action_names() -> Vec<String> {
+    ["log", "webhook", "email.send", "task.create"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}

@@ -1,0 +1,177 @@
+//! Commands that talk to a running engine over HTTP.
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+use std::io::Read;
+
+fn request(method: reqwest::Method, url: &str, token: &Option<String>) -> reqwest::RequestBuilder {
+    let mut req = reqwest::Client::new().request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req
+}
+
+async fn print_response(resp: reqwest::Response) -> anyhow::Result<i32> {
+    let status = resp.status();
+    let text = resp.text().await?;
+    let pretty = serde_json::from_str::<Value>(&text)
+        .map(|v| serde_json::to_string_pretty(&v).unwrap_or(text.clone()))
+        .unwrap_or(text);
+    if status.is_success() {
+        println!("{pretty}");
+        Ok(0)
+    } else {
+        eprintln!("{status}: {pretty}");
+        Ok(1)
+    }
+}
+
+/// `send-event`.
+pub async fn send_event(
+    url: &str,
+    token: Option<String>,
+    json: Option<String>,
+) -> anyhow::Result<i32> {
+    let body = match json.as_deref() {
+        None | Some("-") => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            s
+        }
+        Some(j) => j.to_string(),
+    };
+    let resp = request(reqwest::Method::POST, &format!("{url}/events"), &token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("is the engine running at {url}?"))?;
+    print_response(resp).await
+}
+
+/// `runs`.
+pub async fn runs(
+    url: &str,
+    token: Option<String>,
+    id: Option<String>,
+    customer: Option<String>,
+    workflow: Option<String>,
+    status: Option<String>,
+) -> anyhow::Result<i32> {
+    if let Some(id) = id {
+        return run_timeline(url, token, &id).await;
+    }
+    let query: Vec<(&str, String)> = [
+        ("customer", customer),
+        ("workflow", workflow),
+        ("status", status),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    let resp = request(reqwest::Method::GET, &format!("{url}/runs"), &token)
+        .query(&query)
+        .send()
+        .await
+        .with_context(|| format!("is the engine running at {url}?"))?;
+    if !resp.status().is_success() {
+        return print_response(resp).await;
+    }
+    let runs: Vec<Value> = resp.json().await?;
+    println!(
+        "{:<38} {:<22} {:>3} {:<12} {:<10} exit",
+        "run", "workflow", "v", "customer", "status"
+    );
+    for r in &runs {
+        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+        println!(
+            "{:<38} {:<22} {:>3} {:<12} {:<10} {}",
+            s("id"),
+            s("workflow"),
+            r["version"],
+            s("customer_id"),
+            s("status"),
+            s("exit_reason")
+        );
+    }
+    Ok(0)
+}
+
+/// `dead-letters`.
+pub async fn dead_letters(
+    url: &str,
+    token: Option<String>,
+    retry: Option<i64>,
+) -> anyhow::Result<i32> {
+    match retry {
+        Some(id) => {
+            let resp = request(
+                reqwest::Method::POST,
+                &format!("{url}/dead-letters/{id}/retry"),
+                &token,
+            )
+            .send()
+            .await?;
+            print_response(resp).await
+        }
+        None => get_print(url, token, "/dead-letters").await,
+    }
+}
+
+/// GETs a path and prints the JSON.
+pub async fn get_print(url: &str, token: Option<String>, path: &str) -> anyhow::Result<i32> {
+    let resp = request(reqwest::Method::GET, &format!("{url}{path}"), &token)
+        .send()
+        .await
+        .with_context(|| format!("is the engine running at {url}?"))?;
+    if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+        bail!("the engine wants a token: pass --token or set MIKAWAYA_TOKEN");
+    }
+    print_response(resp).await
+}
+
+/// `runs ID`: the run's state and a readable timeline.
+async fn run_timeline(url: &str, token: Option<String>, id: &str) -> anyhow::Result<i32> {
+    let resp = request(reqwest::Method::GET, &format!("{url}/runs/{id}"), &token)
+        .send()
+        .await
+        .with_context(|| format!("is the engine running at {url}?"))?;
+    if !resp.status().is_success() {
+        return print_response(resp).await;
+    }
+    let body: Value = resp.json().await?;
+    let run = &body["run"];
+    let text = |v: &Value| {
+        v.as_str()
+            .map(String::from)
+            .unwrap_or_else(|| v.to_string())
+    };
+    println!(
+        "run {}  {} v{}  customer {}  {}",
+        text(&run["id"]),
+        text(&run["workflow"]),
+        run["version"],
+        text(&run["customer_id"]),
+        text(&run["status"])
+    );
+    if let Some(reason) = run["exit_reason"].as_str() {
+        println!("exit reason: {reason}");
+    }
+    for e in body["timeline"].as_array().into_iter().flatten() {
+        let at = mikawaya_engine::clock::rfc3339(e["at"].as_i64().unwrap_or(0));
+        let attempt = if e["attempt"].as_u64().unwrap_or(1) > 1 {
+            format!(" (attempt {})", e["attempt"])
+        } else {
+            String::new()
+        };
+        println!(
+            "{at}  {:<14} {:<7} {:<8}{attempt}  {}",
+            text(&e["step_id"]),
+            text(&e["kind"]),
+            text(&e["status"]),
+            e["detail"]
+        );
+    }
+    Ok(0)
+}

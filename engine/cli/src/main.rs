@@ -1,0 +1,43 @@
+//! The `mikawaya` binary: parse arguments, set up logging, hand over to the library.
+
+mod args;
+mod bench;
+mod client;
+mod insight;
+mod plugin;
+mod serve_args;
+mod validate;
+
+use args::{run, Cli, Command};
+use clap::Parser;
+use std::io::IsTerminal;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    // The server logs its work; one-shot commands only warn, so their output stays readable.
+    let default = if matches!(cli.command, Command::Serve(_)) {
+        "info,sqlx=warn"
+    } else {
+        "warn"
+    };
+    let filter =
+        EnvFilter::try_from_env("MIKAWAYA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    match run(cli).await {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The flags of `mikawaya serve` (each also an environment variable), turned into the
+//! library's [`ServeConfig`].
+
+use mikawaya_engine::serve::ServeConfig;
+use std::path::PathBuf;
+
+/// Options of `serve` (each also an environment variable).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Folder of workflow files (.yaml, .mkw).
+    #[arg(long, default_value = "workflows", env = "MIKAWAYA_WORKFLOWS")]
+    pub workflows: PathBuf,
+    /// The store: a SQLite file (created if missing), `sqlite://FILE`, or `memory:` (nothing kept).
+    #[arg(long, default_value = "mikawaya.db", env = "MIKAWAYA_DB")]
+    pub db: String,
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "MIKAWAYA_LISTEN")]
+    pub listen: String,
+    /// Bearer token required by the API (none: open, for local use).
+    #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Read-only token: lists, runs, graphs and validation, but no changes.
+    #[arg(long, env = "MIKAWAYA_READ_TOKEN", hide_env_values = true)]
+    pub read_token: Option<String>,
+    /// SMTP server, e.g. `smtp://user:pass@host:587?tls=required`; without it mail goes to --outbox.
+    #[arg(long, env = "MIKAWAYA_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of emails.
+    #[arg(
+        long,
+        default_value = "mikawaya <noreply@localhost>",
+        env = "MIKAWAYA_MAIL_FROM"
+    )]
+    pub mail_from: String,
+    /// Folder for .eml files when no SMTP server is set.
+    #[arg(long, default_value = "outbox", env = "MIKAWAYA_OUTBOX")]
+    pub outbox: PathBuf,
+    /// Folder of email templates (default: `<workflows>/templates`).
+    #[arg(long, env = "MIKAWAYA_TEMPLATES")]
+    pub templates: Option<PathBuf>,
+    /// Most marketing messages per customer and channel in a window, e.g. `3/7d`, or `off`.
+    #[arg(long, default_value = "3/7d", env = "MIKAWAYA_FREQUENCY_CAP")]
+    pub frequency_cap: String,
+    /// URL customers reach the engine at, for unsubscribe links (default: the listen address).
+    #[arg(long, env = "MIKAWAYA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Folder of WASM plugins (each a folder with `plugin.yaml`).
+    #[arg(long, env = "MIKAWAYA_PLUGINS")]
+    pub plugins: Option<PathBuf>,
+    /// The operator's grants file: which capabilities each plugin may use (none: nothing granted).
+    #[arg(long, env = "MIKAWAYA_PLUGIN_GRANTS")]
+    pub plugin_grants: Option<PathBuf>,
+    /// Where compiled plugins are cached.
+    #[arg(long, default_value = ".mikawaya-cache", env = "MIKAWAYA_PLUGIN_CACHE")]
+    pub plugin_cache: PathBuf,
+    /// Do not reload when workflow or plugin files change (SIGHUP still reloads).
+    #[arg(long)]
+    pub no_watch: bool,
+}
+
+impl ServeArgs {
+    /// The library's configuration.
+    pub fn into_config(self) -> ServeConfig {
+        ServeConfig {
+            workflows: self.workflows,
+            db: self.db,
+            listen: self.listen,
+            token: self.token,
+            read_token: self.read_token,
+            smtp_url: self.smtp_url,
+            mail_from: self.mail_from,
+            outbox: self.outbox,
+            templates: self.templates,
+            frequency_cap: self.frequency_cap,
+            public_url: self.public_url,
+            plugins: self.plugins,
+            plugin_grants: self.plugin_grants,
+            plugin_cache: self.plugin_cache,
+            no_watch: self.no_watch,
+        }
+    }
+}

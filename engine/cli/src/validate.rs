@@ -1,0 +1,116 @@
+//! `mikawaya validate`: compile rule files, check clashes, and render every email template
+//! against its sample (templates named by workflows must exist).
+
+use anyhow::Context;
+use mikawaya_dsl::ir::{Arg, StepKind};
+use mikawaya_dsl::{check, compile_source_with, Syntax, Workflow};
+use mikawaya_plugins::builtin::templates::MailTemplates;
+use mikawaya_plugins::wasm::manifest::read_manifest;
+use mikawaya_plugins::wasm::manifests_in;
+use std::path::PathBuf;
+
+/// Validates files and folders (default `workflows/`), knowing the actions of the built-ins and
+/// of the plugins in `plugins` (read from their manifests); returns the exit code.
+pub fn validate(paths: Vec<PathBuf>, plugins: Option<PathBuf>) -> anyhow::Result<i32> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("workflows")]
+    } else {
+        paths
+    };
+    let mut files = Vec::new();
+    let mut template_dirs = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            files.extend(mikawaya_engine::core::loader::rule_files(&p));
+            if p.join("templates").is_dir() {
+                template_dirs.push(p.join("templates"));
+            }
+        } else {
+            files.push(p);
+        }
+    }
+    let mut actions = crate::args::builtin_action_names();
+    for manifest in plugins.iter().flat_map(|dir| manifests_in(dir)) {
+        let m = read_manifest(&manifest).map_err(anyhow::Error::msg)?;
+        actions.extend(m.actions.into_iter().map(|a| a.name));
+    }
+    let catalog = check::Catalog {
+        actions: Some(actions),
+    };
+    let (mut ok, mut failed) = (Vec::new(), 0);
+    for f in &files {
+        let name = f.to_string_lossy().to_string();
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {name}"))?;
+        let syntax = Syntax::of_file(&name).unwrap_or(Syntax::Yaml);
+        match compile_source_with(&name, &text, syntax, &catalog) {
+            Ok(w) => {
+                println!(
+                    "ok    {name}: {} v{} ({} steps)",
+                    w.name,
+                    w.version,
+                    w.steps.len()
+                );
+                ok.push(w);
+            }
+            Err(d) => {
+                failed += 1;
+                eprint!("{}", d.render());
+            }
+        }
+    }
+    for c in check::clashes(&ok) {
+        failed += 1;
+        eprintln!(
+            "error: workflow `{}` version {} is defined in {}",
+            c.name,
+            c.version,
+            c.files.join(" and ")
+        );
+    }
+    for dir in &template_dirs {
+        let templates = MailTemplates::new(dir);
+        let problems = templates.check();
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        let names = templates.names();
+        let missing: Vec<String> = ok
+            .iter()
+            .flat_map(used_templates)
+            .filter(|(_, t)| !names.contains(t))
+            .map(|(w, t)| {
+                format!(
+                    "{w} uses email template `{t}`, which {} does not have",
+                    dir.display()
+                )
+            })
+            .collect();
+        for m in &missing {
+            eprintln!("error: {m}");
+        }
+        failed += problems.len() + missing.len();
+        println!(
+            "ok    {}: {} template(s) rendered against their samples",
+            dir.display(),
+            names.len()
+        );
+    }
+    println!("{} file(s) checked, {} problem(s)", files.len(), failed);
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// `(workflow file, template name)` for every `email.send` step with a literal template.
+fn used_templates(w: &Workflow) -> Vec<(String, String)> {
+    w.steps
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepKind::Action { action, args, .. } if action == "email.send" => match args
+                .get("template")
+            {
+                Some(Arg::Value(serde_json::Value::String(t))) => Some((w.file.clone(), t.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,113 @@
+//! Routes of consent and restraint: the one-click unsubscribe page customers reach from an email
+//! (open, signed by token), and the operators' suppression list and customer view (protected).
+
+use super::{ApiError, ApiJson, ApiPath, ApiResult, AppState};
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Routes customers reach without a token.
+pub fn public() -> Router<AppState> {
+    Router::new().route(
+        "/unsubscribe/{token}",
+        get(unsubscribe_page).post(unsubscribe),
+    )
+}
+
+/// Routes for operators (behind the API token).
+pub fn protected() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/suppressions",
+            get(list_suppressions).post(add_suppression),
+        )
+        .route("/suppressions/{address}", delete(remove_suppression))
+        .route("/customers/{id}", get(get_customer))
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title></head><body style=\"font-family:sans-serif;max-width:32rem;margin:4rem auto\"><h1>{title}</h1>{body}</body></html>"
+    ))
+}
+
+fn not_ours() -> ApiError {
+    ApiError::NotFound("unsubscribe link (it may be mistyped)".into())
+}
+
+/// GET shows a confirmation button: link scanners that follow URLs must not unsubscribe anyone.
+async fn unsubscribe_page(
+    State(s): State<AppState>,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Html<String>> {
+    let (_, channel) = s.engine.unsubscribe_target(&token).ok_or_else(not_ours)?;
+    Ok(page(
+        "Unsubscribe",
+        &format!("<p>Stop receiving marketing {channel} from us?</p><form method=\"post\"><button type=\"submit\" autofocus>Unsubscribe</button></form>"),
+    ))
+}
+
+/// POST (the button, or a mail client's RFC 8058 one-click request) records the opt-out.
+async fn unsubscribe(
+    State(s): State<AppState>,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Html<String>> {
+    let (_, channel) = s.engine.unsubscribe(&token).await?.ok_or_else(not_ours)?;
+    Ok(page(
+        "You are unsubscribed",
+        &format!("<p>You will not receive marketing {channel} from us any more.</p>"),
+    ))
+}
+
+async fn list_suppressions(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(s.engine.suppressions().await?)))
+}
+
+#[derive(Deserialize)]
+struct NewSuppression {
+    address: String,
+    reason: Option<String>,
+}
+
+async fn add_suppression(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<NewSuppression>,
+) -> ApiResult<Json<Value>> {
+    if !body.address.contains('@') {
+        return Err(ApiError::bad_field(
+            "address",
+            format!("`{}` is not an email address", body.address),
+        ));
+    }
+    let reason = body.reason.unwrap_or_else(|| "manual".into());
+    s.engine.suppress(&body.address, &reason).await?;
+    Ok(Json(
+        json!({ "address": body.address.to_lowercase(), "reason": reason }),
+    ))
+}
+
+async fn remove_suppression(
+    State(s): State<AppState>,
+    ApiPath(address): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    if !s.engine.unsuppress(&address).await? {
+        return Err(ApiError::NotFound(format!("suppression of {address}")));
+    }
+    Ok(Json(json!({ "removed": address.to_lowercase() })))
+}
+
+async fn get_customer(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let customer = s
+        .engine
+        .customer_view(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("customer `{id}`")))?;
+    Ok(Json(customer))
+}

@@ -1,0 +1,110 @@
+//! The one error type of the API: each variant maps to its status and the same JSON shape
+//! `{"error": "…", …}`, including the rejections of axum's extractors (a malformed JSON body, a
+//! bad path or query parameter), which [`ApiJson`], [`ApiPath`] and [`ApiQuery`] turn into it.
+
+use crate::core::EngineError;
+use crate::store::StoreError;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::FromRequest;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Errors of the API, each with its status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is wrong; the body says how.
+    #[error("{0}")]
+    BadRequest(Value),
+    /// Nothing here.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Missing or wrong token.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The token is right but not allowed to do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Our fault (database, shutdown).
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// A 400 with a message and the field at fault.
+    pub fn bad_field(field: &str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest(json!({ "error": message.into(), "field": field }))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        ApiError::BadRequest(json!({ "error": r.body_text(), "field": "body" }))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::BadRequest(json!({ "error": r.body_text(), "field": "path" }))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::BadRequest(json!({ "error": r.body_text(), "field": "query" }))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::BadRequest(v) => (StatusCode::BAD_REQUEST, v),
+            ApiError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                json!({ "error": format!("{what} not found") }),
+            ),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({ "error": m })),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                json!({ "error": "missing or wrong bearer token" }),
+            ),
+            ApiError::Internal(m) => {
+                tracing::error!("{m}");
+                (StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": m }))
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// A JSON body whose rejection is an [`ApiError`].
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Path parameters whose rejection is an [`ApiError`].
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// Query parameters whose rejection is an [`ApiError`].
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);

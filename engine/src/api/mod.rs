@@ -1,0 +1,59 @@
+//! The HTTP API (axum). Each resource has its file; a handler parses, is authorised by
+//! [`auth`], calls one engine service and maps the result. Every error, including a rejected
+//! body, path or query, answers with the JSON shape of [`ApiError`].
+
+mod auth;
+mod consent;
+mod error;
+mod events;
+mod metrics;
+mod runs;
+mod web;
+mod workflows;
+
+pub use error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+
+use crate::core::intake::Intake;
+use crate::core::runtime::RuntimeWorkflow;
+use crate::core::Engine;
+use axum::routing::get;
+use axum::{middleware, Router};
+use std::sync::Arc;
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// Event intake.
+    pub intake: Intake,
+    /// Write token: required on every route but `/health`, the page and unsubscribe links, if set.
+    pub token: Option<String>,
+    /// Read-only token, if set.
+    pub read_token: Option<String>,
+}
+
+impl AppState {
+    /// The active version of workflow `name`, or a 404.
+    pub fn active_workflow(&self, name: &str) -> ApiResult<Arc<RuntimeWorkflow>> {
+        self.engine
+            .active_workflow(name)
+            .ok_or_else(|| ApiError::NotFound(format!("workflow `{name}`")))
+    }
+}
+
+/// The router with every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(events::routes())
+        .merge(workflows::routes())
+        .merge(runs::routes())
+        .merge(consent::protected())
+        .merge(web::routes())
+        .route("/metrics", get(metrics::metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::auth))
+        .route("/health", get(|| async { "ok" }))
+        .merge(consent::public())
+        .merge(web::page())
+        .with_state(state)
+}

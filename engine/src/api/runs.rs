@@ -1,0 +1,55 @@
+//! Runs and what they leave behind: timelines, tasks, dead letters (and retrying one).
+
+use super::{ApiError, ApiPath, ApiQuery, ApiResult, AppState};
+use crate::store::RunFilter;
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// Most tasks and dead letters listed.
+const LIST_LIMIT: i64 = 500;
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/runs", get(list_runs))
+        .route("/runs/{id}", get(get_run))
+        .route("/tasks", get(list_tasks))
+        .route("/dead-letters", get(list_dead_letters))
+        .route("/dead-letters/{id}/retry", post(retry_dead_letter))
+}
+
+async fn list_runs(
+    State(s): State<AppState>,
+    ApiQuery(f): ApiQuery<RunFilter>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(s.engine.runs(&f).await?)))
+}
+
+async fn get_run(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Value>> {
+    let (run, timeline) = s
+        .engine
+        .run_with_timeline(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
+    Ok(Json(json!({ "run": run, "timeline": timeline })))
+}
+
+async fn list_tasks(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(s.engine.tasks(LIST_LIMIT).await?)))
+}
+
+async fn list_dead_letters(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(s.engine.dead_letters(LIST_LIMIT).await?)))
+}
+
+async fn retry_dead_letter(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    let run = s.engine.retry_dead_letter(id).await?.ok_or_else(|| {
+        ApiError::NotFound(format!("dead letter {id} (or it was already retried)"))
+    })?;
+    Ok(Json(json!({ "run_id": run })))
+}

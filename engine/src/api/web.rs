@@ -1,0 +1,165 @@
+//! Routes of the web page: the page itself (built into the binary), live validation, a
+//! workflow's source, saving a new version (write token), and per-step counts for the graph.
+
+use super::{ApiError, ApiJson, ApiPath, ApiResult, AppState};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mikawaya_dsl::{compile_source_with, Diagnostics, Syntax};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The built page (`engine/web/dist`, from `engine/web/build.sh`).
+#[derive(rust_embed::Embed)]
+#[folder = "web/dist/"]
+#[allow_missing = true]
+struct Assets;
+
+/// Routes for readers (behind the read or write token).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/workflows/{name}/source", get(get_source).put(save_source))
+        .route("/workflows/{name}/steps", get(step_stats))
+}
+
+/// The page and its assets (open: the page asks for the token itself).
+pub fn page() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/{*path}", get(asset))
+}
+
+async fn index() -> Response {
+    match Assets::get("index.html") {
+        Some(f) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            f.data.into_owned(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "The web page is not built into this binary: run engine/web/build.sh, then rebuild.",
+        )
+            .into_response(),
+    }
+}
+
+async fn asset(Path(path): Path<String>) -> Response {
+    match Assets::get(&format!("assets/{path}")) {
+        Some(f) => (
+            [(header::CONTENT_TYPE, f.metadata.mimetype().to_string())],
+            f.data.into_owned(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Diagnostics as JSON with 1-based line and column of both ends.
+fn problems_json(d: &Diagnostics) -> Value {
+    let list: Vec<Value> = d
+        .problems
+        .iter()
+        .map(|p| {
+            let start = mikawaya_dsl::span::position(&d.source, p.span.start);
+            let end = mikawaya_dsl::span::position(&d.source, p.span.end.max(p.span.start + 1));
+            json!({ "line": start.line, "column": start.column, "end_line": end.line, "end_column": end.column,
+                    "from": p.span.start, "to": p.span.end.max(p.span.start + 1), "code": p.code, "message": p.message, "hint": p.hint })
+        })
+        .collect();
+    Value::Array(list)
+}
+
+#[derive(Deserialize)]
+struct Draft {
+    file: String,
+    source: String,
+}
+
+fn compile(s: &AppState, draft: &Draft) -> Result<mikawaya_dsl::Workflow, Diagnostics> {
+    let syntax = Syntax::of_file(&draft.file).unwrap_or(Syntax::Yaml);
+    compile_source_with(&draft.file, &draft.source, syntax, &s.engine.catalog())
+}
+
+async fn validate(State(s): State<AppState>, ApiJson(draft): ApiJson<Draft>) -> Json<Value> {
+    Json(match compile(&s, &draft) {
+        Ok(w) => {
+            json!({ "ok": true, "problems": [], "graph": mikawaya_dsl::graph::graph(&w), "name": w.name })
+        }
+        Err(d) => json!({ "ok": false, "problems": problems_json(&d) }),
+    })
+}
+
+async fn get_source(
+    State(s): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let w = s.active_workflow(&name)?;
+    let source = std::fs::read_to_string(&w.file)
+        .map_err(|e| ApiError::Internal(format!("{}: {e}", w.file)))?;
+    Ok(Json(
+        json!({ "file": w.file, "source": source, "version": w.version }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct Save {
+    source: String,
+}
+
+/// Saves a new version: checked first, written atomically, then loaded (runs in flight keep theirs).
+async fn save_source(
+    State(s): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(save): ApiJson<Save>,
+) -> ApiResult<Json<Value>> {
+    let w = s.active_workflow(&name)?;
+    let draft = Draft {
+        file: w.file.clone(),
+        source: save.source,
+    };
+    let compiled = compile(&s, &draft).map_err(|d| {
+        ApiError::BadRequest(
+            json!({ "error": "the workflow has problems", "problems": problems_json(&d) }),
+        )
+    })?;
+    if compiled.name != name {
+        return Err(ApiError::BadRequest(
+            json!({ "error": format!("the file now names workflow `{}`; keep `{name}` or create a new file", compiled.name) }),
+        ));
+    }
+    let tmp = format!("{}.saving", w.file);
+    std::fs::write(&tmp, &draft.source)
+        .and_then(|_| std::fs::rename(&tmp, &w.file))
+        .map_err(|e| ApiError::Internal(format!("{}: {e}", w.file)))?;
+    let report = s.engine.reload().await?;
+    let version = report
+        .active
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v);
+    tracing::info!(workflow = %name, ?version, "saved from the web page");
+    Ok(Json(
+        json!({ "name": name, "version": version, "notes": report.notes }),
+    ))
+}
+
+async fn step_stats(
+    State(s): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let w = s.active_workflow(&name)?;
+    let (stats, recent) = s.engine.step_activity(&w, 200).await?;
+    // The page reads each stat as a `[step, status, count]` triple.
+    let stats: Vec<Value> = stats
+        .into_iter()
+        .map(|st| json!([st.step_id, st.status, st.count]))
+        .collect();
+    Ok(Json(
+        json!({ "version": w.version, "stats": stats, "recent": recent }),
+    ))
+}

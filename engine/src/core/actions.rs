@@ -1,0 +1,120 @@
+//! Actions the engine itself provides (`task.create`), and the default action set.
+
+use crate::clock::Clock;
+use crate::store::RunStore;
+use async_trait::async_trait;
+use mikawaya_plugins::builtin::{EmailAction, EmailConfig, LogAction, WebhookAction};
+use mikawaya_plugins::{required_str, Action, ActionContext, ActionError, ActionRegistry};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// `task.create`: stores a task for a person or queue (`title` required; `assignee`, `queue`, any
+/// other fields kept as data). Created once per idempotency key, so a retried step never
+/// duplicates a task.
+pub struct TaskAction {
+    store: Arc<dyn RunStore>,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl Action for TaskAction {
+    fn name(&self) -> &str {
+        "task.create"
+    }
+
+    async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
+        required_str(&input, "title")?;
+        let id = self
+            .store
+            .create_task(
+                &ctx.idempotency_key,
+                &ctx.run_id,
+                &input,
+                self.clock.now_ms(),
+            )
+            .await
+            .map_err(|e| ActionError::Retryable(e.to_string()))?;
+        Ok(json!({ "task_id": id }))
+    }
+}
+
+/// The built-in actions: `log`, `webhook`, `email.send`, `task.create`.
+pub fn default_actions(
+    store: Arc<dyn RunStore>,
+    clock: Arc<dyn Clock>,
+    email: &EmailConfig,
+) -> Result<ActionRegistry, String> {
+    let mut registry = ActionRegistry::new();
+    registry.register(Arc::new(LogAction));
+    registry.register(Arc::new(WebhookAction::default()));
+    registry.register(Arc::new(EmailAction::new(email)?));
+    registry.register(Arc::new(TaskAction { store, clock }));
+    Ok(registry)
+}
+
+/// One call recorded by a stand-in action.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecordedCall {
+    /// Action name.
+    pub action: String,
+    /// Evaluated arguments.
+    pub input: Value,
+    /// Run that called it.
+    pub run_id: String,
+    /// Step that called it.
+    pub step_id: String,
+    /// When, in the engine's clock.
+    pub at: crate::clock::Millis,
+}
+
+/// The shared log of recorded calls.
+pub type CallLog = Arc<std::sync::Mutex<Vec<RecordedCall>>>;
+
+/// A stand-in for a side-effecting action: records the call and succeeds, so tests and replays
+/// touch nothing outside. It keeps the real action's channel, so consent and caps still apply.
+pub struct RecordingAction {
+    name: String,
+    channel: Option<&'static str>,
+    log: CallLog,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl Action for RecordingAction {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn channel(&self) -> Option<&'static str> {
+        self.channel
+    }
+
+    async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
+        let call = RecordedCall {
+            action: self.name.clone(),
+            input,
+            run_id: ctx.run_id.clone(),
+            step_id: ctx.step_id.clone(),
+            at: self.clock.now_ms(),
+        };
+        self.log.lock().expect("call log").push(call);
+        Ok(
+            json!({ "recorded": true, "task_id": format!("task-{}", ctx.idempotency_key), "message_id": format!("<{}@recorded>", ctx.idempotency_key) }),
+        )
+    }
+}
+
+/// Replaces every action of `real` with a recording stand-in writing to `log`.
+pub fn recording(real: &ActionRegistry, log: &CallLog, clock: Arc<dyn Clock>) -> ActionRegistry {
+    let mut registry = ActionRegistry::new();
+    for name in real.names() {
+        let channel = real.get(&name).and_then(|a| a.channel());
+        registry.register(Arc::new(RecordingAction {
+            name,
+            channel,
+            log: log.clone(),
+            clock: clock.clone(),
+        }));
+    }
+    registry
+}

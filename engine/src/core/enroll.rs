@@ -1,0 +1,74 @@
+//! Enrollment: the entry condition and the re-enrollment policy decide whether a trigger starts a run.
+
+use crate::clock::Millis;
+use crate::core::{Engine, EngineError};
+use crate::core::lifecycle::target_index;
+use crate::core::runtime::RuntimeWorkflow;
+use crate::core::scope::ScopeData;
+use crate::store::NewRun;
+use mikawaya_dsl::ir::ReEnroll;
+use std::collections::HashMap;
+
+/// One trigger firing for one workflow.
+pub struct Candidate<'a> {
+    /// The workflow.
+    pub workflow: &'a RuntimeWorkflow,
+    /// What expressions see.
+    pub scope: ScopeData,
+    /// Customer, if any.
+    pub customer_id: Option<String>,
+    /// Unique per trigger firing (event id, cron due time, date trigger).
+    pub trigger_key: String,
+    /// Re-enrollment key (the customer, or the entity).
+    pub enroll_key: String,
+}
+
+/// Enrollments made earlier in the same batch, not yet in the store.
+pub type BatchEnrollments = HashMap<(String, String), Millis>;
+
+impl Engine {
+    /// The run this trigger starts, or `None` when the condition or the policy says no.
+    pub async fn enroll(
+        &self,
+        c: Candidate<'_>,
+        batch: &mut BatchEnrollments,
+    ) -> Result<Option<NewRun>, EngineError> {
+        let now = self.clock().now_ms();
+        let w = c.workflow;
+        if let Some(cond) = &w.when {
+            if !cond.matches(&c.scope.scope(self.clock().now(), w.tz)) {
+                return Ok(None);
+            }
+        }
+        let key = (w.name.clone(), c.enroll_key.clone());
+        let last = match batch.get(&key) {
+            Some(at) => Some(*at),
+            None => self.store().enrollment(&w.name, &c.enroll_key).await?,
+        };
+        let allowed = match (w.re_enroll, last) {
+            (_, None) | (ReEnroll::Always, _) => true,
+            (ReEnroll::Never, Some(_)) => false,
+            (ReEnroll::After(ms), Some(at)) => now - at >= ms,
+        };
+        if !allowed {
+            return Ok(None);
+        }
+        batch.insert(key, now);
+        let mut context =
+            serde_json::json!({ "event": c.scope.event, "steps": {}, "entity": c.scope.entity });
+        if let Some(plugins) = self.plugins() {
+            context["plugins"] = plugins.pins();
+        }
+        Ok(Some(NewRun {
+            id: uuid::Uuid::now_v7().to_string(),
+            workflow: w.name.clone(),
+            version: w.version,
+            customer_id: c.customer_id,
+            enroll_key: c.enroll_key,
+            trigger_key: c.trigger_key,
+            context,
+            start: target_index(w.start),
+            at: now,
+        }))
+    }
+}

@@ -1,0 +1,529 @@
+//! The run lifecycle as a pure state machine: which status may follow which, and what each step
+//! of a run does. [`Machine::advance`] takes the run's progress and one [`Input`] (a timer fired,
+//! restraint answered, an action returned, a commit succeeded) and returns the next [`Effect`]
+//! for the executor to carry out (ask restraint, call an action, commit a [`Transition`]). No I/O
+//! happens here: time and randomness come in through [`Now`], so every path is a plain unit test.
+//!
+//! The stores apply the guards stated here ([`from_statuses`]) in their SQL or code, so the
+//! rules are written once.
+
+use crate::clock::{rfc3339, to_time, Millis};
+use crate::core::restraint::Decision;
+use crate::core::runtime::RuntimeWorkflow;
+use crate::core::scope::{key_string, ScopeData};
+use crate::store::{
+    DeadLetter, RunRow, RunStatus, SentMessage, TimelineEntry, Timer, TimerKind, Transition,
+    WaitRow,
+};
+use mikawaya_dsl::ir::{eval_args, Step, StepKind, Target};
+use mikawaya_plugins::ActionError;
+use serde_json::{json, Value};
+
+/// What moves a run from one status to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The executor ran the run's steps (a timer fired).
+    Step,
+    /// The event a wait listened for arrived.
+    EventArrived,
+    /// The workflow's goal event arrived.
+    Goal,
+    /// An operator retried the run's dead letter.
+    Retry,
+}
+
+use RunStatus::*;
+
+/// Every cause, for tables and tests.
+pub const CAUSES: [Cause; 4] = [Cause::Step, Cause::EventArrived, Cause::Goal, Cause::Retry];
+
+/// The statuses a run may be in for `cause` to move it.
+pub fn from_statuses(cause: Cause) -> &'static [RunStatus] {
+    match cause {
+        Cause::Step => &[Active, Waiting],
+        Cause::EventArrived => &[Waiting],
+        Cause::Goal => &[Active, Waiting],
+        Cause::Retry => &[Failed],
+    }
+}
+
+/// The statuses `cause` may move a run to.
+pub fn to_statuses(cause: Cause) -> &'static [RunStatus] {
+    match cause {
+        Cause::Step => &[Active, Waiting, Completed, Exited, Failed],
+        Cause::EventArrived => &[Active, Completed],
+        Cause::Goal => &[Exited],
+        Cause::Retry => &[Active],
+    }
+}
+
+/// Why a transition is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a run that is {from} cannot become {to} by {cause:?}")]
+pub struct Refused {
+    /// Status before.
+    pub from: &'static str,
+    /// Status asked for.
+    pub to: &'static str,
+    /// What asked.
+    pub cause: Cause,
+}
+
+/// Whether `cause` may move a run from `from` to `to`.
+pub fn check(from: RunStatus, to: RunStatus, cause: Cause) -> Result<(), Refused> {
+    if from_statuses(cause).contains(&from) && to_statuses(cause).contains(&to) {
+        Ok(())
+    } else {
+        Err(Refused {
+            from: from.as_str(),
+            to: to.as_str(),
+            cause,
+        })
+    }
+}
+
+/// A new run's status: active with a first step, else completed at once.
+pub fn initial_status(start: Option<usize>) -> RunStatus {
+    if start.is_some() {
+        Active
+    } else {
+        Completed
+    }
+}
+
+/// The status after a wait ends, by where it goes on.
+pub fn after_wait(target: Option<usize>) -> RunStatus {
+    initial_status(target)
+}
+
+/// A step target as an optional index.
+pub fn target_index(t: Target) -> Option<usize> {
+    match t {
+        Target::Step(i) => Some(i),
+        Target::End => None,
+    }
+}
+
+/// The outside world as the machine may see it: the time, a random number, the lease length.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// Current time.
+    pub ms: Millis,
+    /// A random number (retry jitter).
+    pub random: u64,
+    /// How long a worker keeps a run it goes on executing after a commit.
+    pub lease_ms: i64,
+}
+
+/// What the machine is told.
+#[derive(Debug)]
+pub enum Input {
+    /// The run's timer fired.
+    Due {
+        /// Execute the current step, or end the current wait.
+        kind: TimerKind,
+        /// Attempt of the current step.
+        attempt: u32,
+    },
+    /// Restraint's answer about the pending call (or why it could not answer).
+    Restraint(Result<Decision, String>),
+    /// The pending action call returned.
+    Called(Result<Value, ActionError>),
+    /// The last commit succeeded.
+    Committed,
+}
+
+/// What the executor must do next.
+#[derive(Debug)]
+pub enum Effect {
+    /// Ask restraint about a customer-facing call, then send [`Input::Restraint`].
+    Restrain {
+        /// The action's channel.
+        channel: &'static str,
+        /// The evaluated input.
+        input: Value,
+    },
+    /// Call the step's action, then send [`Input::Called`].
+    Call(Call),
+    /// Commit; then stop, or send [`Input::Committed`] when `then_continue`.
+    Commit {
+        /// The change.
+        transition: Box<Transition>,
+        /// Whether more steps follow in this execution.
+        then_continue: bool,
+    },
+    /// Nothing to do (the timer no longer applies).
+    Done,
+}
+
+/// An action call to make.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Step index.
+    pub step: usize,
+    /// Evaluated input.
+    pub input: Value,
+    /// Attempt number.
+    pub attempt: u32,
+    /// The channel to put an unsubscribe link for, when the message is marketing.
+    pub unsubscribe: Option<&'static str>,
+    /// What templates see (`customer`, `event`, `run`, `steps`, `entity`).
+    pub scope: Value,
+}
+
+/// A run between two commits.
+pub struct Machine<'w> {
+    run: RunRow,
+    workflow: Option<&'w RuntimeWorkflow>,
+    customer: Value,
+    step: Option<usize>,
+    attempt: u32,
+    timeline: Vec<TimelineEntry>,
+    pending: Option<(Call, Option<SentMessage>)>,
+}
+
+impl<'w> Machine<'w> {
+    /// The machine for `run`, on its workflow version (`None`: not loaded), for `customer`.
+    pub fn new(run: RunRow, workflow: Option<&'w RuntimeWorkflow>, customer: Value) -> Self {
+        Machine {
+            step: run.step,
+            run,
+            workflow,
+            customer,
+            attempt: 1,
+            timeline: Vec::new(),
+            pending: None,
+        }
+    }
+
+    /// The run as the machine holds it.
+    pub fn run(&self) -> &RunRow {
+        &self.run
+    }
+
+    /// The customer as expressions see it.
+    pub fn customer(&self) -> &Value {
+        &self.customer
+    }
+
+    /// Whether the run needs its customer (it has one and will execute steps).
+    pub fn needs_customer(&self) -> bool {
+        self.run.customer_id.is_some() && !self.run.status.is_final()
+    }
+
+    /// Sets the customer (after [`Machine::needs_customer`]).
+    pub fn set_customer(&mut self, customer: Value) {
+        self.customer = customer;
+    }
+
+    /// Moves the run on by one input.
+    pub fn advance(&mut self, input: Input, now: Now) -> Effect {
+        match input {
+            Input::Due { kind, attempt } => self.due(kind, attempt, now),
+            Input::Restraint(decision) => self.restrained(decision, now),
+            Input::Called(result) => self.called(result, now),
+            Input::Committed => {
+                self.run.rev += 1;
+                self.attempt = 1;
+                self.walk(now)
+            }
+        }
+    }
+
+    fn due(&mut self, kind: TimerKind, attempt: u32, now: Now) -> Effect {
+        if self.run.status.is_final() {
+            // A stale timer of a finished run: clear it.
+            let status = self.run.status;
+            return self.commit(status, None, now);
+        }
+        let Some(w) = self.workflow else {
+            let reason = format!(
+                "workflow {} version {} is not loaded",
+                self.run.workflow, self.run.version
+            );
+            return self.end(Failed, reason, now);
+        };
+        self.attempt = attempt;
+        if kind == TimerKind::Wake {
+            let Some((step, StepKind::Wait { next, until, .. })) =
+                self.step.and_then(|i| w.ir.steps.get(i)).map(|s| (s, &s.kind))
+            else {
+                return Effect::Done;
+            };
+            let status = if until.is_some() { "timeout" } else { "done" };
+            self.timeline.push(entry(step, status, 1, Value::Null, now));
+            self.step = target_index(*next);
+        }
+        self.walk(now)
+    }
+
+    /// Runs pure steps until one needs the outside world or the run stops.
+    fn walk(&mut self, now: Now) -> Effect {
+        let Some(w) = self.workflow else {
+            return Effect::Done;
+        };
+        loop {
+            let Some(index) = self.step else {
+                return self.commit(Completed, None, now);
+            };
+            let step = &w.ir.steps[index];
+            let data = ScopeData::of_run(&self.run, self.customer.clone());
+            let scope = data.scope(to_time(now.ms), w.tz);
+            match &step.kind {
+                StepKind::Branch {
+                    condition,
+                    then,
+                    otherwise,
+                } => {
+                    let (result, error) = match condition.eval(&scope) {
+                        Ok(v) => (v.truthy(), None),
+                        Err(e) => (false, Some(e.message)),
+                    };
+                    let detail =
+                        json!({ "condition": condition.source, "result": result, "error": error });
+                    let status = if result { "yes" } else { "no" };
+                    self.timeline.push(entry(step, status, 1, detail, now));
+                    self.step = target_index(if result { *then } else { *otherwise });
+                }
+                StepKind::Exit { reason } => {
+                    let detail = json!({ "reason": reason });
+                    self.timeline.push(entry(step, "exited", 1, detail, now));
+                    return self.end(Exited, reason.clone(), now);
+                }
+                StepKind::Wait {
+                    duration_ms, until, ..
+                } => {
+                    let due = now.ms + duration_ms;
+                    let wait = until.as_ref().and_then(|u| {
+                        let value = u.match_key.eval(&scope).ok()?.to_json();
+                        Some(WaitRow {
+                            event_type: u.event.clone(),
+                            match_expr: u.match_key.source.clone(),
+                            match_key: key_string(&value)?,
+                        })
+                    });
+                    let detail = json!({ "until": until.as_ref().map(|u| &u.event), "key": wait.as_ref().map(|w| &w.match_key), "due_at": rfc3339(due) });
+                    self.timeline.push(entry(step, "waiting", 1, detail, now));
+                    let timer = Timer {
+                        due_at: due,
+                        kind: TimerKind::Wake,
+                        attempt: 1,
+                        lease_until: 0,
+                    };
+                    let mut effect = self.commit(Waiting, Some(timer), now);
+                    if let Effect::Commit { transition, .. } = &mut effect {
+                        transition.wait = wait;
+                    }
+                    return effect;
+                }
+                StepKind::Action { args, .. } => {
+                    let input = match eval_args(args, &scope) {
+                        Ok(input) => input,
+                        Err(e) => {
+                            let err = ActionError::Permanent(format!("argument: {e}"));
+                            return self.after_call(index, Value::Null, Err(err), None, now);
+                        }
+                    };
+                    let call = Call {
+                        step: index,
+                        input: input.clone(),
+                        attempt: self.attempt,
+                        unsubscribe: None,
+                        scope: data.to_json(),
+                    };
+                    self.pending = Some((call, None));
+                    return match w.channel(index) {
+                        Some(channel) => Effect::Restrain { channel, input },
+                        None => self.call_pending(),
+                    };
+                }
+            }
+        }
+    }
+
+    fn call_pending(&self) -> Effect {
+        match &self.pending {
+            Some((call, _)) => Effect::Call(call.clone()),
+            None => Effect::Done,
+        }
+    }
+
+    fn restrained(&mut self, decision: Result<Decision, String>, now: Now) -> Effect {
+        let (Some(w), Some((call, _))) = (self.workflow, self.pending.take()) else {
+            return Effect::Done;
+        };
+        let step = &w.ir.steps[call.step];
+        let action = w.action_name(call.step).unwrap_or_default().to_string();
+        let channel = w.channel(call.step).unwrap_or("email");
+        match decision {
+            Ok(Decision::Send { kind, address }) => {
+                let unsubscribe =
+                    (kind == "marketing" && self.run.customer_id.is_some()).then_some(channel);
+                let sent = SentMessage {
+                    customer_id: self.run.customer_id.clone(),
+                    channel: channel.into(),
+                    kind,
+                    address,
+                    workflow: self.run.workflow.clone(),
+                };
+                self.pending = Some((Call { unsubscribe, ..call }, Some(sent)));
+                self.call_pending()
+            }
+            Ok(Decision::Skip(reason)) => {
+                let detail = json!({ "action": action, "reason": reason });
+                self.timeline
+                    .push(entry(step, "skipped", call.attempt, detail, now));
+                self.step = w.next_of(call.step);
+                self.walk(now)
+            }
+            Ok(Decision::Defer { until, reason }) => {
+                let detail = json!({ "action": action, "reason": reason, "until": rfc3339(until) });
+                self.timeline
+                    .push(entry(step, "deferred", call.attempt, detail, now));
+                let timer = Timer {
+                    due_at: until,
+                    kind: TimerKind::Exec,
+                    attempt: call.attempt,
+                    lease_until: 0,
+                };
+                self.commit(Active, Some(timer), now)
+            }
+            Err(e) => {
+                let err = ActionError::Retryable(format!("checking consent: {e}"));
+                self.after_call(call.step, call.input, Err(err), None, now)
+            }
+        }
+    }
+
+    fn called(&mut self, result: Result<Value, ActionError>, now: Now) -> Effect {
+        let Some((call, sent)) = self.pending.take() else {
+            return Effect::Done;
+        };
+        self.after_call(call.step, call.input, result, sent, now)
+    }
+
+    fn after_call(
+        &mut self,
+        index: usize,
+        input: Value,
+        result: Result<Value, ActionError>,
+        sent: Option<SentMessage>,
+        now: Now,
+    ) -> Effect {
+        let Some(w) = self.workflow else {
+            return Effect::Done;
+        };
+        let step = &w.ir.steps[index];
+        let StepKind::Action { action, retry, .. } = &step.kind else {
+            return Effect::Done;
+        };
+        let attempt = self.attempt;
+        match result {
+            Ok(output) => {
+                if let Some(steps) = self.run.context.get_mut("steps").and_then(Value::as_object_mut) {
+                    steps.insert(step.id.clone(), json!({ "output": output }));
+                }
+                let detail = json!({ "action": action, "input": input, "output": output });
+                self.timeline.push(entry(step, "done", attempt, detail, now));
+                let next = w.next_of(index);
+                self.step = next;
+                let timer = next.map(|_| Timer {
+                    due_at: now.ms,
+                    kind: TimerKind::Exec,
+                    attempt: 1,
+                    lease_until: now.ms + now.lease_ms,
+                });
+                let status = if next.is_some() { Active } else { Completed };
+                let mut effect = self.commit(status, timer, now);
+                if let Effect::Commit {
+                    transition,
+                    then_continue,
+                } = &mut effect
+                {
+                    transition.sent = sent;
+                    *then_continue = next.is_some();
+                }
+                effect
+            }
+            Err(e) if e.is_retryable() && attempt < retry.attempts => {
+                let base = retry.backoff(attempt);
+                let delay = base / 2 + (now.random % (base as u64 / 2 + 1)) as i64;
+                let detail = json!({ "action": action, "input": input, "error": e.message(), "retry_in_ms": delay });
+                self.timeline.push(entry(step, "retry", attempt, detail, now));
+                let timer = Timer {
+                    due_at: now.ms + delay,
+                    kind: TimerKind::Exec,
+                    attempt: attempt + 1,
+                    lease_until: 0,
+                };
+                self.commit(Active, Some(timer), now)
+            }
+            Err(e) => {
+                let detail = json!({ "action": action, "input": input, "error": e.message() });
+                self.timeline.push(entry(step, "failed", attempt, detail, now));
+                let mut effect = self.end(Failed, format!("{} failed: {}", step.id, e.message()), now);
+                if let Effect::Commit { transition, .. } = &mut effect {
+                    transition.dead_letter = Some(DeadLetter {
+                        step_id: step.id.clone(),
+                        action: action.clone(),
+                        input,
+                        error: e.message().into(),
+                        attempts: attempt,
+                    });
+                }
+                effect
+            }
+        }
+    }
+
+    /// Commits the progress with `status` and `timer`; the run's current step stays where the
+    /// walk left it.
+    fn commit(&mut self, status: RunStatus, timer: Option<Timer>, now: Now) -> Effect {
+        let transition = Transition {
+            run_id: self.run.id.clone(),
+            rev: self.run.rev,
+            status,
+            step: self.step,
+            context: self.run.context.clone(),
+            timeline: std::mem::take(&mut self.timeline),
+            timer,
+            wait: None,
+            exit_reason: None,
+            dead_letter: None,
+            sent: None,
+            at: now.ms,
+        };
+        Effect::Commit {
+            transition: Box::new(transition),
+            then_continue: false,
+        }
+    }
+
+    fn end(&mut self, status: RunStatus, reason: String, now: Now) -> Effect {
+        let mut effect = self.commit(status, None, now);
+        if let Effect::Commit { transition, .. } = &mut effect {
+            transition.exit_reason = Some(reason);
+        }
+        effect
+    }
+}
+
+fn entry(step: &Step, status: &str, attempt: u32, detail: Value, now: Now) -> TimelineEntry {
+    let kind = match &step.kind {
+        StepKind::Action { .. } => "action",
+        StepKind::Wait { .. } => "wait",
+        StepKind::Branch { .. } => "branch",
+        StepKind::Exit { .. } => "exit",
+    };
+    TimelineEntry {
+        step_id: step.id.clone(),
+        kind: kind.into(),
+        status: status.into(),
+        attempt,
+        at: now.ms,
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests;

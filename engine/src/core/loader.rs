@@ -1,0 +1,184 @@
+//! Loading workflow files: compile, check clashes, pin immutable versions in the store.
+//!
+//! A file whose text changed but whose `version` did not is stored as a new version (the highest
+//! so far plus one) with a warning: versions never change under a running run. Each version is
+//! stored with the IR it compiled to, so a newer compiler never recompiles an old version: runs in
+//! flight keep exactly the steps they started on.
+
+use crate::clock::Millis;
+use crate::core::registry::Registry;
+use crate::core::runtime::ActionResolver;
+use crate::store::{MetaStore, StoreResult, VersionRow};
+use mikawaya_dsl::check::{clashes, Catalog};
+use mikawaya_dsl::{compile_source, compile_source_with, Diagnostics, Syntax, Workflow};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What a load found.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Files that failed to compile, with every problem.
+    pub errors: Vec<Diagnostics>,
+    /// Other problems (clashes, unreadable files).
+    pub problems: Vec<String>,
+    /// Notes such as automatic version bumps.
+    pub notes: Vec<String>,
+    /// Names and versions now active.
+    pub active: Vec<(String, u32)>,
+}
+
+/// Rule files under `dir` (recursively; skips `*.test.yaml` and the `templates` folder), sorted.
+pub fn rule_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n != "templates" && n != "target")
+            {
+                stack.push(p);
+            } else if Syntax::of_file(&p.to_string_lossy()).is_some() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Compiles every rule file under `dir`; returns the workflows and the files' problems.
+pub fn compile_dir(dir: &Path, catalog: &Catalog) -> (Vec<(Workflow, String)>, LoadReport) {
+    let mut report = LoadReport::default();
+    let mut ok = Vec::new();
+    for path in rule_files(dir) {
+        let name = path.to_string_lossy().to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                report.problems.push(format!("{name}: cannot read: {e}"));
+                continue;
+            }
+        };
+        let syntax = Syntax::of_file(&name).unwrap_or(Syntax::Yaml);
+        match compile_source_with(&name, &text, syntax, catalog) {
+            Ok(w) => ok.push((w, text)),
+            Err(d) => report.errors.push(d),
+        }
+    }
+    for c in clashes(ok.iter().map(|(w, _)| w)) {
+        report.problems.push(format!(
+            "workflow `{}` version {} is defined in several files: {}; rename one or change its version",
+            c.name,
+            c.version,
+            c.files.join(", ")
+        ));
+        ok.retain(|(w, _)| w.name != c.name);
+    }
+    (ok, report)
+}
+
+fn digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The compiler that made an IR, stored beside it.
+pub const COMPILER: &str = concat!("mikawaya-dsl ", env!("CARGO_PKG_VERSION"));
+
+/// Reads a stored version: its kept IR when there is one, else its source compiled again (for
+/// versions stored before the IR was kept).
+fn stored_workflow(v: &VersionRow) -> Result<Workflow, String> {
+    if let Some(ir) = &v.ir {
+        return Workflow::from_ir_json(ir).map_err(|e| format!("its stored IR cannot be read: {e}"));
+    }
+    let syntax = Syntax::of_file(&v.file).unwrap_or(Syntax::Yaml);
+    let mut w = compile_source(&v.file, &v.source, syntax).map_err(|d| d.to_plain())?;
+    w.version = v.version;
+    Ok(w)
+}
+
+/// Loads `dir` into a registry, pinning versions (source and IR) in the store. `previous` keeps
+/// names whose file now fails to compile running on their last good version, and keeps stored
+/// versions that can no longer be read.
+pub async fn load(
+    dir: &Path,
+    store: &dyn MetaStore,
+    catalog: &Catalog,
+    previous: Option<&Registry>,
+    actions: &dyn ActionResolver,
+    now: Millis,
+) -> StoreResult<(Registry, LoadReport)> {
+    let (compiled, mut report) = compile_dir(dir, catalog);
+    let mut stored = store.versions().await?;
+    let mut all = Vec::new();
+    for v in &stored {
+        match stored_workflow(v) {
+            Ok(w) => all.push(Arc::new(w)),
+            Err(e) => match previous.and_then(|p| p.version(&v.name, v.version)) {
+                Some(kept) => all.push(kept.ir.clone()),
+                None => report.problems.push(format!(
+                    "stored version {} of `{}` ({}) cannot be loaded, so its runs in flight will fail: {e}",
+                    v.version, v.name, v.file
+                )),
+            },
+        }
+    }
+    let mut active = Vec::new();
+    for (mut w, text) in compiled {
+        let d = digest(&text);
+        let same_name: Vec<&VersionRow> = stored.iter().filter(|v| v.name == w.name).collect();
+        let version = if let Some(v) = same_name.iter().rev().find(|v| v.digest == d) {
+            v.version
+        } else if same_name.iter().all(|v| v.version != w.version) {
+            w.version
+        } else {
+            let next = same_name.iter().map(|v| v.version).max().unwrap_or(0) + 1;
+            report.notes.push(format!(
+                "{}: `{}` changed without a version bump; stored as version {next} (was {})",
+                w.file, w.name, w.version
+            ));
+            next
+        };
+        w.version = version;
+        let row = VersionRow {
+            name: w.name.clone(),
+            version,
+            file: w.file.clone(),
+            source: text,
+            digest: d,
+            ir: serde_json::to_string(&w).ok(),
+            compiler: Some(COMPILER.into()),
+        };
+        store.save_version(&row, now).await?;
+        stored.push(row);
+        report.active.push((w.name.clone(), version));
+        active.push(Arc::new(w));
+    }
+    if let Some(prev) = previous {
+        for d in &report.errors {
+            for w in prev.active_workflows().filter(|w| w.file == d.file) {
+                if !active.iter().any(|a| a.name == w.name) {
+                    report.notes.push(format!(
+                        "{}: kept version {} of `{}` running",
+                        d.file, w.version, w.name
+                    ));
+                    active.push(w.ir.clone());
+                }
+            }
+        }
+    }
+    let (registry, build_errors) = Registry::build(all, active, actions);
+    for e in build_errors {
+        report.active.retain(|(n, v)| !(*n == e.name && *v == e.version));
+        report.problems.push(e.to_string());
+    }
+    Ok((registry, report))
+}

@@ -1,0 +1,237 @@
+//! Matching stored events to workflows: customer and entity snapshots, goal exits, satisfied
+//! waits, new runs, date triggers. One transaction per batch; an event is marked processed in the
+//! same transaction, so a crash re-matches it and the unique trigger key prevents a second run.
+
+use crate::core::{Engine, EngineError, Metrics};
+use crate::core::enroll::{BatchEnrollments, Candidate};
+use crate::core::scope::{customer_value, key_string, ScopeData};
+use crate::core::lifecycle::target_index;
+use crate::core::runtime::RuntimeWorkflow;
+use crate::store::merge::merge_patch;
+use crate::store::{
+    DateTriggerRow, EarlyExit, MatchBatch, Resume, StoredEvent, TimelineEntry,
+    WaitingRun,
+};
+use chrono::{Duration, NaiveTime, TimeZone};
+use mikawaya_dsl::expr::{Node, Val};
+use mikawaya_dsl::ir::{StepKind, Trigger};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// Events matched per transaction.
+const EVENT_BATCH: i64 = 256;
+
+impl Engine {
+    /// Matches one batch of stored events; returns how many were processed.
+    pub async fn process_events(&self) -> Result<usize, EngineError> {
+        let pending = self.store().pending_events(EVENT_BATCH).await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let mut batch = MatchBatch::default();
+        let mut enrolled = BatchEnrollments::new();
+        let mut customers: HashMap<String, Map<String, Value>> = HashMap::new();
+        for stored in &pending {
+            self.match_event(stored, &mut batch, &mut enrolled, &mut customers)
+                .await?;
+        }
+        let count = pending.len();
+        Metrics::add(&self.metrics.runs_started, batch.new_runs.len() as u64);
+        self.store().apply_match(batch).await?;
+        Ok(count)
+    }
+
+    async fn match_event(
+        &self,
+        stored: &StoredEvent,
+        batch: &mut MatchBatch,
+        enrolled: &mut BatchEnrollments,
+        customers: &mut HashMap<String, Map<String, Value>>,
+    ) -> Result<(), EngineError> {
+        let (ev, now) = (&stored.event, self.clock().now_ms());
+        let registry = self.registry();
+        let customer = match &ev.customer_id {
+            Some(id) => {
+                let mut attrs = match customers.get(id) {
+                    Some(a) => a.clone(),
+                    None => self.store().customer(id).await?.unwrap_or_default(),
+                };
+                merge_patch(&mut attrs, &ev.customer);
+                if let Some((channel, granted)) = consent_change(ev) {
+                    let patch = serde_json::json!({ "consent": { channel.clone(): granted } });
+                    merge_patch(&mut attrs, patch.as_object().expect("an object"));
+                    batch.consents.push((id.clone(), channel, granted, now));
+                }
+                customers.insert(id.clone(), attrs.clone());
+                batch.customers.push((id.clone(), ev.customer.clone(), now));
+                customer_value(Some(id), Some(attrs))
+            }
+            None => Value::Null,
+        };
+        if let Some((address, reason)) = suppression_of(ev) {
+            batch.suppressions.push((address, reason, now));
+        }
+        for (kind, id, data) in ev.entities() {
+            batch
+                .entities
+                .push((kind.to_string(), id, data.clone(), now));
+        }
+        let scope = ScopeData {
+            event: ev.scope_value(),
+            customer,
+            ..Default::default()
+        };
+        let s = scope.scope(self.clock().now(), chrono_tz::UTC);
+
+        if let Some(cid) = &ev.customer_id {
+            for name in registry.goal_of(&ev.event_type) {
+                for run_id in self.store().open_runs(name, cid).await? {
+                    batch.exits.push(EarlyExit {
+                        run_id,
+                        reason: format!("goal: {}", ev.event_type),
+                        at: now,
+                    });
+                }
+            }
+        }
+        for expr in registry.wait_exprs(&ev.event_type) {
+            let Some(key) = expr.eval(&s).ok().and_then(|v| key_string(&v.to_json())) else {
+                continue;
+            };
+            for WaitingRun {
+                run_id,
+                workflow: name,
+                version,
+                step,
+            } in self
+                .store()
+                .waiting_runs(&ev.event_type, &expr.source, &key)
+                .await?
+            {
+                let Some(w) = registry.version(&name, version) else {
+                    continue;
+                };
+                let Some(StepKind::Wait { on_event, .. }) = w.steps.get(step).map(|s| &s.kind)
+                else {
+                    continue;
+                };
+                let entry = TimelineEntry {
+                    step_id: w.steps[step].id.clone(),
+                    kind: "wait".into(),
+                    status: "event".into(),
+                    attempt: 1,
+                    at: now,
+                    detail: serde_json::json!({ "event_id": ev.id, "event_type": ev.event_type }),
+                };
+                batch.resumes.push(Resume {
+                    run_id,
+                    wait_step: step,
+                    target: target_index(*on_event),
+                    entry,
+                });
+            }
+        }
+        for w in registry.event_triggered(&ev.event_type) {
+            let candidate = Candidate {
+                workflow: w,
+                scope: scope.clone(),
+                customer_id: ev.customer_id.clone(),
+                trigger_key: format!("event:{}", ev.id),
+                enroll_key: ev
+                    .customer_id
+                    .clone()
+                    .unwrap_or_else(|| format!("event:{}", ev.id)),
+            };
+            if let Some(run) = self.enroll(candidate, enrolled).await? {
+                batch.new_runs.push(run);
+            }
+        }
+        for w in registry.date_triggered(&ev.event_type) {
+            if let Some((key, due_at)) = date_due(w, &scope, now) {
+                batch.date_triggers.push(DateTriggerRow {
+                    workflow: w.name.clone(),
+                    key,
+                    due_at,
+                    event_id: ev.id.clone(),
+                });
+            }
+        }
+        batch.seqs.push(stored.seq);
+        Ok(())
+    }
+}
+
+/// Date triggers whose due time passed more than this long ago are not fired late.
+const DATE_GRACE_MS: i64 = 86_400_000;
+
+/// When a date trigger fires for this event, and under which key (the object holding the date,
+/// by its `id`; else the customer). `None` when the date is missing or long past.
+pub fn date_due(w: &RuntimeWorkflow, scope: &ScopeData, now: i64) -> Option<(String, i64)> {
+    let Trigger::Date {
+        date,
+        offset_ms,
+        at_minute,
+        ..
+    } = &w.trigger
+    else {
+        return None;
+    };
+    let s = scope.scope(crate::clock::to_time(now), chrono_tz::UTC);
+    let value = date.eval(&s).ok()?;
+    let due = match (&value, value.as_time()) {
+        // A full timestamp fires at that instant plus the offset (`at` applies to dates only).
+        (Val::Str(text), Some(instant)) if text.len() > 10 => {
+            instant.timestamp_millis() + offset_ms
+        }
+        (Val::Time(instant), _) => instant.timestamp_millis() + offset_ms,
+        _ => {
+            let day = value.as_date()?;
+            let local = day.and_time(NaiveTime::from_hms_opt(at_minute / 60, at_minute % 60, 0)?)
+                + Duration::milliseconds(*offset_ms);
+            w.tz.from_local_datetime(&local)
+                .earliest()?
+                .timestamp_millis()
+        }
+    };
+    if due < now - DATE_GRACE_MS {
+        return None;
+    }
+    let key = match &date.node {
+        Node::Path(_, segs) if segs.len() > 1 => {
+            let mut holder = &scope.event;
+            for seg in &segs[..segs.len() - 1] {
+                holder = holder.get(&**seg).unwrap_or(&Value::Null);
+            }
+            holder.get("id").and_then(key_string)
+        }
+        _ => None,
+    };
+    let key = key
+        .or_else(|| scope.customer.get("id").and_then(key_string))
+        .or_else(|| scope.event.get("id").and_then(key_string))?;
+    Some((key, due))
+}
+
+/// A `consent.updated` event's `data.channel` and `data.granted`.
+fn consent_change(ev: &crate::event::Event) -> Option<(String, bool)> {
+    if ev.event_type != "consent.updated" {
+        return None;
+    }
+    Some((
+        ev.data.get("channel")?.as_str()?.to_string(),
+        ev.data.get("granted")?.as_bool()?,
+    ))
+}
+
+/// The address a hard bounce (`email.bounced`, `data.kind` not `soft`) or a complaint
+/// (`email.complained`) suppresses, with the reason.
+fn suppression_of(ev: &crate::event::Event) -> Option<(String, String)> {
+    let address = ev.data.get("address")?.as_str()?.to_string();
+    match ev.event_type.as_str() {
+        "email.bounced" if ev.data.get("kind").and_then(Value::as_str) != Some("soft") => {
+            Some((address, "hard bounce".into()))
+        }
+        "email.complained" => Some((address, "complaint".into())),
+        _ => None,
+    }
+}

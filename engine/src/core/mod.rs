@@ -1,0 +1,27 @@
+//! The engine core: everything between the store and the API.
+//!
+//! One event's path: [`intake`] stores it (group commit) → [`matcher`] finds the workflows that
+//! listen (via the [`registry`] of compiled [`runtime`] workflows), starts runs ([`enroll`]),
+//! resumes waits and ends runs whose goal it is, in one transaction → [`executor`] claims due
+//! timers and walks each run's steps, asking the pure [`lifecycle`] what each step does and
+//! carrying out its effects (action calls, guarded by [`restraint`]) before committing.
+//! [`scheduler`] fires cron and date triggers the same way. [`services`] are what the API calls.
+
+pub mod actions;
+mod engine;
+pub mod enroll;
+pub mod executor;
+pub mod explain;
+pub mod intake;
+pub mod lifecycle;
+pub mod loader;
+pub mod matcher;
+pub mod plugins;
+pub mod registry;
+pub mod restraint;
+pub mod runtime;
+pub mod scheduler;
+pub mod scope;
+pub mod services;
+
+pub use engine::{Engine, EngineConfig, EngineError, Metrics};

@@ -1,0 +1,235 @@
+//! Restraint before every customer-facing action: the suppression list, the customer's consent
+//! for the channel, and a global frequency cap across all workflows. Messages are `marketing`
+//! (every check), `transactional` (suppression only) or `internal` (to staff: no check), chosen by
+//! the step's `kind` argument. Also the signed one-click unsubscribe links.
+
+use crate::clock::Millis;
+use crate::core::{Engine, EngineError};
+use hmac::{Hmac, Mac};
+use mikawaya_dsl::expr::{format_duration, parse_duration};
+use mikawaya_dsl::ir::OverCap;
+use serde_json::Value;
+use sha2::Sha256;
+use std::str::FromStr;
+
+/// At most `max` marketing messages per customer and channel within `window_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrequencyCap {
+    /// Messages allowed in the window.
+    pub max: u32,
+    /// Window length.
+    pub window_ms: i64,
+}
+
+impl FromStr for FrequencyCap {
+    type Err = String;
+
+    /// Parses `3/7d` (three per seven days).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a frequency cap; write e.g. `3/7d` (or `off`)");
+        let (max, window) = s.split_once('/').ok_or_else(bad)?;
+        let max = max.trim().parse().map_err(|_| bad())?;
+        let window_ms = parse_duration(window.trim())
+            .filter(|w| *w > 0)
+            .ok_or_else(bad)?;
+        Ok(FrequencyCap { max, window_ms })
+    }
+}
+
+/// What the rules say about one customer-facing call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Go ahead; the message is of this kind, to this address.
+    Send {
+        /// `marketing`, `transactional` or `internal`.
+        kind: String,
+        /// Recipient address, when the input names one.
+        address: Option<String>,
+    },
+    /// Do not send; go on with the next step.
+    Skip(String),
+    /// Try again at `until`.
+    Defer {
+        /// When the cap allows the next message.
+        until: Millis,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The bare, lower-cased address of `to` (`"Ada <ADA@x.com>"` → `ada@x.com`).
+pub fn recipient(input: &Value) -> Option<String> {
+    let to = input.get("to")?.as_str()?;
+    let bare = match (to.find('<'), to.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &to[a + 1..b],
+        _ => to,
+    };
+    Some(bare.trim().to_lowercase())
+}
+
+impl Engine {
+    /// Applies suppression, consent and the frequency cap to a call on `channel`.
+    pub async fn restraint(
+        &self,
+        channel: &str,
+        input: &Value,
+        customer_id: Option<&str>,
+        customer: &Value,
+        over_cap: OverCap,
+    ) -> Result<Decision, EngineError> {
+        let kind = input
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("marketing")
+            .to_string();
+        let address = recipient(input);
+        if kind == "internal" {
+            return Ok(Decision::Send { kind, address });
+        }
+        if !matches!(kind.as_str(), "marketing" | "transactional") {
+            return Ok(Decision::Skip(format!(
+                "unknown message kind `{kind}`; use marketing, transactional or internal"
+            )));
+        }
+        if let Some(a) = &address {
+            if let Some(reason) = self.store().suppressed(a).await? {
+                return Ok(Decision::Skip(format!("{a} is suppressed ({reason})")));
+            }
+        }
+        if kind == "transactional" {
+            return Ok(Decision::Send { kind, address });
+        }
+        let Some(cid) = customer_id else {
+            return Ok(Decision::Skip("no customer to check consent for; mark the step `kind: transactional` or `internal` if it is one".into()));
+        };
+        if customer.get("consent").and_then(|c| c.get(channel)) != Some(&Value::Bool(true)) {
+            return Ok(Decision::Skip(format!(
+                "customer {cid} has not consented to {channel}"
+            )));
+        }
+        if let Some(cap) = self.config.frequency_cap {
+            let now = self.clock().now_ms();
+            let sent = self
+                .store()
+                .messages_since(cid, channel, "marketing", now - cap.window_ms)
+                .await?;
+            if sent.len() >= cap.max as usize {
+                let reason = format!(
+                    "frequency cap: {} {channel} message(s) in {} already",
+                    sent.len(),
+                    format_duration(cap.window_ms)
+                );
+                return Ok(match over_cap {
+                    OverCap::Skip => Decision::Skip(reason),
+                    OverCap::Defer => Decision::Defer {
+                        until: sent[sent.len() - cap.max as usize] + cap.window_ms,
+                        reason,
+                    },
+                });
+            }
+        }
+        Ok(Decision::Send { kind, address })
+    }
+
+    /// The one-click unsubscribe link of a customer for a channel.
+    pub fn unsubscribe_url(&self, customer_id: &str, channel: &str) -> String {
+        format!(
+            "{}/unsubscribe/{}",
+            self.config.public_url.trim_end_matches('/'),
+            unsubscribe_token(&self.config.secret, customer_id, channel)
+        )
+    }
+}
+
+fn signature(secret: &str, customer_id: &str, channel: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length works");
+    mac.update(customer_id.as_bytes());
+    mac.update(b"\n");
+    mac.update(channel.as_bytes());
+    hex(&mac.finalize().into_bytes()[..16])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+/// A token naming a customer and a channel, signed with the engine's secret.
+pub fn unsubscribe_token(secret: &str, customer_id: &str, channel: &str) -> String {
+    format!(
+        "{}.{}.{}",
+        hex(customer_id.as_bytes()),
+        hex(channel.as_bytes()),
+        signature(secret, customer_id, channel)
+    )
+}
+
+/// The customer and channel of a token, if its signature is right.
+pub fn verify_token(secret: &str, token: &str) -> Option<(String, String)> {
+    let mut parts = token.split('.');
+    let (customer, channel, sig) = (unhex(parts.next()?)?, unhex(parts.next()?)?, parts.next()?);
+    (parts.next().is_none() && signature(secret, &customer, &channel) == sig)
+        .then_some((customer, channel))
+}
+
+/// A fresh random secret for signing links.
+pub fn new_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_parse_and_refuse_nonsense() {
+        assert_eq!(
+            "3/7d".parse(),
+            Ok(FrequencyCap {
+                max: 3,
+                window_ms: 7 * 86_400_000
+            })
+        );
+        assert!("3 per week".parse::<FrequencyCap>().is_err());
+        assert!("3/0s".parse::<FrequencyCap>().is_err());
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_tampering() {
+        let t = unsubscribe_token("s3cret", "c-42", "email");
+        assert_eq!(
+            verify_token("s3cret", &t),
+            Some(("c-42".into(), "email".into()))
+        );
+        assert_eq!(verify_token("other", &t), None);
+        let forged = t.replacen(&hex(b"c-42"), &hex(b"c-43"), 1);
+        assert_eq!(verify_token("s3cret", &forged), None);
+        assert_eq!(verify_token("s3cret", "zz.zz"), None);
+    }
+
+    #[test]
+    fn recipients_are_bare_lowercase_addresses() {
+        assert_eq!(
+            recipient(&serde_json::json!({"to": "Ada <ADA@Example.com>"})).as_deref(),
+            Some("ada@example.com")
+        );
+        assert_eq!(
+            recipient(&serde_json::json!({"to": "b@x.io"})).as_deref(),
+            Some("b@x.io")
+        );
+        assert_eq!(recipient(&serde_json::json!({})), None);
+    }
+}

@@ -1,0 +1,156 @@
+//! The runtime form of a workflow, built once at load time from its IR (as vector builds each
+//! config into a running component): the time zone and cron schedule parsed, every action step
+//! resolved to its implementation and, for plugin actions, the plugin it belongs to. A version
+//! that cannot be built (an unknown time zone, a bad cron) is refused at load with the reason;
+//! nothing is parsed again or silently replaced at run time.
+
+use chrono_tz::Tz;
+use mikawaya_dsl::ir::{StepKind, Trigger, Workflow};
+use mikawaya_plugins::Action;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Finds the implementation of an action by name: `(action, plugin name if it is a plugin's)`.
+pub trait ActionResolver: Send + Sync {
+    /// The action `name`, if one is loaded.
+    fn resolve(&self, name: &str) -> Option<(Arc<dyn Action>, Option<String>)>;
+}
+
+/// An action step's implementation.
+#[derive(Clone)]
+pub struct ResolvedAction {
+    /// The action as loaded when the workflow was built.
+    pub action: Arc<dyn Action>,
+    /// The plugin providing it (runs pin plugin builds by plugin name).
+    pub plugin: Option<String>,
+    /// Its channel, if it reaches customers (`email`).
+    pub channel: Option<&'static str>,
+}
+
+/// A workflow ready to run.
+pub struct RuntimeWorkflow {
+    /// The IR.
+    pub ir: Arc<Workflow>,
+    /// The trigger's time zone (UTC for event triggers): `today` in expressions.
+    pub tz: Tz,
+    /// The cron schedule of a scheduled workflow.
+    pub schedule: Option<cron::Schedule>,
+    /// Per step index: the action's implementation (`None` for other steps, or an action that
+    /// is not loaded, which fails its step with "unknown action").
+    actions: Vec<Option<ResolvedAction>>,
+}
+
+impl std::fmt::Debug for RuntimeWorkflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RuntimeWorkflow({} v{})", self.ir.name, self.ir.version)
+    }
+}
+
+/// Why a workflow cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: workflow `{name}` version {version}: {reason}")]
+pub struct BuildError {
+    /// The file.
+    pub file: String,
+    /// The workflow.
+    pub name: String,
+    /// Its version.
+    pub version: u32,
+    /// What is wrong, and how to fix it.
+    pub reason: String,
+}
+
+impl RuntimeWorkflow {
+    /// Builds the runtime form of `ir`, resolving actions with `actions`.
+    pub fn build(ir: Arc<Workflow>, actions: &dyn ActionResolver) -> Result<Self, BuildError> {
+        let fail = |reason: String| BuildError {
+            file: ir.file.clone(),
+            name: ir.name.clone(),
+            version: ir.version,
+            reason,
+        };
+        let (tz, schedule) = match &ir.trigger {
+            Trigger::Event { .. } => (chrono_tz::UTC, None),
+            Trigger::Date { timezone, .. } => (parse_tz(timezone).map_err(fail)?, None),
+            Trigger::Schedule { cron, timezone, .. } => {
+                let tz = parse_tz(timezone).map_err(&fail)?;
+                let schedule = cron::Schedule::from_str(cron)
+                    .map_err(|e| fail(format!("invalid cron expression `{cron}`: {e}")))?;
+                (tz, Some(schedule))
+            }
+        };
+        let resolved = ir
+            .steps
+            .iter()
+            .map(|s| match &s.kind {
+                StepKind::Action { action, .. } => {
+                    actions.resolve(action).map(|(a, plugin)| ResolvedAction {
+                        channel: a.channel(),
+                        action: a,
+                        plugin,
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        Ok(RuntimeWorkflow {
+            ir,
+            tz,
+            schedule,
+            actions: resolved,
+        })
+    }
+
+    /// The implementation of the action at step `index`.
+    pub fn action(&self, index: usize) -> Option<&ResolvedAction> {
+        self.actions.get(index)?.as_ref()
+    }
+
+    /// The channel of the action at step `index`, if it reaches customers.
+    pub fn channel(&self, index: usize) -> Option<&'static str> {
+        self.action(index)?.channel
+    }
+
+    /// The name of the action at step `index`.
+    pub fn action_name(&self, index: usize) -> Option<&str> {
+        match &self.ir.steps.get(index)?.kind {
+            StepKind::Action { action, .. } => Some(action),
+            _ => None,
+        }
+    }
+
+    /// Where an action step goes on.
+    pub fn next_of(&self, index: usize) -> Option<usize> {
+        match &self.ir.steps.get(index)?.kind {
+            StepKind::Action { next, .. } | StepKind::Wait { next, .. } => {
+                crate::core::lifecycle::target_index(*next)
+            }
+            _ => None,
+        }
+    }
+
+    /// The first cron due time strictly after `after_ms`, in the workflow's time zone.
+    pub fn next_cron(&self, after_ms: i64) -> Option<i64> {
+        let after = crate::clock::to_time(after_ms).with_timezone(&self.tz);
+        self.schedule
+            .as_ref()?
+            .after(&after)
+            .next()
+            .map(|t| t.timestamp_millis())
+    }
+}
+
+fn parse_tz(name: &str) -> Result<Tz, String> {
+    name.parse().map_err(|_| {
+        format!("unknown time zone `{name}`; use an IANA name such as `Europe/Paris` or `UTC`")
+    })
+}
+
+impl std::ops::Deref for RuntimeWorkflow {
+    type Target = Workflow;
+
+    /// The IR's fields (`name`, `steps`, `trigger`, …) read through the runtime form.
+    fn deref(&self) -> &Workflow {
+        &self.ir
+    }
+}

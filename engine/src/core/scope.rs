@@ -1,0 +1,85 @@
+//! The values expressions see (`event`, `customer`, `run`, `steps`, the `for each` entity), owned,
+//! so a [`mikawaya_dsl::expr::Scope`] can borrow them.
+
+use crate::clock::{rfc3339, Millis};
+use crate::store::RunRow;
+use chrono::{DateTime, Utc};
+use mikawaya_dsl::expr::Scope;
+use serde_json::{Map, Value};
+
+/// Owned scope values.
+#[derive(Debug, Clone, Default)]
+pub struct ScopeData {
+    /// `event.*`.
+    pub event: Value,
+    /// `customer.*`.
+    pub customer: Value,
+    /// `run.*`.
+    pub run: Value,
+    /// `steps.*`.
+    pub steps: Value,
+    /// The entity.
+    pub entity: Value,
+}
+
+/// A customer object as expressions see it: its attributes plus `id`.
+pub fn customer_value(id: Option<&str>, attrs: Option<Map<String, Value>>) -> Value {
+    match id {
+        None => Value::Null,
+        Some(id) => {
+            let mut m = attrs.unwrap_or_default();
+            m.insert("id".into(), Value::String(id.to_string()));
+            Value::Object(m)
+        }
+    }
+}
+
+impl ScopeData {
+    /// The scope of a run, with the customer's current attributes.
+    pub fn of_run(run: &RunRow, customer: Value) -> Self {
+        ScopeData {
+            event: run.context.get("event").cloned().unwrap_or(Value::Null),
+            customer,
+            run: serde_json::json!({
+                "id": run.id,
+                "workflow": run.workflow,
+                "version": run.version,
+                "started_at": rfc3339(run.started_at),
+            }),
+            steps: run.context.get("steps").cloned().unwrap_or(Value::Null),
+            entity: run.context.get("entity").cloned().unwrap_or(Value::Null),
+        }
+    }
+
+    /// The values as one JSON object (what templates see).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({ "customer": self.customer, "event": self.event, "run": self.run, "steps": self.steps, "entity": self.entity })
+    }
+
+    /// Borrows the values as an expression scope at `now`, with `today` in `tz`.
+    pub fn scope(&self, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Scope<'_> {
+        Scope {
+            event: &self.event,
+            customer: &self.customer,
+            run: &self.run,
+            steps: &self.steps,
+            entity: &self.entity,
+            now,
+            today: now.with_timezone(&tz).date_naive(),
+        }
+    }
+}
+
+/// A JSON value as a correlation key string (`None` for null).
+pub fn key_string(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Keeps the compiler honest about the unit of stored times.
+pub fn ms(t: DateTime<Utc>) -> Millis {
+    t.timestamp_millis()
+}

@@ -1,0 +1,145 @@
+//! What the API (and the tools) ask of the engine, one method per question or command. Handlers
+//! call these and never the store; a command that makes work due wakes the loops itself.
+
+use crate::core::engine::{Engine, EngineError};
+use crate::core::restraint::verify_token;
+use crate::core::runtime::RuntimeWorkflow;
+use crate::core::scope::customer_value;
+use serde_json::Value;
+use std::sync::Arc;
+use crate::store::{
+    DeadLetterRow, RunFilter, RunRow, StepCount,
+    StepStat, Suppression, TaskRow, TimelineEntry, WorkflowCounts,
+};
+
+/// A day in milliseconds: the window of "recent" run counts.
+const DAY_MS: i64 = 86_400_000;
+
+impl Engine {
+    /// The active version of workflow `name`.
+    pub fn active_workflow(&self, name: &str) -> Option<Arc<RuntimeWorkflow>> {
+        self.registry().active(name)
+    }
+
+    /// Each active workflow with its run counts of the last 24 hours.
+    pub async fn workflow_summaries(
+        &self,
+    ) -> Result<Vec<(Arc<RuntimeWorkflow>, WorkflowCounts)>, EngineError> {
+        let since = self.clock().now_ms() - DAY_MS;
+        let counts = self.store().workflow_counts(since).await?;
+        Ok(self
+            .registry()
+            .active_workflows()
+            .map(|w| {
+                let c = counts
+                    .iter()
+                    .find(|(n, _)| *n == w.name)
+                    .map(|(_, c)| c.clone())
+                    .unwrap_or_default();
+                (w.clone(), c)
+            })
+            .collect())
+    }
+
+    /// Unfinished runs per step of the active version of `w`.
+    pub async fn runs_at_steps(&self, w: &RuntimeWorkflow) -> Result<Vec<StepCount>, EngineError> {
+        let counts = self.store().step_counts(&w.name).await?;
+        Ok(counts.into_iter().filter(|c| c.version == w.version).collect())
+    }
+
+    /// Timeline counts per step, and the latest timeline lines, of the active version of `w`.
+    pub async fn step_activity(
+        &self,
+        w: &RuntimeWorkflow,
+        recent: i64,
+    ) -> Result<(Vec<StepStat>, Vec<(String, TimelineEntry)>), EngineError> {
+        let stats = self.store().step_stats(&w.name, w.version).await?;
+        let lines = self.store().recent_steps(&w.name, w.version, recent).await?;
+        Ok((stats, lines))
+    }
+
+    /// Runs, newest first.
+    pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, EngineError> {
+        Ok(self.store().runs(filter).await?)
+    }
+
+    /// One run and its timeline.
+    pub async fn run_with_timeline(
+        &self,
+        id: &str,
+    ) -> Result<Option<(RunRow, Vec<TimelineEntry>)>, EngineError> {
+        let Some(run) = self.store().run(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some((run, self.store().timeline(id).await?)))
+    }
+
+    /// A run's timeline.
+    pub async fn timeline(&self, run_id: &str) -> Result<Vec<TimelineEntry>, EngineError> {
+        Ok(self.store().timeline(run_id).await?)
+    }
+
+    /// Tasks, newest first.
+    pub async fn tasks(&self, limit: i64) -> Result<Vec<TaskRow>, EngineError> {
+        Ok(self.store().tasks(limit).await?)
+    }
+
+    /// Dead letters, newest first.
+    pub async fn dead_letters(&self, limit: i64) -> Result<Vec<DeadLetterRow>, EngineError> {
+        Ok(self.store().dead_letters(limit).await?)
+    }
+
+    /// Sends a dead letter's run back to its failed step and wakes the executor; the run id, or
+    /// `None` when there is no such letter or it was retried already.
+    pub async fn retry_dead_letter(&self, id: i64) -> Result<Option<String>, EngineError> {
+        let run = self
+            .store()
+            .retry_dead_letter(id, self.clock().now_ms())
+            .await?;
+        if run.is_some() {
+            self.wake();
+        }
+        Ok(run)
+    }
+
+    /// A customer's merged attributes with `id`, as expressions see them.
+    pub async fn customer_view(&self, id: &str) -> Result<Option<Value>, EngineError> {
+        let attrs = self.store().customer(id).await?;
+        Ok(attrs.map(|a| customer_value(Some(id), Some(a))))
+    }
+
+    /// The suppression list, newest first.
+    pub async fn suppressions(&self) -> Result<Vec<Suppression>, EngineError> {
+        Ok(self.store().suppressions().await?)
+    }
+
+    /// Suppresses an address.
+    pub async fn suppress(&self, address: &str, reason: &str) -> Result<(), EngineError> {
+        let now = self.clock().now_ms();
+        Ok(self.store().suppress(address, reason, now).await?)
+    }
+
+    /// Lifts a suppression; `false` when there was none.
+    pub async fn unsuppress(&self, address: &str) -> Result<bool, EngineError> {
+        Ok(self.store().unsuppress(address).await?)
+    }
+
+    /// The customer and channel an unsubscribe token names, if its signature holds.
+    pub fn unsubscribe_target(&self, token: &str) -> Option<(String, String)> {
+        verify_token(&self.config.secret, token)
+    }
+
+    /// Records the opt-out an unsubscribe token asks for; the customer and channel, or `None`
+    /// for a token that is not ours.
+    pub async fn unsubscribe(&self, token: &str) -> Result<Option<(String, String)>, EngineError> {
+        let Some((customer, channel)) = self.unsubscribe_target(token) else {
+            return Ok(None);
+        };
+        let now = self.clock().now_ms();
+        self.store()
+            .set_consent(&customer, &channel, false, "unsubscribe link", now)
+            .await?;
+        tracing::info!(%customer, %channel, "customer unsubscribed");
+        Ok(Some((customer, channel)))
+    }
+}

@@ -1,0 +1,148 @@
+//! In-memory [`EventLog`].
+
+use super::{EventEntry, MemoryStore};
+use crate::clock::Millis;
+use crate::core::lifecycle::Cause;
+use crate::event::Event;
+use crate::store::model::*;
+use crate::store::{EventLog, StoreResult};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+#[async_trait]
+impl EventLog for MemoryStore {
+    async fn insert_events(&self, events: &[Event], _at: Millis) -> StoreResult<Vec<bool>> {
+        let mut s = self.lock();
+        Ok(events
+            .iter()
+            .map(|e| {
+                if s.event_index.contains_key(&e.id) {
+                    return false;
+                }
+                let index = s.events.len();
+                let seq = index as i64 + 1;
+                s.event_index.insert(e.id.clone(), index);
+                s.events.push(EventEntry {
+                    seq,
+                    event: e.clone(),
+                    processed: false,
+                });
+                true
+            })
+            .collect())
+    }
+
+    async fn pending_events(&self, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+        let s = self.lock();
+        Ok(s.events
+            .iter()
+            .filter(|e| !e.processed)
+            .take(limit.max(0) as usize)
+            .map(|e| StoredEvent {
+                seq: e.seq,
+                event: e.event.clone(),
+            })
+            .collect())
+    }
+
+    async fn event(&self, id: &str) -> StoreResult<Option<Event>> {
+        let s = self.lock();
+        Ok(s.event_index.get(id).map(|i| s.events[*i].event.clone()))
+    }
+
+    async fn events_between(
+        &self,
+        from: Millis,
+        to: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>> {
+        let s = self.lock();
+        let mut found: Vec<&EventEntry> = s
+            .events
+            .iter()
+            .filter(|e| e.event.occurred_at >= from && e.event.occurred_at < to)
+            .collect();
+        found.sort_by_key(|e| (e.event.occurred_at, e.seq));
+        Ok(found
+            .into_iter()
+            .take(limit.max(0) as usize)
+            .map(|e| e.event.clone())
+            .collect())
+    }
+
+    async fn customer(&self, id: &str) -> StoreResult<Option<Map<String, Value>>> {
+        Ok(self.lock().customers.get(id).cloned())
+    }
+
+    async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
+        let s = self.lock();
+        Ok(s.entities
+            .iter()
+            .filter(|((k, _), _)| k == kind)
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    async fn apply_match(&self, batch: MatchBatch) -> StoreResult<()> {
+        let mut s = self.lock();
+        for (id, attrs, at) in &batch.customers {
+            s.merge_customer(id, attrs, *at);
+        }
+        for (kind, id, data, _) in batch.entities {
+            s.entities.insert((kind, id), data);
+        }
+        for exit in &batch.exits {
+            if let Some(run) = s.run_for(&exit.run_id, Cause::Goal) {
+                run.status = RunStatus::Exited;
+                run.exit_reason = Some(exit.reason.clone());
+                run.ended_at = Some(exit.at);
+                run.updated_at = exit.at;
+                run.rev += 1;
+                s.set_timer(&exit.run_id, None);
+                s.waits.remove(&exit.run_id);
+                s.add_timeline(&exit.run_id, exit.entry());
+            }
+        }
+        for r in &batch.resumes {
+            let status = r.status();
+            let Some(run) = s
+                .run_for(&r.run_id, Cause::EventArrived)
+                .filter(|run| run.step == Some(r.wait_step))
+            else {
+                continue;
+            };
+            run.status = status;
+            run.step = r.target;
+            run.ended_at = status.is_final().then_some(r.entry.at);
+            run.updated_at = r.entry.at;
+            run.rev += 1;
+            s.waits.remove(&r.run_id);
+            s.set_timer(&r.run_id, r.target.map(|_| Timer::exec(r.entry.at)));
+            s.add_timeline(&r.run_id, r.entry.clone());
+        }
+        for run in &batch.new_runs {
+            s.insert_run(run);
+        }
+        for d in batch.date_triggers {
+            s.date_triggers
+                .insert((d.workflow.clone(), d.key.clone()), d);
+        }
+        for (customer, channel, granted, at) in &batch.consents {
+            s.record_consent(customer, channel, *granted, "consent.updated event", *at);
+        }
+        for (address, reason, at) in batch.suppressions {
+            let address = address.to_lowercase();
+            s.suppressions.entry(address.clone()).or_insert(Suppression {
+                address,
+                reason,
+                created_at: at,
+            });
+        }
+        for seq in batch.seqs {
+            if let Some(e) = s.events.get_mut(seq as usize - 1) {
+                e.processed = true;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+//! The in-memory store: every concern behind one mutex, so each call is atomic as a transaction
+//! is in SQLite. For tests, simulations and `--db memory:`; nothing survives the process. It
+//! follows the same rules as the SQLite store, checked by the conformance suite.
+
+mod events;
+mod meta;
+mod read;
+mod restraint;
+mod runs;
+mod schedules;
+
+use crate::clock::Millis;
+use crate::core::lifecycle::{self, Cause};
+use crate::event::Event;
+use crate::store::merge::merge_patch;
+use crate::store::model::*;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+/// Everything kept, in plain collections.
+#[derive(Default)]
+struct State {
+    events: Vec<EventEntry>,
+    event_index: HashMap<String, usize>,
+    customers: HashMap<String, Map<String, Value>>,
+    entities: BTreeMap<(String, String), Value>,
+    runs: HashMap<String, RunEntry>,
+    trigger_keys: HashSet<(String, String)>,
+    timeline: Vec<(String, TimelineEntry)>,
+    timers: HashMap<String, Timer>,
+    waits: HashMap<String, WaitRow>,
+    enrollments: HashMap<(String, String), Millis>,
+    date_triggers: HashMap<(String, String), DateTriggerRow>,
+    schedules: HashMap<String, Millis>,
+    tasks: Vec<(String, TaskRow)>,
+    dead_letters: Vec<DeadLetterRow>,
+    messages: Vec<(Option<String>, String, String, Millis)>,
+    suppressions: HashMap<String, Suppression>,
+    consent_log: Vec<(String, String, bool, String, Millis)>,
+    settings: HashMap<String, String>,
+    kv: HashMap<(String, String), String>,
+    versions: BTreeMap<(String, u32), VersionRow>,
+}
+
+struct EventEntry {
+    seq: i64,
+    event: Event,
+    processed: bool,
+}
+
+struct RunEntry {
+    row: RunRow,
+    event_id: Option<String>,
+}
+
+/// The in-memory store.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    fn add_timeline(&mut self, run_id: &str, entry: TimelineEntry) {
+        self.timeline.push((run_id.to_string(), entry));
+    }
+
+    fn set_timer(&mut self, run_id: &str, timer: Option<Timer>) {
+        match timer {
+            Some(t) => self.timers.insert(run_id.to_string(), t),
+            None => self.timers.remove(run_id),
+        };
+    }
+
+    fn merge_customer(&mut self, id: &str, patch: &Map<String, Value>, _at: Millis) {
+        merge_patch(self.customers.entry(id.to_string()).or_default(), patch);
+    }
+
+    /// The run `id` if its status allows `cause`.
+    fn run_for(&mut self, id: &str, cause: Cause) -> Option<&mut RunRow> {
+        self.runs
+            .get_mut(id)
+            .map(|r| &mut r.row)
+            .filter(|r| lifecycle::from_statuses(cause).contains(&r.status))
+    }
+
+    fn insert_run(&mut self, run: &NewRun) -> bool {
+        let trigger = (run.workflow.clone(), run.trigger_key.clone());
+        if self.runs.contains_key(&run.id) || self.trigger_keys.contains(&trigger) {
+            return false;
+        }
+        self.trigger_keys.insert(trigger);
+        let status = lifecycle::initial_status(run.start);
+        let row = RunRow {
+            id: run.id.clone(),
+            workflow: run.workflow.clone(),
+            version: run.version,
+            customer_id: run.customer_id.clone(),
+            status,
+            step: run.start,
+            rev: 0,
+            context: run.context.clone(),
+            started_at: run.at,
+            updated_at: run.at,
+            ended_at: status.is_final().then_some(run.at),
+            exit_reason: None,
+        };
+        let event_id = run.event_id().map(String::from);
+        self.runs.insert(run.id.clone(), RunEntry { row, event_id });
+        self.enrollments
+            .insert((run.workflow.clone(), run.enroll_key.clone()), run.at);
+        self.add_timeline(&run.id, run.started_entry());
+        if run.start.is_some() {
+            self.set_timer(&run.id, Some(Timer::exec(run.at)));
+        }
+        true
+    }
+
+    fn record_consent(&mut self, customer: &str, channel: &str, granted: bool, source: &str, at: Millis) {
+        let patch = serde_json::json!({ "consent": { channel: granted } });
+        if let Value::Object(p) = patch {
+            self.merge_customer(customer, &p, at);
+        }
+        self.consent_log
+            .push((customer.into(), channel.into(), granted, source.into(), at));
+    }
+}

@@ -1,0 +1,144 @@
+//! In-memory [`ReadModel`].
+
+use super::MemoryStore;
+use crate::clock::Millis;
+use crate::store::model::*;
+use crate::store::{ReadModel, StoreResult};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+
+#[async_trait]
+impl ReadModel for MemoryStore {
+    async fn runs(&self, f: &RunFilter) -> StoreResult<Vec<RunRow>> {
+        let s = self.lock();
+        let mut found: Vec<RunRow> = s
+            .runs
+            .values()
+            .map(|r| &r.row)
+            .filter(|r| f.customer.is_none() || r.customer_id == f.customer)
+            .filter(|r| f.workflow.as_ref().is_none_or(|w| &r.workflow == w))
+            .filter(|r| f.status.as_ref().is_none_or(|st| r.status.as_str() == st))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (b.started_at, &b.id).cmp(&(a.started_at, &a.id)));
+        found.truncate(f.limit() as usize);
+        Ok(found)
+    }
+
+    async fn runs_for_event(&self, workflow: &str, event_id: &str) -> StoreResult<Vec<RunRow>> {
+        let s = self.lock();
+        let mut found: Vec<RunRow> = s
+            .runs
+            .values()
+            .filter(|r| r.row.workflow == workflow && r.event_id.as_deref() == Some(event_id))
+            .map(|r| r.row.clone())
+            .collect();
+        found.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+        Ok(found)
+    }
+
+    async fn timeline(&self, run_id: &str) -> StoreResult<Vec<TimelineEntry>> {
+        let s = self.lock();
+        Ok(s.timeline
+            .iter()
+            .filter(|(id, _)| id == run_id)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    async fn workflow_counts(&self, since: Millis) -> StoreResult<Vec<(String, WorkflowCounts)>> {
+        let s = self.lock();
+        let mut by: BTreeMap<String, WorkflowCounts> = BTreeMap::new();
+        for r in s.runs.values().map(|r| &r.row) {
+            let c = by.entry(r.workflow.clone()).or_default();
+            let recent = r.ended_at.is_some_and(|e| e >= since);
+            match r.status {
+                RunStatus::Active | RunStatus::Waiting => c.active += 1,
+                RunStatus::Completed | RunStatus::Exited if recent => c.completed += 1,
+                RunStatus::Failed if recent => c.failed += 1,
+                _ => {}
+            }
+        }
+        Ok(by.into_iter().collect())
+    }
+
+    async fn step_counts(&self, workflow: &str) -> StoreResult<Vec<StepCount>> {
+        let s = self.lock();
+        let mut by: BTreeMap<(u32, usize), i64> = BTreeMap::new();
+        for r in s.runs.values().map(|r| &r.row) {
+            if r.workflow == workflow && !r.status.is_final() {
+                if let Some(step) = r.step {
+                    *by.entry((r.version, step)).or_default() += 1;
+                }
+            }
+        }
+        Ok(by
+            .into_iter()
+            .map(|((version, step), runs)| StepCount {
+                version,
+                step,
+                runs,
+            })
+            .collect())
+    }
+
+    async fn step_stats(&self, workflow: &str, version: u32) -> StoreResult<Vec<StepStat>> {
+        let s = self.lock();
+        let mut by: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for (run_id, e) in &s.timeline {
+            let of_version = s
+                .runs
+                .get(run_id)
+                .is_some_and(|r| r.row.workflow == workflow && r.row.version == version);
+            if of_version && e.step_id != "run" {
+                *by.entry((e.step_id.clone(), e.status.clone())).or_default() += 1;
+            }
+        }
+        Ok(by
+            .into_iter()
+            .map(|((step_id, status), count)| StepStat {
+                step_id,
+                status,
+                count,
+            })
+            .collect())
+    }
+
+    async fn recent_steps(
+        &self,
+        workflow: &str,
+        version: u32,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, TimelineEntry)>> {
+        let s = self.lock();
+        Ok(s.timeline
+            .iter()
+            .rev()
+            .filter(|(run_id, _)| {
+                s.runs
+                    .get(run_id)
+                    .is_some_and(|r| r.row.workflow == workflow && r.row.version == version)
+            })
+            .take(limit.max(0) as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn tasks(&self, limit: i64) -> StoreResult<Vec<TaskRow>> {
+        let s = self.lock();
+        let mut all: Vec<TaskRow> = s.tasks.iter().map(|(_, t)| t.clone()).collect();
+        all.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        all.truncate(limit.max(0) as usize);
+        Ok(all)
+    }
+
+    async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetterRow>> {
+        let s = self.lock();
+        Ok(s.dead_letters
+            .iter()
+            .rev()
+            .take(limit.max(0) as usize)
+            .cloned()
+            .collect())
+    }
+}

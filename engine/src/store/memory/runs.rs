@@ -1,0 +1,201 @@
+//! In-memory [`RunStore`].
+
+use super::MemoryStore;
+use crate::clock::Millis;
+use crate::core::lifecycle::Cause;
+use crate::store::model::*;
+use crate::store::{RunStore, StoreResult};
+use async_trait::async_trait;
+use serde_json::Value;
+
+#[async_trait]
+impl RunStore for MemoryStore {
+    async fn enrollment(&self, workflow: &str, key: &str) -> StoreResult<Option<Millis>> {
+        let s = self.lock();
+        Ok(s.enrollments
+            .get(&(workflow.to_string(), key.to_string()))
+            .copied())
+    }
+
+    async fn waiting_runs(
+        &self,
+        event_type: &str,
+        match_expr: &str,
+        key: &str,
+    ) -> StoreResult<Vec<WaitingRun>> {
+        let s = self.lock();
+        let mut found: Vec<WaitingRun> = s
+            .waits
+            .iter()
+            .filter(|(_, w)| {
+                w.event_type == event_type && w.match_expr == match_expr && w.match_key == key
+            })
+            .filter_map(|(id, _)| s.runs.get(id))
+            .filter(|r| r.row.status == RunStatus::Waiting)
+            .map(|r| WaitingRun {
+                run_id: r.row.id.clone(),
+                workflow: r.row.workflow.clone(),
+                version: r.row.version,
+                step: r.row.step.unwrap_or(0),
+            })
+            .collect();
+        found.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        Ok(found)
+    }
+
+    async fn open_runs(&self, workflow: &str, customer_id: &str) -> StoreResult<Vec<String>> {
+        let s = self.lock();
+        let allowed = crate::core::lifecycle::from_statuses(Cause::Goal);
+        let mut ids: Vec<String> = s
+            .runs
+            .values()
+            .map(|r| &r.row)
+            .filter(|r| r.workflow == workflow && r.customer_id.as_deref() == Some(customer_id))
+            .filter(|r| allowed.contains(&r.status))
+            .map(|r| r.id.clone())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn claim_due(&self, now: Millis, limit: i64, lease_ms: i64) -> StoreResult<Vec<DueWork>> {
+        let mut s = self.lock();
+        let mut due: Vec<(Millis, String)> = s
+            .timers
+            .iter()
+            .filter(|(_, t)| t.due_at <= now && t.lease_until < now)
+            .map(|(id, t)| (t.due_at, id.clone()))
+            .collect();
+        due.sort();
+        due.truncate(limit.max(0) as usize);
+        Ok(due
+            .into_iter()
+            .filter_map(|(_, id)| {
+                let t = s.timers.get_mut(&id)?;
+                t.lease_until = now + lease_ms;
+                Some(DueWork {
+                    run_id: id,
+                    kind: t.kind,
+                    attempt: t.attempt,
+                })
+            })
+            .collect())
+    }
+
+    async fn release_leases(&self) -> StoreResult<u64> {
+        let mut s = self.lock();
+        let mut n = 0;
+        for t in s.timers.values_mut().filter(|t| t.lease_until > 0) {
+            t.lease_until = 0;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<Millis>> {
+        let s = self.lock();
+        Ok(s.timers.values().map(|t| t.due_at.max(t.lease_until)).min())
+    }
+
+    async fn run(&self, id: &str) -> StoreResult<Option<RunRow>> {
+        Ok(self.lock().runs.get(id).map(|r| r.row.clone()))
+    }
+
+    async fn commit(&self, t: Transition) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let Some(run) = s.runs.get_mut(&t.run_id).map(|r| &mut r.row) else {
+            return Ok(false);
+        };
+        if run.rev != t.rev {
+            return Ok(false);
+        }
+        run.status = t.status;
+        run.step = t.step;
+        run.context = t.context.clone();
+        run.updated_at = t.at;
+        run.ended_at = t.status.is_final().then_some(t.at);
+        if t.exit_reason.is_some() {
+            run.exit_reason = t.exit_reason.clone();
+        }
+        run.rev += 1;
+        for e in t.timeline {
+            s.add_timeline(&t.run_id, e);
+        }
+        s.set_timer(&t.run_id, t.timer);
+        s.waits.remove(&t.run_id);
+        if let Some(w) = t.wait {
+            s.waits.insert(t.run_id.clone(), w);
+        }
+        if let Some(m) = t.sent {
+            s.messages.push((m.customer_id, m.channel, m.kind, t.at));
+        }
+        if let Some(d) = t.dead_letter {
+            let id = s.dead_letters.len() as i64 + 1;
+            s.dead_letters.push(DeadLetterRow {
+                id,
+                run_id: t.run_id.clone(),
+                step_id: d.step_id,
+                action: d.action,
+                input: d.input,
+                error: d.error,
+                attempts: d.attempts,
+                created_at: t.at,
+                retried_at: None,
+            });
+        }
+        Ok(true)
+    }
+
+    async fn create_task(
+        &self,
+        key: &str,
+        run_id: &str,
+        input: &Value,
+        at: Millis,
+    ) -> StoreResult<String> {
+        let mut s = self.lock();
+        if let Some((_, task)) = s.tasks.iter().find(|(k, _)| k == key) {
+            return Ok(task.id.clone());
+        }
+        let text = |k: &str| input.get(k).and_then(Value::as_str).map(String::from);
+        let task = TaskRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            run_id: run_id.into(),
+            title: text("title").unwrap_or_default(),
+            assignee: text("assignee"),
+            queue: text("queue"),
+            data: input.clone(),
+            status: "open".into(),
+            created_at: at,
+        };
+        let id = task.id.clone();
+        s.tasks.push((key.into(), task));
+        Ok(id)
+    }
+
+    async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>> {
+        let mut s = self.lock();
+        let Some(run_id) = s
+            .dead_letters
+            .iter()
+            .find(|d| d.id == id && d.retried_at.is_none())
+            .map(|d| d.run_id.clone())
+        else {
+            return Ok(None);
+        };
+        let Some(run) = s.run_for(&run_id, Cause::Retry) else {
+            return Ok(None);
+        };
+        run.status = RunStatus::Active;
+        run.ended_at = None;
+        run.exit_reason = None;
+        run.updated_at = at;
+        run.rev += 1;
+        if let Some(d) = s.dead_letters.iter_mut().find(|d| d.id == id) {
+            d.retried_at = Some(at);
+        }
+        s.set_timer(&run_id, Some(Timer::exec(at)));
+        s.add_timeline(&run_id, TimelineEntry::retried(id, at));
+        Ok(Some(run_id))
+    }
+}

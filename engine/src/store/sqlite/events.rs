@@ -1,0 +1,217 @@
+//! SQLite [`EventLog`]: events, customer and entity snapshots, and applying a matched batch.
+
+use super::rows::{
+    add_timeline, clear_wait, insert_run, merge_customer, set_timer, statuses_for, json_of, Tx,
+};
+use super::SqliteStore;
+use crate::clock::Millis;
+use crate::core::lifecycle::Cause;
+use crate::event::Event;
+use crate::store::model::*;
+use crate::store::{EventLog, StoreError, StoreResult};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+#[derive(sqlx::FromRow)]
+struct EventRecord {
+    seq: i64,
+    body: String,
+}
+
+impl EventRecord {
+    fn event(&self) -> StoreResult<Event> {
+        Event::from_stored(&self.body)
+            .ok_or_else(|| StoreError::Corrupt(format!("event {}", self.seq)))
+    }
+}
+
+#[async_trait]
+impl EventLog for SqliteStore {
+    async fn insert_events(&self, events: &[Event], at: Millis) -> StoreResult<Vec<bool>> {
+        // Multi-row inserts (RETURNING the ids that were new) keep one statement per 100 events.
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = std::collections::HashSet::new();
+        for chunk in events.chunks(100) {
+            let mut q = sqlx::QueryBuilder::new("INSERT OR IGNORE INTO events (id, type, customer_id, occurred_at, received_at, body) ");
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(&e.id)
+                    .push_bind(&e.event_type)
+                    .push_bind(&e.customer_id)
+                    .push_bind(e.occurred_at)
+                    .push_bind(at)
+                    .push_bind(e.to_json().to_string());
+            });
+            q.push(" RETURNING id");
+            let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            inserted.extend(ids.into_iter().map(|(id,)| id));
+        }
+        tx.commit().await?;
+        Ok(events.iter().map(|e| inserted.remove(&e.id)).collect())
+    }
+
+    async fn pending_events(&self, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+        let rows: Vec<EventRecord> =
+            sqlx::query_as("SELECT seq, body FROM events WHERE processed = 0 ORDER BY seq LIMIT ?")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    seq: r.seq,
+                    event: r.event()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn event(&self, id: &str) -> StoreResult<Option<Event>> {
+        let row: Option<EventRecord> = sqlx::query_as("SELECT seq, body FROM events WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.event()).transpose()
+    }
+
+    async fn events_between(
+        &self,
+        from: Millis,
+        to: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>> {
+        let rows: Vec<EventRecord> = sqlx::query_as("SELECT seq, body FROM events WHERE occurred_at >= ? AND occurred_at < ? ORDER BY occurred_at, seq LIMIT ?")
+            .bind(from)
+            .bind(to)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(EventRecord::event).collect()
+    }
+
+    async fn customer(&self, id: &str) -> StoreResult<Option<Map<String, Value>>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT data FROM customers WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|(data,)| match json_of(&data) {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }))
+    }
+
+    async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT data FROM entities WHERE kind = ? ORDER BY id")
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.iter().map(|(d,)| json_of(d)).collect())
+    }
+
+    async fn apply_match(&self, batch: MatchBatch) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, attrs, at) in &batch.customers {
+            merge_customer(&mut tx, id, &Value::Object(attrs.clone()), *at).await?;
+        }
+        for (kind, id, data, at) in &batch.entities {
+            sqlx::query("INSERT INTO entities (kind, id, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at")
+                .bind(kind)
+                .bind(id)
+                .bind(data.to_string())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for exit in &batch.exits {
+            end_run(&mut tx, exit).await?;
+        }
+        for r in &batch.resumes {
+            resume(&mut tx, r).await?;
+        }
+        for run in &batch.new_runs {
+            insert_run(&mut tx, run).await?;
+        }
+        for d in &batch.date_triggers {
+            sqlx::query("INSERT INTO date_triggers (workflow, key, due_at, event_id) VALUES (?, ?, ?, ?) ON CONFLICT (workflow, key) DO UPDATE SET due_at = excluded.due_at, event_id = excluded.event_id")
+                .bind(&d.workflow)
+                .bind(&d.key)
+                .bind(d.due_at)
+                .bind(&d.event_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (customer, channel, granted, at) in &batch.consents {
+            super::restraint::record_consent(
+                &mut tx,
+                customer,
+                channel,
+                *granted,
+                "consent.updated event",
+                *at,
+            )
+            .await?;
+        }
+        for (address, reason, at) in &batch.suppressions {
+            sqlx::query("INSERT INTO suppressions (address, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (address) DO NOTHING")
+                .bind(address.to_lowercase())
+                .bind(reason)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for seq in &batch.seqs {
+            sqlx::query("UPDATE events SET processed = 1 WHERE seq = ?")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Ends an unfinished run because its goal was reached.
+async fn end_run(tx: &mut Tx<'_>, exit: &EarlyExit) -> StoreResult<()> {
+    let sql = format!(
+        "UPDATE runs SET status = 'exited', exit_reason = ?, ended_at = ?, updated_at = ?, rev = rev + 1 WHERE id = ? AND status IN {}",
+        statuses_for(Cause::Goal)
+    );
+    let done = sqlx::query(&sql)
+        .bind(&exit.reason)
+        .bind(exit.at)
+        .bind(exit.at)
+        .bind(&exit.run_id)
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() == 1 {
+        set_timer(tx, &exit.run_id, None).await?;
+        clear_wait(tx, &exit.run_id).await?;
+        add_timeline(tx, &exit.run_id, &exit.entry()).await?;
+    }
+    Ok(())
+}
+
+/// Moves a waiting run on because its event arrived (only if it still waits at that step).
+async fn resume(tx: &mut Tx<'_>, r: &Resume) -> StoreResult<()> {
+    let status = r.status();
+    let sql = format!(
+        "UPDATE runs SET status = ?, step = ?, ended_at = ?, updated_at = ?, rev = rev + 1 WHERE id = ? AND status IN {} AND step = ?",
+        statuses_for(Cause::EventArrived)
+    );
+    let done = sqlx::query(&sql)
+        .bind(status.as_str())
+        .bind(r.target.map(|s| s as i64))
+        .bind(status.is_final().then_some(r.entry.at))
+        .bind(r.entry.at)
+        .bind(&r.run_id)
+        .bind(r.wait_step as i64)
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() == 1 {
+        clear_wait(tx, &r.run_id).await?;
+        let timer = r.target.map(|_| Timer::exec(r.entry.at));
+        set_timer(tx, &r.run_id, timer.as_ref()).await?;
+        add_timeline(tx, &r.run_id, &r.entry).await?;
+    }
+    Ok(())
+}

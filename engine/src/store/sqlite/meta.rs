@@ -1,0 +1,90 @@
+//! SQLite [`MetaStore`] (workflow versions, settings) and [`PluginKv`].
+
+use super::SqliteStore;
+use crate::clock::Millis;
+use crate::store::model::*;
+use crate::store::{MetaStore, PluginKv, StoreResult};
+use async_trait::async_trait;
+
+#[derive(sqlx::FromRow)]
+struct VersionRecord {
+    name: String,
+    version: i64,
+    file: String,
+    source: String,
+    digest: String,
+    ir: Option<String>,
+    compiler: Option<String>,
+}
+
+#[async_trait]
+impl MetaStore for SqliteStore {
+    async fn save_version(&self, v: &VersionRow, at: Millis) -> StoreResult<()> {
+        sqlx::query("INSERT OR IGNORE INTO workflow_versions (name, version, file, source, digest, ir, compiler, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&v.name)
+            .bind(v.version as i64)
+            .bind(&v.file)
+            .bind(&v.source)
+            .bind(&v.digest)
+            .bind(&v.ir)
+            .bind(&v.compiler)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn versions(&self) -> StoreResult<Vec<VersionRow>> {
+        let rows: Vec<VersionRecord> = sqlx::query_as("SELECT name, version, file, source, digest, ir, compiler FROM workflow_versions ORDER BY name, version")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| VersionRow {
+                name: r.name,
+                version: r.version as u32,
+                file: r.file,
+                source: r.source,
+                digest: r.digest,
+                ir: r.ir,
+                compiler: r.compiler,
+            })
+            .collect())
+    }
+
+    async fn setting_or_init(&self, key: &str, default: &str) -> StoreResult<String> {
+        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)")
+            .bind(key)
+            .bind(default)
+            .execute(&self.pool)
+            .await?;
+        let (value,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(value)
+    }
+}
+
+#[async_trait]
+impl PluginKv for SqliteStore {
+    async fn kv_get(&self, plugin: &str, key: &str) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM plugin_kv WHERE plugin = ? AND key = ?")
+                .bind(plugin)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(v,)| v))
+    }
+
+    async fn kv_set(&self, plugin: &str, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO plugin_kv (plugin, key, value) VALUES (?, ?, ?) ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value")
+            .bind(plugin)
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

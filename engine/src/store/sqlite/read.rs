@@ -1,0 +1,204 @@
+//! SQLite [`ReadModel`]: the listings of the page, the API and the CLI.
+
+use super::rows::{json_of, run_rows, RunRecord, TimelineRecord, RUN_COLUMNS};
+use super::SqliteStore;
+use crate::clock::Millis;
+use crate::store::model::*;
+use crate::store::{ReadModel, StoreResult};
+use async_trait::async_trait;
+
+#[derive(sqlx::FromRow)]
+struct TaskRecord {
+    id: String,
+    run_id: String,
+    title: String,
+    assignee: Option<String>,
+    queue: Option<String>,
+    data: String,
+    status: String,
+    created_at: Millis,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeadLetterRecord {
+    id: i64,
+    run_id: String,
+    step_id: String,
+    action: String,
+    input: String,
+    error: String,
+    attempts: i64,
+    created_at: Millis,
+    retried_at: Option<Millis>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CountsRecord {
+    workflow: String,
+    active: i64,
+    completed: i64,
+    failed: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct StepCountRecord {
+    version: i64,
+    step: i64,
+    runs: i64,
+}
+
+#[async_trait]
+impl ReadModel for SqliteStore {
+    async fn runs(&self, f: &RunFilter) -> StoreResult<Vec<RunRow>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR customer_id = ?1) AND (?2 IS NULL OR workflow = ?2) AND (?3 IS NULL OR status = ?3)
+             ORDER BY started_at DESC, id DESC LIMIT ?4"
+        );
+        let rows: Vec<RunRecord> = sqlx::query_as(&sql)
+            .bind(&f.customer)
+            .bind(&f.workflow)
+            .bind(&f.status)
+            .bind(f.limit())
+            .fetch_all(&self.pool)
+            .await?;
+        run_rows(rows)
+    }
+
+    async fn runs_for_event(&self, workflow: &str, event_id: &str) -> StoreResult<Vec<RunRow>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE workflow = ? AND event_id = ? ORDER BY started_at, id");
+        let rows: Vec<RunRecord> = sqlx::query_as(&sql)
+            .bind(workflow)
+            .bind(event_id)
+            .fetch_all(&self.pool)
+            .await?;
+        run_rows(rows)
+    }
+
+    async fn timeline(&self, run_id: &str) -> StoreResult<Vec<TimelineEntry>> {
+        let rows: Vec<TimelineRecord> = sqlx::query_as("SELECT step_id, kind, status, attempt, at, detail FROM run_steps WHERE run_id = ? ORDER BY id")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(TimelineEntry::from).collect())
+    }
+
+    async fn workflow_counts(&self, since: Millis) -> StoreResult<Vec<(String, WorkflowCounts)>> {
+        let rows: Vec<CountsRecord> = sqlx::query_as(
+            "SELECT workflow,
+                    SUM(status IN ('active', 'waiting')) AS active,
+                    SUM(status IN ('completed', 'exited') AND ended_at >= ?1) AS completed,
+                    SUM(status = 'failed' AND ended_at >= ?1) AS failed
+             FROM runs GROUP BY workflow ORDER BY workflow",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let counts = WorkflowCounts {
+                    active: r.active,
+                    completed: r.completed,
+                    failed: r.failed,
+                };
+                (r.workflow, counts)
+            })
+            .collect())
+    }
+
+    async fn step_counts(&self, workflow: &str) -> StoreResult<Vec<StepCount>> {
+        let rows: Vec<StepCountRecord> = sqlx::query_as("SELECT version, step, COUNT(*) AS runs FROM runs WHERE workflow = ? AND status IN ('active', 'waiting') AND step IS NOT NULL GROUP BY version, step ORDER BY version, step")
+            .bind(workflow)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StepCount {
+                version: r.version as u32,
+                step: r.step as usize,
+                runs: r.runs,
+            })
+            .collect())
+    }
+
+    async fn step_stats(&self, workflow: &str, version: u32) -> StoreResult<Vec<StepStat>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT s.step_id, s.status, COUNT(*) FROM run_steps s JOIN runs r ON r.id = s.run_id
+             WHERE r.workflow = ? AND r.version = ? AND s.step_id != 'run' GROUP BY s.step_id, s.status ORDER BY s.step_id, s.status",
+        )
+        .bind(workflow)
+        .bind(version as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(step_id, status, count)| StepStat {
+                step_id,
+                status,
+                count,
+            })
+            .collect())
+    }
+
+    async fn recent_steps(
+        &self,
+        workflow: &str,
+        version: u32,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, TimelineEntry)>> {
+        let rows: Vec<TimelineRecord> = sqlx::query_as(
+            "SELECT s.run_id, s.step_id, s.kind, s.status, s.attempt, s.at, s.detail FROM run_steps s JOIN runs r ON r.id = s.run_id
+             WHERE r.workflow = ? AND r.version = ? ORDER BY s.id DESC LIMIT ?",
+        )
+        .bind(workflow)
+        .bind(version as i64)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.run_id.clone(), TimelineEntry::from(r)))
+            .collect())
+    }
+
+    async fn tasks(&self, limit: i64) -> StoreResult<Vec<TaskRow>> {
+        let rows: Vec<TaskRecord> = sqlx::query_as("SELECT id, run_id, title, assignee, queue, data, status, created_at FROM tasks ORDER BY created_at DESC, id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| TaskRow {
+                id: r.id,
+                run_id: r.run_id,
+                title: r.title,
+                assignee: r.assignee,
+                queue: r.queue,
+                data: json_of(&r.data),
+                status: r.status,
+                created_at: r.created_at,
+            })
+            .collect())
+    }
+
+    async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetterRow>> {
+        let rows: Vec<DeadLetterRecord> = sqlx::query_as("SELECT id, run_id, step_id, action, input, error, attempts, created_at, retried_at FROM dead_letters ORDER BY id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DeadLetterRow {
+                id: r.id,
+                run_id: r.run_id,
+                step_id: r.step_id,
+                action: r.action,
+                input: json_of(&r.input),
+                error: r.error,
+                attempts: r.attempts as u32,
+                created_at: r.created_at,
+                retried_at: r.retried_at,
+            })
+            .collect())
+    }
+}

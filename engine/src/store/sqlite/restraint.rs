@@ -1,0 +1,100 @@
+//! SQLite [`RestraintStore`]: sent messages, suppressions and consent.
+
+use super::rows::merge_customer;
+use super::SqliteStore;
+use crate::clock::Millis;
+use crate::store::model::*;
+use crate::store::{RestraintStore, StoreResult};
+use async_trait::async_trait;
+use sqlx::SqliteConnection;
+
+#[async_trait]
+impl RestraintStore for SqliteStore {
+    async fn messages_since(
+        &self,
+        customer_id: &str,
+        channel: &str,
+        kind: &str,
+        since: Millis,
+    ) -> StoreResult<Vec<Millis>> {
+        let rows: Vec<(Millis,)> = sqlx::query_as("SELECT sent_at FROM messages WHERE customer_id = ? AND channel = ? AND kind = ? AND sent_at >= ? ORDER BY sent_at")
+            .bind(customer_id)
+            .bind(channel)
+            .bind(kind)
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(at,)| at).collect())
+    }
+
+    async fn suppressed(&self, address: &str) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT reason FROM suppressions WHERE address = ?")
+                .bind(address.to_lowercase())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(reason,)| reason))
+    }
+
+    async fn suppress(&self, address: &str, reason: &str, at: Millis) -> StoreResult<()> {
+        sqlx::query("INSERT INTO suppressions (address, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (address) DO UPDATE SET reason = excluded.reason")
+            .bind(address.to_lowercase())
+            .bind(reason)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn unsuppress(&self, address: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM suppressions WHERE address = ?")
+            .bind(address.to_lowercase())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn suppressions(&self) -> StoreResult<Vec<Suppression>> {
+        Ok(sqlx::query_as(
+            "SELECT address, reason, created_at FROM suppressions ORDER BY created_at DESC, address",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn set_consent(
+        &self,
+        customer_id: &str,
+        channel: &str,
+        granted: bool,
+        source: &str,
+        at: Millis,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        record_consent(&mut tx, customer_id, channel, granted, source, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Sets `consent.<channel>` in the customer store and logs the change, inside a transaction.
+pub(super) async fn record_consent(
+    tx: &mut SqliteConnection,
+    customer_id: &str,
+    channel: &str,
+    granted: bool,
+    source: &str,
+    at: Millis,
+) -> StoreResult<()> {
+    let patch = serde_json::json!({ "consent": { channel: granted } });
+    merge_customer(&mut *tx, customer_id, &patch, at).await?;
+    sqlx::query("INSERT INTO consent_log (customer_id, channel, granted, source, at) VALUES (?, ?, ?, ?, ?)")
+        .bind(customer_id)
+        .bind(channel)
+        .bind(granted)
+        .bind(source)
+        .bind(at)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

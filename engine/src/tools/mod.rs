@@ -1,0 +1,6 @@
+//! Tools built on the engine: a deterministic simulation on a manual clock, rule tests
+//! (`mikawaya test`) and replay of a workflow over the stored history (`mikawaya replay`).
+
+pub mod replay;
+pub mod ruletest;
+pub mod sim;
