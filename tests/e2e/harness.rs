@@ -115,8 +115,13 @@ impl Engine {
 
     /// POSTs raw JSON text to `/events`; returns status and body.
     pub async fn post_events(&self, body: &str) -> (u16, Value) {
+        self.post("/events", body).await
+    }
+
+    /// POSTs raw JSON text to `path`; returns status and body.
+    pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
         let resp = reqwest::Client::new()
-            .post(format!("{}/events", self.url))
+            .post(format!("{}{path}", self.url))
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()

@@ -110,3 +110,18 @@ async fn sigterm_stops_cleanly() {
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("stopped cleanly"), "{log}");
 }
+
+#[tokio::test]
+async fn rejected_bodies_paths_and_queries_answer_with_the_json_error_shape() {
+    let dir = workspace(&[("count.mkw", FLOW)]);
+    let engine = start(&dir);
+    let (status, answer) = engine.post("/suppressions", "{not json").await;
+    assert_eq!((status, answer["field"].as_str()), (400, Some("body")), "{answer}");
+    assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{answer}");
+    let (status, answer) = engine.post("/dead-letters/seven/retry", "").await;
+    assert_eq!((status, answer["field"].as_str()), (400, Some("path")), "{answer}");
+    let resp = reqwest::get(format!("{}/runs?limit=many", engine.url)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(answer["field"], "query", "{answer}");
+}

@@ -200,8 +200,8 @@ pub(super) async fn merge_customer(
     at: Millis,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO customers (id, data, updated_at) VALUES (?, json_patch('{}', ?), ?)
-         ON CONFLICT (id) DO UPDATE SET data = json_patch(customers.data, excluded.data), updated_at = excluded.updated_at",
+        "INSERT INTO customers (id, data, updated_at) VALUES (?1, json_patch('{}', ?2), ?3)
+         ON CONFLICT (id) DO UPDATE SET data = json_patch(customers.data, ?2), updated_at = ?3",
     )
     .bind(id)
     .bind(patch.to_string())
