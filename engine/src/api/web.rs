@@ -99,8 +99,7 @@ async fn get_source(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let w = s.active_workflow(&name)?;
-    let source = std::fs::read_to_string(&w.file)
-        .map_err(|e| ApiError::Internal(format!("{}: {e}", w.file)))?;
+    let source = s.engine.workflow_source(&w).await?;
     Ok(Json(
         json!({ "file": w.file, "source": source, "version": w.version }),
     ))
@@ -132,11 +131,7 @@ async fn save_source(
             json!({ "error": format!("the file now names workflow `{}`; keep `{name}` or create a new file", compiled.name) }),
         ));
     }
-    let tmp = format!("{}.saving", w.file);
-    std::fs::write(&tmp, &draft.source)
-        .and_then(|_| std::fs::rename(&tmp, &w.file))
-        .map_err(|e| ApiError::Internal(format!("{}: {e}", w.file)))?;
-    let report = s.engine.reload().await?;
+    let report = s.engine.save_workflow_source(&w, &draft.source).await?;
     let version = report
         .active
         .iter()

@@ -41,6 +41,30 @@ impl Engine {
             .collect())
     }
 
+    /// The source file of workflow `w`, as it is on disk now.
+    pub async fn workflow_source(&self, w: &RuntimeWorkflow) -> Result<String, EngineError> {
+        tokio::fs::read_to_string(&w.file)
+            .await
+            .map_err(|e| EngineError::Workflows(format!("{}: {e}", w.file)))
+    }
+
+    /// Replaces the file of workflow `w` with `source` (written to a temporary file, then renamed
+    /// over it, so a reader never sees half a file) and reloads: the change becomes a new version
+    /// while runs in flight keep theirs. The caller has checked the source.
+    pub async fn save_workflow_source(
+        &self,
+        w: &RuntimeWorkflow,
+        source: &str,
+    ) -> Result<crate::core::loader::LoadReport, EngineError> {
+        let tmp = format!("{}.saving", w.file);
+        let written = match tokio::fs::write(&tmp, source).await {
+            Ok(()) => tokio::fs::rename(&tmp, &w.file).await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|e| EngineError::Workflows(format!("{}: {e}", w.file)))?;
+        self.reload().await
+    }
+
     /// Unfinished runs per step of the active version of `w`.
     pub async fn runs_at_steps(&self, w: &RuntimeWorkflow) -> Result<Vec<StepCount>, EngineError> {
         let counts = self.store().step_counts(&w.name).await?;
