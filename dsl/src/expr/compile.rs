@@ -1,6 +1,8 @@
 //! Syntax tree to compiled node: resolves roots and functions and checks types where they are known.
 
-use super::eval::{ArithOp, CmpOp, Const, Node, Root};
+use super::node::{ArithOp, CmpOp, Const, Node};
+use super::scope::Root;
+use super::typing::{arith_ty, comparable};
 use super::functions::{closest, lookup, FUNCTIONS};
 use super::parse::{Ast, AstKind, BinOp, UnOp};
 use super::value::Ty;
@@ -232,33 +234,5 @@ fn symbol(op: ArithOp) -> &'static str {
         ArithOp::Mul => "*",
         ArithOp::Div => "/",
         ArithOp::Rem => "%",
-    }
-}
-
-/// True when values of the two static kinds can be compared.
-fn comparable(a: Ty, b: Ty) -> bool {
-    let temporal = |t| matches!(t, Ty::Date | Ty::Time);
-    a == b
-        || a == Ty::Any
-        || b == Ty::Any
-        || (temporal(a) && (temporal(b) || b == Ty::Str))
-        || (temporal(b) && a == Ty::Str)
-}
-
-/// The result kind of arithmetic, or `None` when it can never work.
-pub(crate) fn arith_ty(op: ArithOp, a: Ty, b: Ty) -> Option<Ty> {
-    use ArithOp::*;
-    use Ty::*;
-    match (op, a, b) {
-        (_, Num, Num) => Some(Num),
-        (Add | Sub, Dur, Dur) => Some(Dur),
-        (Mul, Dur, Num) | (Mul, Num, Dur) | (Div, Dur, Num) => Some(Dur),
-        (Add | Sub, Date, Dur) | (Add, Dur, Date) => Some(Date),
-        (Add | Sub, Time, Dur) | (Add, Dur, Time) => Some(Time),
-        (Sub, Date | Time, Date | Time) => Some(Dur),
-        (Add, Str, Str) => Some(Str),
-        (_, Any, _) | (_, _, Any) => Some(Any),
-        (Add | Sub, Str, Dur) => Some(Any),
-        _ => None,
     }
 }

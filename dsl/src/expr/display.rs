@@ -1,6 +1,7 @@
 //! Compiled nodes printed back as expression text (canonical spacing, parentheses only where needed).
 
-use super::eval::{ArithOp, CmpOp, Const, Node, Root};
+use super::node::{ArithOp, CmpOp, Const, Node};
+use super::scope::Root;
 use super::value::format_duration;
 use std::fmt;
 

@@ -1,7 +1,8 @@
 //! Why a condition held or not: each part of an `and`/`or`/`not` tree with the values it saw,
 //! e.g. `event.cart.total >= 50` was `32.5 >= 50`.
 
-use super::eval::{Node, Scope};
+use super::node::Node;
+use super::scope::Scope;
 use super::value::Val;
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,7 @@
 //! The built-in functions of the expression language: names, arity, result types and bodies.
 
-use super::eval::{EvalError, Scope};
+use super::compare::order;
+use super::scope::{EvalError, Scope};
 use super::value::{Ty, Val};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -167,7 +168,7 @@ fn extreme(args: Vec<Val<'_>>, max: bool) -> Result<Val<'_>, EvalError> {
         best = Some(match best {
             None => v,
             Some(b) => {
-                let ord = super::eval::order(&v, &b)?;
+                let ord = order(&v, &b)?;
                 if (ord == std::cmp::Ordering::Greater) == max {
                     v
                 } else {

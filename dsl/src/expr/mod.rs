@@ -3,16 +3,22 @@
 //! Text is parsed once (pest), checked and compiled into a [`Node`] tree; evaluation walks the tree
 //! against a [`Scope`] of borrowed JSON, so the common case (paths, comparisons, and/or) allocates nothing.
 
+mod compare;
 mod compile;
 mod display;
 mod eval;
 mod explain;
 mod functions;
+mod node;
 mod parse;
+mod scope;
+mod typing;
 mod value;
 
 pub use compile::Env;
-pub use eval::{equal, order, ArithOp, CmpOp, Const, EvalError, Node, Root, Scope};
+pub use compare::{equal, order};
+pub use node::{ArithOp, CmpOp, Const, Node};
+pub use scope::{EvalError, Root, Scope};
 pub use explain::Explanation;
 pub use functions::{Func, FUNCTIONS};
 pub use parse::{parse_duration, MAX_DEPTH};
@@ -139,7 +145,7 @@ impl Expr {
 
     /// The static result kind, when known.
     pub fn ty(&self) -> Ty {
-        eval::result_ty(&self.node)
+        typing::result_ty(&self.node)
     }
 }
 

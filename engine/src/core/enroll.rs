@@ -2,7 +2,7 @@
 
 use crate::clock::Millis;
 use crate::core::{Engine, EngineError};
-use crate::core::lifecycle::target_index;
+use crate::core::runtime::target_index;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::ScopeData;
 use crate::store::NewRun;

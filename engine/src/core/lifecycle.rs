@@ -4,105 +4,25 @@
 //! for the executor to carry out (ask restraint, call an action, commit a [`Transition`]). No I/O
 //! happens here: time and randomness come in through [`Now`], so every path is a plain unit test.
 //!
-//! The stores apply the guards stated here ([`from_statuses`]) in their SQL or code, so the
-//! rules are written once.
+//! Which status may follow which is stated in [`crate::store::status`] (the stores enforce it)
+//! and re-exported here; `lifecycle/tests.rs` checks every cell of that table.
 
 use crate::clock::{rfc3339, to_time, Millis};
 use crate::core::restraint::Decision;
-use crate::core::runtime::RuntimeWorkflow;
+use crate::core::runtime::{target_index, RuntimeWorkflow};
 use crate::core::scope::{key_string, ScopeData};
 use crate::store::{
     DeadLetter, RunRow, RunStatus, SentMessage, TimelineEntry, Timer, TimerKind, Transition,
     WaitRow,
 };
-use mikawaya_dsl::ir::{eval_args, Step, StepKind, Target};
+use mikawaya_dsl::ir::{eval_args, Step, StepKind};
 use mikawaya_plugins::ActionError;
 use serde_json::{json, Value};
 
-/// What moves a run from one status to another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cause {
-    /// The executor ran the run's steps (a timer fired).
-    Step,
-    /// The event a wait listened for arrived.
-    EventArrived,
-    /// The workflow's goal event arrived.
-    Goal,
-    /// An operator retried the run's dead letter.
-    Retry,
-}
-
+pub use crate::store::status::{
+    after_wait, check, from_statuses, initial_status, to_statuses, Cause, Refused, CAUSES,
+};
 use RunStatus::*;
-
-/// Every cause, for tables and tests.
-pub const CAUSES: [Cause; 4] = [Cause::Step, Cause::EventArrived, Cause::Goal, Cause::Retry];
-
-/// The statuses a run may be in for `cause` to move it.
-pub fn from_statuses(cause: Cause) -> &'static [RunStatus] {
-    match cause {
-        Cause::Step => &[Active, Waiting],
-        Cause::EventArrived => &[Waiting],
-        Cause::Goal => &[Active, Waiting],
-        Cause::Retry => &[Failed],
-    }
-}
-
-/// The statuses `cause` may move a run to.
-pub fn to_statuses(cause: Cause) -> &'static [RunStatus] {
-    match cause {
-        Cause::Step => &[Active, Waiting, Completed, Exited, Failed],
-        Cause::EventArrived => &[Active, Completed],
-        Cause::Goal => &[Exited],
-        Cause::Retry => &[Active],
-    }
-}
-
-/// Why a transition is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a run that is {from} cannot become {to} by {cause:?}")]
-pub struct Refused {
-    /// Status before.
-    pub from: &'static str,
-    /// Status asked for.
-    pub to: &'static str,
-    /// What asked.
-    pub cause: Cause,
-}
-
-/// Whether `cause` may move a run from `from` to `to`.
-pub fn check(from: RunStatus, to: RunStatus, cause: Cause) -> Result<(), Refused> {
-    if from_statuses(cause).contains(&from) && to_statuses(cause).contains(&to) {
-        Ok(())
-    } else {
-        Err(Refused {
-            from: from.as_str(),
-            to: to.as_str(),
-            cause,
-        })
-    }
-}
-
-/// A new run's status: active with a first step, else completed at once.
-pub fn initial_status(start: Option<usize>) -> RunStatus {
-    if start.is_some() {
-        Active
-    } else {
-        Completed
-    }
-}
-
-/// The status after a wait ends, by where it goes on.
-pub fn after_wait(target: Option<usize>) -> RunStatus {
-    initial_status(target)
-}
-
-/// A step target as an optional index.
-pub fn target_index(t: Target) -> Option<usize> {
-    match t {
-        Target::Step(i) => Some(i),
-        Target::End => None,
-    }
-}
 
 /// The outside world as the machine may see it: the time, a random number, the lease length.
 #[derive(Debug, Clone, Copy)]

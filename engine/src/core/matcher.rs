@@ -5,7 +5,7 @@
 use crate::core::{Engine, EngineError, Metrics};
 use crate::core::enroll::{BatchEnrollments, Candidate};
 use crate::core::scope::{customer_value, key_string, ScopeData};
-use crate::core::lifecycle::target_index;
+use crate::core::runtime::target_index;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::store::merge::merge_patch;
 use crate::store::{

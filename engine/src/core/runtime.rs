@@ -5,7 +5,7 @@
 //! nothing is parsed again or silently replaced at run time.
 
 use chrono_tz::Tz;
-use mikawaya_dsl::ir::{StepKind, Trigger, Workflow};
+use mikawaya_dsl::ir::{StepKind, Target, Trigger, Workflow};
 use mikawaya_plugins::Action;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -123,7 +123,7 @@ impl RuntimeWorkflow {
     pub fn next_of(&self, index: usize) -> Option<usize> {
         match &self.ir.steps.get(index)?.kind {
             StepKind::Action { next, .. } | StepKind::Wait { next, .. } => {
-                crate::core::lifecycle::target_index(*next)
+                target_index(*next)
             }
             _ => None,
         }
@@ -137,6 +137,14 @@ impl RuntimeWorkflow {
             .after(&after)
             .next()
             .map(|t| t.timestamp_millis())
+    }
+}
+
+/// A step target as an optional index.
+pub fn target_index(t: Target) -> Option<usize> {
+    match t {
+        Target::Step(i) => Some(i),
+        Target::End => None,
     }
 }
 

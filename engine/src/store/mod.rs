@@ -7,12 +7,13 @@
 //! conformance suite (`engine/tests/store_conformance.rs`).
 //!
 //! Every method that changes several rows does so atomically. Which run status may follow which
-//! is decided by [`crate::core::lifecycle`]; the stores apply the guards it states.
+//! is stated in [`status`]; the stores apply the guards it states.
 
 pub mod memory;
 pub mod merge;
 pub mod model;
 pub mod sqlite;
+pub mod status;
 
 pub use memory::MemoryStore;
 pub use model::*;

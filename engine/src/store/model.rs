@@ -5,55 +5,7 @@ use crate::event::Event;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Has a step to execute.
-    Active,
-    /// Sits in a wait step.
-    Waiting,
-    /// Reached the end of its steps.
-    Completed,
-    /// Left through an exit step, a wait outcome or a goal event.
-    Exited,
-    /// An action failed for good; see the dead letters.
-    Failed,
-}
-
-impl RunStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Active => "active",
-            RunStatus::Waiting => "waiting",
-            RunStatus::Completed => "completed",
-            RunStatus::Exited => "exited",
-            RunStatus::Failed => "failed",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(s: &str) -> Option<RunStatus> {
-        [
-            RunStatus::Active,
-            RunStatus::Waiting,
-            RunStatus::Completed,
-            RunStatus::Exited,
-            RunStatus::Failed,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
-    }
-
-    /// True once the run has ended.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Completed | RunStatus::Exited | RunStatus::Failed
-        )
-    }
-}
+pub use super::status::RunStatus;
 
 /// A stored run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -175,7 +127,7 @@ pub struct Resume {
 impl Resume {
     /// The status the run moves to.
     pub fn status(&self) -> RunStatus {
-        crate::core::lifecycle::after_wait(self.target)
+        super::status::after_wait(self.target)
     }
 }
 

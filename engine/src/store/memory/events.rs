@@ -2,7 +2,7 @@
 
 use super::{EventEntry, MemoryStore};
 use crate::clock::Millis;
-use crate::core::lifecycle::Cause;
+use crate::store::status::Cause;
 use crate::event::Event;
 use crate::store::model::*;
 use crate::store::{EventLog, StoreResult};

@@ -10,7 +10,7 @@ mod runs;
 mod schedules;
 
 use crate::clock::Millis;
-use crate::core::lifecycle::{self, Cause};
+use crate::store::status::{self, Cause};
 use crate::event::Event;
 use crate::store::merge::merge_patch;
 use crate::store::model::*;
@@ -93,7 +93,7 @@ impl State {
         self.runs
             .get_mut(id)
             .map(|r| &mut r.row)
-            .filter(|r| lifecycle::from_statuses(cause).contains(&r.status))
+            .filter(|r| status::from_statuses(cause).contains(&r.status))
     }
 
     fn insert_run(&mut self, run: &NewRun) -> bool {
@@ -102,7 +102,7 @@ impl State {
             return false;
         }
         self.trigger_keys.insert(trigger);
-        let status = lifecycle::initial_status(run.start);
+        let status = status::initial_status(run.start);
         let row = RunRow {
             id: run.id.clone(),
             workflow: run.workflow.clone(),

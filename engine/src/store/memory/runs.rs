@@ -2,7 +2,7 @@
 
 use super::MemoryStore;
 use crate::clock::Millis;
-use crate::core::lifecycle::Cause;
+use crate::store::status::Cause;
 use crate::store::model::*;
 use crate::store::{RunStore, StoreResult};
 use async_trait::async_trait;
@@ -45,7 +45,7 @@ impl RunStore for MemoryStore {
 
     async fn open_runs(&self, workflow: &str, customer_id: &str) -> StoreResult<Vec<String>> {
         let s = self.lock();
-        let allowed = crate::core::lifecycle::from_statuses(Cause::Goal);
+        let allowed = crate::store::status::from_statuses(Cause::Goal);
         let mut ids: Vec<String> = s
             .runs
             .values()

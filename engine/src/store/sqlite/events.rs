@@ -5,7 +5,7 @@ use super::rows::{
 };
 use super::SqliteStore;
 use crate::clock::Millis;
-use crate::core::lifecycle::Cause;
+use crate::store::status::Cause;
 use crate::event::Event;
 use crate::store::model::*;
 use crate::store::{EventLog, StoreError, StoreResult};

@@ -2,7 +2,7 @@
 //! several concerns share inside one transaction (a new run, a timeline line, a run's timer).
 
 use crate::clock::Millis;
-use crate::core::lifecycle::{self, Cause};
+use crate::store::status::{self, Cause};
 use crate::store::model::*;
 use crate::store::{StoreError, StoreResult};
 use serde_json::Value;
@@ -222,7 +222,7 @@ pub(super) async fn clear_wait(tx: &mut SqliteConnection, run_id: &str) -> Store
 
 /// Inserts a new run unless its trigger already started one; returns whether it was inserted.
 pub(super) async fn insert_run(tx: &mut SqliteConnection, run: &NewRun) -> StoreResult<bool> {
-    let status = lifecycle::initial_status(run.start);
+    let status = status::initial_status(run.start);
     let ended = status.is_final().then_some(run.at);
     let done = sqlx::query(
         "INSERT OR IGNORE INTO runs (id, workflow, version, customer_id, enroll_key, trigger_key, status, step, context, event_id, started_at, updated_at, ended_at)
@@ -261,7 +261,7 @@ pub(super) async fn insert_run(tx: &mut SqliteConnection, run: &NewRun) -> Store
 
 /// The SQL list of the statuses a run may be in for `cause`, e.g. `('active', 'waiting')`.
 pub(super) fn statuses_for(cause: Cause) -> String {
-    let names: Vec<String> = lifecycle::from_statuses(cause)
+    let names: Vec<String> = status::from_statuses(cause)
         .iter()
         .map(|s| format!("'{}'", s.as_str()))
         .collect();

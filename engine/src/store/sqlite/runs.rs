@@ -6,7 +6,7 @@ use super::rows::{
 };
 use super::SqliteStore;
 use crate::clock::Millis;
-use crate::core::lifecycle::Cause;
+use crate::store::status::Cause;
 use crate::store::model::*;
 use crate::store::{RunStore, StoreResult};
 use async_trait::async_trait;

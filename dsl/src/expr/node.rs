@@ -1,0 +1,81 @@
+//! The compiled expression tree: nodes, operators and folded constants. Plain data; evaluation is
+//! in `eval.rs`, typing in `typing.rs`, printing in `display.rs`.
+
+use super::functions::Func;
+use super::scope::Root;
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// Arithmetic operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%`
+    Rem,
+}
+
+/// A constant folded at compile time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Const {
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// A number.
+    Num(f64),
+    /// A string.
+    Str(Box<str>),
+    /// A duration in milliseconds.
+    Dur(i64),
+}
+
+/// A compiled expression node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// A literal.
+    Const(Const),
+    /// A path from a root through object fields.
+    Path(Root, Box<[Box<str>]>),
+    /// A list literal.
+    List(Box<[Node]>),
+    /// `not x`
+    Not(Box<Node>),
+    /// `-x`
+    Neg(Box<Node>),
+    /// `a and b` (short-circuit)
+    And(Box<Node>, Box<Node>),
+    /// `a or b` (short-circuit)
+    Or(Box<Node>, Box<Node>),
+    /// A comparison.
+    Cmp(CmpOp, Box<Node>, Box<Node>),
+    /// Arithmetic, including date ± duration.
+    Arith(ArithOp, Box<Node>, Box<Node>),
+    /// `needle in haystack` (negated for `not in`).
+    In(bool, Box<Node>, Box<Node>),
+    /// `x[i]`
+    Index(Box<Node>, Box<Node>),
+    /// A function call.
+    Call(Func, Box<[Node]>),
+}
