@@ -1,10 +1,41 @@
-//! The host functions of ABI version 1 (module `mikawaya`). Each checks the plugin's granted
-//! capabilities; a denied call returns -1 instead of trapping, so the plugin can handle it.
+//! ABI version 1 (module `mikawaya`): the import table a module may use, with signatures, and the
+//! host functions behind it. Each checks the plugin's granted capabilities; a denied call returns
+//! -1 instead of trapping, so the plugin can handle it.
 
-use super::host::{deny, http_error, json_bytes, read_guest, write_guest, HostState};
+use super::guest::{deny, http_error, json_bytes, read_guest, write_guest};
+use super::state::HostState;
 use serde_json::Value;
 use std::time::Duration;
-use wasmtime::{Caller, Linker};
+use wasmtime::{Caller, ExternType, Linker, ValType};
+
+/// The functions a plugin may import from `mikawaya`, with their parameter and result types.
+pub(super) const IMPORTS: &[(&str, &[ValType], &[ValType])] = &[
+    ("log", &[ValType::I32, ValType::I32, ValType::I32], &[]),
+    ("now_ms", &[], &[ValType::I64]),
+    ("kv_get", &[ValType::I32, ValType::I32], &[ValType::I64]),
+    (
+        "kv_set",
+        &[ValType::I32, ValType::I32, ValType::I32, ValType::I32],
+        &[ValType::I32],
+    ),
+    ("secret_get", &[ValType::I32, ValType::I32], &[ValType::I64]),
+    (
+        "http_request",
+        &[ValType::I32, ValType::I32],
+        &[ValType::I64],
+    ),
+];
+
+/// Whether an import or export has exactly these parameter and result types.
+pub(super) fn sig_matches(ty: &ExternType, params: &[ValType], results: &[ValType]) -> bool {
+    let ExternType::Func(f) = ty else {
+        return false;
+    };
+    let same = |a: &mut dyn ExactSizeIterator<Item = ValType>, b: &[ValType]| {
+        a.len() == b.len() && a.zip(b).all(|(x, y)| ValType::eq(&x, y))
+    };
+    same(&mut f.params(), params) && same(&mut f.results(), results)
+}
 
 fn text(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> Option<String> {
     read_guest(caller, ptr, len).and_then(|b| String::from_utf8(b).ok())

@@ -1,7 +1,8 @@
 //! A plugin action as an [`Action`]: each call runs on a blocking thread in a fresh instance with
 //! the plugin's time and memory limits, and its result or failure maps onto the step's outcome.
 
-use super::host::{HostState, LoadedPlugin, TICK};
+use super::host::{LoadedPlugin, TICK};
+use super::state::HostState;
 use super::manifest::check_input;
 use crate::{Action, ActionContext, ActionError};
 use async_trait::async_trait;

@@ -1,17 +1,16 @@
-//! The wasmtime host: one engine with epoch interruption and the pooling allocator, the host
-//! functions of ABI version 1 with their capability checks, module checks, and the on-disk cache
-//! of compiled modules.
+//! The wasmtime host: one engine with epoch interruption and the pooling allocator, linking the
+//! ABI's host functions, checking modules against the ABI, and the on-disk cache of compiled
+//! modules.
 
+use super::abi::{sig_matches, IMPORTS};
 use super::manifest::{read_manifest, Capabilities, Grants, Manifest};
-use async_trait::async_trait;
-use serde_json::{json, Value};
+use super::state::{HostState, KvStore, Shared};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{
-    Caller, Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
     PoolingAllocationConfig, ValType,
 };
 
@@ -19,56 +18,6 @@ use wasmtime::{
 pub const TICK: Duration = Duration::from_millis(10);
 /// Largest memory a plugin may ask for.
 pub const MAX_MEMORY_MB: u32 = 256;
-
-/// Per-plugin key-value storage behind the `kv_get` / `kv_set` host functions.
-#[async_trait]
-pub trait KvStore: Send + Sync {
-    /// The value of `key` in `plugin`'s namespace.
-    async fn get(&self, plugin: &str, key: &str) -> Result<Option<String>, String>;
-    /// Sets `key` in `plugin`'s namespace.
-    async fn set(&self, plugin: &str, key: &str, value: &str) -> Result<(), String>;
-}
-
-/// A key-value store in memory (for `mikawaya plugin call` and tests).
-#[derive(Default)]
-pub struct MemoryKv(Mutex<HashMap<(String, String), String>>);
-
-#[async_trait]
-impl KvStore for MemoryKv {
-    async fn get(&self, plugin: &str, key: &str) -> Result<Option<String>, String> {
-        Ok(self
-            .0
-            .lock()
-            .expect("kv lock")
-            .get(&(plugin.to_string(), key.to_string()))
-            .cloned())
-    }
-    async fn set(&self, plugin: &str, key: &str, value: &str) -> Result<(), String> {
-        self.0
-            .lock()
-            .expect("kv lock")
-            .insert((plugin.to_string(), key.to_string()), value.to_string());
-        Ok(())
-    }
-}
-
-/// What host functions see during one call.
-pub struct HostState {
-    pub(super) plugin: String,
-    pub(super) caps: Capabilities,
-    pub(super) limits: wasmtime::StoreLimits,
-    pub(super) shared: Arc<Shared>,
-    pub(super) rt: tokio::runtime::Handle,
-    /// Denied or failed host calls, reported with the call's result.
-    pub(super) denials: Vec<String>,
-}
-
-/// State shared by all calls of a host.
-pub struct Shared {
-    pub(super) kv: Arc<dyn KvStore>,
-    pub(super) http: reqwest::Client,
-    pub(super) now_ms: Arc<dyn Fn() -> i64 + Send + Sync>,
-}
 
 /// The plugin runtime.
 pub struct WasmHost {
@@ -89,33 +38,6 @@ pub struct LoadedPlugin {
     pub(super) pre: InstancePre<HostState>,
     pub(super) engine: Engine,
     pub(super) shared: Arc<Shared>,
-}
-
-const IMPORTS: &[(&str, &[ValType], &[ValType])] = &[
-    ("log", &[ValType::I32, ValType::I32, ValType::I32], &[]),
-    ("now_ms", &[], &[ValType::I64]),
-    ("kv_get", &[ValType::I32, ValType::I32], &[ValType::I64]),
-    (
-        "kv_set",
-        &[ValType::I32, ValType::I32, ValType::I32, ValType::I32],
-        &[ValType::I32],
-    ),
-    ("secret_get", &[ValType::I32, ValType::I32], &[ValType::I64]),
-    (
-        "http_request",
-        &[ValType::I32, ValType::I32],
-        &[ValType::I64],
-    ),
-];
-
-fn sig_matches(ty: &ExternType, params: &[ValType], results: &[ValType]) -> bool {
-    let ExternType::Func(f) = ty else {
-        return false;
-    };
-    let same = |a: &mut dyn ExactSizeIterator<Item = ValType>, b: &[ValType]| {
-        a.len() == b.len() && a.zip(b).all(|(x, y)| ValType::eq(&x, y))
-    };
-    same(&mut f.params(), params) && same(&mut f.results(), results)
 }
 
 impl WasmHost {
@@ -273,52 +195,3 @@ impl WasmHost {
     }
 }
 
-/// Reads bytes of the guest's memory.
-pub(super) fn read_guest(
-    caller: &mut Caller<'_, HostState>,
-    ptr: i32,
-    len: i32,
-) -> Option<Vec<u8>> {
-    let memory = caller.get_export("memory")?.into_memory()?;
-    let mut buf = vec![0u8; usize::try_from(len).ok()?];
-    memory
-        .read(&*caller, usize::try_from(ptr).ok()?, &mut buf)
-        .ok()?;
-    Some(buf)
-}
-
-/// Copies bytes into guest memory through its `alloc`; returns `(ptr << 32) | len`, or -2.
-pub(super) fn write_guest(caller: &mut Caller<'_, HostState>, bytes: &[u8]) -> i64 {
-    let Some(alloc) = caller.get_export("alloc").and_then(|e| e.into_func()) else {
-        return -2;
-    };
-    let Ok(alloc) = alloc.typed::<i32, i32>(&*caller) else {
-        return -2;
-    };
-    let Ok(ptr) = alloc.call(&mut *caller, bytes.len() as i32) else {
-        return -2;
-    };
-    let Some(memory) = caller.get_export("memory").and_then(|e| e.into_memory()) else {
-        return -2;
-    };
-    if ptr == 0 || memory.write(&mut *caller, ptr as usize, bytes).is_err() {
-        return -2;
-    }
-    ((ptr as u32 as i64) << 32) | bytes.len() as i64
-}
-
-/// A JSON value as bytes.
-pub(super) fn json_bytes(v: &Value) -> Vec<u8> {
-    v.to_string().into_bytes()
-}
-
-/// A denial message, logged and kept with the call.
-pub(super) fn deny(caller: &mut Caller<'_, HostState>, what: String) {
-    tracing::warn!(plugin = %caller.data().plugin, "{what}");
-    caller.data_mut().denials.push(what);
-}
-
-/// The JSON answer of a failed HTTP call.
-pub(super) fn http_error(message: String) -> Value {
-    json!({ "status": 0, "error": message })
-}

@@ -3,10 +3,13 @@
 
 mod abi;
 mod action;
+mod guest;
 mod host;
 pub mod manifest;
 mod registry;
+mod state;
 
 pub use action::{outcome, CallError, WasmAction};
-pub use host::{KvStore, LoadedPlugin, MemoryKv, WasmHost, MAX_MEMORY_MB, TICK};
+pub use host::{LoadedPlugin, WasmHost, MAX_MEMORY_MB, TICK};
+pub use state::{KvStore, MemoryKv};
 pub use registry::{load_dir, manifests_in, PluginSet};
