@@ -267,11 +267,6 @@ impl Workflow {
         strip(self) == strip(other)
     }
 
-    /// The step with `id`, if any.
-    pub fn step_index(&self, id: &str) -> Option<usize> {
-        self.steps.iter().position(|s| s.id == id)
-    }
-
     /// Names of all actions the workflow uses.
     pub fn actions(&self) -> impl Iterator<Item = &str> {
         self.steps.iter().filter_map(|s| match &s.kind {

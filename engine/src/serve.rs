@@ -129,7 +129,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let engine = Engine::with_plugins(store, clock, actions, config, plugins);
+    let engine = Engine::new(store, clock, actions, config, plugins);
     engine.reload().await?;
 
     let (intake, writer) = Intake::start(engine.clone());

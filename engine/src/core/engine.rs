@@ -119,18 +119,9 @@ impl ActionResolver for Resolver<'_> {
 }
 
 impl Engine {
-    /// An engine with no workflows loaded yet.
+    /// An engine with no workflows loaded yet, whose actions are `builtins` plus the WASM plugins
+    /// of `plugins` (loaded here).
     pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        actions: ActionRegistry,
-        config: EngineConfig,
-    ) -> Arc<Self> {
-        Self::with_plugins(store, clock, actions, config, None)
-    }
-
-    /// An engine whose actions also include the WASM plugins of `plugins` (loaded here).
-    pub fn with_plugins(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         builtins: ActionRegistry,

@@ -98,11 +98,6 @@ impl Engine {
         Ok(Some((run, self.store().timeline(id).await?)))
     }
 
-    /// A run's timeline.
-    pub async fn timeline(&self, run_id: &str) -> Result<Vec<TimelineEntry>, EngineError> {
-        Ok(self.store().timeline(run_id).await?)
-    }
-
     /// Tasks, newest first.
     pub async fn tasks(&self, limit: i64) -> Result<Vec<TaskRow>, EngineError> {
         Ok(self.store().tasks(limit).await?)

@@ -115,7 +115,7 @@ impl Simulation {
             }
             None => None,
         };
-        let engine = Engine::with_plugins(store.clone(), clock.clone(), actions, config, plugins);
+        let engine = Engine::new(store.clone(), clock.clone(), actions, config, plugins);
         let report = engine.reload().await?;
         if !report.errors.is_empty() || !report.problems.is_empty() {
             let mut text: Vec<String> = report.errors.iter().map(|d| d.to_plain()).collect();
