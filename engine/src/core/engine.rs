@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::core::loader::{load, LoadReport};
 use crate::core::plugins::Plugins;
 use crate::core::registry::Registry;
+use crate::core::restraint::Restraint;
 use crate::core::runtime::ActionResolver;
 use crate::store::{Store, StoreError};
 use mikawaya_dsl::check::Catalog;
@@ -97,6 +98,7 @@ pub struct Engine {
     /// Built-ins plus the current plugin builds.
     actions: RwLock<Arc<ActionRegistry>>,
     plugins: Option<Arc<Plugins>>,
+    restraint: Restraint,
     /// Settings.
     pub config: EngineConfig,
     /// Counters.
@@ -128,7 +130,14 @@ impl Engine {
         config: EngineConfig,
         plugins: Option<Arc<Plugins>>,
     ) -> Arc<Self> {
+        let restraint = Restraint::new(
+            store.clone(),
+            config.frequency_cap,
+            config.public_url.clone(),
+            config.secret.clone(),
+        );
         let engine = Arc::new(Engine {
+            restraint,
             store,
             clock,
             actions: RwLock::new(Arc::new(builtins.clone())),
@@ -151,6 +160,11 @@ impl Engine {
     /// The store, for the engine's own modules and tools.
     pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The restraint rules (consent, suppressions, the cap, unsubscribe links).
+    pub fn restraint(&self) -> &Restraint {
+        &self.restraint
     }
 
     /// The plugins, if a plugins folder is configured.

@@ -5,6 +5,7 @@
 
 use crate::core::engine::{Engine, EngineError, Metrics};
 use crate::core::lifecycle::{Call, Effect, Input, Machine, Now};
+use crate::core::restraint::Message;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::store::{DueWork, RunRow};
 use mikawaya_plugins::{Action, ActionContext, ActionError};
@@ -75,8 +76,16 @@ impl Engine {
                 Effect::Restrain { channel, input } => {
                     let run = machine.run();
                     let over_cap = workflow.as_ref().map(|w| w.over_cap).unwrap_or_default();
+                    let message = Message {
+                        channel,
+                        input: &input,
+                        customer_id: run.customer_id.as_deref(),
+                        customer: machine.customer(),
+                        over_cap,
+                    };
                     let decision = self
-                        .restraint(channel, &input, run.customer_id.as_deref(), machine.customer(), over_cap)
+                        .restraint()
+                        .decide(message, self.clock().now_ms())
                         .await
                         .map_err(|e| e.to_string());
                     Input::Restraint(decision)
@@ -132,7 +141,7 @@ impl Engine {
             unsubscribe_url: call
                 .unsubscribe
                 .zip(run.customer_id.as_deref())
-                .map(|(channel, c)| self.unsubscribe_url(c, channel)),
+                .map(|(channel, c)| self.restraint().unsubscribe_url(c, channel)),
         };
         let timeout = self.config.action_timeout;
         match tokio::time::timeout(timeout, action.call(call.input, &ctx)).await {

@@ -4,7 +4,8 @@
 //! the step's `kind` argument. Also the signed one-click unsubscribe links.
 
 use crate::clock::Millis;
-use crate::core::{Engine, EngineError};
+use crate::store::{RestraintStore, StoreResult};
+use std::sync::Arc;
 use hmac::{Hmac, Mac};
 use mikawaya_dsl::expr::{format_duration, parse_duration};
 use mikawaya_dsl::ir::OverCap;
@@ -67,16 +68,56 @@ pub fn recipient(input: &Value) -> Option<String> {
     Some(bare.trim().to_lowercase())
 }
 
-impl Engine {
-    /// Applies suppression, consent and the frequency cap to a call on `channel`.
-    pub async fn restraint(
-        &self,
-        channel: &str,
-        input: &Value,
-        customer_id: Option<&str>,
-        customer: &Value,
-        over_cap: OverCap,
-    ) -> Result<Decision, EngineError> {
+/// The restraint rules and what they consult: the restraint store, the global cap, and the
+/// secret and address of unsubscribe links.
+pub struct Restraint {
+    store: Arc<dyn RestraintStore>,
+    cap: Option<FrequencyCap>,
+    public_url: String,
+    secret: String,
+}
+
+/// One customer-facing call to decide on.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    /// The action's channel (`email`).
+    pub channel: &'a str,
+    /// The evaluated input (`to`, `kind`, …).
+    pub input: &'a Value,
+    /// The run's customer.
+    pub customer_id: Option<&'a str>,
+    /// The customer's attributes (with `consent`).
+    pub customer: &'a Value,
+    /// What the workflow does over the cap.
+    pub over_cap: OverCap,
+}
+
+impl Restraint {
+    /// The rules over `store`, with the global `cap` (`None`: no cap), for links at
+    /// `public_url` signed with `secret`.
+    pub fn new(
+        store: Arc<dyn RestraintStore>,
+        cap: Option<FrequencyCap>,
+        public_url: String,
+        secret: String,
+    ) -> Self {
+        Restraint {
+            store,
+            cap,
+            public_url,
+            secret,
+        }
+    }
+
+    /// Applies suppression, consent and the frequency cap to `m` at `now`.
+    pub async fn decide(&self, m: Message<'_>, now: Millis) -> StoreResult<Decision> {
+        let Message {
+            channel,
+            input,
+            customer_id,
+            customer,
+            over_cap,
+        } = m;
         let kind = input
             .get("kind")
             .and_then(Value::as_str)
@@ -92,7 +133,7 @@ impl Engine {
             )));
         }
         if let Some(a) = &address {
-            if let Some(reason) = self.store().suppressed(a).await? {
+            if let Some(reason) = self.store.suppressed(a).await? {
                 return Ok(Decision::Skip(format!("{a} is suppressed ({reason})")));
             }
         }
@@ -107,11 +148,13 @@ impl Engine {
                 "customer {cid} has not consented to {channel}"
             )));
         }
-        if let Some(cap) = self.config.frequency_cap {
-            let now = self.clock().now_ms();
+        if let Some(cap) = self.cap {
+            // A message counts while `now < sent_at + window`, so a deferred step is allowed
+            // exactly at the time `Defer::until` names (an inclusive window re-deferred it to
+            // the same instant, again and again).
             let sent = self
-                .store()
-                .messages_since(cid, channel, "marketing", now - cap.window_ms)
+                .store
+                .messages_since(cid, channel, "marketing", now - cap.window_ms + 1)
                 .await?;
             if sent.len() >= cap.max as usize {
                 let reason = format!(
@@ -135,9 +178,14 @@ impl Engine {
     pub fn unsubscribe_url(&self, customer_id: &str, channel: &str) -> String {
         format!(
             "{}/unsubscribe/{}",
-            self.config.public_url.trim_end_matches('/'),
-            unsubscribe_token(&self.config.secret, customer_id, channel)
+            self.public_url.trim_end_matches('/'),
+            unsubscribe_token(&self.secret, customer_id, channel)
         )
+    }
+
+    /// The customer and channel an unsubscribe token names, if its signature holds.
+    pub fn unsubscribe_target(&self, token: &str) -> Option<(String, String)> {
+        verify_token(&self.secret, token)
     }
 }
 
@@ -193,6 +241,97 @@ pub fn new_secret() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MemoryStore;
+    use serde_json::json;
+
+    const DAY: i64 = 86_400_000;
+
+    fn rules(cap: Option<FrequencyCap>) -> (Restraint, Arc<MemoryStore>) {
+        let store = Arc::new(MemoryStore::new());
+        let r = Restraint::new(store.clone(), cap, "http://x/".into(), "s3cret".into());
+        (r, store)
+    }
+
+    fn message<'a>(input: &'a Value, customer: &'a Value, over_cap: OverCap) -> Message<'a> {
+        Message {
+            channel: "email",
+            input,
+            customer_id: Some("c-1"),
+            customer,
+            over_cap,
+        }
+    }
+
+    fn skipped(d: Decision) -> String {
+        match d {
+            Decision::Skip(reason) => reason,
+            other => panic!("expected a skip, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn suppression_consent_and_kind_decide_in_that_order() {
+        let (r, store) = rules(None);
+        let consented = json!({ "consent": { "email": true } });
+        let unconsented = json!({ "consent": { "email": false } });
+        store.suppress("ADA@x.io", "hard bounce", 1).await.unwrap();
+        let to_ada = json!({ "to": "Ada <ada@x.io>" });
+        let d = r.decide(message(&to_ada, &consented, OverCap::Skip), 10).await.unwrap();
+        assert_eq!(skipped(d), "ada@x.io is suppressed (hard bounce)");
+        let internal = json!({ "to": "ada@x.io", "kind": "internal" });
+        let d = r.decide(message(&internal, &unconsented, OverCap::Skip), 10).await.unwrap();
+        assert!(matches!(d, Decision::Send { .. }), "internal mail is not restrained");
+        let receipt = json!({ "to": "bob@x.io", "kind": "transactional" });
+        let d = r.decide(message(&receipt, &unconsented, OverCap::Skip), 10).await.unwrap();
+        assert_eq!(d, Decision::Send { kind: "transactional".into(), address: Some("bob@x.io".into()) });
+        let promo = json!({ "to": "bob@x.io" });
+        let d = r.decide(message(&promo, &unconsented, OverCap::Skip), 10).await.unwrap();
+        assert_eq!(skipped(d), "customer c-1 has not consented to email");
+        let odd = json!({ "to": "bob@x.io", "kind": "newsletter" });
+        let d = r.decide(message(&odd, &consented, OverCap::Skip), 10).await.unwrap();
+        assert!(skipped(d).contains("unknown message kind `newsletter`"));
+    }
+
+    #[tokio::test]
+    async fn the_cap_skips_or_defers_until_the_oldest_message_leaves_the_window() {
+        let cap = FrequencyCap { max: 2, window_ms: 7 * DAY };
+        let (r, store) = rules(Some(cap));
+        let customer = json!({ "consent": { "email": true } });
+        let promo = json!({ "to": "bob@x.io" });
+        let sent = |at| SentAt(store.clone(), at);
+        for at in [DAY, 3 * DAY] {
+            sent(at).record().await;
+        }
+        let d = r.decide(message(&promo, &customer, OverCap::Skip), 4 * DAY).await.unwrap();
+        assert_eq!(skipped(d), "frequency cap: 2 email message(s) in 7d already");
+        let d = r.decide(message(&promo, &customer, OverCap::Defer), 4 * DAY).await.unwrap();
+        assert!(matches!(d, Decision::Defer { until, .. } if until == 8 * DAY), "{d:?}");
+        let d = r.decide(message(&promo, &customer, OverCap::Skip), 8 * DAY).await.unwrap();
+        assert!(matches!(d, Decision::Send { .. }), "the first message left the window");
+    }
+
+    /// A marketing message recorded as sent to customer c-1 at a time.
+    struct SentAt(Arc<MemoryStore>, Millis);
+
+    impl SentAt {
+        async fn record(&self) {
+            use crate::store::{MatchBatch, NewRun, RunStore, EventLog, Transition, RunStatus, SentMessage};
+            let id = format!("run-{}", self.1);
+            let run = NewRun { id: id.clone(), workflow: "w".into(), version: 1, customer_id: Some("c-1".into()), enroll_key: id.clone(), trigger_key: id.clone(), context: json!({}), start: Some(0), at: self.1 };
+            self.0.apply_match(MatchBatch { new_runs: vec![run], ..Default::default() }).await.unwrap();
+            let sent = SentMessage { customer_id: Some("c-1".into()), channel: "email".into(), kind: "marketing".into(), address: None, workflow: "w".into() };
+            let t = Transition { run_id: id, rev: 0, status: RunStatus::Completed, step: None, context: json!({}), timeline: vec![], timer: None, wait: None, exit_reason: None, dead_letter: None, sent: Some(sent), at: self.1 };
+            assert!(self.0.commit(t).await.unwrap());
+        }
+    }
+
+    #[test]
+    fn links_carry_a_token_the_same_rules_verify() {
+        let (r, _) = rules(None);
+        let url = r.unsubscribe_url("c-42", "email");
+        let token = url.strip_prefix("http://x/unsubscribe/").expect("one slash");
+        assert_eq!(r.unsubscribe_target(token), Some(("c-42".into(), "email".into())));
+    }
 
     #[test]
     fn caps_parse_and_refuse_nonsense() {

@@ -2,7 +2,6 @@
 //! call these and never the store; a command that makes work due wakes the loops itself.
 
 use crate::core::engine::{Engine, EngineError};
-use crate::core::restraint::verify_token;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::customer_value;
 use serde_json::Value;
@@ -145,7 +144,7 @@ impl Engine {
 
     /// The customer and channel an unsubscribe token names, if its signature holds.
     pub fn unsubscribe_target(&self, token: &str) -> Option<(String, String)> {
-        verify_token(&self.config.secret, token)
+        self.restraint().unsubscribe_target(token)
     }
 
     /// Records the opt-out an unsubscribe token asks for; the customer and channel, or `None`
