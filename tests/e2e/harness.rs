@@ -44,9 +44,15 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts `mikawaya serve` on `db` with the workflows in `workflows` and extra arguments.
-    pub fn start(workflows: &Path, db: &Path, outbox: &Path, extra: &[String]) -> Engine {
-        let log = db.with_extension(format!(
+    /// Starts `mikawaya serve` on the store `db` (a file, or `memory:`) with the workflows in
+    /// `workflows` and extra arguments; its log goes beside `outbox`.
+    pub fn start(
+        workflows: &Path,
+        db: impl AsRef<std::ffi::OsStr>,
+        outbox: &Path,
+        extra: &[String],
+    ) -> Engine {
+        let log = outbox.with_extension(format!(
             "log{}",
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -186,10 +192,16 @@ pub fn start(dir: &tempfile::TempDir) -> Engine {
 pub fn start_with(dir: &tempfile::TempDir, extra: &[String]) -> Engine {
     Engine::start(
         &dir.path().join("workflows"),
-        &dir.path().join("e2e.db"),
+        dir.path().join("e2e.db"),
         &dir.path().join("outbox"),
         extra,
     )
+}
+
+/// Starts an engine in `dir` on the in-memory store (`--db memory:`).
+pub fn start_in_memory(dir: &tempfile::TempDir) -> Engine {
+    let outbox = dir.path().join("outbox");
+    Engine::start(&dir.path().join("workflows"), "memory:", &outbox, &[])
 }
 
 /// Runs of one workflow by status.

@@ -1,7 +1,7 @@
 //! Event intake over HTTP: malformed events get a 400 with the reason and store nothing;
 //! duplicates are reported and ignored; batches are all or nothing.
 
-use crate::harness::{start, workspace};
+use crate::harness::{start, start_in_memory, workspace};
 use serde_json::json;
 
 const FLOW: &str = "workflow \"count\" version 1\non event lead.created\nre-enroll always\ndo log(message: \"lead {{ event.lead.id }}\")\n";
@@ -124,4 +124,29 @@ async fn rejected_bodies_paths_and_queries_answer_with_the_json_error_shape() {
     assert_eq!(resp.status().as_u16(), 400);
     let answer: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(answer["field"], "query", "{answer}");
+}
+
+#[tokio::test]
+async fn the_engine_runs_on_the_in_memory_store_and_keeps_no_file() {
+    let dir = workspace(&[("count.mkw", FLOW)]);
+    let engine = start_in_memory(&dir);
+    let (status, _) = engine
+        .post_events(r#"{"id": "m1", "type": "lead.created", "data": {"lead": {"id": 7}}}"#)
+        .await;
+    assert_eq!(status, 202);
+    let (_, again) = engine.post_events(r#"{"id": "m1", "type": "lead.created"}"#).await;
+    assert_eq!(again["duplicates"][0], "m1", "duplicates are caught in memory too");
+    engine
+        .wait_for("/runs?workflow=count", 30, |r| {
+            r.as_array()
+                .is_some_and(|a| a.len() == 1 && a[0]["status"] == "completed")
+        })
+        .await;
+    let files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains(".db") || n.starts_with("memory"))
+        .collect();
+    assert!(files.is_empty(), "no database file: {files:?}");
 }

@@ -243,3 +243,47 @@ async fn kpi_alert_checks_every_hour_and_alerts_once_a_day() {
         "a KPI that drops later alerts on the next hour"
     );
 }
+
+/// What a story left behind, comparable across stores: per run (in start order) its workflow,
+/// status, exit reason and timeline (step, status); then the task titles and the mail count.
+type Outcome = (Vec<(String, RunStatus, Option<String>, Vec<(String, String)>)>, Vec<String>, usize);
+
+async fn story(memory: bool) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let workflows = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let options = mikawaya_engine::tools::sim::SimOptions {
+        memory,
+        ..Default::default()
+    };
+    let start = Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).unwrap();
+    let s = Simulation::start_with(workflows, dir.path(), start, options).await.unwrap();
+    s.send(cart("e1", "c1", 80, true)).await.unwrap();
+    s.send(cart("e2", "c2", 250, true)).await.unwrap();
+    s.send(cart("e3", "c3", 30, true)).await.unwrap();
+    s.advance(30 * MINUTE).await.unwrap();
+    s.send(json!({"id": "o1", "type": "order.placed", "customer": "c1", "data": {"order": {"id": "o1"}}})).await.unwrap();
+    s.send(json!({"id": "l1", "type": "lead.created", "data": {"lead": {"id": "l1", "company": "Co", "score": 90, "region": "emea", "email": "l1@lead.example"}}})).await.unwrap();
+    s.send(json!({"id": "t1", "type": "ticket.opened", "customer": {"id": "c9", "tier": "gold"}, "data": {"ticket": {"id": "T-1", "priority": "high"}}})).await.unwrap();
+    s.advance(3 * DAY).await.unwrap();
+    let mut runs = Vec::new();
+    for w in ["cart-abandon", "lead-routing", "support-escalation"] {
+        let mut found = s.runs(w).await.unwrap();
+        found.sort_by_key(|r| (r.started_at, r.customer_id.clone()));
+        for r in found {
+            let timeline = s.timeline(&r.id).await.unwrap();
+            let lines = timeline.into_iter().map(|e| (e.step_id, e.status)).collect();
+            runs.push((r.workflow, r.status, r.exit_reason, lines));
+        }
+    }
+    (runs, s.task_titles().await.unwrap(), s.mails().len())
+}
+
+/// The executor does not depend on the store: the same story ends the same on SQLite and in
+/// memory, line for line.
+#[tokio::test]
+async fn a_story_ends_the_same_on_sqlite_and_in_memory() {
+    let on_sqlite = story(false).await;
+    assert!(on_sqlite.0.len() >= 4, "the story starts runs: {:?}", on_sqlite.0);
+    assert!(on_sqlite.2 >= 1, "and sends mail");
+    assert_eq!(story(true).await, on_sqlite);
+}
