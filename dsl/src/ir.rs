@@ -304,7 +304,10 @@ mod tests {
             let back = Workflow::from_ir_json(&json).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(back, w, "{path}");
             assert_eq!(back.file, w.file);
-            assert_eq!(back.steps.iter().map(|s| s.pos).collect::<Vec<_>>(), w.steps.iter().map(|s| s.pos).collect::<Vec<_>>());
+            assert_eq!(
+                back.steps.iter().map(|s| s.pos).collect::<Vec<_>>(),
+                w.steps.iter().map(|s| s.pos).collect::<Vec<_>>()
+            );
             seen += 1;
         }
         assert!(seen >= 5, "found {seen} example workflows");
@@ -312,8 +315,14 @@ mod tests {
 
     #[test]
     fn a_stored_ir_with_a_broken_expression_is_refused_with_the_reason() {
-        let w = crate::compile_file("a.mkw", "workflow \"a\" version 1\non event a.b\nwhen event.x > 1\ndo log()\n").unwrap();
-        let json = serde_json::to_string(&w).unwrap().replace("event.x > 1", "event.x >");
+        let w = crate::compile_file(
+            "a.mkw",
+            "workflow \"a\" version 1\non event a.b\nwhen event.x > 1\ndo log()\n",
+        )
+        .unwrap();
+        let json = serde_json::to_string(&w)
+            .unwrap()
+            .replace("event.x > 1", "event.x >");
         let err = Workflow::from_ir_json(&json).unwrap_err();
         assert!(err.contains("event.x >"), "{err}");
     }

@@ -38,7 +38,9 @@ impl<'de> Deserialize<'de> for Template {
         if problems.is_empty() {
             Ok(t)
         } else {
-            Err(serde::de::Error::custom(crate::expr::first_problem(&text, &problems)))
+            Err(serde::de::Error::custom(crate::expr::first_problem(
+                &text, &problems,
+            )))
         }
     }
 }

@@ -1,16 +1,16 @@
 //! `mikawaya serve`: wires the store, the engine, the HTTP server and the background loops, and
 //! shuts them down in order on SIGTERM / Ctrl-C (stop intake, finish in-flight steps, exit).
 
-use crate::core::actions::default_actions;
 use crate::api::{router, AppState};
 use crate::clock::Clock;
 use crate::clock::SystemClock;
-use crate::core::{Engine, EngineConfig};
+use crate::core::actions::default_actions;
 use crate::core::intake::Intake;
 use crate::core::loader::rule_files;
 use crate::core::plugins::{Plugins, StoreKv};
 use crate::core::restraint::{new_secret, FrequencyCap};
-use crate::store::{open as open_store};
+use crate::core::{Engine, EngineConfig};
+use crate::store::open as open_store;
 use anyhow::Context;
 use mikawaya_plugins::builtin::EmailConfig;
 use mikawaya_plugins::wasm::{manifests_in, WasmHost};
@@ -237,7 +237,7 @@ async fn schedule_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
 
 /// A cheap fingerprint of the workflows folder: names, sizes and modification times.
 fn folder_stamp(engine: &Engine) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
-    let mut files = rule_files(&engine.config.workflows_dir);
+    let mut files = rule_files(&engine.config().workflows_dir);
     if let Some(p) = engine.plugins() {
         for manifest in manifests_in(p.dir()) {
             if let Some(dir) = manifest.parent() {

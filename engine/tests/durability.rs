@@ -6,8 +6,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use chrono::{TimeZone, Utc};
-use mikawaya_engine::tools::sim::Simulation;
 use mikawaya_engine::store::RunStatus;
+use mikawaya_engine::tools::sim::Simulation;
 use serde_json::json;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -118,9 +118,7 @@ async fn exhausted_and_permanent_failures_go_to_dead_letters_and_can_be_retried(
     assert!(letters[0].error.contains("500"), "{}", letters[0].error);
 
     // Retried by an operator: the target now says 422 (permanent), so it fails again at once.
-    s.engine.retry_dead_letter(letters[0].id)
-        .await
-        .unwrap();
+    s.engine.retry_dead_letter(letters[0].id).await.unwrap();
     s.advance(1000).await.unwrap();
     assert_eq!(s.runs("hook").await.unwrap()[0].status, RunStatus::Failed);
     assert_eq!(
@@ -132,7 +130,8 @@ async fn exhausted_and_permanent_failures_go_to_dead_letters_and_can_be_retried(
     let letters = s.engine.dead_letters(10).await.unwrap();
     assert_eq!(letters.len(), 2);
     assert!(
-        s.engine.retry_dead_letter(letters[1].id)
+        s.engine
+            .retry_dead_letter(letters[1].id)
             .await
             .unwrap()
             .is_none(),
@@ -140,9 +139,7 @@ async fn exhausted_and_permanent_failures_go_to_dead_letters_and_can_be_retried(
     );
 
     // The target recovers; the second letter is retried and the run completes.
-    s.engine.retry_dead_letter(letters[0].id)
-        .await
-        .unwrap();
+    s.engine.retry_dead_letter(letters[0].id).await.unwrap();
     s.advance(1000).await.unwrap();
     assert_eq!(
         s.runs("hook").await.unwrap()[0].status,
@@ -239,18 +236,9 @@ async fn leases_of_a_dead_process_are_freed_at_start_up() {
     s.send(json!({"id": "e1", "type": "a.b"})).await.unwrap();
     let due = start_time().timestamp_millis() + 2 * HOUR;
     // A worker claims the wake-up timer (leased for a minute), then its process dies.
-    assert_eq!(
-        s.store.claim_due(due, 10, 60_000)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(s.store.claim_due(due, 10, 60_000).await.unwrap().len(), 1);
     assert!(
-        s.store.claim_due(due, 10, 60_000)
-            .await
-            .unwrap()
-            .is_empty(),
+        s.store.claim_due(due, 10, 60_000).await.unwrap().is_empty(),
         "leased"
     );
     drop(s);

@@ -4,9 +4,9 @@
 use chrono::{TimeZone, Utc};
 use mikawaya_engine::clock::{Clock, SystemClock};
 use mikawaya_engine::event::parse_event;
+use mikawaya_engine::store::{EventLog, MetaStore, SqliteStore, VersionRow};
 use mikawaya_engine::tools::replay::{deployed_version_file, replay};
 use mikawaya_engine::tools::sim::Simulation;
-use mikawaya_engine::store::{EventLog, MetaStore, SqliteStore, VersionRow};
 use serde_json::json;
 use std::path::Path;
 

@@ -3,8 +3,8 @@
 //! new plugin build is picked up without a restart while runs in flight keep theirs.
 
 use chrono::{TimeZone, Utc};
-use mikawaya_engine::tools::sim::{SimOptions, Simulation};
 use mikawaya_engine::store::RunStatus;
+use mikawaya_engine::tools::sim::{SimOptions, Simulation};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,12 @@ use mikawaya_engine::store::*;
 use serde_json::json;
 use std::sync::Arc;
 
-fn event(id: &str, ty: &str, customer: serde_json::Value, at: i64) -> mikawaya_engine::event::Event {
+fn event(
+    id: &str,
+    ty: &str,
+    customer: serde_json::Value,
+    at: i64,
+) -> mikawaya_engine::event::Event {
     parse_event(0, json!({"id": id, "type": ty, "customer": customer, "occurred_at": mikawaya_engine::clock::rfc3339(at)}), at).unwrap()
 }
 
@@ -53,21 +58,36 @@ fn transition(run: &RunRow, status: RunStatus, timer: Option<Timer>, at: i64) ->
 async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>) {
     let a = event("a", "x.y", json!("c1"), 1_000);
     let b = event("b", "x.y", json!("c1"), 2_000);
-    let fresh = store.insert_events(&[a.clone(), b.clone(), a.clone()], 5).await.unwrap();
+    let fresh = store
+        .insert_events(&[a.clone(), b.clone(), a.clone()], 5)
+        .await
+        .unwrap();
     assert_eq!(fresh, [true, true, false]);
     assert_eq!(store.insert_events(&[b.clone()], 6).await.unwrap(), [false]);
     let pending = store.pending_events(10).await.unwrap();
-    assert_eq!(pending.iter().map(|p| p.event.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        pending
+            .iter()
+            .map(|p| p.event.id.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     assert!(pending[0].seq < pending[1].seq);
     assert_eq!(store.event("b").await.unwrap(), Some(b));
-    assert_eq!(store.events_between(1_500, 3_000, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store.events_between(1_500, 3_000, 10).await.unwrap().len(),
+        1
+    );
     let batch = MatchBatch {
         seqs: vec![pending[0].seq],
         ..Default::default()
     };
     store.apply_match(batch).await.unwrap();
     let left = store.pending_events(10).await.unwrap();
-    assert_eq!(left.iter().map(|p| p.event.id.as_str()).collect::<Vec<_>>(), ["b"]);
+    assert_eq!(
+        left.iter().map(|p| p.event.id.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
 }
 
 /// The merge rule: objects merge deeply, null removes, other values replace (RFC 7386).
@@ -75,15 +95,31 @@ async fn customers_merge_as_a_json_merge_patch(store: Arc<dyn Store>) {
     let patch = |v: serde_json::Value| v.as_object().unwrap().clone();
     let batch = MatchBatch {
         customers: vec![
-            ("c1".into(), patch(json!({"consent": {"email": true, "sms": false}, "tier": "gold", "gone": null})), 1),
-            ("c1".into(), patch(json!({"consent": {"sms": true}, "tier": null, "name": "Ada"})), 2),
+            (
+                "c1".into(),
+                patch(
+                    json!({"consent": {"email": true, "sms": false}, "tier": "gold", "gone": null}),
+                ),
+                1,
+            ),
+            (
+                "c1".into(),
+                patch(json!({"consent": {"sms": true}, "tier": null, "name": "Ada"})),
+                2,
+            ),
         ],
         ..Default::default()
     };
     store.apply_match(batch).await.unwrap();
     let c = store.customer("c1").await.unwrap().unwrap();
-    assert_eq!(serde_json::Value::Object(c), json!({"consent": {"email": true, "sms": true}, "name": "Ada"}));
-    store.set_consent("c1", "email", false, "test", 3).await.unwrap();
+    assert_eq!(
+        serde_json::Value::Object(c),
+        json!({"consent": {"email": true, "sms": true}, "name": "Ada"})
+    );
+    store
+        .set_consent("c1", "email", false, "test", 3)
+        .await
+        .unwrap();
     let c = store.customer("c1").await.unwrap().unwrap();
     assert_eq!(c["consent"], json!({"email": false, "sms": true}));
     assert_eq!(store.customer("nobody").await.unwrap(), None);
@@ -91,142 +127,386 @@ async fn customers_merge_as_a_json_merge_patch(store: Arc<dyn Store>) {
 
 /// One run per trigger key; an enrollment is recorded; a run with no steps completes at once.
 async fn a_trigger_starts_one_run_and_records_the_enrollment(store: Arc<dyn Store>) {
-    start(&*store, vec![new_run("r1", "w", "event:e1", Some(0), 10), new_run("r2", "w", "event:e1", Some(0), 11)]).await;
-    start(&*store, vec![new_run("r3", "w", "event:e1", Some(0), 12), new_run("r4", "w", "event:e2", None, 13)]).await;
+    start(
+        &*store,
+        vec![
+            new_run("r1", "w", "event:e1", Some(0), 10),
+            new_run("r2", "w", "event:e1", Some(0), 11),
+        ],
+    )
+    .await;
+    start(
+        &*store,
+        vec![
+            new_run("r3", "w", "event:e1", Some(0), 12),
+            new_run("r4", "w", "event:e2", None, 13),
+        ],
+    )
+    .await;
     let runs = store.runs(&RunFilter::default()).await.unwrap();
-    assert_eq!(runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r4", "r1"], "newest first");
-    assert_eq!((runs[0].status, runs[0].ended_at), (RunStatus::Completed, Some(13)));
+    assert_eq!(
+        runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r4", "r1"],
+        "newest first"
+    );
+    assert_eq!(
+        (runs[0].status, runs[0].ended_at),
+        (RunStatus::Completed, Some(13))
+    );
     assert_eq!(runs[1].status, RunStatus::Active);
     assert_eq!(store.enrollment("w", "c1").await.unwrap(), Some(13));
     assert_eq!(store.timeline("r1").await.unwrap()[0].status, "started");
-    assert_eq!(store.runs_for_event("w", "ev-r1").await.unwrap()[0].id, "r1");
+    assert_eq!(
+        store.runs_for_event("w", "ev-r1").await.unwrap()[0].id,
+        "r1"
+    );
     assert_eq!(store.open_runs("w", "c1").await.unwrap(), ["r1"]);
 }
 
 /// Timers: claimed once while leased, earliest first; freed leases are due again.
 async fn due_timers_are_claimed_once_and_leases_can_be_freed(store: Arc<dyn Store>) {
-    start(&*store, vec![new_run("late", "w", "t1", Some(0), 50), new_run("early", "w", "t2", Some(0), 20)]).await;
+    start(
+        &*store,
+        vec![
+            new_run("late", "w", "t1", Some(0), 50),
+            new_run("early", "w", "t2", Some(0), 20),
+        ],
+    )
+    .await;
     assert_eq!(store.next_due().await.unwrap(), Some(20));
-    assert!(store.claim_due(10, 10, 1_000).await.unwrap().is_empty(), "nothing due yet");
+    assert!(
+        store.claim_due(10, 10, 1_000).await.unwrap().is_empty(),
+        "nothing due yet"
+    );
     let claimed = store.claim_due(100, 10, 1_000).await.unwrap();
-    assert_eq!(claimed.iter().map(|d| d.run_id.as_str()).collect::<Vec<_>>(), ["early", "late"]);
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|d| d.run_id.as_str())
+            .collect::<Vec<_>>(),
+        ["early", "late"]
+    );
     assert_eq!((claimed[0].kind, claimed[0].attempt), (TimerKind::Exec, 1));
-    assert!(store.claim_due(200, 10, 1_000).await.unwrap().is_empty(), "leased");
-    assert_eq!(store.next_due().await.unwrap(), Some(1_100), "due again when the lease ends");
+    assert!(
+        store.claim_due(200, 10, 1_000).await.unwrap().is_empty(),
+        "leased"
+    );
+    assert_eq!(
+        store.next_due().await.unwrap(),
+        Some(1_100),
+        "due again when the lease ends"
+    );
     assert_eq!(store.release_leases().await.unwrap(), 2);
-    assert_eq!(store.claim_due(200, 1, 1_000).await.unwrap().len(), 1, "the limit holds");
+    assert_eq!(
+        store.claim_due(200, 1, 1_000).await.unwrap().len(),
+        1,
+        "the limit holds"
+    );
 }
 
 /// A commit applies only at the revision read; it moves status, timer, wait, messages, letters.
 async fn commits_are_guarded_by_the_revision(store: Arc<dyn Store>) {
     start(&*store, vec![new_run("r1", "w", "t1", Some(0), 10)]).await;
     let run = store.run("r1").await.unwrap().unwrap();
-    let mut t = transition(&run, RunStatus::Waiting, Some(Timer { due_at: 500, kind: TimerKind::Wake, attempt: 1, lease_until: 0 }), 20);
-    t.wait = Some(WaitRow { event_type: "a.b".into(), match_expr: "event.id".into(), match_key: "k1".into() });
-    t.sent = Some(SentMessage { customer_id: Some("c1".into()), channel: "email".into(), kind: "marketing".into(), address: None, workflow: "w".into() });
+    let mut t = transition(
+        &run,
+        RunStatus::Waiting,
+        Some(Timer {
+            due_at: 500,
+            kind: TimerKind::Wake,
+            attempt: 1,
+            lease_until: 0,
+        }),
+        20,
+    );
+    t.wait = Some(WaitRow {
+        event_type: "a.b".into(),
+        match_expr: "event.id".into(),
+        match_key: "k1".into(),
+    });
+    t.sent = Some(SentMessage {
+        customer_id: Some("c1".into()),
+        channel: "email".into(),
+        kind: "marketing".into(),
+        address: None,
+        workflow: "w".into(),
+    });
     assert!(store.commit(t.clone()).await.unwrap());
     assert!(!store.commit(t).await.unwrap(), "the revision moved");
     let run = store.run("r1").await.unwrap().unwrap();
     assert_eq!((run.status, run.rev), (RunStatus::Waiting, 1));
-    assert_eq!(store.messages_since("c1", "email", "marketing", 0).await.unwrap(), [20]);
-    assert!(store.messages_since("c1", "email", "marketing", 21).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .messages_since("c1", "email", "marketing", 0)
+            .await
+            .unwrap(),
+        [20]
+    );
+    assert!(store
+        .messages_since("c1", "email", "marketing", 21)
+        .await
+        .unwrap()
+        .is_empty());
     let waiting = store.waiting_runs("a.b", "event.id", "k1").await.unwrap();
-    assert_eq!(waiting, [WaitingRun { run_id: "r1".into(), workflow: "w".into(), version: 1, step: 0 }]);
+    assert_eq!(
+        waiting,
+        [WaitingRun {
+            run_id: "r1".into(),
+            workflow: "w".into(),
+            version: 1,
+            step: 0
+        }]
+    );
     assert_eq!(store.next_due().await.unwrap(), Some(500));
 
     let mut fail = transition(&run, RunStatus::Failed, None, 30);
     fail.exit_reason = Some("boom".into());
-    fail.dead_letter = Some(DeadLetter { step_id: "1".into(), action: "log".into(), input: json!({}), error: "boom".into(), attempts: 3 });
+    fail.dead_letter = Some(DeadLetter {
+        step_id: "1".into(),
+        action: "log".into(),
+        input: json!({}),
+        error: "boom".into(),
+        attempts: 3,
+    });
     assert!(store.commit(fail).await.unwrap());
-    assert!(store.waiting_runs("a.b", "event.id", "k1").await.unwrap().is_empty(), "the wait is gone");
+    assert!(
+        store
+            .waiting_runs("a.b", "event.id", "k1")
+            .await
+            .unwrap()
+            .is_empty(),
+        "the wait is gone"
+    );
     assert_eq!(store.next_due().await.unwrap(), None);
     let run = store.run("r1").await.unwrap().unwrap();
-    assert_eq!((run.status, run.ended_at, run.exit_reason.as_deref()), (RunStatus::Failed, Some(30), Some("boom")));
+    assert_eq!(
+        (run.status, run.ended_at, run.exit_reason.as_deref()),
+        (RunStatus::Failed, Some(30), Some("boom"))
+    );
     let letters = store.dead_letters(10).await.unwrap();
     assert_eq!((letters[0].attempts, letters[0].retried_at), (3, None));
-    assert_eq!(store.retry_dead_letter(letters[0].id, 40).await.unwrap().as_deref(), Some("r1"));
-    assert_eq!(store.retry_dead_letter(letters[0].id, 41).await.unwrap(), None, "once");
+    assert_eq!(
+        store
+            .retry_dead_letter(letters[0].id, 40)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("r1")
+    );
+    assert_eq!(
+        store.retry_dead_letter(letters[0].id, 41).await.unwrap(),
+        None,
+        "once"
+    );
     let run = store.run("r1").await.unwrap().unwrap();
-    assert_eq!((run.status, run.ended_at, run.exit_reason), (RunStatus::Active, None, None));
-    assert_eq!(store.timeline("r1").await.unwrap().last().unwrap().status, "retried");
+    assert_eq!(
+        (run.status, run.ended_at, run.exit_reason),
+        (RunStatus::Active, None, None)
+    );
+    assert_eq!(
+        store.timeline("r1").await.unwrap().last().unwrap().status,
+        "retried"
+    );
 }
 
 /// Goal exits and arriving events move only runs whose status allows it (the lifecycle's guards).
 async fn goals_and_resumes_follow_the_lifecycle_guards(store: Arc<dyn Store>) {
-    start(&*store, vec![new_run("r1", "w", "t1", Some(0), 10), new_run("r2", "w", "t2", Some(0), 10)]).await;
+    start(
+        &*store,
+        vec![
+            new_run("r1", "w", "t1", Some(0), 10),
+            new_run("r2", "w", "t2", Some(0), 10),
+        ],
+    )
+    .await;
     let r2 = store.run("r2").await.unwrap().unwrap();
     let mut t = transition(&r2, RunStatus::Waiting, None, 11);
-    t.wait = Some(WaitRow { event_type: "a.b".into(), match_expr: "x".into(), match_key: "k".into() });
+    t.wait = Some(WaitRow {
+        event_type: "a.b".into(),
+        match_expr: "x".into(),
+        match_key: "k".into(),
+    });
     store.commit(t).await.unwrap();
     let entry = TimelineEntry::run_level("event", 20, json!({}));
     let batch = MatchBatch {
         resumes: vec![
-            Resume { run_id: "r1".into(), wait_step: 0, target: Some(1), entry: entry.clone() },
-            Resume { run_id: "r2".into(), wait_step: 0, target: None, entry },
+            Resume {
+                run_id: "r1".into(),
+                wait_step: 0,
+                target: Some(1),
+                entry: entry.clone(),
+            },
+            Resume {
+                run_id: "r2".into(),
+                wait_step: 0,
+                target: None,
+                entry,
+            },
         ],
         ..Default::default()
     };
     store.apply_match(batch).await.unwrap();
     let r1 = store.run("r1").await.unwrap().unwrap();
-    assert_eq!((r1.status, r1.step), (RunStatus::Active, Some(0)), "an active run is not resumed");
+    assert_eq!(
+        (r1.status, r1.step),
+        (RunStatus::Active, Some(0)),
+        "an active run is not resumed"
+    );
     let r2 = store.run("r2").await.unwrap().unwrap();
     assert_eq!((r2.status, r2.ended_at), (RunStatus::Completed, Some(20)));
     let exits = vec![
-        EarlyExit { run_id: "r1".into(), reason: "goal: o.p".into(), at: 30 },
-        EarlyExit { run_id: "r2".into(), reason: "goal: o.p".into(), at: 30 },
+        EarlyExit {
+            run_id: "r1".into(),
+            reason: "goal: o.p".into(),
+            at: 30,
+        },
+        EarlyExit {
+            run_id: "r2".into(),
+            reason: "goal: o.p".into(),
+            at: 30,
+        },
     ];
-    store.apply_match(MatchBatch { exits, ..Default::default() }).await.unwrap();
+    store
+        .apply_match(MatchBatch {
+            exits,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let r1 = store.run("r1").await.unwrap().unwrap();
-    assert_eq!((r1.status, r1.exit_reason.as_deref()), (RunStatus::Exited, Some("goal: o.p")));
-    assert_eq!(store.run("r2").await.unwrap().unwrap().status, RunStatus::Completed, "finished runs stay");
+    assert_eq!(
+        (r1.status, r1.exit_reason.as_deref()),
+        (RunStatus::Exited, Some("goal: o.p"))
+    );
+    assert_eq!(
+        store.run("r2").await.unwrap().unwrap().status,
+        RunStatus::Completed,
+        "finished runs stay"
+    );
     let counts = store.workflow_counts(0).await.unwrap();
-    assert_eq!(counts[0].1, WorkflowCounts { active: 0, completed: 2, failed: 0 });
+    assert_eq!(
+        counts[0].1,
+        WorkflowCounts {
+            active: 0,
+            completed: 2,
+            failed: 0
+        }
+    );
 }
 
 /// Schedules and date triggers: one per workflow and key; firing removes them and starts runs.
 async fn schedules_and_date_triggers_fire_once(store: Arc<dyn Store>) {
     assert_eq!(store.schedule_next("cron").await.unwrap(), None);
     store.apply_schedule("cron", 100, vec![]).await.unwrap();
-    store.apply_schedule("cron", 200, vec![new_run("c1", "cron", "cron:100", Some(0), 100)]).await.unwrap();
+    store
+        .apply_schedule(
+            "cron",
+            200,
+            vec![new_run("c1", "cron", "cron:100", Some(0), 100)],
+        )
+        .await
+        .unwrap();
     assert_eq!(store.schedule_next("cron").await.unwrap(), Some(200));
-    let d = |key: &str, due: i64| DateTriggerRow { workflow: "d".into(), key: key.into(), due_at: due, event_id: "e".into() };
-    let batch = MatchBatch { date_triggers: vec![d("k1", 500), d("k2", 300), d("k1", 400)], ..Default::default() };
+    let d = |key: &str, due: i64| DateTriggerRow {
+        workflow: "d".into(),
+        key: key.into(),
+        due_at: due,
+        event_id: "e".into(),
+    };
+    let batch = MatchBatch {
+        date_triggers: vec![d("k1", 500), d("k2", 300), d("k1", 400)],
+        ..Default::default()
+    };
     store.apply_match(batch).await.unwrap();
-    assert_eq!(store.date_triggers().await.unwrap(), [d("k2", 300), d("k1", 400)], "a newer event reschedules");
+    assert_eq!(
+        store.date_triggers().await.unwrap(),
+        [d("k2", 300), d("k1", 400)],
+        "a newer event reschedules"
+    );
     let due = store.due_date_triggers(350, 10).await.unwrap();
     assert_eq!(due, [d("k2", 300)]);
-    store.fire_date_triggers(due, vec![new_run("d1", "d", "date:k2:300", Some(0), 350)]).await.unwrap();
+    store
+        .fire_date_triggers(due, vec![new_run("d1", "d", "date:k2:300", Some(0), 350)])
+        .await
+        .unwrap();
     assert_eq!(store.date_triggers().await.unwrap(), [d("k1", 400)]);
     assert_eq!(store.runs(&RunFilter::default()).await.unwrap().len(), 2);
 }
 
 /// Suppressions compare addresses case-insensitively; a bounce does not overwrite a manual reason.
 async fn suppressions_are_case_insensitive(store: Arc<dyn Store>) {
-    store.suppress("Ada@Example.com", "manual", 1).await.unwrap();
-    assert_eq!(store.suppressed("ada@example.COM").await.unwrap().as_deref(), Some("manual"));
-    let batch = MatchBatch { suppressions: vec![("ADA@example.com".into(), "hard bounce".into(), 2), ("b@x.io".into(), "complaint".into(), 3)], ..Default::default() };
+    store
+        .suppress("Ada@Example.com", "manual", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .suppressed("ada@example.COM")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("manual")
+    );
+    let batch = MatchBatch {
+        suppressions: vec![
+            ("ADA@example.com".into(), "hard bounce".into(), 2),
+            ("b@x.io".into(), "complaint".into(), 3),
+        ],
+        ..Default::default()
+    };
     store.apply_match(batch).await.unwrap();
-    assert_eq!(store.suppressed("ada@example.com").await.unwrap().as_deref(), Some("manual"));
+    assert_eq!(
+        store
+            .suppressed("ada@example.com")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("manual")
+    );
     let all = store.suppressions().await.unwrap();
-    assert_eq!(all.iter().map(|s| s.address.as_str()).collect::<Vec<_>>(), ["b@x.io", "ada@example.com"]);
+    assert_eq!(
+        all.iter().map(|s| s.address.as_str()).collect::<Vec<_>>(),
+        ["b@x.io", "ada@example.com"]
+    );
     assert!(store.unsuppress("ADA@example.com").await.unwrap());
     assert!(!store.unsuppress("ada@example.com").await.unwrap());
 }
 
 /// Tasks once per key, plugin values per plugin, settings kept, versions once per number.
 async fn tasks_kv_settings_and_versions_are_kept_once(store: Arc<dyn Store>) {
-    let first = store.create_task("run:1", "run", &json!({"title": "call", "queue": "q"}), 5).await.unwrap();
-    let again = store.create_task("run:1", "run", &json!({"title": "other"}), 6).await.unwrap();
+    let first = store
+        .create_task("run:1", "run", &json!({"title": "call", "queue": "q"}), 5)
+        .await
+        .unwrap();
+    let again = store
+        .create_task("run:1", "run", &json!({"title": "other"}), 6)
+        .await
+        .unwrap();
     assert_eq!(first, again);
     let tasks = store.tasks(10).await.unwrap();
-    assert_eq!((tasks.len(), tasks[0].title.as_str(), tasks[0].queue.as_deref()), (1, "call", Some("q")));
+    assert_eq!(
+        (
+            tasks.len(),
+            tasks[0].title.as_str(),
+            tasks[0].queue.as_deref()
+        ),
+        (1, "call", Some("q"))
+    );
     store.kv_set("p", "k", "1").await.unwrap();
     store.kv_set("p", "k", "2").await.unwrap();
     assert_eq!(store.kv_get("p", "k").await.unwrap().as_deref(), Some("2"));
     assert_eq!(store.kv_get("q", "k").await.unwrap(), None);
     assert_eq!(store.setting_or_init("s", "a").await.unwrap(), "a");
     assert_eq!(store.setting_or_init("s", "b").await.unwrap(), "a");
-    let v = |source: &str| VersionRow { name: "w".into(), version: 1, file: "w.yaml".into(), source: source.into(), digest: "d".into(), ir: Some("{}".into()), compiler: Some("c".into()) };
+    let v = |source: &str| VersionRow {
+        name: "w".into(),
+        version: 1,
+        file: "w.yaml".into(),
+        source: source.into(),
+        digest: "d".into(),
+        ir: Some("{}".into()),
+        compiler: Some("c".into()),
+    };
     store.save_version(&v("one"), 1).await.unwrap();
     store.save_version(&v("two"), 2).await.unwrap();
     assert_eq!(store.versions().await.unwrap(), [v("one")]);

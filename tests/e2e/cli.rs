@@ -69,9 +69,19 @@ fn serve_refuses_a_store_url_it_does_not_know_and_names_the_ones_it_does() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
     let (code, _, err) = run(
-        &["serve", "--listen", "127.0.0.1:0", "--db", "mysql://db/x", "--no-watch"],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            "mysql://db/x",
+            "--no-watch",
+        ],
         dir.path(),
     );
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("`mysql://`") && err.contains("memory:"), "{err}");
+    assert!(
+        err.contains("`mysql://`") && err.contains("memory:"),
+        "{err}"
+    );
 }

@@ -116,11 +116,24 @@ async fn rejected_bodies_paths_and_queries_answer_with_the_json_error_shape() {
     let dir = workspace(&[("count.mkw", FLOW)]);
     let engine = start(&dir);
     let (status, answer) = engine.post("/suppressions", "{not json").await;
-    assert_eq!((status, answer["field"].as_str()), (400, Some("body")), "{answer}");
-    assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{answer}");
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (400, Some("body")),
+        "{answer}"
+    );
+    assert!(
+        answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{answer}"
+    );
     let (status, answer) = engine.post("/dead-letters/seven/retry", "").await;
-    assert_eq!((status, answer["field"].as_str()), (400, Some("path")), "{answer}");
-    let resp = reqwest::get(format!("{}/runs?limit=many", engine.url)).await.unwrap();
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (400, Some("path")),
+        "{answer}"
+    );
+    let resp = reqwest::get(format!("{}/runs?limit=many", engine.url))
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     let answer: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(answer["field"], "query", "{answer}");
@@ -134,8 +147,13 @@ async fn the_engine_runs_on_the_in_memory_store_and_keeps_no_file() {
         .post_events(r#"{"id": "m1", "type": "lead.created", "data": {"lead": {"id": 7}}}"#)
         .await;
     assert_eq!(status, 202);
-    let (_, again) = engine.post_events(r#"{"id": "m1", "type": "lead.created"}"#).await;
-    assert_eq!(again["duplicates"][0], "m1", "duplicates are caught in memory too");
+    let (_, again) = engine
+        .post_events(r#"{"id": "m1", "type": "lead.created"}"#)
+        .await;
+    assert_eq!(
+        again["duplicates"][0], "m1",
+        "duplicates are caught in memory too"
+    );
     engine
         .wait_for("/runs?workflow=count", 30, |r| {
             r.as_array()

@@ -2,8 +2,8 @@
 //! story an ops person would tell ("the customer orders within the hour, so no reminder").
 
 use chrono::{TimeZone, Utc};
-use mikawaya_engine::tools::sim::Simulation;
 use mikawaya_engine::store::RunStatus;
+use mikawaya_engine::tools::sim::Simulation;
 use serde_json::json;
 use std::path::Path;
 
@@ -246,7 +246,11 @@ async fn kpi_alert_checks_every_hour_and_alerts_once_a_day() {
 
 /// What a story left behind, comparable across stores: per run (in start order) its workflow,
 /// status, exit reason and timeline (step, status); then the task titles and the mail count.
-type Outcome = (Vec<(String, RunStatus, Option<String>, Vec<(String, String)>)>, Vec<String>, usize);
+type Outcome = (
+    Vec<(String, RunStatus, Option<String>, Vec<(String, String)>)>,
+    Vec<String>,
+    usize,
+);
 
 async fn story(memory: bool) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
@@ -256,7 +260,9 @@ async fn story(memory: bool) -> Outcome {
         ..Default::default()
     };
     let start = Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).unwrap();
-    let s = Simulation::start_with(workflows, dir.path(), start, options).await.unwrap();
+    let s = Simulation::start_with(workflows, dir.path(), start, options)
+        .await
+        .unwrap();
     s.send(cart("e1", "c1", 80, true)).await.unwrap();
     s.send(cart("e2", "c2", 250, true)).await.unwrap();
     s.send(cart("e3", "c3", 30, true)).await.unwrap();
@@ -271,7 +277,10 @@ async fn story(memory: bool) -> Outcome {
         found.sort_by_key(|r| (r.started_at, r.customer_id.clone()));
         for r in found {
             let timeline = s.timeline(&r.id).await.unwrap();
-            let lines = timeline.into_iter().map(|e| (e.step_id, e.status)).collect();
+            let lines = timeline
+                .into_iter()
+                .map(|e| (e.step_id, e.status))
+                .collect();
             runs.push((r.workflow, r.status, r.exit_reason, lines));
         }
     }
@@ -283,7 +292,11 @@ async fn story(memory: bool) -> Outcome {
 #[tokio::test]
 async fn a_story_ends_the_same_on_sqlite_and_in_memory() {
     let on_sqlite = story(false).await;
-    assert!(on_sqlite.0.len() >= 4, "the story starts runs: {:?}", on_sqlite.0);
+    assert!(
+        on_sqlite.0.len() >= 4,
+        "the story starts runs: {:?}",
+        on_sqlite.0
+    );
     assert!(on_sqlite.2 >= 1, "and sends mail");
     assert_eq!(story(true).await, on_sqlite);
 }

@@ -1,10 +1,10 @@
 //! Syntax tree to compiled node: resolves roots and functions and checks types where they are known.
 
+use super::functions::{closest, lookup, FUNCTIONS};
 use super::node::{ArithOp, CmpOp, Const, Node};
+use super::parse::{Ast, AstKind, BinOp, UnOp};
 use super::scope::Root;
 use super::typing::{arith_ty, comparable};
-use super::functions::{closest, lookup, FUNCTIONS};
-use super::parse::{Ast, AstKind, BinOp, UnOp};
 use super::value::Ty;
 use crate::diag::Problem;
 

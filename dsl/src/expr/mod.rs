@@ -15,13 +15,13 @@ mod scope;
 mod typing;
 mod value;
 
-pub use compile::Env;
 pub use compare::{equal, order};
-pub use node::{ArithOp, CmpOp, Const, Node};
-pub use scope::{EvalError, Root, Scope};
+pub use compile::Env;
 pub use explain::Explanation;
 pub use functions::{Func, FUNCTIONS};
+pub use node::{ArithOp, CmpOp, Const, Node};
 pub use parse::{parse_duration, MAX_DEPTH};
+pub use scope::{EvalError, Root, Scope};
 pub use value::{date_start, format_duration, num_json, parse_date, parse_time, Ty, Val};
 
 pub(crate) use functions::closest;
@@ -53,7 +53,10 @@ pub(crate) fn deserialize_env() -> Env {
 
 /// The first problem's message, for a deserialization error.
 pub(crate) fn first_problem(text: &str, problems: &[Problem]) -> String {
-    let reason = problems.first().map(|p| p.message.as_str()).unwrap_or("invalid");
+    let reason = problems
+        .first()
+        .map(|p| p.message.as_str())
+        .unwrap_or("invalid");
     format!("`{text}`: {reason}")
 }
 

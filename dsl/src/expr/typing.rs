@@ -49,11 +49,7 @@ pub fn result_ty(node: &Node) -> Ty {
         Node::List(_) => Ty::List,
         Node::Path(..) | Node::Index(..) => Ty::Any,
         Node::Neg(e) => result_ty(e),
-        Node::Arith(op, a, b) => {
-            arith_ty(*op, result_ty(a), result_ty(b)).unwrap_or(Ty::Any)
-        }
-        Node::Call(f, _) => lookup(f.name())
-            .map(|f| f.3)
-            .unwrap_or(Ty::Any),
+        Node::Arith(op, a, b) => arith_ty(*op, result_ty(a), result_ty(b)).unwrap_or(Ty::Any),
+        Node::Call(f, _) => lookup(f.name()).map(|f| f.3).unwrap_or(Ty::Any),
     }
 }

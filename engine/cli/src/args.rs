@@ -2,12 +2,11 @@
 
 use crate::serve_args::ServeArgs;
 use crate::{bench, client, insight, plugin, validate};
-use mikawaya_engine::serve::serve;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use mikawaya_dsl::{compile_file, graph, schema};
+use mikawaya_engine::serve::serve;
 use std::path::PathBuf;
-
 
 /// mikawaya: workflow automation for CRM.
 #[derive(Debug, Parser)]

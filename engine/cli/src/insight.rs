@@ -1,10 +1,10 @@
 //! `explain` and `replay`: what a rule did, and what a new rule would have done.
 
-use mikawaya_engine::clock::{Clock, SystemClock};
-use mikawaya_engine::tools::replay::{deployed_version_file, replay as run_replay, ReplayReport};
-use mikawaya_engine::store::{EventLog, SqliteStore};
 use anyhow::Context;
 use mikawaya_dsl::expr::{parse_duration, Explanation};
+use mikawaya_engine::clock::{Clock, SystemClock};
+use mikawaya_engine::store::{EventLog, SqliteStore};
+use mikawaya_engine::tools::replay::{deployed_version_file, replay as run_replay, ReplayReport};
 use serde_json::Value;
 use std::path::PathBuf;
 

@@ -9,7 +9,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// The middleware in front of every protected route.
-pub async fn auth(State(s): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn auth(
+    State(s): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let given = req
         .headers()
         .get(header::AUTHORIZATION)

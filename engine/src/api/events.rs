@@ -22,7 +22,7 @@ async fn post_events(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let events = parse_events(&body, s.engine.clock().now_ms()).map_err(|e| {
-        Metrics::add(&s.engine.metrics.events_rejected, 1);
+        Metrics::add(&s.engine.metrics().events_rejected, 1);
         ApiError::BadRequest(json!({ "error": e.to_string(), "index": e.index, "field": e.field, "reason": e.message }))
     })?;
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();

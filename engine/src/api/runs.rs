@@ -27,7 +27,10 @@ async fn list_runs(
     Ok(Json(json!(s.engine.runs(&f).await?)))
 }
 
-async fn get_run(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Value>> {
+async fn get_run(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
     let (run, timeline) = s
         .engine
         .run_with_timeline(&id)

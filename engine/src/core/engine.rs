@@ -3,106 +3,30 @@
 //! manual clock and `serve` drives it from background tasks.
 
 use crate::clock::Clock;
+use crate::core::context::{Context, EngineConfig, EngineError, Metrics};
+use crate::core::executor::Executor;
+use crate::core::explain::{EventExplanation, Explainer};
 use crate::core::loader::{load, LoadReport};
+use crate::core::matcher::Matcher;
 use crate::core::plugins::Plugins;
 use crate::core::registry::Registry;
 use crate::core::restraint::Restraint;
 use crate::core::runtime::ActionResolver;
-use crate::store::{Store, StoreError};
+use crate::core::scheduler::Scheduler;
+use crate::store::Store;
 use mikawaya_dsl::check::Catalog;
 use mikawaya_plugins::ActionRegistry;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 use tokio::sync::Notify;
-
-/// Settings of the engine core.
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    /// Folder of rule files.
-    pub workflows_dir: PathBuf,
-    /// Longest an action call may take before it counts as a retryable failure.
-    pub action_timeout: Duration,
-    /// How long a claimed timer stays leased to one worker.
-    pub lease_ms: i64,
-    /// Timers claimed per batch.
-    pub batch: i64,
-    /// The global cap on marketing messages per customer (`None`: no cap).
-    pub frequency_cap: Option<crate::core::restraint::FrequencyCap>,
-    /// Base URL customers reach the engine at (for unsubscribe links).
-    pub public_url: String,
-    /// Secret that signs unsubscribe links (kept in the database's settings).
-    pub secret: String,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            workflows_dir: PathBuf::from("workflows"),
-            action_timeout: Duration::from_secs(30),
-            lease_ms: 60_000,
-            batch: 64,
-            frequency_cap: Some(crate::core::restraint::FrequencyCap {
-                max: 3,
-                window_ms: 7 * 86_400_000,
-            }),
-            public_url: "http://127.0.0.1:8080".into(),
-            secret: String::new(),
-        }
-    }
-}
-
-/// Counters exposed on `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Events accepted (new).
-    pub events_accepted: AtomicU64,
-    /// Duplicate events ignored.
-    pub events_duplicate: AtomicU64,
-    /// Events refused as malformed.
-    pub events_rejected: AtomicU64,
-    /// Runs started.
-    pub runs_started: AtomicU64,
-    /// Action calls that succeeded.
-    pub actions_ok: AtomicU64,
-    /// Action calls that failed.
-    pub actions_failed: AtomicU64,
-}
-
-impl Metrics {
-    /// Adds `n` to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-}
-
-/// Engine errors.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Workflow files failed to load.
-    #[error("workflows failed to load:\n{0}")]
-    Workflows(String),
-}
 
 /// The engine. Its parts are private: the API calls its services ([`crate::core::services`]),
 /// the loops call its `process_*` steps, and waking the loops is its own business.
 pub struct Engine {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    ctx: Arc<Context>,
     /// Built-in actions (plugins are added on top).
     builtins: ActionRegistry,
     /// Built-ins plus the current plugin builds.
     actions: RwLock<Arc<ActionRegistry>>,
-    plugins: Option<Arc<Plugins>>,
-    restraint: Restraint,
-    /// Settings.
-    pub config: EngineConfig,
-    /// Counters.
-    pub metrics: Metrics,
     wake: Notify,
     registry: RwLock<Arc<Registry>>,
 }
@@ -136,15 +60,18 @@ impl Engine {
             config.public_url.clone(),
             config.secret.clone(),
         );
-        let engine = Arc::new(Engine {
-            restraint,
+        let ctx = Arc::new(Context {
             store,
             clock,
-            actions: RwLock::new(Arc::new(builtins.clone())),
-            builtins,
-            plugins,
             config,
             metrics: Metrics::default(),
+            plugins,
+            restraint,
+        });
+        let engine = Arc::new(Engine {
+            ctx,
+            actions: RwLock::new(Arc::new(builtins.clone())),
+            builtins,
             wake: Notify::new(),
             registry: RwLock::new(Arc::new(Registry::default())),
         });
@@ -154,22 +81,32 @@ impl Engine {
 
     /// The engine's clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+        &self.ctx.clock
     }
 
-    /// The store, for the engine's own modules and tools.
+    /// The store, for the engine's own services.
     pub(crate) fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        &self.ctx.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.ctx.config
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.ctx.metrics
     }
 
     /// The restraint rules (consent, suppressions, the cap, unsubscribe links).
     pub fn restraint(&self) -> &Restraint {
-        &self.restraint
+        &self.ctx.restraint
     }
 
     /// The plugins, if a plugins folder is configured.
     pub fn plugins(&self) -> Option<&Arc<Plugins>> {
-        self.plugins.as_ref()
+        self.ctx.plugins.as_ref()
     }
 
     /// Wakes the loops: new events are stored or a run is due now.
@@ -182,14 +119,6 @@ impl Engine {
         self.wake.notified().await
     }
 
-    /// The customer `id` as expressions see it (null without a customer).
-    pub async fn customer(&self, id: Option<&str>) -> Result<serde_json::Value, EngineError> {
-        Ok(match id {
-            Some(c) => crate::core::scope::customer_value(Some(c), self.store.customer(c).await?),
-            None => serde_json::Value::Null,
-        })
-    }
-
     /// The actions workflows can call now.
     pub fn actions(&self) -> Arc<ActionRegistry> {
         self.actions.read().expect("actions lock").clone()
@@ -198,7 +127,7 @@ impl Engine {
     /// Re-reads the plugins folder, rebuilds the action set and re-resolves the loaded
     /// workflows' actions; returns the plugins' problems.
     pub fn reload_plugins(&self) -> Vec<String> {
-        let Some(plugins) = &self.plugins else {
+        let Some(plugins) = &self.ctx.plugins else {
             return vec![];
         };
         let errors = plugins.reload();
@@ -216,7 +145,7 @@ impl Engine {
     fn resolver<'a>(&'a self, actions: &'a ActionRegistry) -> Resolver<'a> {
         Resolver {
             actions,
-            plugins: self.plugins.as_deref(),
+            plugins: self.ctx.plugins.as_deref(),
         }
     }
 
@@ -237,12 +166,12 @@ impl Engine {
         let previous = self.registry();
         let actions = self.actions();
         let (registry, report) = load(
-            &self.config.workflows_dir,
-            &*self.store,
+            &self.ctx.config.workflows_dir,
+            &*self.ctx.store,
             &self.catalog(),
             Some(&previous),
             &self.resolver(&actions),
-            self.clock.now_ms(),
+            self.ctx.clock.now_ms(),
         )
         .await?;
         *self.registry.write().expect("registry lock") = Arc::new(registry);
@@ -259,8 +188,32 @@ impl Engine {
         Ok(report)
     }
 
+    /// Matches one batch of stored events; returns how many were processed.
+    pub async fn process_events(&self) -> Result<usize, EngineError> {
+        Matcher::new(&self.ctx, &self.registry()).process().await
+    }
+
+    /// Fires due cron schedules and date triggers; returns how many firings were handled.
+    pub async fn process_schedules(&self) -> Result<usize, EngineError> {
+        Scheduler::new(&self.ctx, &self.registry()).process().await
+    }
+
+    /// Executes one batch of due timers concurrently; returns how many were handled.
+    pub async fn process_due(&self) -> Result<usize, EngineError> {
+        Executor::new(self.ctx.clone(), self.registry())
+            .process()
+            .await
+    }
+
+    /// Why each workflow listening to event `id` did or did not start; `None` without such an event.
+    pub async fn explain_event(&self, id: &str) -> Result<Option<EventExplanation>, EngineError> {
+        Explainer::new(&self.ctx, &self.registry())
+            .explain(id)
+            .await
+    }
+
     /// Runs every kind of work until nothing is due at the clock's current time.
-    pub async fn run_until_idle(self: &Arc<Self>) -> Result<(), EngineError> {
+    pub async fn run_until_idle(&self) -> Result<(), EngineError> {
         loop {
             let mut done = self.process_events().await?;
             done += self.process_schedules().await?;
@@ -273,20 +226,21 @@ impl Engine {
 
     /// When the next run timer is due (or its lease ends).
     pub async fn next_timer(&self) -> Result<Option<crate::clock::Millis>, EngineError> {
-        Ok(self.store.next_due().await?)
+        Ok(self.ctx.store.next_due().await?)
     }
 
     /// The earliest time at which something is due: a timer, a date trigger or a cron schedule.
     pub async fn next_wakeup(&self) -> Result<Option<crate::clock::Millis>, EngineError> {
-        let mut next = self.store.next_due().await?;
+        let store = &self.ctx.store;
+        let mut next = store.next_due().await?;
         let mut consider = |t: Option<i64>| {
             if let Some(t) = t {
                 next = Some(next.map_or(t, |n: i64| n.min(t)));
             }
         };
-        consider(self.store.date_triggers().await?.first().map(|d| d.due_at));
+        consider(store.date_triggers().await?.first().map(|d| d.due_at));
         for w in self.registry().scheduled() {
-            consider(self.store.schedule_next(&w.name).await?);
+            consider(store.schedule_next(&w.name).await?);
         }
         Ok(next)
     }

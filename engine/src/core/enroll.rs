@@ -1,7 +1,7 @@
 //! Enrollment: the entry condition and the re-enrollment policy decide whether a trigger starts a run.
 
 use crate::clock::Millis;
-use crate::core::{Engine, EngineError};
+use crate::core::context::{Context, EngineError};
 use crate::core::runtime::target_index;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::ScopeData;
@@ -26,24 +26,34 @@ pub struct Candidate<'a> {
 /// Enrollments made earlier in the same batch, not yet in the store.
 pub type BatchEnrollments = HashMap<(String, String), Millis>;
 
-impl Engine {
+/// Decides enrollments with the store's memory of earlier ones.
+pub struct Enroller<'a> {
+    ctx: &'a Context,
+}
+
+impl<'a> Enroller<'a> {
+    /// An enroller over the engine's store and clock.
+    pub fn new(ctx: &'a Context) -> Self {
+        Enroller { ctx }
+    }
+
     /// The run this trigger starts, or `None` when the condition or the policy says no.
     pub async fn enroll(
         &self,
         c: Candidate<'_>,
         batch: &mut BatchEnrollments,
     ) -> Result<Option<NewRun>, EngineError> {
-        let now = self.clock().now_ms();
+        let now = self.ctx.clock.now_ms();
         let w = c.workflow;
         if let Some(cond) = &w.when {
-            if !cond.matches(&c.scope.scope(self.clock().now(), w.tz)) {
+            if !cond.matches(&c.scope.scope(self.ctx.clock.now(), w.tz)) {
                 return Ok(None);
             }
         }
         let key = (w.name.clone(), c.enroll_key.clone());
         let last = match batch.get(&key) {
             Some(at) => Some(*at),
-            None => self.store().enrollment(&w.name, &c.enroll_key).await?,
+            None => self.ctx.store.enrollment(&w.name, &c.enroll_key).await?,
         };
         let allowed = match (w.re_enroll, last) {
             (_, None) | (ReEnroll::Always, _) => true,
@@ -56,7 +66,7 @@ impl Engine {
         batch.insert(key, now);
         let mut context =
             serde_json::json!({ "event": c.scope.event, "steps": {}, "entity": c.scope.entity });
-        if let Some(plugins) = self.plugins() {
+        if let Some(plugins) = &self.ctx.plugins {
             context["plugins"] = plugins.pins();
         }
         Ok(Some(NewRun {

@@ -3,8 +3,9 @@
 //! are pure (branches), so a crash repeats at most the last action call, with the same
 //! idempotency key.
 
-use crate::core::engine::{Engine, EngineError, Metrics};
+use crate::core::context::{Context, EngineError, Metrics};
 use crate::core::lifecycle::{Call, Effect, Input, Machine, Now};
+use crate::core::registry::Registry;
 use crate::core::restraint::Message;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::store::{DueWork, RunRow};
@@ -13,19 +14,34 @@ use rand::Rng;
 use serde_json::Value;
 use std::sync::Arc;
 
-impl Engine {
+/// Executes due runs: claims their timers, feeds each run to its [`Machine`] and carries out
+/// the effects. Cheap to clone; each run executes on its own task.
+#[derive(Clone)]
+pub struct Executor {
+    ctx: Arc<Context>,
+    registry: Arc<Registry>,
+}
+
+impl Executor {
+    /// An executor for runs of the workflows in `registry`.
+    pub fn new(ctx: Arc<Context>, registry: Arc<Registry>) -> Self {
+        Executor { ctx, registry }
+    }
+
     /// Executes one batch of due timers concurrently; returns how many were handled.
-    pub async fn process_due(self: &Arc<Self>) -> Result<usize, EngineError> {
-        let now = self.clock().now_ms();
+    pub async fn process(&self) -> Result<usize, EngineError> {
+        let now = self.ctx.clock.now_ms();
+        let config = &self.ctx.config;
         let work = self
-            .store()
-            .claim_due(now, self.config.batch, self.config.lease_ms)
+            .ctx
+            .store
+            .claim_due(now, config.batch, config.lease_ms)
             .await?;
         let count = work.len();
         let mut set = tokio::task::JoinSet::new();
         for w in work {
-            let engine = self.clone();
-            set.spawn(async move { engine.execute(w).await });
+            let executor = self.clone();
+            set.spawn(async move { executor.execute(w).await });
         }
         while let Some(res) = set.join_next().await {
             match res {
@@ -39,21 +55,24 @@ impl Engine {
 
     fn now(&self) -> Now {
         Now {
-            ms: self.clock().now_ms(),
+            ms: self.ctx.clock.now_ms(),
             random: rand::thread_rng().gen(),
-            lease_ms: self.config.lease_ms,
+            lease_ms: self.ctx.config.lease_ms,
         }
     }
 
     /// Executes one claimed timer: the machine decides, this carries out.
     async fn execute(&self, work: DueWork) -> Result<(), EngineError> {
-        let Some(run) = self.store().run(&work.run_id).await? else {
+        let Some(run) = self.ctx.store.run(&work.run_id).await? else {
             return Ok(());
         };
-        let workflow = self.registry().version(&run.workflow, run.version);
+        let workflow = self.registry.version(&run.workflow, run.version);
         let mut machine = Machine::new(run, workflow.as_deref(), Value::Null);
         if machine.needs_customer() {
-            let customer = self.customer(machine.run().customer_id.as_deref()).await?;
+            let customer = self
+                .ctx
+                .customer(machine.run().customer_id.as_deref())
+                .await?;
             machine.set_customer(customer);
         }
         let due = Input::Due {
@@ -68,7 +87,7 @@ impl Engine {
                     transition,
                     then_continue,
                 } => {
-                    if !self.store().commit(*transition).await? || !then_continue {
+                    if !self.ctx.store.commit(*transition).await? || !then_continue {
                         return Ok(());
                     }
                     Input::Committed
@@ -84,18 +103,21 @@ impl Engine {
                         over_cap,
                     };
                     let decision = self
-                        .restraint()
-                        .decide(message, self.clock().now_ms())
+                        .ctx
+                        .restraint
+                        .decide(message, self.ctx.clock.now_ms())
                         .await
                         .map_err(|e| e.to_string());
                     Input::Restraint(decision)
                 }
                 Effect::Call(call) => {
-                    let w = workflow.as_deref().expect("a call comes from a loaded workflow");
+                    let w = workflow
+                        .as_deref()
+                        .expect("a call comes from a loaded workflow");
                     let result = self.call_action(w, machine.run(), call).await;
                     let counter = match &result {
-                        Ok(_) => &self.metrics.actions_ok,
-                        Err(_) => &self.metrics.actions_failed,
+                        Ok(_) => &self.ctx.metrics.actions_ok,
+                        Err(_) => &self.ctx.metrics.actions_failed,
                     };
                     Metrics::add(counter, 1);
                     Input::Called(result)
@@ -107,11 +129,21 @@ impl Engine {
 
     /// The implementation to call for step `index` of a run: the one resolved at load time, or
     /// the plugin build the run pinned when it started, while that build is still loaded.
-    fn action_for(&self, w: &RuntimeWorkflow, index: usize, run: &RunRow) -> Option<Arc<dyn Action>> {
+    fn action_for(
+        &self,
+        w: &RuntimeWorkflow,
+        index: usize,
+        run: &RunRow,
+    ) -> Option<Arc<dyn Action>> {
         let resolved = w.action(index)?;
         if resolved.plugin.is_some() {
             let name = w.action_name(index)?;
-            if let Some(pinned) = self.plugins().and_then(|p| p.pinned(name, &run.context["plugins"])) {
+            if let Some(pinned) = self
+                .ctx
+                .plugins
+                .as_ref()
+                .and_then(|p| p.pinned(name, &run.context["plugins"]))
+            {
                 return Some(pinned);
             }
         }
@@ -141,12 +173,14 @@ impl Engine {
             unsubscribe_url: call
                 .unsubscribe
                 .zip(run.customer_id.as_deref())
-                .map(|(channel, c)| self.restraint().unsubscribe_url(c, channel)),
+                .map(|(channel, c)| self.ctx.restraint.unsubscribe_url(c, channel)),
         };
-        let timeout = self.config.action_timeout;
+        let timeout = self.ctx.config.action_timeout;
         match tokio::time::timeout(timeout, action.call(call.input, &ctx)).await {
             Ok(r) => r,
-            Err(_) => Err(ActionError::Retryable(format!("timed out after {timeout:?}"))),
+            Err(_) => Err(ActionError::Retryable(format!(
+                "timed out after {timeout:?}"
+            ))),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! Conditions are explained against the customer's current attributes.
 
 use crate::clock::rfc3339;
-use crate::core::{Engine, EngineError};
+use crate::core::context::{Context, EngineError};
+use crate::core::registry::Registry;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::ScopeData;
 use mikawaya_dsl::expr::{format_duration, Explanation};
@@ -44,20 +45,31 @@ pub struct EventExplanation {
     pub workflows: Vec<Verdict>,
 }
 
-impl Engine {
+/// Answers "why did (or didn't) it fire" from the store and the loaded workflows.
+pub struct Explainer<'a> {
+    ctx: &'a Context,
+    registry: &'a Registry,
+}
+
+impl<'a> Explainer<'a> {
+    /// An explainer for the workflows of `registry`.
+    pub fn new(ctx: &'a Context, registry: &'a Registry) -> Self {
+        Explainer { ctx, registry }
+    }
+
     /// Explains what the stored event `id` did; `None` when there is no such event.
-    pub async fn explain_event(&self, id: &str) -> Result<Option<EventExplanation>, EngineError> {
-        let Some(ev) = self.store().event(id).await? else {
+    pub async fn explain(&self, id: &str) -> Result<Option<EventExplanation>, EngineError> {
+        let Some(ev) = self.ctx.store.event(id).await? else {
             return Ok(None);
         };
-        let registry = self.registry();
+        let registry = self.registry;
         let listening: Vec<Arc<RuntimeWorkflow>> = registry
             .event_triggered(&ev.event_type)
             .iter()
             .chain(registry.date_triggered(&ev.event_type))
             .cloned()
             .collect();
-        let customer = self.customer(ev.customer_id.as_deref()).await?;
+        let customer = self.ctx.customer(ev.customer_id.as_deref()).await?;
         let scope = ScopeData {
             event: ev.scope_value(),
             customer,
@@ -91,7 +103,8 @@ impl Engine {
             skipped: vec![],
         };
         if let Some(run) = self
-            .store()
+            .ctx
+            .store
             .runs_for_event(&w.name, &ev.id)
             .await?
             .into_iter()
@@ -100,7 +113,8 @@ impl Engine {
             v.fired = true;
             v.summary = format!("started run {} (now {})", run.id, run.status.as_str());
             v.skipped = self
-                .store()
+                .ctx
+                .store
                 .timeline(&run.id)
                 .await?
                 .into_iter()
@@ -121,7 +135,7 @@ impl Engine {
             return Ok(v);
         }
         if let Some(cond) = &w.when {
-            let x = cond.explain(&scope.scope(self.clock().now(), w.tz));
+            let x = cond.explain(&scope.scope(self.ctx.clock.now(), w.tz));
             if !x.result {
                 let leaves: Vec<String> = x
                     .failing_leaves()
@@ -141,7 +155,7 @@ impl Engine {
             .customer_id
             .clone()
             .unwrap_or_else(|| format!("event:{}", ev.id));
-        let last = self.store().enrollment(&w.name, &key).await?;
+        let last = self.ctx.store.enrollment(&w.name, &key).await?;
         v.summary = match (w.re_enroll, last) {
             (ReEnroll::Never, Some(at)) => format!("not started: re-enrollment is `never` and {key} enrolled at {}", rfc3339(at)),
             (ReEnroll::After(ms), Some(at)) if ev.occurred_at - at < ms => format!(
@@ -151,7 +165,7 @@ impl Engine {
                 rfc3339(at + ms)
             ),
             _ if matches!(w.trigger, Trigger::Date { .. }) => {
-                let pending = self.store().date_triggers().await?.into_iter().find(|d| d.workflow == w.name && d.event_id == ev.id);
+                let pending = self.ctx.store.date_triggers().await?.into_iter().find(|d| d.workflow == w.name && d.event_id == ev.id);
                 match pending {
                     Some(d) => format!("scheduled: the date trigger fires at {}", rfc3339(d.due_at)),
                     None => "not started: the date is missing, long past, or a newer event rescheduled it".into(),

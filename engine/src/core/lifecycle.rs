@@ -165,8 +165,10 @@ impl<'w> Machine<'w> {
         };
         self.attempt = attempt;
         if kind == TimerKind::Wake {
-            let Some((step, StepKind::Wait { next, until, .. })) =
-                self.step.and_then(|i| w.ir.steps.get(i)).map(|s| (s, &s.kind))
+            let Some((step, StepKind::Wait { next, until, .. })) = self
+                .step
+                .and_then(|i| w.ir.steps.get(i))
+                .map(|s| (s, &s.kind))
             else {
                 return Effect::Done;
             };
@@ -286,7 +288,13 @@ impl<'w> Machine<'w> {
                     address,
                     workflow: self.run.workflow.clone(),
                 };
-                self.pending = Some((Call { unsubscribe, ..call }, Some(sent)));
+                self.pending = Some((
+                    Call {
+                        unsubscribe,
+                        ..call
+                    },
+                    Some(sent),
+                ));
                 self.call_pending()
             }
             Ok(Decision::Skip(reason)) => {
@@ -340,11 +348,17 @@ impl<'w> Machine<'w> {
         let attempt = self.attempt;
         match result {
             Ok(output) => {
-                if let Some(steps) = self.run.context.get_mut("steps").and_then(Value::as_object_mut) {
+                if let Some(steps) = self
+                    .run
+                    .context
+                    .get_mut("steps")
+                    .and_then(Value::as_object_mut)
+                {
                     steps.insert(step.id.clone(), json!({ "output": output }));
                 }
                 let detail = json!({ "action": action, "input": input, "output": output });
-                self.timeline.push(entry(step, "done", attempt, detail, now));
+                self.timeline
+                    .push(entry(step, "done", attempt, detail, now));
                 let next = w.next_of(index);
                 self.step = next;
                 let timer = next.map(|_| Timer {
@@ -369,7 +383,8 @@ impl<'w> Machine<'w> {
                 let base = retry.backoff(attempt);
                 let delay = base / 2 + (now.random % (base as u64 / 2 + 1)) as i64;
                 let detail = json!({ "action": action, "input": input, "error": e.message(), "retry_in_ms": delay });
-                self.timeline.push(entry(step, "retry", attempt, detail, now));
+                self.timeline
+                    .push(entry(step, "retry", attempt, detail, now));
                 let timer = Timer {
                     due_at: now.ms + delay,
                     kind: TimerKind::Exec,
@@ -380,8 +395,10 @@ impl<'w> Machine<'w> {
             }
             Err(e) => {
                 let detail = json!({ "action": action, "input": input, "error": e.message() });
-                self.timeline.push(entry(step, "failed", attempt, detail, now));
-                let mut effect = self.end(Failed, format!("{} failed: {}", step.id, e.message()), now);
+                self.timeline
+                    .push(entry(step, "failed", attempt, detail, now));
+                let mut effect =
+                    self.end(Failed, format!("{} failed: {}", step.id, e.message()), now);
                 if let Effect::Commit { transition, .. } = &mut effect {
                     transition.dead_letter = Some(DeadLetter {
                         step_id: step.id.clone(),

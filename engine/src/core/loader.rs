@@ -97,7 +97,8 @@ pub const COMPILER: &str = concat!("mikawaya-dsl ", env!("CARGO_PKG_VERSION"));
 /// versions stored before the IR was kept).
 fn stored_workflow(v: &VersionRow) -> Result<Workflow, String> {
     if let Some(ir) = &v.ir {
-        return Workflow::from_ir_json(ir).map_err(|e| format!("its stored IR cannot be read: {e}"));
+        return Workflow::from_ir_json(ir)
+            .map_err(|e| format!("its stored IR cannot be read: {e}"));
     }
     let syntax = Syntax::of_file(&v.file).unwrap_or(Syntax::Yaml);
     let mut w = compile_source(&v.file, &v.source, syntax).map_err(|d| d.to_plain())?;
@@ -177,7 +178,9 @@ pub async fn load(
     }
     let (registry, build_errors) = Registry::build(all, active, actions);
     for e in build_errors {
-        report.active.retain(|(n, v)| !(*n == e.name && *v == e.version));
+        report
+            .active
+            .retain(|(n, v)| !(*n == e.name && *v == e.version));
         report.problems.push(e.to_string());
     }
     Ok((registry, report))

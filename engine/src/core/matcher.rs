@@ -2,15 +2,15 @@
 //! waits, new runs, date triggers. One transaction per batch; an event is marked processed in the
 //! same transaction, so a crash re-matches it and the unique trigger key prevents a second run.
 
-use crate::core::{Engine, EngineError, Metrics};
-use crate::core::enroll::{BatchEnrollments, Candidate};
-use crate::core::scope::{customer_value, key_string, ScopeData};
+use crate::core::context::{Context, EngineError, Metrics};
+use crate::core::enroll::{BatchEnrollments, Candidate, Enroller};
+use crate::core::registry::Registry;
 use crate::core::runtime::target_index;
 use crate::core::runtime::RuntimeWorkflow;
+use crate::core::scope::{customer_value, key_string, ScopeData};
 use crate::store::merge::merge_patch;
 use crate::store::{
-    DateTriggerRow, EarlyExit, MatchBatch, Resume, StoredEvent, TimelineEntry,
-    WaitingRun,
+    DateTriggerRow, EarlyExit, MatchBatch, Resume, StoredEvent, TimelineEntry, WaitingRun,
 };
 use chrono::{Duration, NaiveTime, TimeZone};
 use mikawaya_dsl::expr::{Node, Val};
@@ -21,10 +21,21 @@ use std::collections::HashMap;
 /// Events matched per transaction.
 const EVENT_BATCH: i64 = 256;
 
-impl Engine {
+/// Matches stored events against the loaded workflows.
+pub struct Matcher<'a> {
+    ctx: &'a Context,
+    registry: &'a Registry,
+}
+
+impl<'a> Matcher<'a> {
+    /// A matcher for the workflows of `registry`.
+    pub fn new(ctx: &'a Context, registry: &'a Registry) -> Self {
+        Matcher { ctx, registry }
+    }
+
     /// Matches one batch of stored events; returns how many were processed.
-    pub async fn process_events(&self) -> Result<usize, EngineError> {
-        let pending = self.store().pending_events(EVENT_BATCH).await?;
+    pub async fn process(&self) -> Result<usize, EngineError> {
+        let pending = self.ctx.store.pending_events(EVENT_BATCH).await?;
         if pending.is_empty() {
             return Ok(0);
         }
@@ -36,8 +47,8 @@ impl Engine {
                 .await?;
         }
         let count = pending.len();
-        Metrics::add(&self.metrics.runs_started, batch.new_runs.len() as u64);
-        self.store().apply_match(batch).await?;
+        Metrics::add(&self.ctx.metrics.runs_started, batch.new_runs.len() as u64);
+        self.ctx.store.apply_match(batch).await?;
         Ok(count)
     }
 
@@ -48,13 +59,13 @@ impl Engine {
         enrolled: &mut BatchEnrollments,
         customers: &mut HashMap<String, Map<String, Value>>,
     ) -> Result<(), EngineError> {
-        let (ev, now) = (&stored.event, self.clock().now_ms());
-        let registry = self.registry();
+        let (ev, now) = (&stored.event, self.ctx.clock.now_ms());
+        let registry = self.registry;
         let customer = match &ev.customer_id {
             Some(id) => {
                 let mut attrs = match customers.get(id) {
                     Some(a) => a.clone(),
-                    None => self.store().customer(id).await?.unwrap_or_default(),
+                    None => self.ctx.store.customer(id).await?.unwrap_or_default(),
                 };
                 merge_patch(&mut attrs, &ev.customer);
                 if let Some((channel, granted)) = consent_change(ev) {
@@ -81,11 +92,11 @@ impl Engine {
             customer,
             ..Default::default()
         };
-        let s = scope.scope(self.clock().now(), chrono_tz::UTC);
+        let s = scope.scope(self.ctx.clock.now(), chrono_tz::UTC);
 
         if let Some(cid) = &ev.customer_id {
             for name in registry.goal_of(&ev.event_type) {
-                for run_id in self.store().open_runs(name, cid).await? {
+                for run_id in self.ctx.store.open_runs(name, cid).await? {
                     batch.exits.push(EarlyExit {
                         run_id,
                         reason: format!("goal: {}", ev.event_type),
@@ -104,7 +115,8 @@ impl Engine {
                 version,
                 step,
             } in self
-                .store()
+                .ctx
+                .store
                 .waiting_runs(&ev.event_type, &expr.source, &key)
                 .await?
             {
@@ -142,7 +154,7 @@ impl Engine {
                     .clone()
                     .unwrap_or_else(|| format!("event:{}", ev.id)),
             };
-            if let Some(run) = self.enroll(candidate, enrolled).await? {
+            if let Some(run) = Enroller::new(self.ctx).enroll(candidate, enrolled).await? {
                 batch.new_runs.push(run);
             }
         }

@@ -8,6 +8,7 @@
 //! [`scheduler`] fires cron and date triggers the same way. [`services`] are what the API calls.
 
 pub mod actions;
+pub mod context;
 mod engine;
 pub mod enroll;
 pub mod executor;
@@ -24,4 +25,5 @@ pub mod scheduler;
 pub mod scope;
 pub mod services;
 
-pub use engine::{Engine, EngineConfig, EngineError, Metrics};
+pub use context::{Context, EngineConfig, EngineError, Metrics};
+pub use engine::Engine;

@@ -5,13 +5,13 @@
 
 use crate::clock::Millis;
 use crate::store::{RestraintStore, StoreResult};
-use std::sync::Arc;
 use hmac::{Hmac, Mac};
 use mikawaya_dsl::expr::{format_duration, parse_duration};
 use mikawaya_dsl::ir::OverCap;
 use serde_json::Value;
 use sha2::Sha256;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// At most `max` marketing messages per customer and channel within `window_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,25 +276,52 @@ mod tests {
         let unconsented = json!({ "consent": { "email": false } });
         store.suppress("ADA@x.io", "hard bounce", 1).await.unwrap();
         let to_ada = json!({ "to": "Ada <ada@x.io>" });
-        let d = r.decide(message(&to_ada, &consented, OverCap::Skip), 10).await.unwrap();
+        let d = r
+            .decide(message(&to_ada, &consented, OverCap::Skip), 10)
+            .await
+            .unwrap();
         assert_eq!(skipped(d), "ada@x.io is suppressed (hard bounce)");
         let internal = json!({ "to": "ada@x.io", "kind": "internal" });
-        let d = r.decide(message(&internal, &unconsented, OverCap::Skip), 10).await.unwrap();
-        assert!(matches!(d, Decision::Send { .. }), "internal mail is not restrained");
+        let d = r
+            .decide(message(&internal, &unconsented, OverCap::Skip), 10)
+            .await
+            .unwrap();
+        assert!(
+            matches!(d, Decision::Send { .. }),
+            "internal mail is not restrained"
+        );
         let receipt = json!({ "to": "bob@x.io", "kind": "transactional" });
-        let d = r.decide(message(&receipt, &unconsented, OverCap::Skip), 10).await.unwrap();
-        assert_eq!(d, Decision::Send { kind: "transactional".into(), address: Some("bob@x.io".into()) });
+        let d = r
+            .decide(message(&receipt, &unconsented, OverCap::Skip), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            d,
+            Decision::Send {
+                kind: "transactional".into(),
+                address: Some("bob@x.io".into())
+            }
+        );
         let promo = json!({ "to": "bob@x.io" });
-        let d = r.decide(message(&promo, &unconsented, OverCap::Skip), 10).await.unwrap();
+        let d = r
+            .decide(message(&promo, &unconsented, OverCap::Skip), 10)
+            .await
+            .unwrap();
         assert_eq!(skipped(d), "customer c-1 has not consented to email");
         let odd = json!({ "to": "bob@x.io", "kind": "newsletter" });
-        let d = r.decide(message(&odd, &consented, OverCap::Skip), 10).await.unwrap();
+        let d = r
+            .decide(message(&odd, &consented, OverCap::Skip), 10)
+            .await
+            .unwrap();
         assert!(skipped(d).contains("unknown message kind `newsletter`"));
     }
 
     #[tokio::test]
     async fn the_cap_skips_or_defers_until_the_oldest_message_leaves_the_window() {
-        let cap = FrequencyCap { max: 2, window_ms: 7 * DAY };
+        let cap = FrequencyCap {
+            max: 2,
+            window_ms: 7 * DAY,
+        };
         let (r, store) = rules(Some(cap));
         let customer = json!({ "consent": { "email": true } });
         let promo = json!({ "to": "bob@x.io" });
@@ -302,12 +329,30 @@ mod tests {
         for at in [DAY, 3 * DAY] {
             sent(at).record().await;
         }
-        let d = r.decide(message(&promo, &customer, OverCap::Skip), 4 * DAY).await.unwrap();
-        assert_eq!(skipped(d), "frequency cap: 2 email message(s) in 7d already");
-        let d = r.decide(message(&promo, &customer, OverCap::Defer), 4 * DAY).await.unwrap();
-        assert!(matches!(d, Decision::Defer { until, .. } if until == 8 * DAY), "{d:?}");
-        let d = r.decide(message(&promo, &customer, OverCap::Skip), 8 * DAY).await.unwrap();
-        assert!(matches!(d, Decision::Send { .. }), "the first message left the window");
+        let d = r
+            .decide(message(&promo, &customer, OverCap::Skip), 4 * DAY)
+            .await
+            .unwrap();
+        assert_eq!(
+            skipped(d),
+            "frequency cap: 2 email message(s) in 7d already"
+        );
+        let d = r
+            .decide(message(&promo, &customer, OverCap::Defer), 4 * DAY)
+            .await
+            .unwrap();
+        assert!(
+            matches!(d, Decision::Defer { until, .. } if until == 8 * DAY),
+            "{d:?}"
+        );
+        let d = r
+            .decide(message(&promo, &customer, OverCap::Skip), 8 * DAY)
+            .await
+            .unwrap();
+        assert!(
+            matches!(d, Decision::Send { .. }),
+            "the first message left the window"
+        );
     }
 
     /// A marketing message recorded as sent to customer c-1 at a time.
@@ -315,12 +360,49 @@ mod tests {
 
     impl SentAt {
         async fn record(&self) {
-            use crate::store::{MatchBatch, NewRun, RunStore, EventLog, Transition, RunStatus, SentMessage};
+            use crate::store::{
+                EventLog, MatchBatch, NewRun, RunStatus, RunStore, SentMessage, Transition,
+            };
             let id = format!("run-{}", self.1);
-            let run = NewRun { id: id.clone(), workflow: "w".into(), version: 1, customer_id: Some("c-1".into()), enroll_key: id.clone(), trigger_key: id.clone(), context: json!({}), start: Some(0), at: self.1 };
-            self.0.apply_match(MatchBatch { new_runs: vec![run], ..Default::default() }).await.unwrap();
-            let sent = SentMessage { customer_id: Some("c-1".into()), channel: "email".into(), kind: "marketing".into(), address: None, workflow: "w".into() };
-            let t = Transition { run_id: id, rev: 0, status: RunStatus::Completed, step: None, context: json!({}), timeline: vec![], timer: None, wait: None, exit_reason: None, dead_letter: None, sent: Some(sent), at: self.1 };
+            let run = NewRun {
+                id: id.clone(),
+                workflow: "w".into(),
+                version: 1,
+                customer_id: Some("c-1".into()),
+                enroll_key: id.clone(),
+                trigger_key: id.clone(),
+                context: json!({}),
+                start: Some(0),
+                at: self.1,
+            };
+            self.0
+                .apply_match(MatchBatch {
+                    new_runs: vec![run],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let sent = SentMessage {
+                customer_id: Some("c-1".into()),
+                channel: "email".into(),
+                kind: "marketing".into(),
+                address: None,
+                workflow: "w".into(),
+            };
+            let t = Transition {
+                run_id: id,
+                rev: 0,
+                status: RunStatus::Completed,
+                step: None,
+                context: json!({}),
+                timeline: vec![],
+                timer: None,
+                wait: None,
+                exit_reason: None,
+                dead_letter: None,
+                sent: Some(sent),
+                at: self.1,
+            };
             assert!(self.0.commit(t).await.unwrap());
         }
     }
@@ -329,8 +411,13 @@ mod tests {
     fn links_carry_a_token_the_same_rules_verify() {
         let (r, _) = rules(None);
         let url = r.unsubscribe_url("c-42", "email");
-        let token = url.strip_prefix("http://x/unsubscribe/").expect("one slash");
-        assert_eq!(r.unsubscribe_target(token), Some(("c-42".into(), "email".into())));
+        let token = url
+            .strip_prefix("http://x/unsubscribe/")
+            .expect("one slash");
+        assert_eq!(
+            r.unsubscribe_target(token),
+            Some(("c-42".into(), "email".into()))
+        );
     }
 
     #[test]

@@ -122,9 +122,7 @@ impl RuntimeWorkflow {
     /// Where an action step goes on.
     pub fn next_of(&self, index: usize) -> Option<usize> {
         match &self.ir.steps.get(index)?.kind {
-            StepKind::Action { next, .. } | StepKind::Wait { next, .. } => {
-                target_index(*next)
-            }
+            StepKind::Action { next, .. } | StepKind::Wait { next, .. } => target_index(*next),
             _ => None,
         }
     }

@@ -1,15 +1,16 @@
 //! What the API (and the tools) ask of the engine, one method per question or command. Handlers
 //! call these and never the store; a command that makes work due wakes the loops itself.
 
-use crate::core::engine::{Engine, EngineError};
+use crate::core::context::EngineError;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::customer_value;
+use crate::core::Engine;
+use crate::store::{
+    DeadLetterRow, RunFilter, RunRow, StepCount, StepStat, Suppression, TaskRow, TimelineEntry,
+    WorkflowCounts,
+};
 use serde_json::Value;
 use std::sync::Arc;
-use crate::store::{
-    DeadLetterRow, RunFilter, RunRow, StepCount,
-    StepStat, Suppression, TaskRow, TimelineEntry, WorkflowCounts,
-};
 
 /// A day in milliseconds: the window of "recent" run counts.
 const DAY_MS: i64 = 86_400_000;
@@ -67,7 +68,10 @@ impl Engine {
     /// Unfinished runs per step of the active version of `w`.
     pub async fn runs_at_steps(&self, w: &RuntimeWorkflow) -> Result<Vec<StepCount>, EngineError> {
         let counts = self.store().step_counts(&w.name).await?;
-        Ok(counts.into_iter().filter(|c| c.version == w.version).collect())
+        Ok(counts
+            .into_iter()
+            .filter(|c| c.version == w.version)
+            .collect())
     }
 
     /// Timeline counts per step, and the latest timeline lines, of the active version of `w`.
@@ -77,7 +81,10 @@ impl Engine {
         recent: i64,
     ) -> Result<(Vec<StepStat>, Vec<(String, TimelineEntry)>), EngineError> {
         let stats = self.store().step_stats(&w.name, w.version).await?;
-        let lines = self.store().recent_steps(&w.name, w.version, recent).await?;
+        let lines = self
+            .store()
+            .recent_steps(&w.name, w.version, recent)
+            .await?;
         Ok((stats, lines))
     }
 

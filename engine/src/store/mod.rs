@@ -233,5 +233,7 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
             "`{scheme}://` is not a store this build knows; use a file path, `sqlite://FILE` or `memory:`"
         )));
     }
-    Ok(Arc::new(SqliteStore::open(std::path::Path::new(path)).await?))
+    Ok(Arc::new(
+        SqliteStore::open(std::path::Path::new(path)).await?,
+    ))
 }

@@ -68,7 +68,11 @@ impl TimelineEntry {
 
     /// The line a dead-letter retry adds.
     pub fn retried(dead_letter: i64, at: Millis) -> Self {
-        Self::run_level("retried", at, serde_json::json!({ "dead_letter": dead_letter }))
+        Self::run_level(
+            "retried",
+            at,
+            serde_json::json!({ "dead_letter": dead_letter }),
+        )
     }
 }
 
@@ -145,7 +149,11 @@ pub struct EarlyExit {
 impl EarlyExit {
     /// The timeline line it adds.
     pub fn entry(&self) -> TimelineEntry {
-        TimelineEntry::run_level("exited", self.at, serde_json::json!({ "reason": self.reason }))
+        TimelineEntry::run_level(
+            "exited",
+            self.at,
+            serde_json::json!({ "reason": self.reason }),
+        )
     }
 }
 

@@ -2,12 +2,12 @@
 //! history in a sandbox with recording actions, and reports what it would have done; with
 //! `--compare`, the deployed version too, over the same events.
 
-use crate::core::actions::RecordedCall;
 use crate::clock::{to_time, Clock, Millis};
+use crate::core::actions::RecordedCall;
 use crate::core::EngineError;
 use crate::event::Event;
-use crate::tools::sim::{SimOptions, Simulation};
 use crate::store::{MetaStore, RunRow};
+use crate::tools::sim::{SimOptions, Simulation};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

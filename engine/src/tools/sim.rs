@@ -2,16 +2,13 @@
 //! manual clock that jumps from one due time to the next, so days of waits run in milliseconds.
 //! Used by the example workflows' tests and the end-to-end scenarios in process.
 
-use crate::core::actions::{default_actions, recording, CallLog};
 use crate::clock::{Clock, ManualClock, Millis};
-use crate::core::{Engine, EngineConfig, EngineError};
-use crate::event::parse_event;
+use crate::core::actions::{default_actions, recording, CallLog};
 use crate::core::plugins::{Plugins, StoreKv};
 use crate::core::restraint::{new_secret, FrequencyCap};
-use crate::store::{
-    MemoryStore, RunFilter, RunRow, SqliteStore, Store, TaskRow,
-    TimelineEntry,
-};
+use crate::core::{Engine, EngineConfig, EngineError};
+use crate::event::parse_event;
+use crate::store::{MemoryStore, RunFilter, RunRow, SqliteStore, Store, TaskRow, TimelineEntry};
 use chrono::{DateTime, Utc};
 use mikawaya_plugins::builtin::EmailConfig;
 use mikawaya_plugins::wasm::WasmHost;

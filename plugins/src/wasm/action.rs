@@ -2,8 +2,8 @@
 //! the plugin's time and memory limits, and its result or failure maps onto the step's outcome.
 
 use super::host::{LoadedPlugin, TICK};
-use super::state::HostState;
 use super::manifest::check_input;
+use super::state::HostState;
 use crate::{Action, ActionContext, ActionError};
 use async_trait::async_trait;
 use serde_json::{json, Value};

@@ -11,5 +11,5 @@ mod state;
 
 pub use action::{outcome, CallError, WasmAction};
 pub use host::{LoadedPlugin, WasmHost, MAX_MEMORY_MB, TICK};
-pub use state::{KvStore, MemoryKv};
 pub use registry::{load_dir, manifests_in, PluginSet};
+pub use state::{KvStore, MemoryKv};

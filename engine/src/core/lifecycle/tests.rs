@@ -64,7 +64,11 @@ fn every_allowed_and_refused_transition_matches_the_table() {
             cells += 1;
         }
     }
-    assert_eq!(cells, STATUSES.len() * STATUSES.len() * CAUSES.len(), "the table covers every cell");
+    assert_eq!(
+        cells,
+        STATUSES.len() * STATUSES.len() * CAUSES.len(),
+        "the table covers every cell"
+    );
 }
 
 #[test]
@@ -101,7 +105,11 @@ impl Action for FakeEmail {
     fn channel(&self) -> Option<&'static str> {
         Some("email")
     }
-    async fn call(&self, _: Value, _: &mikawaya_plugins::ActionContext) -> Result<Value, ActionError> {
+    async fn call(
+        &self,
+        _: Value,
+        _: &mikawaya_plugins::ActionContext,
+    ) -> Result<Value, ActionError> {
         unreachable!("the machine never calls actions")
     }
 }
@@ -164,12 +172,29 @@ fn a_branch_is_pure_and_an_action_is_called_then_committed_with_a_lease() {
     let (t, go_on) = committed(m.advance(Input::Called(Ok(json!({"ok": true}))), NOW));
     assert!(go_on, "the wait follows");
     assert_eq!((t.status, t.rev), (Active, 7));
-    assert_eq!(t.timeline.iter().map(|e| e.status.as_str()).collect::<Vec<_>>(), ["yes", "done"]);
-    assert_eq!(t.timer.unwrap().lease_until, NOW.ms + NOW.lease_ms, "kept by this worker");
-    assert_eq!(t.context["steps"][&w.steps[call.step].id]["output"], json!({"ok": true}));
+    assert_eq!(
+        t.timeline
+            .iter()
+            .map(|e| e.status.as_str())
+            .collect::<Vec<_>>(),
+        ["yes", "done"]
+    );
+    assert_eq!(
+        t.timer.unwrap().lease_until,
+        NOW.ms + NOW.lease_ms,
+        "kept by this worker"
+    );
+    assert_eq!(
+        t.context["steps"][&w.steps[call.step].id]["output"],
+        json!({"ok": true})
+    );
     let (t, go_on) = committed(m.advance(Input::Committed, NOW));
     assert!(!go_on);
-    assert_eq!((t.status, t.rev), (Waiting, 8), "the revision follows the commit");
+    assert_eq!(
+        (t.status, t.rev),
+        (Waiting, 8),
+        "the revision follows the commit"
+    );
     assert_eq!(t.timer.unwrap().kind, TimerKind::Wake);
 }
 
@@ -180,7 +205,10 @@ fn an_exit_step_ends_the_run_with_its_reason() {
     r.context["event"]["total"] = json!(5);
     let mut m = Machine::new(r, Some(&w), Value::Null);
     let (t, _) = committed(m.advance(exec(1), NOW));
-    assert_eq!((t.status, t.exit_reason.as_deref(), t.timer), (Exited, Some("small"), None));
+    assert_eq!(
+        (t.status, t.exit_reason.as_deref(), t.timer),
+        (Exited, Some("small"), None)
+    );
 }
 
 #[test]
@@ -193,11 +221,17 @@ fn retryable_errors_back_off_until_the_attempts_run_out_then_dead_letter() {
     let timer = t.timer.unwrap();
     assert_eq!((t.status, timer.attempt), (Active, 3));
     // Attempt 2 backs off 20 s with jitter: between 10 s and 20 s.
-    assert!((NOW.ms + 10_000..=NOW.ms + 20_000).contains(&timer.due_at), "{timer:?}");
+    assert!(
+        (NOW.ms + 10_000..=NOW.ms + 20_000).contains(&timer.due_at),
+        "{timer:?}"
+    );
 
     let mut m = Machine::new(run(Active, Some(0)), Some(&w), Value::Null);
     m.advance(exec(3), NOW);
-    let (t, _) = committed(m.advance(Input::Called(Err(ActionError::Retryable("503".into()))), NOW));
+    let (t, _) = committed(m.advance(
+        Input::Called(Err(ActionError::Retryable("503".into()))),
+        NOW,
+    ));
     assert_eq!(t.status, Failed);
     assert_eq!(t.dead_letter.unwrap().attempts, 3);
     assert!(t.exit_reason.unwrap().contains("503"));
@@ -208,7 +242,10 @@ fn a_permanent_error_fails_at_once() {
     let w = workflow("workflow \"t\" version 1\non event a.b\ndo log()\n");
     let mut m = Machine::new(run(Active, Some(0)), Some(&w), Value::Null);
     m.advance(exec(1), NOW);
-    let (t, _) = committed(m.advance(Input::Called(Err(ActionError::Permanent("422".into()))), NOW));
+    let (t, _) = committed(m.advance(
+        Input::Called(Err(ActionError::Permanent("422".into()))),
+        NOW,
+    ));
     assert_eq!((t.status, t.step), (Failed, Some(0)));
 }
 
@@ -216,22 +253,39 @@ fn a_permanent_error_fails_at_once() {
 fn restraint_skips_defers_or_lets_a_marketing_call_through_with_an_unsubscribe_link() {
     let w = workflow("workflow \"t\" version 1\non event a.b\ndo email.send(to: \"a@x.io\", subject: \"s\", text: \"t\")\n");
     let restrain = |m: &mut Machine, d: Result<Decision, String>| {
-        assert!(matches!(m.advance(exec(1), NOW), Effect::Restrain { channel: "email", .. }));
+        assert!(matches!(
+            m.advance(exec(1), NOW),
+            Effect::Restrain {
+                channel: "email",
+                ..
+            }
+        ));
         m.advance(Input::Restraint(d), NOW)
     };
     let mut m = Machine::new(run(Active, Some(0)), Some(&w), Value::Null);
     let (t, _) = committed(restrain(&mut m, Ok(Decision::Skip("no consent".into()))));
-    assert_eq!((t.status, t.timeline[0].status.as_str()), (Completed, "skipped"));
+    assert_eq!(
+        (t.status, t.timeline[0].status.as_str()),
+        (Completed, "skipped")
+    );
 
     let mut m = Machine::new(run(Active, Some(0)), Some(&w), Value::Null);
     let later = NOW.ms + 3_600_000;
-    let defer = Decision::Defer { until: later, reason: "cap".into() };
+    let defer = Decision::Defer {
+        until: later,
+        reason: "cap".into(),
+    };
     let (t, _) = committed(restrain(&mut m, Ok(defer)));
     assert_eq!((t.status, t.timer.unwrap().due_at), (Active, later));
 
     let mut m = Machine::new(run(Active, Some(0)), Some(&w), Value::Null);
-    let send = Decision::Send { kind: "marketing".into(), address: Some("a@x.io".into()) };
-    let Effect::Call(call) = restrain(&mut m, Ok(send)) else { panic!("sends") };
+    let send = Decision::Send {
+        kind: "marketing".into(),
+        address: Some("a@x.io".into()),
+    };
+    let Effect::Call(call) = restrain(&mut m, Ok(send)) else {
+        panic!("sends")
+    };
     assert_eq!(call.unsubscribe, Some("email"));
     let (t, _) = committed(m.advance(Input::Called(Ok(Value::Null)), NOW));
     assert_eq!(t.sent.unwrap().kind, "marketing", "counts toward the cap");
@@ -245,12 +299,19 @@ fn restraint_skips_defers_or_lets_a_marketing_call_through_with_an_unsubscribe_l
 fn a_wait_timeout_moves_on_and_stale_or_orphaned_timers_are_handled() {
     let w = workflow("workflow \"t\" version 1\non event a.b\nwait 1h until event c.d match event.id -> exit \"replied\"\ndo log()\n");
     let mut m = Machine::new(run(Waiting, Some(0)), Some(&w), Value::Null);
-    let wake = Input::Due { kind: TimerKind::Wake, attempt: 1 };
+    let wake = Input::Due {
+        kind: TimerKind::Wake,
+        attempt: 1,
+    };
     assert!(matches!(m.advance(wake, NOW), Effect::Call(_)));
 
     let mut m = Machine::new(run(Completed, None), Some(&w), Value::Null);
     let (t, _) = committed(m.advance(exec(1), NOW));
-    assert_eq!((t.status, t.timer), (Completed, None), "a stale timer is cleared");
+    assert_eq!(
+        (t.status, t.timer),
+        (Completed, None),
+        "a stale timer is cleared"
+    );
 
     let mut m = Machine::new(run(Active, Some(0)), None, Value::Null);
     let (t, _) = committed(m.advance(exec(1), NOW));

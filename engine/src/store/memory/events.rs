@@ -2,9 +2,9 @@
 
 use super::{EventEntry, MemoryStore};
 use crate::clock::Millis;
-use crate::store::status::Cause;
 use crate::event::Event;
 use crate::store::model::*;
+use crate::store::status::Cause;
 use crate::store::{EventLog, StoreResult};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -132,11 +132,13 @@ impl EventLog for MemoryStore {
         }
         for (address, reason, at) in batch.suppressions {
             let address = address.to_lowercase();
-            s.suppressions.entry(address.clone()).or_insert(Suppression {
-                address,
-                reason,
-                created_at: at,
-            });
+            s.suppressions
+                .entry(address.clone())
+                .or_insert(Suppression {
+                    address,
+                    reason,
+                    created_at: at,
+                });
         }
         for seq in batch.seqs {
             if let Some(e) = s.events.get_mut(seq as usize - 1) {

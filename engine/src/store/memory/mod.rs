@@ -10,10 +10,10 @@ mod runs;
 mod schedules;
 
 use crate::clock::Millis;
-use crate::store::status::{self, Cause};
 use crate::event::Event;
 use crate::store::merge::merge_patch;
 use crate::store::model::*;
+use crate::store::status::{self, Cause};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -128,7 +128,14 @@ impl State {
         true
     }
 
-    fn record_consent(&mut self, customer: &str, channel: &str, granted: bool, source: &str, at: Millis) {
+    fn record_consent(
+        &mut self,
+        customer: &str,
+        channel: &str,
+        granted: bool,
+        source: &str,
+        at: Millis,
+    ) {
         let patch = serde_json::json!({ "consent": { channel: granted } });
         if let Value::Object(p) = patch {
             self.merge_customer(customer, &p, at);

@@ -59,7 +59,11 @@ impl RestraintStore for MemoryStore {
 
     async fn suppressions(&self) -> StoreResult<Vec<Suppression>> {
         let mut all: Vec<Suppression> = self.lock().suppressions.values().cloned().collect();
-        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.address.cmp(&b.address)));
+        all.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then(a.address.cmp(&b.address))
+        });
         Ok(all)
     }
 

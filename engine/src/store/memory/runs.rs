@@ -2,8 +2,8 @@
 
 use super::MemoryStore;
 use crate::clock::Millis;
-use crate::store::status::Cause;
 use crate::store::model::*;
+use crate::store::status::Cause;
 use crate::store::{RunStore, StoreResult};
 use async_trait::async_trait;
 use serde_json::Value;

@@ -47,7 +47,10 @@ impl ScheduleStore for MemoryStore {
         let mut s = self.lock();
         for f in fired {
             let key = (f.workflow.clone(), f.key.clone());
-            if s.date_triggers.get(&key).is_some_and(|d| d.due_at == f.due_at) {
+            if s.date_triggers
+                .get(&key)
+                .is_some_and(|d| d.due_at == f.due_at)
+            {
                 s.date_triggers.remove(&key);
             }
         }

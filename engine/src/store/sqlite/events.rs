@@ -1,13 +1,13 @@
 //! SQLite [`EventLog`]: events, customer and entity snapshots, and applying a matched batch.
 
 use super::rows::{
-    add_timeline, clear_wait, insert_run, merge_customer, set_timer, statuses_for, json_of, Tx,
+    add_timeline, clear_wait, insert_run, json_of, merge_customer, set_timer, statuses_for, Tx,
 };
 use super::SqliteStore;
 use crate::clock::Millis;
-use crate::store::status::Cause;
 use crate::event::Event;
 use crate::store::model::*;
+use crate::store::status::Cause;
 use crate::store::{EventLog, StoreError, StoreResult};
 use async_trait::async_trait;
 use serde_json::{Map, Value};

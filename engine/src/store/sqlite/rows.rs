@@ -2,8 +2,8 @@
 //! several concerns share inside one transaction (a new run, a timeline line, a run's timer).
 
 use crate::clock::Millis;
-use crate::store::status::{self, Cause};
 use crate::store::model::*;
+use crate::store::status::{self, Cause};
 use crate::store::{StoreError, StoreResult};
 use serde_json::Value;
 use sqlx::{Sqlite, SqliteConnection, Transaction};

@@ -6,8 +6,8 @@ use super::rows::{
 };
 use super::SqliteStore;
 use crate::clock::Millis;
-use crate::store::status::Cause;
 use crate::store::model::*;
+use crate::store::status::Cause;
 use crate::store::{RunStore, StoreResult};
 use async_trait::async_trait;
 use serde_json::Value;

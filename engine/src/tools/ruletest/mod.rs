@@ -7,11 +7,11 @@ pub mod spec;
 
 pub use report::{CaseResult, FileResult};
 
-use crate::core::actions::RecordedCall;
 use crate::clock::{Clock, Millis};
+use crate::core::actions::RecordedCall;
 use crate::event::parse_event;
-use crate::tools::sim::{SimOptions, Simulation};
 use crate::store::{MatchBatch, RunRow, TimelineEntry};
+use crate::tools::sim::{SimOptions, Simulation};
 use mikawaya_dsl::expr::{format_duration, parse_duration, parse_time};
 use serde_json::{json, Value};
 use spec::{subset, Case, TestFile};

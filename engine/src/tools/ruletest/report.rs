@@ -2,8 +2,8 @@
 //! with a field-by-field diff.
 
 use super::spec::ExpectedAction;
-use crate::core::actions::RecordedCall;
 use crate::clock::Millis;
+use crate::core::actions::RecordedCall;
 use mikawaya_dsl::expr::format_duration;
 use serde_json::Value;
 

@@ -1,0 +1,110 @@
+//! What every part of the engine shares: the store, the clock, settings, counters, the plugins
+//! and the restraint rules. The parts ([`crate::core::matcher::Matcher`],
+//! [`crate::core::executor::Executor`], [`crate::core::scheduler::Scheduler`], …) each borrow
+//! one [`Context`]; the [`crate::core::Engine`] owns it and the loaded workflows.
+
+use crate::clock::Clock;
+use crate::core::plugins::Plugins;
+use crate::core::restraint::Restraint;
+use crate::store::{Store, StoreError};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings of the engine core.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Folder of rule files.
+    pub workflows_dir: PathBuf,
+    /// Longest an action call may take before it counts as a retryable failure.
+    pub action_timeout: Duration,
+    /// How long a claimed timer stays leased to one worker.
+    pub lease_ms: i64,
+    /// Timers claimed per batch.
+    pub batch: i64,
+    /// The global cap on marketing messages per customer (`None`: no cap).
+    pub frequency_cap: Option<crate::core::restraint::FrequencyCap>,
+    /// Base URL customers reach the engine at (for unsubscribe links).
+    pub public_url: String,
+    /// Secret that signs unsubscribe links (kept in the database's settings).
+    pub secret: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            workflows_dir: PathBuf::from("workflows"),
+            action_timeout: Duration::from_secs(30),
+            lease_ms: 60_000,
+            batch: 64,
+            frequency_cap: Some(crate::core::restraint::FrequencyCap {
+                max: 3,
+                window_ms: 7 * 86_400_000,
+            }),
+            public_url: "http://127.0.0.1:8080".into(),
+            secret: String::new(),
+        }
+    }
+}
+
+/// Counters exposed on `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Events accepted (new).
+    pub events_accepted: AtomicU64,
+    /// Duplicate events ignored.
+    pub events_duplicate: AtomicU64,
+    /// Events refused as malformed.
+    pub events_rejected: AtomicU64,
+    /// Runs started.
+    pub runs_started: AtomicU64,
+    /// Action calls that succeeded.
+    pub actions_ok: AtomicU64,
+    /// Action calls that failed.
+    pub actions_failed: AtomicU64,
+}
+
+impl Metrics {
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Engine errors.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Workflow files failed to load.
+    #[error("workflows failed to load:\n{0}")]
+    Workflows(String),
+}
+
+/// What the engine's parts share.
+pub struct Context {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Settings.
+    pub config: EngineConfig,
+    /// Counters.
+    pub metrics: Metrics,
+    /// WASM plugins, if a plugins folder is configured.
+    pub plugins: Option<Arc<Plugins>>,
+    /// Consent, suppressions, the cap and unsubscribe links.
+    pub restraint: Restraint,
+}
+
+impl Context {
+    /// The customer `id` as expressions see it (null without a customer).
+    pub async fn customer(&self, id: Option<&str>) -> Result<serde_json::Value, EngineError> {
+        Ok(match id {
+            Some(c) => crate::core::scope::customer_value(Some(c), self.store.customer(c).await?),
+            None => serde_json::Value::Null,
+        })
+    }
+}
