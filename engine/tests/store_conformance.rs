@@ -63,7 +63,13 @@ async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>
         .await
         .unwrap();
     assert_eq!(fresh, [true, true, false]);
-    assert_eq!(store.insert_events(&[b.clone()], 6).await.unwrap(), [false]);
+    assert_eq!(
+        store
+            .insert_events(std::slice::from_ref(&b), 6)
+            .await
+            .unwrap(),
+        [false]
+    );
     let pending = store.pending_events(10).await.unwrap();
     assert_eq!(
         pending

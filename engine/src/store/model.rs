@@ -467,7 +467,7 @@ pub struct StepCount {
 }
 
 /// Timeline lines of one step with one status, over all runs of a version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct StepStat {
     /// Step id.
     pub step_id: String,

@@ -42,8 +42,8 @@ impl EventLog for SqliteStore {
                     .push_bind(e.to_json().to_string());
             });
             q.push(" RETURNING id");
-            let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
-            inserted.extend(ids.into_iter().map(|(id,)| id));
+            let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+            inserted.extend(ids);
         }
         tx.commit().await?;
         Ok(events.iter().map(|e| inserted.remove(&e.id)).collect())
@@ -89,23 +89,23 @@ impl EventLog for SqliteStore {
     }
 
     async fn customer(&self, id: &str) -> StoreResult<Option<Map<String, Value>>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT data FROM customers WHERE id = ?")
+        let row: Option<String> = sqlx::query_scalar("SELECT data FROM customers WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.and_then(|(data,)| match json_of(&data) {
+        Ok(row.and_then(|data| match json_of(&data) {
             Value::Object(m) => Some(m),
             _ => None,
         }))
     }
 
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT data FROM entities WHERE kind = ? ORDER BY id")
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT data FROM entities WHERE kind = ? ORDER BY id")
                 .bind(kind)
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows.iter().map(|(d,)| json_of(d)).collect())
+        Ok(rows.iter().map(|d| json_of(d)).collect())
     }
 
     async fn apply_match(&self, batch: MatchBatch) -> StoreResult<()> {

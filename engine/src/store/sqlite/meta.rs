@@ -58,7 +58,7 @@ impl MetaStore for SqliteStore {
             .bind(default)
             .execute(&self.pool)
             .await?;
-        let (value,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE key = ?")
+        let value: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
             .bind(key)
             .fetch_one(&self.pool)
             .await?;
@@ -69,13 +69,13 @@ impl MetaStore for SqliteStore {
 #[async_trait]
 impl PluginKv for SqliteStore {
     async fn kv_get(&self, plugin: &str, key: &str) -> StoreResult<Option<String>> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT value FROM plugin_kv WHERE plugin = ? AND key = ?")
+        let row: Option<String> =
+            sqlx::query_scalar("SELECT value FROM plugin_kv WHERE plugin = ? AND key = ?")
                 .bind(plugin)
                 .bind(key)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(|(v,)| v))
+        Ok(row)
     }
 
     async fn kv_set(&self, plugin: &str, key: &str, value: &str) -> StoreResult<()> {

@@ -122,22 +122,14 @@ impl ReadModel for SqliteStore {
     }
 
     async fn step_stats(&self, workflow: &str, version: u32) -> StoreResult<Vec<StepStat>> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT s.step_id, s.status, COUNT(*) FROM run_steps s JOIN runs r ON r.id = s.run_id
+        Ok(sqlx::query_as(
+            "SELECT s.step_id, s.status, COUNT(*) AS count FROM run_steps s JOIN runs r ON r.id = s.run_id
              WHERE r.workflow = ? AND r.version = ? AND s.step_id != 'run' GROUP BY s.step_id, s.status ORDER BY s.step_id, s.status",
         )
         .bind(workflow)
         .bind(version as i64)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(step_id, status, count)| StepStat {
-                step_id,
-                status,
-                count,
-            })
-            .collect())
+        .await?)
     }
 
     async fn recent_steps(

@@ -17,23 +17,23 @@ impl RestraintStore for SqliteStore {
         kind: &str,
         since: Millis,
     ) -> StoreResult<Vec<Millis>> {
-        let rows: Vec<(Millis,)> = sqlx::query_as("SELECT sent_at FROM messages WHERE customer_id = ? AND channel = ? AND kind = ? AND sent_at >= ? ORDER BY sent_at")
+        let rows: Vec<Millis> = sqlx::query_scalar("SELECT sent_at FROM messages WHERE customer_id = ? AND channel = ? AND kind = ? AND sent_at >= ? ORDER BY sent_at")
             .bind(customer_id)
             .bind(channel)
             .bind(kind)
             .bind(since)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(|(at,)| at).collect())
+        Ok(rows)
     }
 
     async fn suppressed(&self, address: &str) -> StoreResult<Option<String>> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT reason FROM suppressions WHERE address = ?")
+        let row: Option<String> =
+            sqlx::query_scalar("SELECT reason FROM suppressions WHERE address = ?")
                 .bind(address.to_lowercase())
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(|(reason,)| reason))
+        Ok(row)
     }
 
     async fn suppress(&self, address: &str, reason: &str, at: Millis) -> StoreResult<()> {

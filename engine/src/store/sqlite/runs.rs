@@ -15,13 +15,14 @@ use serde_json::Value;
 #[async_trait]
 impl RunStore for SqliteStore {
     async fn enrollment(&self, workflow: &str, key: &str) -> StoreResult<Option<Millis>> {
-        let row: Option<(Millis,)> =
-            sqlx::query_as("SELECT last_at FROM enrollments WHERE workflow = ? AND enroll_key = ?")
-                .bind(workflow)
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(at,)| at))
+        let row: Option<Millis> = sqlx::query_scalar(
+            "SELECT last_at FROM enrollments WHERE workflow = ? AND enroll_key = ?",
+        )
+        .bind(workflow)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
     }
 
     async fn waiting_runs(
@@ -47,12 +48,12 @@ impl RunStore for SqliteStore {
             "SELECT id FROM runs WHERE workflow = ? AND customer_id = ? AND status IN {} ORDER BY id",
             statuses_for(Cause::Goal)
         );
-        let rows: Vec<(String,)> = sqlx::query_as(&sql)
+        let rows: Vec<String> = sqlx::query_scalar(&sql)
             .bind(workflow)
             .bind(customer_id)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        Ok(rows)
     }
 
     async fn claim_due(&self, now: Millis, limit: i64, lease_ms: i64) -> StoreResult<Vec<DueWork>> {
@@ -80,8 +81,8 @@ impl RunStore for SqliteStore {
     }
 
     async fn next_due(&self) -> StoreResult<Option<Millis>> {
-        let (next,): (Option<Millis>,) =
-            sqlx::query_as("SELECT MIN(MAX(due_at, lease_until)) FROM timers")
+        let next: Option<Millis> =
+            sqlx::query_scalar("SELECT MIN(MAX(due_at, lease_until)) FROM timers")
                 .fetch_one(&self.pool)
                 .await?;
         Ok(next)
@@ -178,7 +179,7 @@ impl RunStore for SqliteStore {
             .bind(at)
             .execute(&self.pool)
             .await?;
-        let (id,): (String,) = sqlx::query_as("SELECT id FROM tasks WHERE idempotency = ?")
+        let id: String = sqlx::query_scalar("SELECT id FROM tasks WHERE idempotency = ?")
             .bind(key)
             .fetch_one(&self.pool)
             .await?;
@@ -187,12 +188,13 @@ impl RunStore for SqliteStore {
 
     async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>> {
         let mut tx = self.pool.begin().await?;
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT run_id FROM dead_letters WHERE id = ? AND retried_at IS NULL")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some((run_id,)) = row else {
+        let row: Option<String> = sqlx::query_scalar(
+            "SELECT run_id FROM dead_letters WHERE id = ? AND retried_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(run_id) = row else {
             return Ok(None);
         };
         let sql = format!(

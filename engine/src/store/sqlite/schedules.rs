@@ -10,12 +10,12 @@ use async_trait::async_trait;
 #[async_trait]
 impl ScheduleStore for SqliteStore {
     async fn schedule_next(&self, workflow: &str) -> StoreResult<Option<Millis>> {
-        let row: Option<(Millis,)> =
-            sqlx::query_as("SELECT next_due FROM schedules WHERE workflow = ?")
+        let row: Option<Millis> =
+            sqlx::query_scalar("SELECT next_due FROM schedules WHERE workflow = ?")
                 .bind(workflow)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(|(at,)| at))
+        Ok(row)
     }
 
     async fn apply_schedule(
