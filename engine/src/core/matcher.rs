@@ -2,13 +2,15 @@
 //! waits, new runs, date triggers. One transaction per batch; an event is marked processed in the
 //! same transaction, so a crash re-matches it and the unique trigger key prevents a second run.
 
+use crate::clock::Millis;
 use crate::core::context::{Context, EngineError, Metrics};
 use crate::core::enroll::{BatchEnrollments, Candidate, Enroller};
 use crate::core::registry::Registry;
 use crate::core::runtime::target_index;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::{customer_value, key_string, ScopeData};
-use crate::store::merge::merge_patch;
+use crate::event::Event;
+use crate::store::merge::{consent_patch, merge_patch};
 use crate::store::{
     DateTriggerRow, EarlyExit, MatchBatch, Resume, StoredEvent, TimelineEntry, WaitingRun,
 };
@@ -52,6 +54,7 @@ impl<'a> Matcher<'a> {
         Ok(count)
     }
 
+    /// Everything one event changes, added to `batch`.
     async fn match_event(
         &self,
         stored: &StoredEvent,
@@ -60,25 +63,28 @@ impl<'a> Matcher<'a> {
         customers: &mut HashMap<String, Map<String, Value>>,
     ) -> Result<(), EngineError> {
         let (ev, now) = (&stored.event, self.ctx.clock.now_ms());
-        let registry = self.registry;
-        let customer = match &ev.customer_id {
-            Some(id) => {
-                let mut attrs = match customers.get(id) {
-                    Some(a) => a.clone(),
-                    None => self.ctx.store.customer(id).await?.unwrap_or_default(),
-                };
-                merge_patch(&mut attrs, &ev.customer);
-                if let Some((channel, granted)) = consent_change(ev) {
-                    let patch = serde_json::json!({ "consent": { channel.clone(): granted } });
-                    merge_patch(&mut attrs, patch.as_object().expect("an object"));
-                    batch.consents.push((id.clone(), channel, granted, now));
-                }
-                customers.insert(id.clone(), attrs.clone());
-                batch.customers.push((id.clone(), ev.customer.clone(), now));
-                customer_value(Some(id), Some(attrs))
-            }
-            None => Value::Null,
+        let customer = self.snapshot(ev, batch, customers, now).await?;
+        let scope = ScopeData {
+            event: ev.scope_value(),
+            customer,
+            ..Default::default()
         };
+        self.goal_exits(ev, batch, now).await?;
+        self.resume_waits(ev, &scope, batch, now).await?;
+        self.start_runs(ev, &scope, batch, enrolled).await?;
+        batch.seqs.push(stored.seq);
+        Ok(())
+    }
+
+    /// The customer's attributes after this event (also kept in `customers` for the rest of the
+    /// batch), with the snapshots, consent changes and suppressions it carries added to `batch`.
+    async fn snapshot(
+        &self,
+        ev: &Event,
+        batch: &mut MatchBatch,
+        customers: &mut HashMap<String, Map<String, Value>>,
+        now: Millis,
+    ) -> Result<Value, EngineError> {
         if let Some((address, reason)) = suppression_of(ev) {
             batch.suppressions.push((address, reason, now));
         }
@@ -87,40 +93,71 @@ impl<'a> Matcher<'a> {
                 .entities
                 .push((kind.to_string(), id, data.clone(), now));
         }
-        let scope = ScopeData {
-            event: ev.scope_value(),
-            customer,
-            ..Default::default()
+        let Some(id) = &ev.customer_id else {
+            return Ok(Value::Null);
         };
-        let s = scope.scope(self.ctx.clock.now(), chrono_tz::UTC);
+        let mut attrs = match customers.get(id) {
+            Some(a) => a.clone(),
+            None => self.ctx.store.customer(id).await?.unwrap_or_default(),
+        };
+        merge_patch(&mut attrs, &ev.customer);
+        if let Some((channel, granted)) = consent_change(ev) {
+            merge_patch(&mut attrs, &consent_patch(&channel, granted));
+            batch.consents.push((id.clone(), channel, granted, now));
+        }
+        customers.insert(id.clone(), attrs.clone());
+        batch.customers.push((id.clone(), ev.customer.clone(), now));
+        Ok(customer_value(Some(id), Some(attrs)))
+    }
 
-        if let Some(cid) = &ev.customer_id {
-            for name in registry.goal_of(&ev.event_type) {
-                for run_id in self.ctx.store.open_runs(name, cid).await? {
-                    batch.exits.push(EarlyExit {
-                        run_id,
-                        reason: format!("goal: {}", ev.event_type),
-                        at: now,
-                    });
-                }
+    /// Ends the customer's unfinished runs of workflows whose goal this event is.
+    async fn goal_exits(
+        &self,
+        ev: &Event,
+        batch: &mut MatchBatch,
+        now: Millis,
+    ) -> Result<(), EngineError> {
+        let Some(cid) = &ev.customer_id else {
+            return Ok(());
+        };
+        for name in self.registry.goal_of(&ev.event_type) {
+            for run_id in self.ctx.store.open_runs(name, cid).await? {
+                batch.exits.push(EarlyExit {
+                    run_id,
+                    reason: format!("goal: {}", ev.event_type),
+                    at: now,
+                });
             }
         }
-        for expr in registry.wait_exprs(&ev.event_type) {
+        Ok(())
+    }
+
+    /// Moves on the runs waiting for this event with a matching correlation.
+    async fn resume_waits(
+        &self,
+        ev: &Event,
+        scope: &ScopeData,
+        batch: &mut MatchBatch,
+        now: Millis,
+    ) -> Result<(), EngineError> {
+        let s = scope.scope(self.ctx.clock.now(), chrono_tz::UTC);
+        for expr in self.registry.wait_exprs(&ev.event_type) {
             let Some(key) = expr.eval(&s).ok().and_then(|v| key_string(&v.to_json())) else {
                 continue;
             };
-            for WaitingRun {
-                run_id,
-                workflow: name,
-                version,
-                step,
-            } in self
+            let waiting = self
                 .ctx
                 .store
                 .waiting_runs(&ev.event_type, &expr.source, &key)
-                .await?
+                .await?;
+            for WaitingRun {
+                run_id,
+                workflow,
+                version,
+                step,
+            } in waiting
             {
-                let Some(w) = registry.version(&name, version) else {
+                let Some(w) = self.registry.version(&workflow, version) else {
                     continue;
                 };
                 let Some(StepKind::Wait { on_event, .. }) = w.steps.get(step).map(|s| &s.kind)
@@ -143,7 +180,19 @@ impl<'a> Matcher<'a> {
                 });
             }
         }
-        for w in registry.event_triggered(&ev.event_type) {
+        Ok(())
+    }
+
+    /// Starts the runs this event triggers and (re)schedules the date triggers it carries.
+    async fn start_runs(
+        &self,
+        ev: &Event,
+        scope: &ScopeData,
+        batch: &mut MatchBatch,
+        enrolled: &mut BatchEnrollments,
+    ) -> Result<(), EngineError> {
+        let now = self.ctx.clock.now_ms();
+        for w in self.registry.event_triggered(&ev.event_type) {
             let candidate = Candidate {
                 workflow: w,
                 scope: scope.clone(),
@@ -158,8 +207,8 @@ impl<'a> Matcher<'a> {
                 batch.new_runs.push(run);
             }
         }
-        for w in registry.date_triggered(&ev.event_type) {
-            if let Some((key, due_at)) = date_due(w, &scope, now) {
+        for w in self.registry.date_triggered(&ev.event_type) {
+            if let Some((key, due_at)) = date_due(w, scope, now) {
                 batch.date_triggers.push(DateTriggerRow {
                     workflow: w.name.clone(),
                     key,
@@ -168,7 +217,6 @@ impl<'a> Matcher<'a> {
                 });
             }
         }
-        batch.seqs.push(stored.seq);
         Ok(())
     }
 }
@@ -225,7 +273,7 @@ pub fn date_due(w: &RuntimeWorkflow, scope: &ScopeData, now: i64) -> Option<(Str
 }
 
 /// A `consent.updated` event's `data.channel` and `data.granted`.
-fn consent_change(ev: &crate::event::Event) -> Option<(String, bool)> {
+fn consent_change(ev: &Event) -> Option<(String, bool)> {
     if ev.event_type != "consent.updated" {
         return None;
     }
@@ -237,7 +285,7 @@ fn consent_change(ev: &crate::event::Event) -> Option<(String, bool)> {
 
 /// The address a hard bounce (`email.bounced`, `data.kind` not `soft`) or a complaint
 /// (`email.complained`) suppresses, with the reason.
-fn suppression_of(ev: &crate::event::Event) -> Option<(String, String)> {
+fn suppression_of(ev: &Event) -> Option<(String, String)> {
     let address = ev.data.get("address")?.as_str()?.to_string();
     match ev.event_type.as_str() {
         "email.bounced" if ev.data.get("kind").and_then(Value::as_str) != Some("soft") => {

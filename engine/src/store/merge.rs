@@ -14,6 +14,15 @@ pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) 
     }
 }
 
+/// The patch that records consent for a channel: `{"consent": {<channel>: <granted>}}`.
+pub fn consent_patch(channel: &str, granted: bool) -> Map<String, Value> {
+    let mut consent = Map::new();
+    consent.insert(channel.to_string(), Value::Bool(granted));
+    let mut patch = Map::new();
+    patch.insert("consent".into(), Value::Object(consent));
+    patch
+}
+
 #[cfg(test)]
 mod tests {
     use super::merge_patch;

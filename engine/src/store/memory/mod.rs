@@ -11,7 +11,7 @@ mod schedules;
 
 use crate::clock::Millis;
 use crate::event::Event;
-use crate::store::merge::merge_patch;
+use crate::store::merge::{consent_patch, merge_patch};
 use crate::store::model::*;
 use crate::store::status::{self, Cause};
 use serde_json::{Map, Value};
@@ -136,10 +136,7 @@ impl State {
         source: &str,
         at: Millis,
     ) {
-        let patch = serde_json::json!({ "consent": { channel: granted } });
-        if let Value::Object(p) = patch {
-            self.merge_customer(customer, &p, at);
-        }
+        self.merge_customer(customer, &consent_patch(channel, granted), at);
         self.consent_log
             .push((customer.into(), channel.into(), granted, source.into(), at));
     }

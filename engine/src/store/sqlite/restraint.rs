@@ -3,9 +3,11 @@
 use super::rows::merge_customer;
 use super::SqliteStore;
 use crate::clock::Millis;
+use crate::store::merge::consent_patch;
 use crate::store::model::*;
 use crate::store::{RestraintStore, StoreResult};
 use async_trait::async_trait;
+use serde_json::Value;
 use sqlx::SqliteConnection;
 
 #[async_trait]
@@ -86,7 +88,7 @@ pub(super) async fn record_consent(
     source: &str,
     at: Millis,
 ) -> StoreResult<()> {
-    let patch = serde_json::json!({ "consent": { channel: granted } });
+    let patch = Value::Object(consent_patch(channel, granted));
     merge_customer(&mut *tx, customer_id, &patch, at).await?;
     sqlx::query("INSERT INTO consent_log (customer_id, channel, granted, source, at) VALUES (?, ?, ?, ?, ?)")
         .bind(customer_id)
