@@ -137,6 +137,23 @@ async fn rejected_bodies_paths_and_queries_answer_with_the_json_error_shape() {
     assert_eq!(resp.status().as_u16(), 400);
     let answer: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(answer["field"], "query", "{answer}");
+    let resp = reqwest::get(format!("{}/nowhere", engine.url))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(answer["error"], "route `/nowhere` not found", "{answer}");
+    let resp = reqwest::Client::new()
+        .delete(format!("{}/events", engine.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        answer["error"].as_str().unwrap().contains("DELETE"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]

@@ -42,6 +42,21 @@ impl AppState {
     }
 }
 
+/// A path no route serves: a 404 in the API's error shape.
+async fn unknown_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("route `{}`", uri.path()))
+}
+
+/// A known path asked with a method it does not take.
+async fn wrong_method(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = serde_json::json!({ "error": format!("`{}` does not take {method}", uri.path()) });
+    (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
 /// The router with every route.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -55,5 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(|| async { "ok" }))
         .merge(consent::public())
         .merge(web::page())
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(state)
 }
