@@ -185,3 +185,77 @@ pub async fn load(
     }
     Ok((registry, report))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    struct NoActions;
+
+    impl ActionResolver for NoActions {
+        fn resolve(&self, _: &str) -> Option<(Arc<dyn mikawaya_plugins::Action>, Option<String>)> {
+            None
+        }
+    }
+
+    fn version(source: &str, ir: Option<String>) -> VersionRow {
+        VersionRow {
+            name: "old".into(),
+            version: 1,
+            file: "old.mkw".into(),
+            source: source.into(),
+            digest: "d".into(),
+            ir,
+            compiler: Some("an older compiler".into()),
+        }
+    }
+
+    /// A version whose source today's compiler refuses still loads from its stored IR, so runs
+    /// pinned to it go on; one with neither is reported, not skipped silently.
+    #[tokio::test]
+    async fn old_versions_load_from_their_stored_ir_and_unreadable_ones_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        let text = "workflow \"old\" version 1\non event a.b\nwait 1h\ndo log()\n";
+        let ir =
+            serde_json::to_string(&mikawaya_dsl::compile_file("old.mkw", text).unwrap()).unwrap();
+        store
+            .save_version(&version("syntax that no longer compiles", Some(ir)), 0)
+            .await
+            .unwrap();
+        let mut lost = version("nor this", None);
+        lost.name = "lost".into();
+        store.save_version(&lost, 0).await.unwrap();
+        let (registry, report) = load(dir.path(), &store, &Catalog::default(), None, &NoActions, 0)
+            .await
+            .unwrap();
+        let old = registry.version("old", 1).expect("loaded from its IR");
+        assert_eq!(old.steps.len(), 2);
+        assert!(registry.version("lost", 1).is_none());
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert!(
+            report.problems[0].contains("version 1 of `lost`")
+                && report.problems[0].contains("runs in flight will fail"),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    /// A loaded file is stored with the IR it compiled to and the compiler that made it.
+    #[tokio::test]
+    async fn a_new_version_is_stored_with_its_ir() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "workflow \"w\" version 3\non event a.b\ndo log()\n";
+        std::fs::write(dir.path().join("w.mkw"), text).unwrap();
+        let store = MemoryStore::new();
+        let (_, report) = load(dir.path(), &store, &Catalog::default(), None, &NoActions, 0)
+            .await
+            .unwrap();
+        assert_eq!(report.active, [("w".to_string(), 3)]);
+        let stored = store.versions().await.unwrap();
+        assert_eq!(stored[0].compiler.as_deref(), Some(COMPILER));
+        let ir = Workflow::from_ir_json(stored[0].ir.as_deref().unwrap()).unwrap();
+        assert_eq!((ir.name.as_str(), ir.version), ("w", 3));
+    }
+}

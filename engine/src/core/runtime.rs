@@ -160,3 +160,63 @@ impl std::ops::Deref for RuntimeWorkflow {
         &self.ir
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    struct NoActions;
+
+    impl ActionResolver for NoActions {
+        fn resolve(&self, _: &str) -> Option<(Arc<dyn Action>, Option<String>)> {
+            None
+        }
+    }
+
+    fn scheduled(tz: &str, cron: &str) -> Arc<Workflow> {
+        let text =
+            "workflow \"s\" version 1\non schedule \"0 9 * * *\" tz \"Asia/Tokyo\"\ndo log()\n";
+        let mut w = mikawaya_dsl::compile_file("s.mkw", text).unwrap();
+        w.trigger = Trigger::Schedule {
+            cron: cron.into(),
+            timezone: tz.into(),
+            for_each: None,
+        };
+        Arc::new(w)
+    }
+
+    #[test]
+    fn time_zone_and_cron_are_parsed_once_and_bad_ones_refused_with_the_reason() {
+        let w = RuntimeWorkflow::build(scheduled("Asia/Tokyo", "0 0 9 * * *"), &NoActions).unwrap();
+        assert_eq!(w.tz, chrono_tz::Asia::Tokyo);
+        // 2026-01-05 00:00 UTC is 09:00 in Tokyo: the next firing is a day later.
+        let after = chrono::Utc
+            .with_ymd_and_hms(2026, 1, 5, 0, 0, 0)
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(w.next_cron(after), Some(after + 86_400_000));
+        assert!(
+            w.action(0).is_none(),
+            "an action that is not loaded stays unresolved"
+        );
+
+        let err = RuntimeWorkflow::build(scheduled("Mars/Olympus", "0 0 9 * * *"), &NoActions)
+            .unwrap_err();
+        assert!(
+            err.reason.contains("unknown time zone `Mars/Olympus`"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().starts_with("s.mkw: workflow `s` version 1"),
+            "{err}"
+        );
+        let err =
+            RuntimeWorkflow::build(scheduled("UTC", "every tuesday"), &NoActions).unwrap_err();
+        assert!(
+            err.reason
+                .contains("invalid cron expression `every tuesday`"),
+            "{err}"
+        );
+    }
+}
