@@ -185,3 +185,27 @@ async fn the_engine_runs_on_the_in_memory_store_and_keeps_no_file() {
         .collect();
     assert!(files.is_empty(), "no database file: {files:?}");
 }
+
+#[tokio::test]
+async fn events_posted_as_plain_text_are_refused_so_web_pages_cannot_post_them_cross_site() {
+    let dir = workspace(&[("count.mkw", FLOW)]);
+    let engine = start(&dir);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/events", engine.url))
+        .header("content-type", "text/plain")
+        .body(r#"{"id": "csrf-1", "type": "lead.created"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 415);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(answer["field"], "content-type", "{answer}");
+    let (status, answer) = engine
+        .post_events(r#"{"id": "csrf-1", "type": "lead.created"}"#)
+        .await;
+    assert_eq!(
+        (status, answer["accepted"].as_u64()),
+        (202, Some(1)),
+        "nothing was stored before"
+    );
+}

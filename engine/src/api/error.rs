@@ -27,6 +27,9 @@ pub enum ApiError {
     /// The token is right but not allowed to do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The body is not of a type this route takes.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
     /// Our fault (database, shutdown).
     #[error("internal: {0}")]
     Internal(String),
@@ -81,6 +84,10 @@ impl IntoResponse for ApiError {
                 json!({ "error": format!("{what} not found") }),
             ),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({ "error": m })),
+            ApiError::UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                json!({ "error": m, "field": "content-type" }),
+            ),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 json!({ "error": "missing or wrong bearer token" }),
