@@ -2,7 +2,7 @@
 
 use crate::ast::*;
 use crate::diag::{Diagnostics, Problem};
-use crate::expr::{closest, Const, Env, Expr, Node, Ty};
+use crate::expr::{closest, Const, Env, Expr, Node, Ty, MAX_DURATION_MS};
 use crate::ir::*;
 use crate::span::{position, Span};
 use crate::template::Template;
@@ -70,6 +70,9 @@ pub fn compile_with(
         Some(ReEnrollAst::Always) => ReEnroll::Always,
         Some(ReEnrollAst::After(ms)) => ReEnroll::After(ms),
     };
+    if let (Some(r), ReEnroll::After(ms)) = (&ast.re_enroll, re_enroll) {
+        c.too_long(ms, r.span, "re-enrollment");
+    }
     let over_cap = match ast.over_cap.as_ref().map(|o| (o.value.as_str(), o.span)) {
         None | Some(("skip", _)) => OverCap::Skip,
         Some(("defer", _)) => OverCap::Defer,
@@ -204,6 +207,7 @@ impl Checker<'_> {
                 from_event,
             } => {
                 self.event_type(from_event);
+                self.too_long(offset_ms.saturating_abs(), date.span(), "the date offset");
                 let expr = self.expr(date)?;
                 if !matches!(&expr.node, Node::Path(..)) {
                     self.problems.push(Problem::new("trigger", date.span(), "a date trigger needs a path to a date")
@@ -384,6 +388,16 @@ impl Checker<'_> {
         );
     }
 
+    /// Refuses a duration longer than the language allows, at `span`.
+    fn too_long(&mut self, ms: i64, span: Span, what: &str) {
+        if ms > MAX_DURATION_MS {
+            self.problems.push(
+                Problem::new("duration", span, format!("{what} is longer than 100 years"))
+                    .hint("durations go up to 100 years"),
+            );
+        }
+    }
+
     fn retry(&mut self, retry: Option<&RetryAst>) -> RetryPolicy {
         let mut policy = RetryPolicy::default();
         if let Some(r) = retry {
@@ -398,6 +412,9 @@ impl Checker<'_> {
                 );
             }
             policy.attempts = r.attempts.value.clamp(1, 100);
+            for ms in [r.backoff_ms, r.max_backoff_ms].into_iter().flatten() {
+                self.too_long(ms, r.attempts.span, "the retry backoff");
+            }
             policy.backoff_ms = r.backoff_ms.unwrap_or(policy.backoff_ms);
             policy.max_backoff_ms = r
                 .max_backoff_ms
@@ -429,6 +446,7 @@ impl Checker<'_> {
                 reason: "invalid wait".into(),
             };
         };
+        self.too_long(duration.value, duration.span, "a wait");
         if duration.value <= 0 {
             self.problems.push(
                 Problem::new("wait", duration.span, "a wait must last longer than zero")

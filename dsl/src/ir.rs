@@ -326,4 +326,32 @@ mod tests {
         let err = Workflow::from_ir_json(&json).unwrap_err();
         assert!(err.contains("event.x >"), "{err}");
     }
+
+    /// `wait 106751991167d` fits in an i64 but overflows when added to now; the DSL used to turn
+    /// an overflowing duration into 0. Both syntaxes refuse anything over 100 years, at its place.
+    #[test]
+    fn durations_longer_than_a_century_are_refused_where_written() {
+        let text = "workflow \"w\" version 1\non event a.b\nwait 106751991167d\ndo log()\n";
+        let d = crate::compile_file("w.mkw", text).unwrap_err();
+        let p = &d.problems[0];
+        assert_eq!(
+            (p.code, p.message.as_str()),
+            ("duration", "a wait is longer than 100 years")
+        );
+        assert_eq!(crate::span::position(&d.source, p.span.start).line, 3);
+        let text = "workflow \"w\" version 1\non event a.b\nwait 99999999999999999999d\ndo log()\n";
+        assert!(
+            crate::compile_file("w.mkw", text).is_err(),
+            "an overflowing one too"
+        );
+        let yaml = "workflow: w\nversion: 1\ntrigger: { event: a.b }\nre_enroll: after 40000d\nsteps:\n  - wait: { for: 36500d }\n  - action: log\n";
+        let d = crate::compile_file("w.yaml", yaml).unwrap_err();
+        let messages: Vec<&str> = d.problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["`40000d` is longer than 100 years"],
+            "{messages:?}"
+        );
+        assert!(crate::compile_file("w.yaml", &yaml.replace("after 40000d", "after 30d")).is_ok());
+    }
 }

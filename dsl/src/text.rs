@@ -92,8 +92,10 @@ fn expr_src(pair: &Pair<'_, Rule>) -> ExprSrc {
     }
 }
 
+/// A duration the grammar has checked the shape of; one too long for [`parse_duration`] becomes
+/// `i64::MAX`, which the checker refuses with its position (never a silent 0).
 fn duration(pair: &Pair<'_, Rule>) -> i64 {
-    parse_duration(pair.as_str()).unwrap_or(0)
+    parse_duration(pair.as_str()).unwrap_or(i64::MAX)
 }
 
 impl AstBuilder<'_> {

@@ -233,15 +233,22 @@ impl Reader<'_> {
             .push(Problem::new(code, span, message).hint(hint));
     }
 
+    /// A duration, or a problem naming why `text` is not one.
     fn duration(&mut self, text: &str, path: &Path) -> Option<i64> {
         let d = parse_duration(text);
         if d.is_none() {
-            self.problem(
-                "duration",
-                path,
-                format!("`{text}` is not a duration"),
-                "write a number and a unit: `30s`, `15m`, `1h`, `30d`, `2w`",
-            );
+            let (message, hint) = if duration_shaped(text) {
+                (
+                    format!("`{text}` is longer than 100 years"),
+                    "durations go up to 100 years",
+                )
+            } else {
+                (
+                    format!("`{text}` is not a duration"),
+                    "write a number and a unit: `30s`, `15m`, `1h`, `30d`, `2w`",
+                )
+            };
+            self.problem("duration", path, message, hint);
         }
         d
     }
@@ -527,4 +534,11 @@ impl Reader<'_> {
             }
         }
     }
+}
+
+/// Digits and a unit (`12d`), whatever the size: a refused one of this shape is too long.
+fn duration_shaped(text: &str) -> bool {
+    let text = text.trim();
+    let unit = text.trim_start_matches(|c: char| c.is_ascii_digit());
+    unit.len() < text.len() && ["ms", "s", "m", "h", "d", "w"].contains(&unit)
 }

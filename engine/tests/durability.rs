@@ -250,3 +250,20 @@ async fn leases_of_a_dead_process_are_freed_at_start_up() {
         "due again at once"
     );
 }
+
+#[tokio::test]
+async fn the_simulation_refuses_a_malformed_event_instead_of_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("wf");
+    write(
+        &wf,
+        "r.mkw",
+        "workflow \"r\" version 1\non event a.b\ndo log()\n",
+    );
+    let s = Simulation::start(&wf, dir.path(), start_time())
+        .await
+        .unwrap();
+    let err = s.send(json!({"type": "a.b"})).await.unwrap_err();
+    assert!(err.to_string().contains("`id` is missing"), "{err}");
+    assert!(s.send(json!({"id": "ok", "type": "a.b"})).await.unwrap());
+}

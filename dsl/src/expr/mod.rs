@@ -20,7 +20,7 @@ pub use compile::Env;
 pub use explain::Explanation;
 pub use functions::{Func, FUNCTIONS};
 pub use node::{ArithOp, CmpOp, Const, Node};
-pub use parse::{parse_duration, MAX_DEPTH};
+pub use parse::{parse_duration, MAX_DEPTH, MAX_DURATION_MS};
 pub use scope::{EvalError, Root, Scope};
 pub use value::{date_start, format_duration, num_json, parse_date, parse_time, Ty, Val};
 

@@ -224,6 +224,12 @@ fn primary(pair: Pair<'_, Rule>, offset: usize) -> Ast {
 }
 
 /// Parses `30d`, `1h`, `15m`, `10s`, `500ms`, `2w` into milliseconds.
+/// The longest duration the language accepts: 100 years. Longer ones are refused where they are
+/// written, so adding a duration to a time can never overflow.
+pub const MAX_DURATION_MS: i64 = 100 * 36_525 * 86_400_000 / 100;
+
+/// Parses `30s`, `15m`, `1h`, `30d`, `2w`, `500ms`; `None` for anything else or anything longer
+/// than [`MAX_DURATION_MS`].
 pub fn parse_duration(text: &str) -> Option<i64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
@@ -238,7 +244,7 @@ pub fn parse_duration(text: &str) -> Option<i64> {
         "w" => 7 * 86_400_000,
         _ => return None,
     };
-    n.checked_mul(unit_ms)
+    n.checked_mul(unit_ms).filter(|ms| *ms <= MAX_DURATION_MS)
 }
 
 /// Resolves backslash escapes of a quoted string's inside.

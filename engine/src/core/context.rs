@@ -78,6 +78,9 @@ pub enum EngineError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// What the caller gave is not valid (the message says why).
+    #[error("{0}")]
+    Input(String),
     /// Workflow files failed to load.
     #[error("workflows failed to load:\n{0}")]
     Workflows(String),

@@ -164,13 +164,20 @@ impl<'w> Machine<'w> {
             return self.end(Failed, reason, now);
         };
         self.attempt = attempt;
+        if kind == TimerKind::Wake && self.run.status != Waiting {
+            // Claimed just before an event resumed the run: the resume set its own timer.
+            return Effect::Done;
+        }
         if kind == TimerKind::Wake {
             let Some((step, StepKind::Wait { next, until, .. })) = self
                 .step
                 .and_then(|i| w.ir.steps.get(i))
                 .map(|s| (s, &s.kind))
             else {
-                return Effect::Done;
+                // Waiting at a step that is no wait: end the run rather than leave its timer to
+                // fire again at every lease.
+                let reason = format!("run waits at step {:?}, which is not a wait", self.step);
+                return self.end(Failed, reason, now);
             };
             let status = if until.is_some() { "timeout" } else { "done" };
             self.timeline.push(entry(step, status, 1, Value::Null, now));
@@ -215,7 +222,7 @@ impl<'w> Machine<'w> {
                 StepKind::Wait {
                     duration_ms, until, ..
                 } => {
-                    let due = now.ms + duration_ms;
+                    let due = now.ms.saturating_add(*duration_ms);
                     let wait = until.as_ref().and_then(|u| {
                         let value = u.match_key.eval(&scope).ok()?.to_json();
                         Some(WaitRow {

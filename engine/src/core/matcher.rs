@@ -241,13 +241,14 @@ pub fn date_due(w: &RuntimeWorkflow, scope: &ScopeData, now: i64) -> Option<(Str
     let due = match (&value, value.as_time()) {
         // A full timestamp fires at that instant plus the offset (`at` applies to dates only).
         (Val::Str(text), Some(instant)) if text.len() > 10 => {
-            instant.timestamp_millis() + offset_ms
+            instant.timestamp_millis().saturating_add(*offset_ms)
         }
-        (Val::Time(instant), _) => instant.timestamp_millis() + offset_ms,
+        (Val::Time(instant), _) => instant.timestamp_millis().saturating_add(*offset_ms),
         _ => {
             let day = value.as_date()?;
-            let local = day.and_time(NaiveTime::from_hms_opt(at_minute / 60, at_minute % 60, 0)?)
-                + Duration::milliseconds(*offset_ms);
+            let local = day
+                .and_time(NaiveTime::from_hms_opt(at_minute / 60, at_minute % 60, 0)?)
+                .checked_add_signed(Duration::milliseconds(*offset_ms))?;
             w.tz.from_local_datetime(&local)
                 .earliest()?
                 .timestamp_millis()

@@ -29,7 +29,12 @@ impl FromStr for FrequencyCap {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || format!("`{s}` is not a frequency cap; write e.g. `3/7d` (or `off`)");
         let (max, window) = s.split_once('/').ok_or_else(bad)?;
-        let max = max.trim().parse().map_err(|_| bad())?;
+        let max: u32 = max.trim().parse().map_err(|_| bad())?;
+        if max == 0 {
+            return Err(format!(
+                "`{s}` would block every marketing message; allow at least 1, or turn the cap `off`"
+            ));
+        }
         let window_ms = parse_duration(window.trim())
             .filter(|w| *w > 0)
             .ok_or_else(bad)?;
@@ -156,6 +161,11 @@ impl Restraint {
                 .store
                 .messages_since(cid, channel, "marketing", now - cap.window_ms + 1)
                 .await?;
+            if cap.max == 0 {
+                return Ok(Decision::Skip(format!(
+                    "frequency cap: no {channel} marketing messages are allowed"
+                )));
+            }
             if sent.len() >= cap.max as usize {
                 let reason = format!(
                     "frequency cap: {} {channel} message(s) in {} already",
@@ -355,6 +365,23 @@ mod tests {
         );
     }
 
+    /// A cap of zero (only reachable in code: `0/7d` is refused when parsed) skips, and never
+    /// computes a defer time from a message that does not exist.
+    #[tokio::test]
+    async fn a_cap_of_zero_skips_instead_of_panicking() {
+        let (r, _) = rules(Some(FrequencyCap {
+            max: 0,
+            window_ms: DAY,
+        }));
+        let customer = json!({ "consent": { "email": true } });
+        let promo = json!({ "to": "bob@x.io" });
+        let d = r
+            .decide(message(&promo, &customer, OverCap::Defer), DAY)
+            .await
+            .unwrap();
+        assert!(skipped(d).contains("no email marketing messages are allowed"));
+    }
+
     /// A marketing message recorded as sent to customer c-1 at a time.
     struct SentAt(Arc<MemoryStore>, Millis);
 
@@ -431,6 +458,8 @@ mod tests {
         );
         assert!("3 per week".parse::<FrequencyCap>().is_err());
         assert!("3/0s".parse::<FrequencyCap>().is_err());
+        let zero = "0/7d".parse::<FrequencyCap>().unwrap_err();
+        assert!(zero.contains("block every marketing message"), "{zero}");
     }
 
     #[test]

@@ -129,9 +129,10 @@ impl Simulation {
     }
 
     /// Stores one event (JSON as posted to `/events`) and processes everything due now.
-    /// Returns whether the event was new.
+    /// Returns whether the event was new; a malformed event is an [`EngineError::Input`].
     pub async fn send(&self, event: Value) -> Result<bool, EngineError> {
-        let event = parse_event(0, event, self.clock.now_ms()).expect("a valid event");
+        let event = parse_event(0, event, self.clock.now_ms())
+            .map_err(|e| EngineError::Input(e.to_string()))?;
         let fresh = self
             .store
             .insert_events(&[event], self.clock.now_ms())

@@ -305,6 +305,27 @@ fn a_wait_timeout_moves_on_and_stale_or_orphaned_timers_are_handled() {
     };
     assert!(matches!(m.advance(wake, NOW), Effect::Call(_)));
 
+    let mut stale = Machine::new(run(Active, Some(1)), Some(&w), Value::Null);
+    let wake = Input::Due {
+        kind: TimerKind::Wake,
+        attempt: 1,
+    };
+    assert!(
+        matches!(stale.advance(wake, NOW), Effect::Done),
+        "a resumed run ignores a stale wake"
+    );
+    let mut odd = Machine::new(run(Waiting, Some(1)), Some(&w), Value::Null);
+    let wake = Input::Due {
+        kind: TimerKind::Wake,
+        attempt: 1,
+    };
+    let (t, _) = committed(odd.advance(wake, NOW));
+    assert_eq!(
+        (t.status, t.timer),
+        (Failed, None),
+        "no timer left to fire again"
+    );
+
     let mut m = Machine::new(run(Completed, None), Some(&w), Value::Null);
     let (t, _) = committed(m.advance(exec(1), NOW));
     assert_eq!(
