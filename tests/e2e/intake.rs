@@ -209,3 +209,24 @@ async fn events_posted_as_plain_text_are_refused_so_web_pages_cannot_post_them_c
         "nothing was stored before"
     );
 }
+
+#[tokio::test]
+async fn a_newline_in_event_data_cannot_forge_a_log_line() {
+    let dir = workspace(&[("count.mkw", FLOW)]);
+    let engine = start(&dir);
+    let body = r#"{"id": "f1", "type": "lead.created", "data": {"lead": {"id": "7\nERROR forged: admin logged in"}}}"#;
+    let (status, _) = engine.post_events(body).await;
+    assert_eq!(status, 202);
+    engine
+        .wait_for("/runs?workflow=count", 30, |r| {
+            r.as_array()
+                .is_some_and(|a| a.len() == 1 && a[0]["status"] == "completed")
+        })
+        .await;
+    let log = engine.log();
+    assert!(log.contains(r"lead 7\nERROR forged"), "{log}");
+    assert!(
+        !log.lines().any(|l| l.starts_with("ERROR forged")),
+        "a forged line: {log}"
+    );
+}

@@ -4,6 +4,7 @@ mod args;
 mod bench;
 mod client;
 mod insight;
+mod log_writer;
 mod plugin;
 mod serve_args;
 mod validate;
@@ -24,14 +25,16 @@ async fn main() {
     };
     let filter =
         EnvFilter::try_from_env("MIKAWAYA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let ansi = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi);
     if cli.log_json {
-        builder.json().init();
+        builder.with_writer(std::io::stderr).json().init();
     } else {
-        builder.init();
+        builder
+            .with_writer(log_writer::EscapedStderr { ansi })
+            .init();
     }
     match run(cli).await {
         Ok(code) => std::process::exit(code),
