@@ -3,6 +3,7 @@
 //! write token.
 
 use super::{ApiError, AppState};
+use crate::core::restraint::constant_time_eq;
 use axum::extract::{Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
@@ -19,8 +20,15 @@ pub async fn auth(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let is_write = s.token.as_deref().is_some_and(|t| Some(t) == given);
-    let is_read = is_write || s.read_token.as_deref().is_some_and(|t| Some(t) == given);
+    // Compared in constant time, so response times do not reveal how much of a guess was right.
+    let matches = |token: &Option<String>| {
+        token
+            .as_deref()
+            .zip(given)
+            .is_some_and(|(t, g)| constant_time_eq(t, g))
+    };
+    let is_write = matches(&s.token);
+    let is_read = is_write || matches(&s.read_token);
     let reading = req.method() == Method::GET || req.uri().path() == "/validate";
     let saving = req.method() == Method::PUT;
     if saving && s.token.is_none() {

@@ -236,8 +236,14 @@ pub fn unsubscribe_token(secret: &str, customer_id: &str, channel: &str) -> Stri
 pub fn verify_token(secret: &str, token: &str) -> Option<(String, String)> {
     let mut parts = token.split('.');
     let (customer, channel, sig) = (unhex(parts.next()?)?, unhex(parts.next()?)?, parts.next()?);
-    (parts.next().is_none() && signature(secret, &customer, &channel) == sig)
-        .then_some((customer, channel))
+    let expected = signature(secret, &customer, &channel);
+    (parts.next().is_none() && constant_time_eq(&expected, sig)).then_some((customer, channel))
+}
+
+/// Whether two secrets or signatures are equal, in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// A fresh random secret for signing links.
@@ -473,6 +479,14 @@ mod tests {
         let forged = t.replacen(&hex(b"c-42"), &hex(b"c-43"), 1);
         assert_eq!(verify_token("s3cret", &forged), None);
         assert_eq!(verify_token("s3cret", "zz.zz"), None);
+    }
+
+    #[test]
+    fn secrets_compare_equal_only_when_equal() {
+        assert!(constant_time_eq("s3cret-token", "s3cret-token"));
+        assert!(!constant_time_eq("s3cret-token", "s3cret-tokeN"));
+        assert!(!constant_time_eq("s3cret-token", "s3cret"));
+        assert!(!constant_time_eq("", "x"));
     }
 
     #[test]
