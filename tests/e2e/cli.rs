@@ -85,3 +85,25 @@ fn serve_refuses_a_store_url_it_does_not_know_and_names_the_ones_it_does() {
         "{err}"
     );
 }
+
+#[test]
+fn validate_reports_a_file_that_is_not_utf8_and_checks_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.mkw"),
+        b"workflow \"a\" version 1\non event a.b\ndo log(message: \"\xff\")\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.mkw"),
+        "workflow \"b\" version 1\non event a.b\ndo log()\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["validate", "."], dir.path());
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("a.mkw: is not UTF-8 text"), "{err}");
+    assert!(
+        out.contains("ok    ./b.mkw"),
+        "the next file is still checked: {out}"
+    );
+}

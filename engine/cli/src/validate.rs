@@ -1,7 +1,6 @@
 //! `mikawaya validate`: compile rule files, check clashes, and render every email template
 //! against its sample (templates named by workflows must exist).
 
-use anyhow::Context;
 use mikawaya_dsl::ir::{Arg, StepKind};
 use mikawaya_dsl::{check, compile_source_with, Syntax, Workflow};
 use mikawaya_plugins::builtin::templates::MailTemplates;
@@ -40,7 +39,20 @@ pub fn validate(paths: Vec<PathBuf>, plugins: Option<PathBuf>) -> anyhow::Result
     let (mut ok, mut failed) = (Vec::new(), 0);
     for f in &files {
         let name = f.to_string_lossy().to_string();
-        let text = std::fs::read_to_string(f).with_context(|| format!("reading {name}"))?;
+        // An unreadable file (missing, not UTF-8) is a problem of that file: report it, go on.
+        let text = match std::fs::read_to_string(f) {
+            Ok(text) => text,
+            Err(e) => {
+                failed += 1;
+                let why = if e.kind() == std::io::ErrorKind::InvalidData {
+                    "is not UTF-8 text; save it as UTF-8".to_string()
+                } else {
+                    format!("cannot be read: {e}")
+                };
+                eprintln!("error {name}: {why}");
+                continue;
+            }
+        };
         let syntax = Syntax::of_file(&name).unwrap_or(Syntax::Yaml);
         match compile_source_with(&name, &text, syntax, &catalog) {
             Ok(w) => {
