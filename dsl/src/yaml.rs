@@ -167,6 +167,9 @@ fn serde_problem(message: &str, span: Span) -> Problem {
         .next()
         .unwrap_or(message)
         .to_string();
+    if let Some(suggestion) = did_you_mean(&message) {
+        return Problem::new("yaml", span, message).hint(suggestion);
+    }
     let hint = if message.contains("unknown field") {
         "remove or rename the field; the expected fields are listed above (see also the JSON Schema: `mikawaya schema`)"
     } else if message.contains("missing field") {
@@ -177,6 +180,16 @@ fn serde_problem(message: &str, span: Span) -> Problem {
         "check the YAML syntax (indentation, colons, quotes)"
     };
     Problem::new("yaml", span, message).hint(hint)
+}
+
+/// For serde's "unknown field `tirgger`, expected one of `workflow`, `trigger`, …": the closest
+/// expected field, as a hint (`did you mean `trigger`?`).
+fn did_you_mean(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, expected) = rest.split_once('`')?;
+    let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let best = crate::expr::closest(field, names.iter().copied())?;
+    Some(format!("did you mean `{best}`?"))
 }
 
 struct Reader<'a> {
@@ -395,7 +408,11 @@ impl Reader<'_> {
                 let mut p = serde_problem(&msg, at);
                 if msg.contains("unknown field") {
                     p.message = format!("unknown step kind or field `{field}`");
-                    p.hint = Some("a step is one of `action:` (with `with:`, `retry:`), `wait:`, `if:` (with `then:`, `else:`) or `exit:`".into());
+                    let kinds = "a step is one of `action:` (with `with:`, `retry:`), `wait:`, `if:` (with `then:`, `else:`) or `exit:`";
+                    p.hint = Some(match did_you_mean(&msg) {
+                        Some(suggestion) => format!("{suggestion} {kinds}"),
+                        None => kinds.into(),
+                    });
                 }
                 self.diags.push(p);
                 return None;
@@ -541,4 +558,29 @@ fn duration_shaped(text: &str) -> bool {
     let text = text.trim();
     let unit = text.trim_start_matches(|c: char| c.is_ascii_digit());
     unit.len() < text.len() && ["ms", "s", "m", "h", "d", "w"].contains(&unit)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_misspelled_key_suggests_the_field_it_resembles() {
+        let yaml = "workflow: w\nversion: 1\ntirgger: { event: a.b }\nsteps:\n  - action: log\n";
+        let d = crate::compile_file("w.yaml", yaml).unwrap_err();
+        let p = &d.problems[0];
+        assert!(
+            p.message.contains("unknown field `tirgger`"),
+            "{}",
+            p.message
+        );
+        assert_eq!(p.hint.as_deref(), Some("did you mean `trigger`?"));
+        let yaml = "workflow: w\nversion: 1\ntrigger: { event: a.b }\nsteps:\n  - acton: log\n";
+        let d = crate::compile_file("w.yaml", yaml).unwrap_err();
+        let step = d
+            .problems
+            .iter()
+            .find(|p| p.message.contains("`acton`"))
+            .expect("reported");
+        let hint = step.hint.clone().unwrap_or_default();
+        assert!(hint.starts_with("did you mean `action`?"), "{hint}");
+    }
 }
