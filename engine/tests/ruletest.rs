@@ -98,3 +98,18 @@ async fn plugin_actions_run_for_real_inside_rule_tests() {
     let result = run_file(&dir.path().join("sla.test.yaml")).await;
     assert_eq!(result.counts(), (2, 0), "{}", result.render());
 }
+
+#[tokio::test]
+async fn a_failure_shows_the_steps_restraint_skipped_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("promo.mkw"), FLOW).unwrap();
+    let tests = "customers:\n  bob: { email: bob@example.com, consent: { email: false } }\ncases:\n  - name: expects a mail bob never agreed to\n    events: [ { at: 0s, type: signup.completed, customer: bob } ]\n    run_for: 2d\n    expect:\n      actions: [ { action: email.send } ]\n";
+    std::fs::write(dir.path().join("promo.test.yaml"), tests).unwrap();
+    let text = run_file(&dir.path().join("promo.test.yaml")).await.render();
+    assert!(text.contains("calls made: none"), "{text}");
+    assert!(text.contains("steps skipped:"), "{text}");
+    assert!(
+        text.contains("email.send: customer bob has not consented to email"),
+        "{text}"
+    );
+}

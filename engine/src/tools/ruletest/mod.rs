@@ -284,7 +284,13 @@ fn check(expect: &spec::Expect, o: &Observed) -> Vec<String> {
         }
     }
     if !failures.is_empty() {
-        failures.push(report::calls_made(&o.calls, o.start));
+        let skipped: Vec<TimelineEntry> = o
+            .timelines
+            .iter()
+            .filter(|e| e.status == "skipped")
+            .cloned()
+            .collect();
+        failures.push(report::calls_made(&o.calls, &skipped, o.start));
     }
     failures
 }

@@ -4,6 +4,7 @@
 use super::spec::ExpectedAction;
 use crate::clock::Millis;
 use crate::core::actions::RecordedCall;
+use crate::store::TimelineEntry;
 use mikawaya_dsl::expr::format_duration;
 use serde_json::Value;
 
@@ -110,18 +111,33 @@ fn diff(want: &serde_json::Map<String, Value>, got: &Value) -> Vec<String> {
 }
 
 /// All calls made, one per line.
-pub fn calls_made(calls: &[RecordedCall], start: Millis) -> String {
-    if calls.is_empty() {
-        return "calls made: none".into();
-    }
-    let mut text = String::from("calls made:");
-    for c in calls {
-        text.push_str(&format!(
-            "\n  {:>6}  {} {}",
-            rel(start, c.at),
-            c.action,
-            c.input
-        ));
+pub fn calls_made(calls: &[RecordedCall], skipped: &[TimelineEntry], start: Millis) -> String {
+    let mut text = if calls.is_empty() {
+        String::from("calls made: none")
+    } else {
+        let mut text = String::from("calls made:");
+        for c in calls {
+            text.push_str(&format!(
+                "\n  {:>6}  {} {}",
+                rel(start, c.at),
+                c.action,
+                c.input
+            ));
+        }
+        text
+    };
+    // A step restraint skipped made no call; say so, or "none" reads like a broken rule.
+    if !skipped.is_empty() {
+        text.push_str("\nsteps skipped:");
+        for e in skipped {
+            text.push_str(&format!(
+                "\n  {:>6}  step {} {}: {}",
+                rel(start, e.at),
+                e.step_id,
+                e.detail["action"].as_str().unwrap_or(""),
+                e.detail["reason"].as_str().unwrap_or("")
+            ));
+        }
     }
     text
 }
