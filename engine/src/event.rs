@@ -242,6 +242,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Ids are text: a number is taken as its decimal text, so `42` and `"42"` are one event (a
+    /// sender that retries with the other spelling is not counted twice).
+    #[test]
+    fn a_numeric_id_and_its_text_name_the_same_event() {
+        let n = one(json!({"id": 42, "type": "a.b"})).unwrap();
+        let t = one(json!({"id": "42", "type": "a.b"})).unwrap();
+        assert_eq!(n.id, t.id);
+        assert_eq!(n.id, "42");
+    }
+
     fn one(v: Value) -> Result<Event, EventError> {
         parse_events(v.to_string().as_bytes(), 1000).map(|mut e| e.remove(0))
     }
