@@ -17,7 +17,8 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
     let file = match RuleParser::parse(Rule::file, text) {
         Ok(mut pairs) => pairs.next().expect("grammar: file"),
         Err(e) => {
-            diags.push(syntax_problem(e, 0));
+            let problem = syntax_problem(e, 0);
+            diags.push(unclosed_paren(text, problem.span.start).unwrap_or(problem));
             return None;
         }
     };
@@ -83,6 +84,53 @@ fn string_of(pair: &Pair<'_, Rule>) -> Spanned<String> {
         .map(|p| p.as_str())
         .unwrap_or("");
     Spanned::new(unescape(inner), pair.as_span().into())
+}
+
+/// When a syntax error comes on a later line than a `(` that is still open there, the open
+/// paren is the mistake: a problem at the paren that names it (strings and comments skipped).
+fn unclosed_paren(text: &str, error_at: usize) -> Option<Problem> {
+    let mut open = Vec::new();
+    let mut chars = text[..error_at.min(text.len())].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '(' => open.push(i),
+            ')' => {
+                open.pop();
+            }
+            '"' => {
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '#' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let at = *open.last()?;
+    if !text[at..error_at.min(text.len())].contains('\n') {
+        return None;
+    }
+    let pos = crate::span::position(text, at);
+    Some(
+        Problem::new(
+            "syntax",
+            Span::new(at, at + 1),
+            format!("this `(` is never closed (opened at {}:{})", pos.line, pos.column),
+        )
+        .hint("add the matching `)` before the end of the line"),
+    )
 }
 
 fn expr_src(pair: &Pair<'_, Rule>) -> ExprSrc {
@@ -296,5 +344,21 @@ fn outcome(pair: Pair<'_, Rule>) -> OutcomeAst {
     match o.as_rule() {
         Rule::outcome_exit => OutcomeAst::Exit(o.into_inner().next().map(|s| string_of(&s).value)),
         _ => OutcomeAst::Continue,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_unclosed_paren_is_reported_where_it_opens() {
+        let text = "workflow \"p\" version 1\non event a.b\nwhen (event.x > 1 and event.y\ndo log()\n";
+        let d = crate::compile_file("p.mkw", text).unwrap_err();
+        let p = &d.problems[0];
+        assert_eq!(p.message, "this `(` is never closed (opened at 3:6)");
+        assert_eq!(&d.source[p.span.start..p.span.end], "(");
+        // A paren inside a string or a comment does not count.
+        let text = "workflow \"p\" version 1\non event a.b\n# note (\nwhen event.x == \"(\" and\ndo log()\n";
+        let d = crate::compile_file("p.mkw", text).unwrap_err();
+        assert!(d.problems[0].message.starts_with("syntax error"), "{}", d.problems[0].message);
     }
 }
