@@ -127,7 +127,10 @@ fn unclosed_paren(text: &str, error_at: usize) -> Option<Problem> {
         Problem::new(
             "syntax",
             Span::new(at, at + 1),
-            format!("this `(` is never closed (opened at {}:{})", pos.line, pos.column),
+            format!(
+                "this `(` is never closed (opened at {}:{})",
+                pos.line, pos.column
+            ),
         )
         .hint("add the matching `)` before the end of the line"),
     )
@@ -351,7 +354,8 @@ fn outcome(pair: Pair<'_, Rule>) -> OutcomeAst {
 mod tests {
     #[test]
     fn an_unclosed_paren_is_reported_where_it_opens() {
-        let text = "workflow \"p\" version 1\non event a.b\nwhen (event.x > 1 and event.y\ndo log()\n";
+        let text =
+            "workflow \"p\" version 1\non event a.b\nwhen (event.x > 1 and event.y\ndo log()\n";
         let d = crate::compile_file("p.mkw", text).unwrap_err();
         let p = &d.problems[0];
         assert_eq!(p.message, "this `(` is never closed (opened at 3:6)");
@@ -359,6 +363,10 @@ mod tests {
         // A paren inside a string or a comment does not count.
         let text = "workflow \"p\" version 1\non event a.b\n# note (\nwhen event.x == \"(\" and\ndo log()\n";
         let d = crate::compile_file("p.mkw", text).unwrap_err();
-        assert!(d.problems[0].message.starts_with("syntax error"), "{}", d.problems[0].message);
+        assert!(
+            d.problems[0].message.starts_with("syntax error"),
+            "{}",
+            d.problems[0].message
+        );
     }
 }

@@ -267,3 +267,39 @@ async fn the_simulation_refuses_a_malformed_event_instead_of_panicking() {
     assert!(err.to_string().contains("`id` is missing"), "{err}");
     assert!(s.send(json!({"id": "ok", "type": "a.b"})).await.unwrap());
 }
+
+#[tokio::test]
+async fn one_unreadable_stored_event_does_not_stop_matching_for_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("wf");
+    write(&wf, "r.mkw", "workflow \"r\" version 1\non event a.b\nre-enroll always\ndo task.create(title: \"{{ event.id }}\")\n");
+    {
+        let s = Simulation::start(&wf, dir.path(), start_time())
+            .await
+            .unwrap();
+        for id in ["bad", "good"] {
+            let ev = mikawaya_engine::event::parse_event(0, json!({"id": id, "type": "a.b"}), 0)
+                .unwrap();
+            s.store.insert_events(&[ev], 0).await.unwrap();
+        }
+    }
+    // The row of `bad` is damaged on disk (an older engine, a hand edit).
+    let db =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("sim.db").display()))
+            .await
+            .unwrap();
+    sqlx::query("UPDATE events SET body = '{\"not\": \"an event\"}' WHERE id = 'bad'")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let s = Simulation::start(&wf, dir.path(), start_time())
+        .await
+        .unwrap();
+    s.advance(HOUR).await.unwrap();
+    assert_eq!(s.task_titles().await.unwrap(), ["good"]);
+    assert!(
+        s.store.pending_events(10).await.unwrap().is_empty(),
+        "the bad one is set aside"
+    );
+}

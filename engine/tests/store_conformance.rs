@@ -74,7 +74,7 @@ async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>
     assert_eq!(
         pending
             .iter()
-            .map(|p| p.event.id.as_str())
+            .map(|p| p.event.as_ref().unwrap().id.as_str())
             .collect::<Vec<_>>(),
         ["a", "b"]
     );
@@ -91,7 +91,9 @@ async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>
     store.apply_match(batch).await.unwrap();
     let left = store.pending_events(10).await.unwrap();
     assert_eq!(
-        left.iter().map(|p| p.event.id.as_str()).collect::<Vec<_>>(),
+        left.iter()
+            .map(|p| p.event.as_ref().unwrap().id.as_str())
+            .collect::<Vec<_>>(),
         ["b"]
     );
 }

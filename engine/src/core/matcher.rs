@@ -11,9 +11,7 @@ use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::{customer_value, key_string, ScopeData};
 use crate::event::Event;
 use crate::store::merge::{consent_patch, merge_patch};
-use crate::store::{
-    DateTriggerRow, EarlyExit, MatchBatch, Resume, StoredEvent, TimelineEntry, WaitingRun,
-};
+use crate::store::{DateTriggerRow, EarlyExit, MatchBatch, Resume, TimelineEntry, WaitingRun};
 use chrono::{Duration, NaiveTime, TimeZone};
 use mikawaya_dsl::expr::{Node, Val};
 use mikawaya_dsl::ir::{StepKind, Trigger};
@@ -45,8 +43,19 @@ impl<'a> Matcher<'a> {
         let mut enrolled = BatchEnrollments::new();
         let mut customers: HashMap<String, Map<String, Value>> = HashMap::new();
         for stored in &pending {
-            self.match_event(stored, &mut batch, &mut enrolled, &mut customers)
-                .await?;
+            match &stored.event {
+                Ok(event) => {
+                    self.match_event(event, &mut batch, &mut enrolled, &mut customers)
+                        .await?
+                }
+                Err(problem) => {
+                    tracing::error!(
+                        seq = stored.seq,
+                        "skipping a stored event that cannot be read: {problem}"
+                    );
+                }
+            }
+            batch.seqs.push(stored.seq);
         }
         let count = pending.len();
         Metrics::add(&self.ctx.metrics.runs_started, batch.new_runs.len() as u64);
@@ -57,12 +66,12 @@ impl<'a> Matcher<'a> {
     /// Everything one event changes, added to `batch`.
     async fn match_event(
         &self,
-        stored: &StoredEvent,
+        ev: &Event,
         batch: &mut MatchBatch,
         enrolled: &mut BatchEnrollments,
         customers: &mut HashMap<String, Map<String, Value>>,
     ) -> Result<(), EngineError> {
-        let (ev, now) = (&stored.event, self.ctx.clock.now_ms());
+        let now = self.ctx.clock.now_ms();
         let customer = self.snapshot(ev, batch, customers, now).await?;
         let scope = ScopeData {
             event: ev.scope_value(),
@@ -72,7 +81,6 @@ impl<'a> Matcher<'a> {
         self.goal_exits(ev, batch, now).await?;
         self.resume_waits(ev, &scope, batch, now).await?;
         self.start_runs(ev, &scope, batch, enrolled).await?;
-        batch.seqs.push(stored.seq);
         Ok(())
     }
 

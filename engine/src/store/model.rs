@@ -383,8 +383,9 @@ pub struct VersionRow {
 pub struct StoredEvent {
     /// Arrival order.
     pub seq: i64,
-    /// The event.
-    pub event: Event,
+    /// The event, or why its stored body can no longer be read (it is then skipped, logged and
+    /// marked processed, so one bad row never stops matching for everyone).
+    pub event: Result<Event, String>,
 }
 
 /// A task created by `task.create`.

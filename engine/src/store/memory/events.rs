@@ -40,7 +40,7 @@ impl EventLog for MemoryStore {
             .take(limit.max(0) as usize)
             .map(|e| StoredEvent {
                 seq: e.seq,
-                event: e.event.clone(),
+                event: Ok(e.event.clone()),
             })
             .collect())
     }

@@ -55,14 +55,13 @@ impl EventLog for SqliteStore {
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredEvent {
-                    seq: r.seq,
-                    event: r.event()?,
-                })
+        Ok(rows
+            .iter()
+            .map(|r| StoredEvent {
+                seq: r.seq,
+                event: r.event().map_err(|e| e.to_string()),
             })
-            .collect()
+            .collect())
     }
 
     async fn event(&self, id: &str) -> StoreResult<Option<Event>> {
