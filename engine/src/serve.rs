@@ -52,6 +52,8 @@ pub struct ServeConfig {
     pub plugin_cache: PathBuf,
     /// Do not reload when workflow or plugin files change (SIGHUP still reloads).
     pub no_watch: bool,
+    /// Most bytes of JSON one action's output may keep in its run.
+    pub max_step_output: usize,
 }
 
 impl ServeConfig {
@@ -100,6 +102,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
     let config = EngineConfig {
         workflows_dir: opts.workflows.clone(),
         frequency_cap: parse_cap(&opts.frequency_cap)?,
+        max_output_bytes: opts.max_step_output,
         public_url: opts
             .public_url
             .clone()

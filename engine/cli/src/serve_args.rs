@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// Do not reload when workflow or plugin files change (SIGHUP still reloads).
     #[arg(long)]
     pub no_watch: bool,
+    /// Most bytes of JSON one action's output may keep in its run; more is truncated and marked.
+    #[arg(long, default_value_t = 65_536, env = "MIKAWAYA_MAX_STEP_OUTPUT")]
+    pub max_step_output: usize,
 }
 
 impl ServeArgs {
@@ -77,6 +80,7 @@ impl ServeArgs {
             plugin_grants: self.plugin_grants,
             plugin_cache: self.plugin_cache,
             no_watch: self.no_watch,
+            max_step_output: self.max_step_output,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct EngineConfig {
     pub lease_ms: i64,
     /// Timers claimed per batch.
     pub batch: i64,
+    /// Most bytes of JSON one action's output may keep in its run (more is truncated, marked).
+    pub max_output_bytes: usize,
     /// The global cap on marketing messages per customer (`None`: no cap).
     pub frequency_cap: Option<crate::core::restraint::FrequencyCap>,
     /// Base URL customers reach the engine at (for unsubscribe links).
@@ -38,6 +40,7 @@ impl Default for EngineConfig {
             action_timeout: Duration::from_secs(30),
             lease_ms: 60_000,
             batch: 64,
+            max_output_bytes: crate::core::lifecycle::DEFAULT_MAX_OUTPUT,
             frequency_cap: Some(crate::core::restraint::FrequencyCap {
                 max: 3,
                 window_ms: 7 * 86_400_000,

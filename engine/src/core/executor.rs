@@ -67,7 +67,8 @@ impl Executor {
             return Ok(());
         };
         let workflow = self.registry.version(&run.workflow, run.version);
-        let mut machine = Machine::new(run, workflow.as_deref(), Value::Null);
+        let mut machine = Machine::new(run, workflow.as_deref(), Value::Null)
+            .with_output_limit(self.ctx.config.max_output_bytes);
         if machine.needs_customer() {
             let customer = self
                 .ctx

@@ -100,6 +100,25 @@ pub struct Machine<'w> {
     attempt: u32,
     timeline: Vec<TimelineEntry>,
     pending: Option<(Call, Option<SentMessage>)>,
+    max_output: usize,
+}
+
+/// What an action may leave in the run by default: 64 KiB of JSON.
+pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
+
+/// `output`, or a stand-in naming its size and starting with a preview when its JSON is longer
+/// than `limit` bytes: a 100 MB answer must not end up in the run's context, the timeline and
+/// every `GET /runs/{id}`.
+pub fn cap_output(output: Value, limit: usize) -> Value {
+    let text = output.to_string();
+    if text.len() <= limit {
+        return output;
+    }
+    let mut end = limit.min(1024);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    json!({ "truncated": true, "bytes": text.len(), "preview": &text[..end] })
 }
 
 impl<'w> Machine<'w> {
@@ -113,7 +132,14 @@ impl<'w> Machine<'w> {
             attempt: 1,
             timeline: Vec::new(),
             pending: None,
+            max_output: DEFAULT_MAX_OUTPUT,
         }
+    }
+
+    /// Caps what one action's output may keep in the run at `bytes` of JSON.
+    pub fn with_output_limit(mut self, bytes: usize) -> Self {
+        self.max_output = bytes;
+        self
     }
 
     /// The run as the machine holds it.
@@ -355,6 +381,7 @@ impl<'w> Machine<'w> {
         let attempt = self.attempt;
         match result {
             Ok(output) => {
+                let output = cap_output(output, self.max_output);
                 if let Some(steps) = self
                     .run
                     .context

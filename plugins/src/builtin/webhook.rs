@@ -69,8 +69,13 @@ impl Action for WebhookAction {
             .await
             .map_err(|e| ActionError::Retryable(format!("POST {url}: {e}")))?;
         let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        let response: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let (body, truncated) = read_limited(resp, MAX_RESPONSE_BYTES).await;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let response: Value = if truncated {
+            json!({ "truncated": true, "bytes_read": body.len(), "preview": text })
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         if status.is_success() {
             return Ok(json!({ "status": status.as_u16(), "response": response }));
         }
@@ -81,6 +86,23 @@ impl Action for WebhookAction {
             Err(ActionError::Permanent(message))
         }
     }
+}
+
+/// Most of a response body read; the rest is not downloaded.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Reads at most `limit` bytes of a response body; `true` when there was more.
+async fn read_limited(mut resp: reqwest::Response, limit: usize) -> (Vec<u8>, bool) {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return (body, true);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    (body, false)
 }
 
 #[cfg(test)]
@@ -132,6 +154,22 @@ mod tests {
             scope: Value::Null,
             unsubscribe_url: None,
         }
+    }
+
+    /// A target answering 10 MB: only the first 64 KiB are read, and the output says so.
+    #[tokio::test]
+    async fn a_huge_answer_is_read_only_up_to_the_limit() {
+        let app = Router::new().route("/big", post(|| async { "x".repeat(10 << 20) }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let out = WebhookAction::default()
+            .call(json!({"url": format!("http://{addr}/big")}), &ctx())
+            .await
+            .unwrap();
+        assert_eq!(out["response"]["truncated"], true);
+        assert_eq!(out["response"]["bytes_read"], MAX_RESPONSE_BYTES);
+        assert!(out.to_string().len() < MAX_RESPONSE_BYTES + 1024);
     }
 
     #[tokio::test]

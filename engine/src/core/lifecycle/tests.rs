@@ -339,3 +339,22 @@ fn a_wait_timeout_moves_on_and_stale_or_orphaned_timers_are_handled() {
     assert_eq!(t.status, Failed);
     assert!(t.exit_reason.unwrap().contains("not loaded"));
 }
+
+#[test]
+fn a_huge_action_output_is_truncated_and_marked_before_it_reaches_the_run() {
+    let w = workflow("workflow \"t\" version 1\non event a.b\ndo log()\n");
+    let mut m = Machine::new(run(Active, Some(0)), Some(&w), Value::Null).with_output_limit(100);
+    m.advance(exec(1), NOW);
+    let big = json!({ "body": "x".repeat(10_000) });
+    let (t, _) = committed(m.advance(Input::Called(Ok(big)), NOW));
+    let kept = &t.context["steps"][&w.steps[0].id]["output"];
+    assert_eq!(kept["truncated"], true);
+    assert_eq!(kept["bytes"], 10_011);
+    assert_eq!(kept["preview"].as_str().unwrap().len(), 100);
+    assert_eq!(
+        &t.timeline[0].detail["output"], kept,
+        "the timeline keeps the same"
+    );
+    let small = json!({ "ok": true });
+    assert_eq!(cap_output(small.clone(), 100), small);
+}
