@@ -4,7 +4,7 @@ use crate::ast::*;
 use crate::diag::{Diagnostics, Problem};
 use crate::expr::{closest, Const, Env, Expr, Node, Ty, MAX_DURATION_MS};
 use crate::ir::*;
-use crate::span::{position, Span};
+use crate::span::{LineIndex, Span};
 use crate::template::Template;
 use std::collections::{BTreeMap, HashMap};
 
@@ -46,7 +46,7 @@ pub fn compile_with(
         problems: Vec::new(),
         steps: Vec::new(),
         ids: HashMap::new(),
-        text: &text,
+        lines: LineIndex::new(&text),
         has_customer: true,
     };
     let trigger = c.trigger(&ast.trigger);
@@ -118,7 +118,7 @@ struct Checker<'a> {
     problems: Vec<Problem>,
     steps: Vec<Step>,
     ids: HashMap<String, Span>,
-    text: &'a str,
+    lines: LineIndex<'a>,
     has_customer: bool,
 }
 
@@ -239,7 +239,7 @@ impl Checker<'_> {
     }
 
     fn push_placeholder(&mut self, id: String, span: Span) -> usize {
-        let pos = position(self.text, span.start);
+        let pos = self.lines.position(span.start);
         self.steps.push(Step {
             id,
             pos,
@@ -253,7 +253,7 @@ impl Checker<'_> {
     fn step_id(&mut self, step: &StepAst, auto: String) -> String {
         let Some(id) = &step.id else { return auto };
         if let Some(first) = self.ids.get(&id.value) {
-            let at = position(self.text, first.start);
+            let at = self.lines.position(first.start);
             self.problems.push(
                 Problem::new(
                     "duplicate-id",

@@ -3,7 +3,7 @@
 //! serde_yaml turns a document into typed values but forgets where each value was written; the
 //! locator keeps a light tree of positions so every later problem can point at its line and column.
 
-use crate::span::{offset_of, Span};
+use crate::span::{LineIndex, Span};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -37,14 +37,14 @@ enum Frame {
 }
 
 struct Builder<'t> {
-    text: &'t str,
+    lines: LineIndex<'t>,
     stack: Vec<Frame>,
     done: Option<LocNode>,
 }
 
 impl Builder<'_> {
     fn offset(&self, mark: Marker) -> usize {
-        offset_of(self.text, mark.line(), mark.col())
+        self.lines.offset_of(mark.line(), mark.col())
     }
 
     fn attach(&mut self, node: LocNode, key_text: Option<String>) {
@@ -113,7 +113,7 @@ impl Locator {
     /// Reads positions from `text`; on a syntax error the locator stays empty.
     pub fn new(text: &str) -> Locator {
         let mut builder = Builder {
-            text,
+            lines: LineIndex::new(text),
             stack: Vec::new(),
             done: None,
         };

@@ -90,6 +90,65 @@ pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
             .unwrap_or(rest.len())
 }
 
+/// Line starts of a text, computed once, so positions of many nodes cost a binary search each
+/// instead of a scan from the start of the file (which made large files quadratic).
+#[derive(Debug)]
+pub struct LineIndex<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+    ascii: bool,
+}
+
+impl<'t> LineIndex<'t> {
+    /// Indexes `text`.
+    pub fn new(text: &'t str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex {
+            text,
+            starts,
+            ascii: text.is_ascii(),
+        }
+    }
+
+    /// The 1-based line and column of a byte offset (as [`position`]).
+    pub fn position(&self, offset: usize) -> Pos {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|s| *s <= offset);
+        let start = self.starts[line - 1];
+        let column = if self.ascii {
+            offset - start
+        } else {
+            self.text[start..offset].chars().count()
+        };
+        Pos {
+            line,
+            column: column + 1,
+        }
+    }
+
+    /// The byte offset of a 1-based line and 0-based character column (as [`offset_of`]).
+    pub fn offset_of(&self, line: usize, col: usize) -> usize {
+        let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        if self.ascii {
+            return (start + col).min(self.text.len());
+        }
+        let rest = &self.text[start..];
+        start
+            + rest
+                .char_indices()
+                .nth(col)
+                .map(|(i, _)| i)
+                .unwrap_or(rest.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +161,20 @@ mod tests {
         let d = text.find('d').unwrap();
         assert_eq!(position(text, d), Pos { line: 2, column: 4 });
         assert_eq!(offset_of(text, 2, 3), d);
+    }
+
+    #[test]
+    fn the_line_index_agrees_with_the_plain_functions() {
+        for text in ["ab\ncé d\n\nxyz", "plain ascii\nlines\n", "", "\n\n"] {
+            let index = LineIndex::new(text);
+            for offset in 0..=text.len() {
+                assert_eq!(index.position(offset), position(text, offset), "{text:?} @{offset}");
+            }
+            for line in 1..5 {
+                for col in 0..6 {
+                    assert_eq!(index.offset_of(line, col), offset_of(text, line, col), "{text:?} {line}:{col}");
+                }
+            }
+        }
     }
 }
