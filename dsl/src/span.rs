@@ -168,11 +168,19 @@ mod tests {
         for text in ["ab\ncé d\n\nxyz", "plain ascii\nlines\n", "", "\n\n"] {
             let index = LineIndex::new(text);
             for offset in 0..=text.len() {
-                assert_eq!(index.position(offset), position(text, offset), "{text:?} @{offset}");
+                assert_eq!(
+                    index.position(offset),
+                    position(text, offset),
+                    "{text:?} @{offset}"
+                );
             }
             for line in 1..5 {
                 for col in 0..6 {
-                    assert_eq!(index.offset_of(line, col), offset_of(text, line, col), "{text:?} {line}:{col}");
+                    assert_eq!(
+                        index.offset_of(line, col),
+                        offset_of(text, line, col),
+                        "{text:?} {line}:{col}"
+                    );
                 }
             }
         }

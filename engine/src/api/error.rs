@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The body is not of a type this route takes.
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
+    /// Too much of this work is running; retry shortly (503 with `Retry-After`).
+    #[error("busy: {0}")]
+    Busy(String),
     /// Our fault (database, shutdown).
     #[error("internal: {0}")]
     Internal(String),
@@ -53,7 +56,11 @@ impl From<StoreError> for ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            EngineError::Busy(busy) => ApiError::Busy(busy.to_string()),
+            EngineError::Input(message) => ApiError::BadRequest(json!({ "error": message })),
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -92,6 +99,15 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 json!({ "error": "missing or wrong bearer token" }),
             ),
+            ApiError::Busy(m) => {
+                let body = Json(json!({ "error": m }));
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [("retry-after", "1")],
+                    body,
+                )
+                    .into_response();
+            }
             ApiError::Internal(m) => {
                 tracing::error!("{m}");
                 (StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": m }))

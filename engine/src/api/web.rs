@@ -7,7 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use mikawaya_dsl::{compile_source_with, Diagnostics, Syntax};
+use mikawaya_dsl::Diagnostics;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -80,18 +80,18 @@ struct Draft {
     source: String,
 }
 
-fn compile(s: &AppState, draft: &Draft) -> Result<mikawaya_dsl::Workflow, Diagnostics> {
-    let syntax = Syntax::of_file(&draft.file).unwrap_or(Syntax::Yaml);
-    compile_source_with(&draft.file, &draft.source, syntax, &s.engine.catalog())
-}
-
-async fn validate(State(s): State<AppState>, ApiJson(draft): ApiJson<Draft>) -> Json<Value> {
-    Json(match compile(&s, &draft) {
-        Ok(w) => {
-            json!({ "ok": true, "problems": [], "graph": mikawaya_dsl::graph::graph(&w), "name": w.name })
-        }
-        Err(d) => json!({ "ok": false, "problems": problems_json(&d) }),
-    })
+async fn validate(
+    State(s): State<AppState>,
+    ApiJson(draft): ApiJson<Draft>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        match s.engine.check_draft(draft.file, draft.source).await? {
+            Ok(w) => {
+                json!({ "ok": true, "problems": [], "graph": mikawaya_dsl::graph::graph(&w), "name": w.name })
+            }
+            Err(d) => json!({ "ok": false, "problems": problems_json(&d) }),
+        },
+    ))
 }
 
 async fn get_source(
@@ -121,7 +121,11 @@ async fn save_source(
         file: w.file.clone(),
         source: save.source,
     };
-    let compiled = compile(&s, &draft).map_err(|d| {
+    let checked = s
+        .engine
+        .check_draft(draft.file.clone(), draft.source.clone())
+        .await?;
+    let compiled = checked.map_err(|d| {
         ApiError::BadRequest(
             json!({ "error": "the workflow has problems", "problems": problems_json(&d) }),
         )

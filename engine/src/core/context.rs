@@ -84,6 +84,9 @@ pub enum EngineError {
     /// What the caller gave is not valid (the message says why).
     #[error("{0}")]
     Input(String),
+    /// Too much work of this kind is running; the caller may retry.
+    #[error(transparent)]
+    Busy(#[from] crate::core::checks::Busy),
     /// Workflow files failed to load.
     #[error("workflows failed to load:\n{0}")]
     Workflows(String),

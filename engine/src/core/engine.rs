@@ -3,10 +3,11 @@
 //! manual clock and `serve` drives it from background tasks.
 
 use crate::clock::Clock;
+use crate::core::checks::CheckLimiter;
 use crate::core::context::{Context, EngineConfig, EngineError, Metrics};
 use crate::core::executor::Executor;
 use crate::core::explain::{EventExplanation, Explainer};
-use crate::core::loader::{load, LoadReport};
+use crate::core::loader::{compile_dir, load_compiled, LoadReport};
 use crate::core::matcher::Matcher;
 use crate::core::plugins::Plugins;
 use crate::core::registry::Registry;
@@ -29,6 +30,7 @@ pub struct Engine {
     actions: RwLock<Arc<ActionRegistry>>,
     wake: Notify,
     registry: RwLock<Arc<Registry>>,
+    checks: CheckLimiter,
 }
 
 /// Finds actions among the current ones, telling which plugin provides each.
@@ -74,6 +76,7 @@ impl Engine {
             builtins,
             wake: Notify::new(),
             registry: RwLock::new(Arc::new(Registry::default())),
+            checks: CheckLimiter::default(),
         });
         engine.reload_plugins();
         engine
@@ -149,6 +152,11 @@ impl Engine {
         }
     }
 
+    /// Where CPU-heavy checks of rule files run (off the async threads, a few at a time).
+    pub fn checks(&self) -> &CheckLimiter {
+        &self.checks
+    }
+
     /// The current workflows.
     pub fn registry(&self) -> Arc<Registry> {
         self.registry.read().expect("registry lock").clone()
@@ -165,10 +173,11 @@ impl Engine {
     pub async fn reload(&self) -> Result<LoadReport, EngineError> {
         let previous = self.registry();
         let actions = self.actions();
-        let (registry, report) = load(
-            &self.ctx.config.workflows_dir,
+        let (dir, catalog) = (self.ctx.config.workflows_dir.clone(), self.catalog());
+        let compiled = self.checks.run(move || compile_dir(&dir, &catalog)).await?;
+        let (registry, report) = load_compiled(
+            compiled,
             &*self.ctx.store,
-            &self.catalog(),
             Some(&previous),
             &self.resolver(&actions),
             self.ctx.clock.now_ms(),

@@ -117,7 +117,19 @@ pub async fn load(
     actions: &dyn ActionResolver,
     now: Millis,
 ) -> StoreResult<(Registry, LoadReport)> {
-    let (compiled, mut report) = compile_dir(dir, catalog);
+    load_compiled(compile_dir(dir, catalog), store, previous, actions, now).await
+}
+
+/// Like [`load`], with the folder already compiled by [`compile_dir`] (which is CPU work the
+/// engine runs off the async threads).
+pub async fn load_compiled(
+    compiled: (Vec<(Workflow, String)>, LoadReport),
+    store: &dyn MetaStore,
+    previous: Option<&Registry>,
+    actions: &dyn ActionResolver,
+    now: Millis,
+) -> StoreResult<(Registry, LoadReport)> {
+    let (compiled, mut report) = compiled;
     let mut stored = store.versions().await?;
     let mut all = Vec::new();
     for v in &stored {

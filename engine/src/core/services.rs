@@ -41,6 +41,21 @@ impl Engine {
             .collect())
     }
 
+    /// Compiles a draft (`file` names it and picks the syntax) against the current actions, off
+    /// the async threads and a few at a time: the workflow, or every problem.
+    pub async fn check_draft(
+        &self,
+        file: String,
+        source: String,
+    ) -> Result<Result<mikawaya_dsl::Workflow, mikawaya_dsl::Diagnostics>, EngineError> {
+        let catalog = self.catalog();
+        let syntax = mikawaya_dsl::Syntax::of_file(&file).unwrap_or(mikawaya_dsl::Syntax::Yaml);
+        Ok(self
+            .checks()
+            .run(move || mikawaya_dsl::compile_source_with(&file, &source, syntax, &catalog))
+            .await?)
+    }
+
     /// The source file of workflow `w`, as it is on disk now.
     pub async fn workflow_source(&self, w: &RuntimeWorkflow) -> Result<String, EngineError> {
         tokio::fs::read_to_string(&w.file)

@@ -1,0 +1,83 @@
+//! Checking rule files is CPU work (parsing, type checking, a 1 MiB file takes a while): it runs
+//! on tokio's blocking threads, never on the async threads that answer requests, and at most a few
+//! checks run at once. A caller that cannot get a turn in time is told the engine is busy instead
+//! of queueing without bound.
+
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Too many checks are running; try again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the engine is busy checking other workflows; try again in a moment")]
+pub struct Busy;
+
+/// Runs CPU-heavy checks off the async threads, a bounded number at a time.
+#[derive(Debug, Clone)]
+pub struct CheckLimiter {
+    permits: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl CheckLimiter {
+    /// At most `at_once` checks at a time; a caller waits at most `wait` for a turn.
+    pub fn new(at_once: usize, wait: Duration) -> Self {
+        CheckLimiter {
+            permits: Arc::new(Semaphore::new(at_once.max(1))),
+            wait,
+        }
+    }
+
+    /// Runs `check` on a blocking thread once a turn is free.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        check: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
+        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| Busy)?
+            .map_err(|_| Busy)?;
+        let result = tokio::task::spawn_blocking(move || {
+            let _turn = permit;
+            check()
+        })
+        .await;
+        // A panicking check is a bug; report it as busy rather than take the server down.
+        result.map_err(|_| Busy)
+    }
+}
+
+impl Default for CheckLimiter {
+    /// As many checks as cores (at most 4), waiting up to 10 s for a turn.
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        CheckLimiter::new(cores.min(4), Duration::from_secs(10))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checks_beyond_the_bound_wait_then_are_told_busy() {
+        let limiter = CheckLimiter::new(1, Duration::from_millis(100));
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move { limiter.run(move || held.recv().is_ok()).await })
+        };
+        // Give the first check its turn.
+        while limiter.permits.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            limiter.run(|| 2).await,
+            Err(Busy),
+            "no turn within the wait"
+        );
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap(), Ok(true));
+        assert_eq!(limiter.run(|| 3).await, Ok(3), "a free turn runs at once");
+    }
+}
