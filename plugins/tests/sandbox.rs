@@ -287,3 +287,137 @@ async fn concurrent_calls_of_the_c_example_are_correct_and_isolated() {
         assert_eq!(out["overdue_minutes"], (minutes - 60).max(0));
     }
 }
+
+/// A relay plugin (fixture `relay.wat`) sending `request`, granted `hosts`, with `limits`.
+fn relay(request: &str, hosts: &[&str], limits: &str) -> Arc<LoadedPlugin> {
+    let wat = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/relay.wat"),
+    )
+    .unwrap()
+    .replace("REQUEST_LEN", &request.len().to_string())
+    .replace("\"REQUEST\"", &format!("{:?}", request));
+    let dir = tempfile::tempdir().unwrap().keep();
+    std::fs::write(dir.join("relay.wat"), wat).unwrap();
+    let asks: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
+    std::fs::write(
+        dir.join("plugin.yaml"),
+        format!("name: relay\nversion: 1\nwasm: relay.wat\nactions: [ {{ name: t.relay, export: relay }} ]\ncapabilities: {{ http: [{}] }}\n{limits}", asks.join(", ")),
+    )
+    .unwrap();
+    let mut grants = Grants::new();
+    grants.insert(
+        "relay".into(),
+        Capabilities {
+            http: hosts.iter().map(|h| h.to_string()).collect(),
+            ..Capabilities::default()
+        },
+    );
+    host().load(&dir.join("plugin.yaml"), &grants).unwrap()
+}
+
+#[tokio::test]
+async fn a_manifest_asking_more_time_than_the_operator_allows_is_refused() {
+    let err = load(
+        &host(),
+        "spin",
+        "limits: { timeout_ms: 100000000000 }\n",
+        &Grants::new(),
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        err.contains("asks for 100000000000 ms") && err.contains("at most 5000 ms"),
+        "{err}"
+    );
+    let mut grants = Grants::new();
+    grants.insert(
+        "spin".into(),
+        Capabilities {
+            timeout_ms: Some(8_000),
+            ..Capabilities::default()
+        },
+    );
+    assert!(load(&host(), "spin", "limits: { timeout_ms: 7000 }\n", &grants).is_ok());
+    grants.get_mut("spin").unwrap().timeout_ms = Some(10_000_000);
+    let err = load(
+        &host(),
+        "spin",
+        "limits: { timeout_ms: 1000000 }\n",
+        &grants,
+    )
+    .err()
+    .expect("the grant itself is capped");
+    assert!(err.contains("at most 30000 ms"), "{err}");
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_host_outside_the_grant_is_refused_and_one_inside_is_followed() {
+    use axum::response::Redirect;
+    use axum::{routing::get, Router};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let port = addr.port();
+    let app =
+        Router::new()
+            .route("/inside", get(|| async { Redirect::temporary("/answer") }))
+            .route("/answer", get(|| async { "the answer" }))
+            .route(
+                "/outside",
+                get(move || async move {
+                    Redirect::temporary(&format!("http://localhost:{port}/answer"))
+                }),
+            );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let p = relay(
+        &format!(r#"{{"url":"http://{addr}/inside"}}"#),
+        &["127.0.0.1"],
+        "",
+    );
+    assert_eq!(
+        call(&p, json!({})).await.unwrap(),
+        json!({"status": 200, "body": "the answer"})
+    );
+    let p = relay(
+        &format!(r#"{{"url":"http://{addr}/outside"}}"#),
+        &["127.0.0.1"],
+        "",
+    );
+    let answer = call(&p, json!({})).await.unwrap();
+    assert_eq!(answer["status"], 0, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("host `localhost`"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_host_call_runs_under_the_plugins_deadline_and_fails_retryable() {
+    use axum::{routing::get, Router};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            "late"
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let p = relay(
+        &format!(r#"{{"url":"http://{addr}/slow"}}"#),
+        &["127.0.0.1"],
+        "limits: { timeout_ms: 100 }\n",
+    );
+    let started = Instant::now();
+    let err = call(&p, json!({})).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.message().contains("100 ms"), "{err}");
+    assert!(
+        started.elapsed().as_millis() < 2_000,
+        "not the server's 3 s: {:?}",
+        started.elapsed()
+    );
+}

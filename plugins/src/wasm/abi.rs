@@ -148,49 +148,98 @@ pub fn add_host_functions(linker: &mut Linker<HostState>) -> wasmtime::Result<()
             deny(&mut caller, format!("http_request denied: host `{host}` is not in the plugin's granted allow-list"));
             return -1;
         }
-        let answer = perform(&caller, &req, &url);
+        let answer = perform(&mut caller, &req, &url);
         write_guest(&mut caller, &json_bytes(&answer))
     })?;
     Ok(())
 }
 
-/// Runs an allowed HTTP request (at most 10 s; the call's own deadline still applies).
-fn perform(caller: &Caller<'_, HostState>, req: &Value, url: &str) -> Value {
-    let method = req
+/// Most redirects an HTTP request follows.
+const MAX_REDIRECTS: usize = 5;
+
+/// Runs an allowed HTTP request within the call's deadline (and at most 10 s), following
+/// redirects only to hosts the plugin is granted. Running into the deadline marks the call as
+/// timed out, so it fails as retryable, like a plugin that ran out of time computing.
+fn perform(caller: &mut Caller<'_, HostState>, req: &Value, url: &str) -> Value {
+    let mut method: reqwest::Method = req
         .get("method")
         .and_then(Value::as_str)
         .unwrap_or("GET")
         .parse()
         .unwrap_or(reqwest::Method::GET);
-    let mut builder = caller
-        .data()
-        .shared
-        .http
-        .request(method, url)
-        .timeout(Duration::from_secs(10));
-    for (k, v) in req
+    let mut body = req.get("body").map(|b| {
+        b.as_str()
+            .map(String::from)
+            .unwrap_or_else(|| b.to_string())
+    });
+    let headers: Vec<(String, String)> = req
         .get("headers")
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-    {
-        builder = builder.header(k, v.as_str().unwrap_or_default());
-    }
-    if let Some(body) = req.get("body") {
-        builder = builder.body(
-            body.as_str()
-                .map(String::from)
-                .unwrap_or_else(|| body.to_string()),
-        );
-    }
-    caller.data().rt.block_on(async move {
-        match builder.send().await {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let body = resp.text().await.unwrap_or_default();
-                serde_json::json!({ "status": status, "body": body })
-            }
-            Err(e) => http_error(e.to_string()),
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let mut url = url.to_string();
+    for _ in 0..=MAX_REDIRECTS {
+        let left = caller
+            .data()
+            .deadline
+            .saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            caller.data_mut().timed_out = true;
+            return http_error("the plugin's time ran out before the request".into());
         }
-    })
+        let mut builder = caller
+            .data()
+            .shared
+            .http
+            .request(method.clone(), &url)
+            .timeout(left.min(Duration::from_secs(10)));
+        for (k, v) in &headers {
+            builder = builder.header(k, v);
+        }
+        if let Some(b) = &body {
+            builder = builder.body(b.clone());
+        }
+        let answer = caller.data().rt.block_on(async move {
+            let resp = builder.send().await?;
+            let status = resp.status();
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(String::from);
+            let text = resp.text().await?;
+            Ok::<_, reqwest::Error>((status, location, text))
+        });
+        let (status, location, text) = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                if e.is_timeout() {
+                    caller.data_mut().timed_out = true;
+                }
+                return http_error(e.to_string());
+            }
+        };
+        let Some(next) = status
+            .is_redirection()
+            .then_some(location)
+            .flatten()
+            .and_then(|l| reqwest::Url::parse(&url).ok()?.join(&l).ok())
+        else {
+            return serde_json::json!({ "status": status.as_u16(), "body": text });
+        };
+        let host = next.host_str().unwrap_or_default().to_string();
+        if !caller.data().caps.http.contains(&host) {
+            let message = format!("http_request denied: a redirect leads to host `{host}`, which is not in the plugin's granted allow-list");
+            deny(caller, message.clone());
+            return http_error(message);
+        }
+        if !matches!(status.as_u16(), 307 | 308) {
+            method = reqwest::Method::GET;
+            body = None;
+        }
+        url = next.to_string();
+    }
+    http_error(format!("more than {MAX_REDIRECTS} redirects"))
 }

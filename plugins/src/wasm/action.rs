@@ -62,6 +62,9 @@ impl LoadedPlugin {
             shared: self.shared.clone(),
             rt,
             denials: Vec::new(),
+            deadline: std::time::Instant::now()
+                + std::time::Duration::from_millis(limits.timeout_ms),
+            timed_out: false,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -94,6 +97,9 @@ impl LoadedPlugin {
         let packed = func
             .call(&mut store, (ptr, request.len() as i32))
             .map_err(classify)?;
+        if store.data().timed_out {
+            return Err(CallError::Timeout(limits.timeout_ms));
+        }
         let (out_ptr, out_len) = (
             (packed as u64 >> 32) as usize,
             (packed as u64 & 0xffff_ffff) as usize,

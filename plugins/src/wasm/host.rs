@@ -3,7 +3,9 @@
 //! modules.
 
 use super::abi::{sig_matches, IMPORTS};
-use super::manifest::{read_manifest, Capabilities, Grants, Manifest};
+use super::manifest::{
+    read_manifest, Capabilities, Grants, Manifest, DEFAULT_MAX_TIMEOUT_MS, MAX_TIMEOUT_MS,
+};
 use super::state::{HostState, KvStore, Shared};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -72,7 +74,12 @@ impl WasmHost {
         super::abi::add_host_functions(&mut linker).map_err(|e| e.to_string())?;
         let shared = Arc::new(Shared {
             kv,
-            http: reqwest::Client::new(),
+            // Redirects are followed by the host function itself, checking every hop against the
+            // plugin's grant (a granted host must not bounce a plugin to a forbidden one).
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| e.to_string())?,
             now_ms,
         });
         Ok(WasmHost {
@@ -181,9 +188,20 @@ impl WasmHost {
             .linker
             .instantiate_pre(&module)
             .map_err(|e| format!("{}: {e:#}", wasm_path.display()))?;
-        let caps = manifest
-            .capabilities
-            .intersect(&grants.get(&manifest.name).cloned().unwrap_or_default());
+        let granted = grants.get(&manifest.name).cloned().unwrap_or_default();
+        let ceiling = granted
+            .timeout_ms
+            .unwrap_or(DEFAULT_MAX_TIMEOUT_MS)
+            .min(MAX_TIMEOUT_MS);
+        if manifest.limits.timeout_ms > ceiling {
+            return Err(format!(
+                "{}: limits.timeout_ms asks for {} ms, but the operator allows `{}` at most {ceiling} ms; lower it, or raise `timeout_ms` in its grant (up to {MAX_TIMEOUT_MS})",
+                manifest_path.display(),
+                manifest.limits.timeout_ms,
+                manifest.name
+            ));
+        }
+        let caps = manifest.capabilities.intersect(&granted);
         Ok(Arc::new(LoadedPlugin {
             manifest,
             digest,

@@ -51,7 +51,17 @@ pub struct Capabilities {
     /// Secrets it may read.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// In a grant: the longest call the operator allows this plugin, in milliseconds (default
+    /// [`DEFAULT_MAX_TIMEOUT_MS`], at most [`MAX_TIMEOUT_MS`]). Ignored in a manifest, whose
+    /// `limits.timeout_ms` asks for a budget within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
+
+/// The longest call a plugin gets without a `timeout_ms` grant.
+pub const DEFAULT_MAX_TIMEOUT_MS: u64 = 5_000;
+/// The longest call any grant can allow (the engine gives up on an action after 30 s anyway).
+pub const MAX_TIMEOUT_MS: u64 = 30_000;
 
 impl Capabilities {
     /// What is both asked for and granted.
@@ -64,6 +74,7 @@ impl Capabilities {
                 .cloned()
                 .collect(),
             kv: self.kv && granted.kv,
+            timeout_ms: granted.timeout_ms,
             secrets: self
                 .secrets
                 .iter()

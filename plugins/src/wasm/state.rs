@@ -47,6 +47,10 @@ pub struct HostState {
     pub(super) rt: tokio::runtime::Handle,
     /// Denied or failed host calls, reported with the call's result.
     pub(super) denials: Vec<String>,
+    /// When the call's time is up; host calls (HTTP) never run past it.
+    pub(super) deadline: std::time::Instant,
+    /// A host call ran into the deadline: the call fails as timed out (retryable).
+    pub(super) timed_out: bool,
 }
 
 /// State shared by all calls of a host.
