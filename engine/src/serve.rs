@@ -118,12 +118,17 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
                 let c = clock.clone();
                 Arc::new(move || c.now_ms())
             };
+            // The key that signs compiled plugins lives in the database, not in the cache folder.
+            let cache_key = store
+                .setting_or_init("plugin_cache_key", &new_secret())
+                .await?;
             let host = WasmHost::new(
                 Some(opts.plugin_cache.clone()),
                 Arc::new(StoreKv(store.clone() as Arc<dyn crate::store::PluginKv>)),
                 now,
             )
-            .map_err(anyhow::Error::msg)?;
+            .map_err(anyhow::Error::msg)?
+            .with_cache_key(cache_key.as_bytes());
             Some(Arc::new(Plugins::new(
                 host,
                 dir.clone(),

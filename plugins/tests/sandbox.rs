@@ -421,3 +421,44 @@ async fn a_host_call_runs_under_the_plugins_deadline_and_fails_retryable() {
         started.elapsed()
     );
 }
+
+/// Compiled native code in the cache is only loaded when this engine's key signed it: a file
+/// copied over an entry is recompiled from the plugin's own `.wasm` instead of being run.
+#[tokio::test]
+async fn a_cache_entry_copied_from_another_module_is_not_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let cached_host = || {
+        WasmHost::new(
+            Some(cache.clone()),
+            Arc::new(MemoryKv::default()),
+            Arc::new(|| 0),
+        )
+        .unwrap()
+        .with_cache_key(b"kept in the database")
+    };
+    let pong = load(&cached_host(), "pong", "", &Grants::new()).unwrap();
+    let spin = load(&cached_host(), "spin", "", &Grants::new()).unwrap();
+    let entry = |digest: &str| cache.join(format!("{digest}-wasmtime48.cwasm"));
+    assert!(entry(&pong.digest).exists() && entry(&spin.digest).exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the cache folder is the owner's only: {mode:o}"
+        );
+    }
+    // An attacker copies spin's compiled code over pong's entry.
+    std::fs::copy(entry(&spin.digest), entry(&pong.digest)).unwrap();
+    let pong = load(&cached_host(), "pong", "", &Grants::new()).unwrap();
+    assert_eq!(call(&pong, json!({})).await.unwrap(), json!({"pong": true}));
+    // The entry was rewritten from pong's own module, and is used from then on.
+    let again = load(&cached_host(), "pong", "", &Grants::new()).unwrap();
+    assert_eq!(
+        call(&again, json!({})).await.unwrap(),
+        json!({"pong": true})
+    );
+}

@@ -7,6 +7,7 @@ use super::manifest::{
     read_manifest, Capabilities, Grants, Manifest, DEFAULT_MAX_TIMEOUT_MS, MAX_TIMEOUT_MS,
 };
 use super::state::{HostState, KvStore, Shared};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub struct WasmHost {
     pub(super) engine: Engine,
     linker: Linker<HostState>,
     cache_dir: Option<PathBuf>,
+    cache_key: Vec<u8>,
     pub(super) shared: Arc<Shared>,
 }
 
@@ -86,33 +88,71 @@ impl WasmHost {
             engine,
             linker,
             cache_dir,
+            cache_key: {
+                use rand::RngCore;
+                let mut key = vec![0u8; 32];
+                rand::thread_rng().fill_bytes(&mut key);
+                key
+            },
             shared,
         })
     }
 
     /// Compiles `bytes`, or loads the compiled form from the cache.
+    /// Uses `key` (kept outside the cache folder, e.g. in the engine's database) to sign and
+    /// verify cache entries, so entries survive restarts. Without it, a key is made per process.
+    pub fn with_cache_key(mut self, key: &[u8]) -> Self {
+        self.cache_key = key.to_vec();
+        self
+    }
+
+    /// The MAC of a cache entry: compiled native code is only loaded when this engine wrote it.
+    fn cache_mac(&self, digest: &str, compiled: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.cache_key).expect("any key length");
+        mac.update(digest.as_bytes());
+        mac.update(compiled);
+        mac
+    }
+
     fn compile(&self, bytes: &[u8], digest: &str) -> Result<Module, String> {
         let cached = self
             .cache_dir
             .as_ref()
             .map(|d| d.join(format!("{digest}-wasmtime48.cwasm")));
-        if let Some(path) = cached.as_ref().filter(|p| p.exists()) {
-            // SAFETY: the file was written by `Module::serialize` of this same engine configuration
-            // (the name carries the content hash and the wasmtime version); a stale or foreign file
-            // is rejected by wasmtime's own header check and we recompile.
-            if let Ok(m) = unsafe { Module::deserialize_file(&self.engine, path) } {
-                return Ok(m);
-            }
+        if let Some(module) = cached.as_deref().and_then(|p| self.load_cached(p, digest)) {
+            return Ok(module);
         }
         let module = Module::new(&self.engine, bytes)
             .map_err(|e| format!("not a valid WebAssembly module: {e:#}"))?;
         if let (Some(path), Ok(compiled)) = (cached, module.serialize()) {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).ok();
-            }
-            std::fs::write(path, compiled).ok();
+            self.store_cached(&path, digest, &compiled);
         }
         Ok(module)
+    }
+
+    /// A cache entry whose MAC verifies (a copied, edited or foreign file is recompiled instead).
+    fn load_cached(&self, path: &Path, digest: &str) -> Option<Module> {
+        let compiled = std::fs::read(path).ok()?;
+        let mac = std::fs::read(mac_path(path)).ok()?;
+        self.cache_mac(digest, &compiled).verify_slice(&mac).ok()?;
+        // SAFETY: the bytes are exactly what `Module::serialize` of this engine configuration
+        // wrote (their MAC, keyed outside the cache, verified above); wasmtime also checks its
+        // header and version.
+        unsafe { Module::deserialize(&self.engine, &compiled) }.ok()
+    }
+
+    fn store_cached(&self, path: &Path, digest: &str, compiled: &[u8]) {
+        if let Some(dir) = path.parent() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).ok();
+        }
+        let mac = self.cache_mac(digest, compiled).finalize().into_bytes();
+        if std::fs::write(path, compiled).is_ok() {
+            std::fs::write(mac_path(path), mac).ok();
+        }
     }
 
     /// Checks a module against a manifest and ABI version 1; returns every problem.
@@ -211,4 +251,9 @@ impl WasmHost {
             shared: self.shared.clone(),
         }))
     }
+}
+
+/// Where the MAC of a cache entry is kept.
+fn mac_path(entry: &Path) -> PathBuf {
+    entry.with_extension("cwasm.mac")
 }
