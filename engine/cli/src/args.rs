@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the engine: HTTP API, event intake, runs, schedules.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check workflow files and print every problem with line and column.
     Validate {
         /// Files or folders (default: workflows/).

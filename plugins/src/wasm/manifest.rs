@@ -238,19 +238,23 @@ mod tests {
             http: vec!["a.com".into(), "b.com".into()],
             kv: true,
             secrets: vec!["X".into()],
+            timeout_ms: Some(99_999),
         };
         let granted = Capabilities {
             http: vec!["b.com".into()],
             kv: false,
             secrets: vec!["X".into(), "Y".into()],
+            timeout_ms: Some(2_000),
         };
         assert_eq!(
             asked.intersect(&granted),
             Capabilities {
                 http: vec!["b.com".into()],
                 kv: false,
-                secrets: vec!["X".into()]
-            }
+                secrets: vec!["X".into()],
+                timeout_ms: Some(2_000),
+            },
+            "the ceiling is the operator's, whatever the manifest says"
         );
     }
 }
