@@ -28,6 +28,30 @@ fn compile_rules(c: &mut Criterion) {
     group.finish();
 }
 
+/// A valid workflow of almost 1 MiB (the largest file accepted): thousands of steps.
+fn big_workflow() -> String {
+    let mut text = String::from(
+        "workflow: big\nversion: 1\ntrigger: { event: a.b }\nre_enroll: always\nsteps:\n",
+    );
+    let mut i = 0;
+    while text.len() < mikawaya_dsl::MAX_FILE_BYTES - 200 {
+        text.push_str(&format!("  - action: log\n    with: {{ message: \"step {i} of a long workflow for {{{{ event.id }}}}\" }}\n"));
+        i += 1;
+    }
+    text
+}
+
+fn check_big_file(c: &mut Criterion) {
+    let text = big_workflow();
+    let mut group = c.benchmark_group("check");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("1mib_yaml_file", |b| {
+        b.iter(|| black_box(compile_source("big.yaml", &text, Syntax::Yaml).unwrap()))
+    });
+    group.finish();
+}
+
 fn evaluate_condition(c: &mut Criterion) {
     let expr = Expr::parse(
         "event.cart.total >= 50 and customer.consent.email",
@@ -46,5 +70,5 @@ fn evaluate_condition(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, compile_rules, evaluate_condition);
+criterion_group!(benches, compile_rules, check_big_file, evaluate_condition);
 criterion_main!(benches);
