@@ -22,9 +22,14 @@ export async function editorView(main: HTMLElement, name: string, onSaved: () =>
     el("p", { class: "help" }, "Changes are checked as you type. Saving needs the write token; runs in flight keep their version."),
     el("div", { class: "edit-grid" }, el("div", {}, holder, status, problems, save), preview),
   );
+  // Checks run on the server in parallel and may answer out of order: only the latest request
+  // may set the status (a save also makes every earlier answer stale).
+  let latest = 0;
   const check = linter(async (view): Promise<Diagnostic[]> => {
     const doc = view.state.doc;
+    const mine = ++latest;
     const r = await api("/validate", { method: "POST", body: JSON.stringify({ file: src.file, source: doc.toString() }) });
+    if (mine !== latest) return [];
     problems.replaceChildren();
     if (r.ok) {
       status.textContent = "No problems.";
@@ -52,6 +57,7 @@ export async function editorView(main: HTMLElement, name: string, onSaved: () =>
   });
   save.addEventListener("click", async () => {
     save.disabled = true;
+    latest++;
     try {
       const r = await api(`/workflows/${encodeURIComponent(name)}/source`, { method: "PUT", body: JSON.stringify({ source: view.state.doc.toString() }) });
       status.textContent = `Saved: ${name} is now version ${r.version}.`;
