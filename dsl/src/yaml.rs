@@ -274,7 +274,7 @@ impl Reader<'_> {
             self.re_enroll(&r, &path)
                 .map(|v| Spanned::new(v, self.span(&path)))
         });
-        let steps = self.steps(&doc.steps, &with(&root, PathSeg::Key("steps")));
+        let steps = self.steps(doc.steps, &with(&root, PathSeg::Key("steps")));
         Some(WorkflowAst {
             name: self.spanned(doc.workflow, &vec![PathSeg::Key("workflow")]),
             version: Spanned::new(doc.version, self.span(&vec![PathSeg::Key("version")])),
@@ -376,15 +376,16 @@ impl Reader<'_> {
         Some(Spanned::new(trigger, span))
     }
 
-    fn steps(&mut self, values: &[Value], path: &Path) -> Vec<StepAst> {
+    fn steps(&mut self, values: Vec<Value>, path: &Path) -> Vec<StepAst> {
         values
-            .iter()
+            .into_iter()
             .enumerate()
             .filter_map(|(i, v)| self.step(v, &with(path, PathSeg::Index(i))))
             .collect()
     }
 
-    fn step(&mut self, value: &Value, path: &Path) -> Option<StepAst> {
+    /// One step (taken by value: a 1 MiB workflow must not copy every step to read it).
+    fn step(&mut self, value: Value, path: &Path) -> Option<StepAst> {
         let span = self.span(path);
         let Some(map) = value.as_mapping() else {
             self.problem(
@@ -395,7 +396,11 @@ impl Reader<'_> {
             );
             return None;
         };
-        let step: YamlStep = match serde_yaml::from_value(value.clone()) {
+        let kinds = ["action", "wait", "if", "exit"]
+            .iter()
+            .filter(|k| map.contains_key(**k))
+            .count();
+        let step: YamlStep = match serde_yaml::from_value(value) {
             Ok(s) => s,
             Err(e) => {
                 let msg = e.to_string();
@@ -418,10 +423,6 @@ impl Reader<'_> {
                 return None;
             }
         };
-        let kinds = ["action", "wait", "if", "exit"]
-            .iter()
-            .filter(|k| map.contains_key(**k))
-            .count();
         if kinds != 1 {
             let message = if kinds == 0 {
                 "a step needs one of `action`, `wait`, `if` or `exit`"
@@ -460,11 +461,11 @@ impl Reader<'_> {
             StepKindAst::If {
                 cond: self.expr(cond.text(), &with(path, PathSeg::Key("if"))),
                 then: self.steps(
-                    &step.then.unwrap_or_default(),
+                    step.then.unwrap_or_default(),
                     &with(path, PathSeg::Key("then")),
                 ),
                 otherwise: self.steps(
-                    &step.otherwise.unwrap_or_default(),
+                    step.otherwise.unwrap_or_default(),
                     &with(path, PathSeg::Key("else")),
                 ),
             }
