@@ -81,13 +81,14 @@ pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
             None => return text.len(),
         }
     }
-    let rest = &text[start..];
-    start
-        + rest
-            .char_indices()
-            .nth(col)
-            .map(|(i, _)| i)
-            .unwrap_or(rest.len())
+    start + char_offset(&text[start..], col)
+}
+
+/// The byte offset of the `col`-th character of `rest` (its length when shorter).
+fn char_offset(rest: &str, col: usize) -> usize {
+    rest.char_indices()
+        .nth(col)
+        .map_or(rest.len(), |(i, _)| i)
 }
 
 /// Line starts of a text, computed once, so positions of many nodes cost a binary search each
@@ -139,13 +140,7 @@ impl<'t> LineIndex<'t> {
         if self.ascii {
             return (start + col).min(self.text.len());
         }
-        let rest = &self.text[start..];
-        start
-            + rest
-                .char_indices()
-                .nth(col)
-                .map(|(i, _)| i)
-                .unwrap_or(rest.len())
+        start + char_offset(&self.text[start..], col)
     }
 }
 
