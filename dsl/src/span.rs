@@ -86,9 +86,7 @@ pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
 
 /// The byte offset of the `col`-th character of `rest` (its length when shorter).
 fn char_offset(rest: &str, col: usize) -> usize {
-    rest.char_indices()
-        .nth(col)
-        .map_or(rest.len(), |(i, _)| i)
+    rest.char_indices().nth(col).map_or(rest.len(), |(i, _)| i)
 }
 
 /// Line starts of a text, computed once, so positions of many nodes cost a binary search each
