@@ -133,15 +133,17 @@ pub async fn load_compiled(
     let mut stored = store.versions().await?;
     let mut all = Vec::new();
     for v in &stored {
+        // Versions never change, so one already loaded is reused rather than read again.
+        if let Some(kept) = previous.and_then(|p| p.version(&v.name, v.version)) {
+            all.push(kept.ir.clone());
+            continue;
+        }
         match stored_workflow(v) {
             Ok(w) => all.push(Arc::new(w)),
-            Err(e) => match previous.and_then(|p| p.version(&v.name, v.version)) {
-                Some(kept) => all.push(kept.ir.clone()),
-                None => report.problems.push(format!(
-                    "stored version {} of `{}` ({}) cannot be loaded, so its runs in flight will fail: {e}",
-                    v.version, v.name, v.file
-                )),
-            },
+            Err(e) => report.problems.push(format!(
+                "stored version {} of `{}` ({}) cannot be loaded, so its runs in flight will fail: {e}",
+                v.version, v.name, v.file
+            )),
         }
     }
     let mut active = Vec::new();

@@ -80,7 +80,7 @@ impl<'a> Matcher<'a> {
         };
         self.goal_exits(ev, batch, now).await?;
         self.resume_waits(ev, &scope, batch, now).await?;
-        self.start_runs(ev, &scope, batch, enrolled).await?;
+        self.start_runs(ev, &scope, batch, enrolled, now).await?;
         Ok(())
     }
 
@@ -198,8 +198,8 @@ impl<'a> Matcher<'a> {
         scope: &ScopeData,
         batch: &mut MatchBatch,
         enrolled: &mut BatchEnrollments,
+        now: Millis,
     ) -> Result<(), EngineError> {
-        let now = self.ctx.clock.now_ms();
         for w in self.registry.event_triggered(&ev.event_type) {
             let candidate = Candidate {
                 workflow: w,
