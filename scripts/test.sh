@@ -10,6 +10,9 @@ if ! python3 -c "import aiosmtpd" 2>/dev/null; then
 fi
 plugins/examples/build.sh
 engine/web/build.sh
+# The simulator with crash points runs 10,000 seeds here (about 4 minutes on two cores); plain
+# `cargo test` runs 300.
+export MIKAWAYA_CHAOS_SEEDS="${MIKAWAYA_CHAOS_SEEDS:-10000}"
 cargo test --workspace "$@"
 
 # The web page in a real headless Chromium (Debian's package), driven by playwright-core.

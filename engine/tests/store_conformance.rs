@@ -6,6 +6,10 @@ use mikawaya_engine::store::*;
 use serde_json::json;
 use std::sync::Arc;
 
+#[path = "store_conformance/restraint.rs"]
+mod restraint;
+use restraint::*;
+
 fn event(
     id: &str,
     ty: &str,
@@ -238,6 +242,7 @@ async fn commits_are_guarded_by_the_revision(store: Arc<dyn Store>) {
         kind: "marketing".into(),
         address: None,
         workflow: "w".into(),
+        key: "r1:s0".into(),
     });
     assert!(store.commit(t.clone()).await.unwrap());
     assert!(!store.commit(t).await.unwrap(), "the revision moved");
@@ -441,45 +446,6 @@ async fn schedules_and_date_triggers_fire_once(store: Arc<dyn Store>) {
     assert_eq!(store.runs(&RunFilter::default()).await.unwrap().len(), 2);
 }
 
-/// Suppressions compare addresses case-insensitively; a bounce does not overwrite a manual reason.
-async fn suppressions_are_case_insensitive(store: Arc<dyn Store>) {
-    store
-        .suppress("Ada@Example.com", "manual", 1)
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .suppressed("ada@example.COM")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("manual")
-    );
-    let batch = MatchBatch {
-        suppressions: vec![
-            ("ADA@example.com".into(), "hard bounce".into(), 2),
-            ("b@x.io".into(), "complaint".into(), 3),
-        ],
-        ..Default::default()
-    };
-    store.apply_match(batch).await.unwrap();
-    assert_eq!(
-        store
-            .suppressed("ada@example.com")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("manual")
-    );
-    let all = store.suppressions().await.unwrap();
-    assert_eq!(
-        all.iter().map(|s| s.address.as_str()).collect::<Vec<_>>(),
-        ["b@x.io", "ada@example.com"]
-    );
-    assert!(store.unsuppress("ADA@example.com").await.unwrap());
-    assert!(!store.unsuppress("ada@example.com").await.unwrap());
-}
-
 /// Tasks once per key, plugin values per plugin, settings kept, versions once per number.
 async fn tasks_kv_settings_and_versions_are_kept_once(store: Arc<dyn Store>) {
     let first = store
@@ -533,6 +499,8 @@ macro_rules! conformance {
                 goals_and_resumes_follow_the_lifecycle_guards,
                 schedules_and_date_triggers_fire_once,
                 suppressions_are_case_insensitive,
+                claims_hold_the_limit_per_distinct_step,
+                concurrent_claims_never_pass_the_limit_together,
                 tasks_kv_settings_and_versions_are_kept_once);
         }
     };

@@ -1,7 +1,7 @@
 //! The `mikawaya` command line: argument parsing and the commands that need no server.
 
 use crate::serve_args::ServeArgs;
-use crate::{bench, client, insight, plugin, validate};
+use crate::{bench, chaos, client, insight, plugin, validate};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use mikawaya_dsl::{compile_file, graph, schema};
@@ -118,6 +118,8 @@ pub enum Command {
     },
     /// Measure durable event intake over HTTP (starts its own engine unless --url is given).
     Bench(bench::BenchArgs),
+    /// Run the deterministic simulator with crash points over many seeds (or replay one).
+    Chaos(chaos::ChaosArgs),
 }
 
 /// Runs the parsed command.
@@ -167,6 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Tasks { url, token } => client::get_print(&url, token, "/tasks").await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Chaos(args) => tokio::task::block_in_place(|| chaos::run(args)),
     }
 }
 

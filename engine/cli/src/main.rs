@@ -2,6 +2,7 @@
 
 mod args;
 mod bench;
+mod chaos;
 mod client;
 mod insight;
 mod log_writer;
@@ -18,10 +19,11 @@ use tracing_subscriber::EnvFilter;
 async fn main() {
     let cli = Cli::parse();
     // The server logs its work; one-shot commands only warn, so their output stays readable.
-    let default = if matches!(cli.command, Command::Serve(_)) {
-        "info,sqlx=warn"
-    } else {
-        "warn"
+    // The simulator's crashes make the engine log errors by design: keep them out of its report.
+    let default = match cli.command {
+        Command::Serve(_) => "info,sqlx=warn",
+        Command::Chaos(_) => "off",
+        _ => "warn",
     };
     let filter =
         EnvFilter::try_from_env("MIKAWAYA_LOG").unwrap_or_else(|_| EnvFilter::new(default));

@@ -70,7 +70,7 @@ impl<'a> Enroller<'a> {
             context["plugins"] = plugins.pins();
         }
         Ok(Some(NewRun {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: self.ctx.clock.new_id(),
             workflow: w.name.clone(),
             version: w.version,
             customer_id: c.customer_id,

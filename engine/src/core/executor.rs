@@ -4,13 +4,12 @@
 //! idempotency key.
 
 use crate::core::context::{Context, EngineError, Metrics};
-use crate::core::lifecycle::{Call, Effect, Input, Machine, Now};
+use crate::core::lifecycle::{idempotency_key, Call, Effect, Input, Machine, Now};
 use crate::core::registry::Registry;
 use crate::core::restraint::Message;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::store::{DueWork, RunRow};
 use mikawaya_plugins::{Action, ActionContext, ActionError};
-use rand::Rng;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -56,7 +55,7 @@ impl Executor {
     fn now(&self) -> Now {
         Now {
             ms: self.ctx.clock.now_ms(),
-            random: rand::thread_rng().gen(),
+            random: self.ctx.clock.random(),
             lease_ms: self.ctx.config.lease_ms,
         }
     }
@@ -93,7 +92,11 @@ impl Executor {
                     }
                     Input::Committed
                 }
-                Effect::Restrain { channel, input } => {
+                Effect::Restrain {
+                    key,
+                    channel,
+                    input,
+                } => {
                     let run = machine.run();
                     let over_cap = workflow.as_ref().map(|w| w.over_cap).unwrap_or_default();
                     let message = Message {
@@ -102,6 +105,9 @@ impl Executor {
                         customer_id: run.customer_id.as_deref(),
                         customer: machine.customer(),
                         over_cap,
+                        key: &key,
+                        run_id: &run.id,
+                        workflow: &run.workflow,
                     };
                     let decision = self
                         .ctx
@@ -168,7 +174,7 @@ impl Executor {
             run_id: run.id.clone(),
             step_id: step_id.clone(),
             customer_id: run.customer_id.clone(),
-            idempotency_key: format!("{}:{}", run.id, step_id),
+            idempotency_key: idempotency_key(&run.id, step_id),
             attempt: call.attempt,
             scope: call.scope,
             unsubscribe_url: call

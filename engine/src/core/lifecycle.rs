@@ -24,6 +24,12 @@ pub use crate::store::status::{
 };
 use RunStatus::*;
 
+/// The idempotency key of a step of a run: the same for every attempt, after a crash too, so
+/// actions and the message log can tell a repeat from a new call.
+pub fn idempotency_key(run_id: &str, step_id: &str) -> String {
+    format!("{run_id}:{step_id}")
+}
+
 /// The outside world as the machine may see it: the time, a random number, the lease length.
 #[derive(Debug, Clone, Copy)]
 pub struct Now {
@@ -58,6 +64,8 @@ pub enum Input {
 pub enum Effect {
     /// Ask restraint about a customer-facing call, then send [`Input::Restraint`].
     Restrain {
+        /// The step's idempotency key (the message is claimed under it).
+        key: String,
         /// The action's channel.
         channel: &'static str,
         /// The evaluated input.
@@ -288,7 +296,11 @@ impl<'w> Machine<'w> {
                     };
                     self.pending = Some((call, None));
                     return match w.channel(index) {
-                        Some(channel) => Effect::Restrain { channel, input },
+                        Some(channel) => Effect::Restrain {
+                            key: idempotency_key(&self.run.id, &step.id),
+                            channel,
+                            input,
+                        },
                         None => self.call_pending(),
                     };
                 }
@@ -320,6 +332,7 @@ impl<'w> Machine<'w> {
                     kind,
                     address,
                     workflow: self.run.workflow.clone(),
+                    key: idempotency_key(&self.run.id, &step.id),
                 };
                 self.pending = Some((
                     Call {

@@ -4,7 +4,7 @@
 //! the step's `kind` argument. Also the signed one-click unsubscribe links.
 
 use crate::clock::Millis;
-use crate::store::{RestraintStore, StoreResult};
+use crate::store::{Claim, MessageLimit, RestraintStore, SentMessage, StoreResult};
 use hmac::{Hmac, Mac};
 use mikawaya_dsl::expr::{format_duration, parse_duration};
 use mikawaya_dsl::ir::OverCap;
@@ -95,6 +95,12 @@ pub struct Message<'a> {
     pub customer: &'a Value,
     /// What the workflow does over the cap.
     pub over_cap: OverCap,
+    /// The sending step's idempotency key.
+    pub key: &'a str,
+    /// The sending run and its workflow.
+    pub run_id: &'a str,
+    /// The workflow of the run.
+    pub workflow: &'a str,
 }
 
 impl Restraint {
@@ -114,7 +120,9 @@ impl Restraint {
         }
     }
 
-    /// Applies suppression, consent and the frequency cap to `m` at `now`.
+    /// Applies suppression, consent and the frequency cap to `m` at `now`. A marketing message
+    /// allowed to go is claimed in the store before it is sent (once per step), so concurrent
+    /// runs and a crash between sending and committing never pass the cap.
     pub async fn decide(&self, m: Message<'_>, now: Millis) -> StoreResult<Decision> {
         let Message {
             channel,
@@ -122,6 +130,9 @@ impl Restraint {
             customer_id,
             customer,
             over_cap,
+            key,
+            run_id,
+            workflow,
         } = m;
         let kind = input
             .get("kind")
@@ -153,35 +164,49 @@ impl Restraint {
                 "customer {cid} has not consented to {channel}"
             )));
         }
-        if let Some(cap) = self.cap {
-            // A message counts while `now < sent_at + window`, so a deferred step is allowed
-            // exactly at the time `Defer::until` names (an inclusive window re-deferred it to
-            // the same instant, again and again).
-            let sent = self
-                .store
-                .messages_since(cid, channel, "marketing", now - cap.window_ms + 1)
-                .await?;
-            if cap.max == 0 {
-                return Ok(Decision::Skip(format!(
-                    "frequency cap: no {channel} marketing messages are allowed"
-                )));
-            }
-            if sent.len() >= cap.max as usize {
-                let reason = format!(
-                    "frequency cap: {} {channel} message(s) in {} already",
-                    sent.len(),
-                    format_duration(cap.window_ms)
-                );
-                return Ok(match over_cap {
-                    OverCap::Skip => Decision::Skip(reason),
-                    OverCap::Defer => Decision::Defer {
-                        until: sent[sent.len() - cap.max as usize] + cap.window_ms,
-                        reason,
-                    },
-                });
-            }
+        if self.cap.is_some_and(|cap| cap.max == 0) {
+            return Ok(Decision::Skip(format!(
+                "frequency cap: no {channel} marketing messages are allowed"
+            )));
         }
-        Ok(Decision::Send { kind, address })
+        // A message counts while `now < sent_at + window`, so a deferred step is allowed exactly
+        // at the time `Defer::until` names (an inclusive window re-deferred it to the same
+        // instant, again and again).
+        let limit = self.cap.map(|cap| MessageLimit {
+            max: cap.max as usize,
+            since: now - cap.window_ms + 1,
+        });
+        let message = SentMessage {
+            customer_id: Some(cid.to_string()),
+            channel: channel.to_string(),
+            kind: kind.clone(),
+            address: address.clone(),
+            workflow: workflow.to_string(),
+            key: key.to_string(),
+        };
+        let (Claim::Over(sent), Some(cap)) = (
+            self.store
+                .claim_message(&message, run_id, now, limit)
+                .await?,
+            self.cap,
+        ) else {
+            return Ok(Decision::Send { kind, address });
+        };
+        let reason = format!(
+            "frequency cap: {} {channel} message(s) in {} already",
+            sent.len(),
+            format_duration(cap.window_ms)
+        );
+        Ok(match over_cap {
+            OverCap::Skip => Decision::Skip(reason),
+            OverCap::Defer => Decision::Defer {
+                until: sent
+                    .get(sent.len().saturating_sub(cap.max as usize))
+                    .map_or(now, |at| *at)
+                    + cap.window_ms,
+                reason,
+            },
+        })
     }
 
     /// The one-click unsubscribe link of a customer for a channel.
@@ -275,6 +300,9 @@ mod tests {
             customer_id: Some("c-1"),
             customer,
             over_cap,
+            key: "run-1:promo",
+            run_id: "run-1",
+            workflow: "w",
         }
     }
 
@@ -421,6 +449,7 @@ mod tests {
                 kind: "marketing".into(),
                 address: None,
                 workflow: "w".into(),
+                key: format!("{id}:promo"),
             };
             let t = Transition {
                 run_id: id,

@@ -40,6 +40,10 @@ pub enum StoreError {
     /// The store URL names nothing this build can open.
     #[error("{0}")]
     Url(String),
+    /// The store cannot be reached (the connection or the process is gone; the simulator's
+    /// crashes end here too). Whether the last change was applied is unknown.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Result of store calls.
@@ -142,6 +146,18 @@ pub trait RestraintStore: Send + Sync {
     ) -> StoreResult<Vec<Millis>>;
     /// Why an address is suppressed, if it is (addresses compare case-insensitively).
     async fn suppressed(&self, address: &str) -> StoreResult<Option<String>>;
+    /// Records message `m` of run `run_id` at `at` before it is sent, unless the messages of
+    /// *other* keys (steps) sent within `limit` reach its max. Atomic, so concurrent claims never
+    /// pass the limit together; a retry claims again under its key (one more row, the same
+    /// message), so no window ever holds more than `max` distinct messages, whenever each
+    /// attempt went out.
+    async fn claim_message(
+        &self,
+        m: &SentMessage,
+        run_id: &str,
+        at: Millis,
+        limit: Option<MessageLimit>,
+    ) -> StoreResult<Claim>;
     /// Suppresses an address (a second call replaces the reason).
     async fn suppress(&self, address: &str, reason: &str, at: Millis) -> StoreResult<()>;
     /// Lifts a suppression; `false` when there was none.

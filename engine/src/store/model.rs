@@ -326,6 +326,26 @@ pub struct SentMessage {
     pub address: Option<String>,
     /// Workflow that sent it.
     pub workflow: String,
+    /// The sending step's idempotency key: a message is recorded once per key.
+    pub key: String,
+}
+
+/// How many messages of one customer, channel and kind may have been sent since when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageLimit {
+    /// Messages allowed since `since`.
+    pub max: usize,
+    /// Start of the window (inclusive).
+    pub since: Millis,
+}
+
+/// The answer to claiming a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Recorded now (a retried step claims again, under the same key).
+    Granted,
+    /// The limit is reached by other steps' messages; the latest time of each, oldest first.
+    Over(Vec<Millis>),
 }
 
 /// A suppressed address.

@@ -1,6 +1,8 @@
-//! Tools built on the engine: a deterministic simulation on a manual clock, rule tests
+//! Tools built on the engine: a deterministic simulation on a manual clock, the simulator with
+//! crash points (`mikawaya chaos`), rule tests
 //! (`mikawaya test`) and replay of a workflow over the stored history (`mikawaya replay`).
 
+pub mod chaos;
 pub mod replay;
 pub mod ruletest;
 pub mod sim;

@@ -35,7 +35,7 @@ struct State {
     schedules: HashMap<String, Millis>,
     tasks: Vec<(String, TaskRow)>,
     dead_letters: Vec<DeadLetterRow>,
-    messages: Vec<(Option<String>, String, String, Millis)>,
+    messages: Vec<(SentMessage, Millis)>,
     suppressions: HashMap<String, Suppression>,
     consent_log: Vec<(String, String, bool, String, Millis)>,
     settings: HashMap<String, String>,
@@ -75,6 +75,36 @@ impl MemoryStore {
 impl State {
     fn add_timeline(&mut self, run_id: &str, entry: TimelineEntry) {
         self.timeline.push((run_id.to_string(), entry));
+    }
+
+    /// Records a sent message unless its key was claimed already.
+    fn record_message(&mut self, m: SentMessage, at: Millis) {
+        if !self.messages.iter().any(|(old, _)| old.key == m.key) {
+            self.messages.push((m, at));
+        }
+    }
+
+    /// When messages of a customer, channel and kind were sent since `since`, oldest first.
+    fn sent_since(
+        &self,
+        customer_id: &str,
+        channel: &str,
+        kind: &str,
+        since: Millis,
+    ) -> Vec<Millis> {
+        let mut sent: Vec<Millis> = self
+            .messages
+            .iter()
+            .filter(|(m, at)| {
+                m.customer_id.as_deref() == Some(customer_id)
+                    && m.channel == channel
+                    && m.kind == kind
+                    && *at >= since
+            })
+            .map(|(_, at)| *at)
+            .collect();
+        sent.sort();
+        sent
     }
 
     fn set_timer(&mut self, run_id: &str, timer: Option<Timer>) {

@@ -5,6 +5,7 @@ use crate::clock::Millis;
 use crate::store::model::*;
 use crate::store::{RestraintStore, StoreResult};
 use async_trait::async_trait;
+use std::collections::HashMap;
 
 #[async_trait]
 impl RestraintStore for MemoryStore {
@@ -15,17 +16,38 @@ impl RestraintStore for MemoryStore {
         kind: &str,
         since: Millis,
     ) -> StoreResult<Vec<Millis>> {
-        let s = self.lock();
-        let mut sent: Vec<Millis> = s
-            .messages
-            .iter()
-            .filter(|(c, ch, k, at)| {
-                c.as_deref() == Some(customer_id) && ch == channel && k == kind && *at >= since
-            })
-            .map(|m| m.3)
-            .collect();
-        sent.sort();
-        Ok(sent)
+        Ok(self.lock().sent_since(customer_id, channel, kind, since))
+    }
+
+    async fn claim_message(
+        &self,
+        m: &SentMessage,
+        _run_id: &str,
+        at: Millis,
+        limit: Option<MessageLimit>,
+    ) -> StoreResult<Claim> {
+        let mut s = self.lock();
+        if let Some(limit) = limit {
+            let mut latest: HashMap<&str, Millis> = HashMap::new();
+            for (old, sent_at) in &s.messages {
+                let counts = old.customer_id == m.customer_id
+                    && old.channel == m.channel
+                    && old.kind == m.kind
+                    && *sent_at >= limit.since
+                    && old.key != m.key;
+                if counts {
+                    let at = latest.entry(&old.key).or_insert(*sent_at);
+                    *at = (*at).max(*sent_at);
+                }
+            }
+            if latest.len() >= limit.max {
+                let mut times: Vec<Millis> = latest.into_values().collect();
+                times.sort();
+                return Ok(Claim::Over(times));
+            }
+        }
+        s.messages.push((m.clone(), at));
+        Ok(Claim::Granted)
     }
 
     async fn suppressed(&self, address: &str) -> StoreResult<Option<String>> {

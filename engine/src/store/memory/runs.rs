@@ -127,7 +127,7 @@ impl RunStore for MemoryStore {
             s.waits.insert(t.run_id.clone(), w);
         }
         if let Some(m) = t.sent {
-            s.messages.push((m.customer_id, m.channel, m.kind, t.at));
+            s.record_message(m, t.at);
         }
         if let Some(d) = t.dead_letter {
             let id = s.dead_letters.len() as i64 + 1;

@@ -29,6 +29,51 @@ impl RestraintStore for SqliteStore {
         Ok(rows)
     }
 
+    async fn claim_message(
+        &self,
+        m: &SentMessage,
+        run_id: &str,
+        at: Millis,
+        limit: Option<MessageLimit>,
+    ) -> StoreResult<Claim> {
+        // One statement counts and inserts, so SQLite's write lock makes it atomic. Old rows
+        // without a key count one each.
+        const OTHERS: &str = "FROM messages WHERE customer_id = ?1 AND channel = ?2 AND kind = ?3 \
+             AND sent_at >= ?4 AND (key IS NULL OR key <> ?5)";
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO messages (customer_id, channel, kind, sent_at, key, address, workflow, run_id) \
+             SELECT ?1, ?2, ?3, ?7, ?5, ?8, ?9, ?10 WHERE ?6 IS NULL \
+             OR (SELECT COUNT(DISTINCT COALESCE(key, 'row:' || id)) {OTHERS}) < ?6"
+        ))
+        .bind(&m.customer_id)
+        .bind(&m.channel)
+        .bind(&m.kind)
+        .bind(limit.map_or(0, |l| l.since))
+        .bind(&m.key)
+        .bind(limit.map(|l| l.max as i64))
+        .bind(at)
+        .bind(&m.address)
+        .bind(&m.workflow)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(Claim::Granted);
+        }
+        let latest: Vec<Millis> = sqlx::query_scalar(&format!(
+            "SELECT MAX(sent_at) AS at {OTHERS} GROUP BY COALESCE(key, 'row:' || id) ORDER BY at"
+        ))
+        .bind(&m.customer_id)
+        .bind(&m.channel)
+        .bind(&m.kind)
+        .bind(limit.map_or(0, |l| l.since))
+        .bind(&m.key)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Claim::Over(latest))
+    }
+
     async fn suppressed(&self, address: &str) -> StoreResult<Option<String>> {
         let row: Option<String> =
             sqlx::query_scalar("SELECT reason FROM suppressions WHERE address = ?")
@@ -99,4 +144,21 @@ pub(super) async fn record_consent(
         .execute(tx)
         .await?;
     Ok(())
+}
+
+/// The statement recording a sent message unless its key was claimed already.
+pub(super) fn insert_message<'q>(
+    m: &'q SentMessage,
+    run_id: &'q str,
+    at: Millis,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    sqlx::query("INSERT INTO messages (customer_id, channel, kind, address, workflow, run_id, sent_at, key) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE key = ?8)")
+        .bind(&m.customer_id)
+        .bind(&m.channel)
+        .bind(&m.kind)
+        .bind(&m.address)
+        .bind(&m.workflow)
+        .bind(run_id)
+        .bind(at)
+        .bind(&m.key)
 }

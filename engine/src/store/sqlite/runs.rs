@@ -133,14 +133,7 @@ impl RunStore for SqliteStore {
             .await?;
         }
         if let Some(m) = &t.sent {
-            sqlx::query("INSERT INTO messages (customer_id, channel, kind, address, workflow, run_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-                .bind(&m.customer_id)
-                .bind(&m.channel)
-                .bind(&m.kind)
-                .bind(&m.address)
-                .bind(&m.workflow)
-                .bind(&t.run_id)
-                .bind(t.at)
+            super::restraint::insert_message(m, &t.run_id, t.at)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -1,0 +1,161 @@
+//! Conformance cases of the restraint store: suppressions and message claims.
+
+use mikawaya_engine::store::*;
+use std::sync::Arc;
+
+/// Suppressions compare addresses case-insensitively; a bounce does not overwrite a manual reason.
+pub async fn suppressions_are_case_insensitive(store: Arc<dyn Store>) {
+    store
+        .suppress("Ada@Example.com", "manual", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .suppressed("ada@example.COM")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("manual")
+    );
+    let batch = MatchBatch {
+        suppressions: vec![
+            ("ADA@example.com".into(), "hard bounce".into(), 2),
+            ("b@x.io".into(), "complaint".into(), 3),
+        ],
+        ..Default::default()
+    };
+    store.apply_match(batch).await.unwrap();
+    assert_eq!(
+        store
+            .suppressed("ada@example.com")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("manual")
+    );
+    let all = store.suppressions().await.unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.address.as_str()).collect::<Vec<_>>(),
+        ["b@x.io", "ada@example.com"]
+    );
+    assert!(store.unsuppress("ADA@example.com").await.unwrap());
+    assert!(!store.unsuppress("ada@example.com").await.unwrap());
+}
+
+fn message(key: &str) -> SentMessage {
+    SentMessage {
+        customer_id: Some("c1".into()),
+        channel: "email".into(),
+        kind: "marketing".into(),
+        address: Some("c1@x.io".into()),
+        workflow: "w".into(),
+        key: key.into(),
+    }
+}
+
+fn limit(max: usize, since: i64) -> Option<MessageLimit> {
+    Some(MessageLimit { max, since })
+}
+
+/// Claims count distinct steps (keys) in the window: a retry claims again without counting as
+/// another message, a third step is over, and a committed message whose key was claimed adds
+/// nothing.
+pub async fn claims_hold_the_limit_per_distinct_step(store: Arc<dyn Store>) {
+    let claim = |key: &'static str, at: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_message(&message(key), "r", at, limit(2, at - 99))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(claim("r1:a", 10).await, Claim::Granted);
+    assert_eq!(claim("r2:a", 20).await, Claim::Granted);
+    assert_eq!(
+        claim("r1:a", 30).await,
+        Claim::Granted,
+        "a retry of the same step"
+    );
+    assert_eq!(claim("r3:a", 40).await, Claim::Over(vec![20, 30]));
+    assert_eq!(claim("r3:a", 111).await, Claim::Over(vec![20, 30]));
+    assert_eq!(
+        claim("r3:a", 120).await,
+        Claim::Granted,
+        "r2 left the window"
+    );
+    let other_channel = SentMessage {
+        channel: "sms".into(),
+        ..message("r4:a")
+    };
+    let got = store
+        .claim_message(&other_channel, "r", 120, limit(2, 21))
+        .await
+        .unwrap();
+    assert_eq!(got, Claim::Granted, "the limit is per channel");
+    let unlimited = store
+        .claim_message(&message("r5:a"), "r", 121, None)
+        .await
+        .unwrap();
+    assert_eq!(unlimited, Claim::Granted);
+    let before = store
+        .messages_since("c1", "email", "marketing", 0)
+        .await
+        .unwrap();
+    assert_eq!(before, [10, 20, 30, 120, 121]);
+    let run = NewRun {
+        id: "r1".into(),
+        workflow: "w".into(),
+        version: 1,
+        customer_id: Some("c1".into()),
+        enroll_key: "c1".into(),
+        trigger_key: "t1".into(),
+        context: serde_json::json!({}),
+        start: Some(0),
+        at: 1,
+    };
+    let batch = MatchBatch {
+        new_runs: vec![run],
+        ..Default::default()
+    };
+    store.apply_match(batch).await.unwrap();
+    let t = Transition {
+        run_id: "r1".into(),
+        rev: 0,
+        status: RunStatus::Completed,
+        step: None,
+        context: serde_json::json!({}),
+        timeline: vec![],
+        timer: None,
+        wait: None,
+        exit_reason: None,
+        dead_letter: None,
+        sent: Some(message("r1:a")),
+        at: 130,
+    };
+    assert!(store.commit(t).await.unwrap());
+    let after = store
+        .messages_since("c1", "email", "marketing", 0)
+        .await
+        .unwrap();
+    assert_eq!(after, before, "the claimed message is not recorded twice");
+}
+
+/// Many runs claiming at the same moment: exactly the limit gets through.
+pub async fn concurrent_claims_never_pass_the_limit_together(store: Arc<dyn Store>) {
+    let claims = (0..12).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let key = format!("r{i}:a");
+            store
+                .claim_message(&message(&key), "r", 50, limit(3, 0))
+                .await
+                .unwrap()
+        })
+    });
+    let mut granted = 0;
+    for claim in claims.collect::<Vec<_>>() {
+        granted += usize::from(claim.await.unwrap() == Claim::Granted);
+    }
+    assert_eq!(granted, 3);
+}
