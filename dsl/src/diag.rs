@@ -1,8 +1,13 @@
 //! Diagnostics: every problem names its file, line and column, what is wrong and how to fix it.
 
-use crate::span::{position, Pos, Span};
+use crate::span::{position, LineIndex, Pos, Span};
 use std::fmt;
 use std::sync::Arc;
+
+/// Problems [`Diagnostics::render`] shows with source excerpts (the rest get one line each);
+/// each excerpt copies and scans the file, so a large broken file with thousands of problems
+/// took minutes to render them all.
+pub const RENDERED_PROBLEMS: usize = 50;
 
 /// One problem found in a rule file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +86,13 @@ impl Diagnostics {
     /// One line per problem: `file:line:col: error[code]: message (hint: ...)`.
     pub fn to_plain(&self) -> String {
         let mut out = String::new();
-        for p in &self.problems {
-            let pos = self.pos(p);
+        self.plain_lines(&self.problems, &LineIndex::new(&self.source), &mut out);
+        out
+    }
+
+    fn plain_lines(&self, problems: &[Problem], lines: &LineIndex<'_>, out: &mut String) {
+        for p in problems {
+            let pos = lines.position(p.span.start);
             out.push_str(&format!(
                 "{}:{}: error[{}]: {}",
                 self.file, pos, p.code, p.message
@@ -92,22 +102,28 @@ impl Diagnostics {
             }
             out.push('\n');
         }
-        out
     }
 
-    /// A rich rendering with source excerpts (miette's graphical handler, no colours).
+    /// A rich rendering with source excerpts (miette's graphical handler, no colours): the
+    /// first [`RENDERED_PROBLEMS`] in full, the rest one line each.
     pub fn render(&self) -> String {
         let handler =
             miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
                 .with_width(100);
         let mut out = String::new();
-        for p in &self.problems {
+        let lines = LineIndex::new(&self.source);
+        for p in self.problems.iter().take(RENDERED_PROBLEMS) {
             let report = RenderedProblem {
                 problem: p.clone(),
-                pos: self.pos(p),
+                pos: lines.position(p.span.start),
                 src: miette::NamedSource::new(self.file.clone(), self.source.to_string()),
             };
             let _ = handler.render_report(&mut out, &report);
+        }
+        let rest = &self.problems[self.problems.len().min(RENDERED_PROBLEMS)..];
+        if !rest.is_empty() {
+            out.push_str(&format!("… and {} more, one per line:\n", rest.len()));
+            self.plain_lines(rest, &lines, &mut out);
         }
         out
     }
@@ -153,5 +169,28 @@ impl miette::Diagnostic for RenderedProblem {
         let span = self.problem.span;
         let label = miette::LabeledSpan::new(Some("here".into()), span.start, span.len().max(1));
         Some(Box::new(std::iter::once(label)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_problems_render_the_first_in_full_and_the_rest_one_line_each() {
+        let source = "x\n".repeat(200);
+        let mut d = Diagnostics::new("big.yaml", &source);
+        for i in 0..200 {
+            d.push(Problem::new(
+                "bad",
+                Span::new(i * 2, i * 2 + 1),
+                format!("problem {i}"),
+            ));
+        }
+        let text = d.render();
+        assert!(text.contains("… and 150 more, one per line:"), "{text}");
+        assert!(text.contains("big.yaml:200:1: error[bad]: problem 199"));
+        assert!(text.contains("problem 49") && !text.contains("big.yaml:50:1: error[bad]"));
+        assert_eq!(d.to_plain().lines().count(), 200);
     }
 }

@@ -15,6 +15,7 @@ pub mod check;
 mod clash;
 pub mod diag;
 pub mod expr;
+pub mod fuzzing;
 mod grammar;
 pub mod graph;
 pub mod ir;

@@ -23,6 +23,7 @@ pub mod api;
 pub mod clock;
 pub mod core;
 pub mod event;
+pub mod fuzzing;
 pub mod serve;
 pub mod store;
 pub mod tools;

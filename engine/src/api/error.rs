@@ -57,7 +57,7 @@ impl From<StoreError> for ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::Busy(busy) => ApiError::Busy(busy.to_string()),
+            EngineError::Busy(busy) => ApiError::Busy(busy),
             EngineError::Input(message) => ApiError::BadRequest(json!({ "error": message })),
             other => ApiError::Internal(other.to_string()),
         }

@@ -7,10 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// Too many checks are running; try again.
+/// Why a check did not give its answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the engine is busy checking other workflows; try again in a moment")]
-pub struct Busy;
+pub enum CheckError {
+    /// Too many checks are running; try again.
+    #[error("the engine is busy checking other workflows; try again in a moment")]
+    Busy,
+    /// The check panicked: a bug in the checker, reported as a server error (a 500), not as
+    /// "busy", which would invite the same request again.
+    #[error("checking the workflow failed inside the engine ({0}); please report this file")]
+    Crashed(String),
+}
 
 /// Runs CPU-heavy checks off the async threads, a bounded number at a time.
 #[derive(Debug, Clone)]
@@ -32,18 +39,29 @@ impl CheckLimiter {
     pub async fn run<T: Send + 'static>(
         &self,
         check: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Busy> {
+    ) -> Result<T, CheckError> {
         let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
             .await
-            .map_err(|_| Busy)?
-            .map_err(|_| Busy)?;
+            .map_err(|_| CheckError::Busy)?
+            .map_err(|_| CheckError::Busy)?;
         let result = tokio::task::spawn_blocking(move || {
             let _turn = permit;
             check()
         })
         .await;
-        // A panicking check is a bug; report it as busy rather than take the server down.
-        result.map_err(|_| Busy)
+        // A panicking check is a bug: the server stays up and the caller gets a 500.
+        result.map_err(|e| {
+            let what = match e.try_into_panic() {
+                Ok(payload) => payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into()),
+                Err(e) => e.to_string(),
+            };
+            tracing::error!("a workflow check panicked: {what}");
+            CheckError::Crashed(what)
+        })
     }
 }
 
@@ -73,11 +91,19 @@ mod tests {
         }
         assert_eq!(
             limiter.run(|| 2).await,
-            Err(Busy),
+            Err(CheckError::Busy),
             "no turn within the wait"
         );
         release.send(()).unwrap();
         assert_eq!(first.await.unwrap(), Ok(true));
         assert_eq!(limiter.run(|| 3).await, Ok(3), "a free turn runs at once");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_check_is_a_crash_not_busy_and_frees_its_turn() {
+        let limiter = CheckLimiter::new(1, Duration::from_millis(100));
+        let got = limiter.run(|| -> u8 { panic!("checker bug") }).await;
+        assert_eq!(got, Err(CheckError::Crashed("checker bug".into())));
+        assert_eq!(limiter.run(|| 4).await, Ok(4));
     }
 }

@@ -85,8 +85,11 @@ pub enum EngineError {
     #[error("{0}")]
     Input(String),
     /// Too much work of this kind is running; the caller may retry.
-    #[error(transparent)]
-    Busy(#[from] crate::core::checks::Busy),
+    #[error("{0}")]
+    Busy(String),
+    /// A bug inside the engine (a panicking check); the caller should not simply retry.
+    #[error("{0}")]
+    Internal(String),
     /// Workflow files failed to load.
     #[error("workflows failed to load:\n{0}")]
     Workflows(String),
@@ -115,5 +118,15 @@ impl Context {
             Some(c) => crate::core::scope::customer_value(Some(c), self.store.customer(c).await?),
             None => serde_json::Value::Null,
         })
+    }
+}
+
+impl From<crate::core::checks::CheckError> for EngineError {
+    fn from(e: crate::core::checks::CheckError) -> Self {
+        use crate::core::checks::CheckError;
+        match e {
+            CheckError::Busy => EngineError::Busy(e.to_string()),
+            CheckError::Crashed(_) => EngineError::Internal(e.to_string()),
+        }
     }
 }

@@ -120,7 +120,12 @@ pub type Grants = BTreeMap<String, Capabilities>;
 /// Reads a manifest; the error names the file, line and column.
 pub fn read_manifest(path: &Path) -> Result<Manifest, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let m: Manifest = serde_yaml::from_str(&text).map_err(|e| match e.location() {
+    parse_manifest(path, &text)
+}
+
+/// Parses the text of the manifest at `path` (named in errors, with line and column).
+pub fn parse_manifest(path: &Path, text: &str) -> Result<Manifest, String> {
+    let m: Manifest = serde_yaml::from_str(text).map_err(|e| match e.location() {
         Some(l) => format!(
             "{}:{}:{}: {}",
             path.display(),
@@ -205,6 +210,34 @@ pub fn check_input(schema: &Value, input: &Value, at: &str) -> Result<(), String
         }
     }
     Ok(())
+}
+
+/// The fuzz target's entry point (`fuzz/`, and the corpus replay in the tests): any text is a
+/// manifest or an error, a manifest survives being written out and read back, and its input
+/// schemas judge any input without panicking.
+pub fn fuzz_manifest(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let path = Path::new("plugin.yaml");
+    let Ok(m) = parse_manifest(path, text) else {
+        return;
+    };
+    let written = serde_yaml::to_string(&m).expect("a manifest serializes");
+    let back = parse_manifest(path, &written).expect("a written manifest reads back");
+    assert_eq!(back, m);
+    let _ = m.capabilities.intersect(&Capabilities::default());
+    for action in &m.actions {
+        if let Some(schema) = &action.input_schema {
+            for input in [
+                Value::Null,
+                serde_json::json!({}),
+                serde_json::json!({"a": [1, "b"]}),
+            ] {
+                let _ = check_input(schema, &input, "input");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,11 @@ use serde_json::json;
 /// The simulated customers (few, so runs of one customer meet at the frequency cap).
 pub const CUSTOMERS: [&str; 3] = ["ada", "ben", "cy"];
 
+/// One of the customers, at random.
+pub fn any_customer(rng: &SimRng) -> &'static str {
+    CUSTOMERS[rng.below(CUSTOMERS.len() as u64) as usize]
+}
+
 /// A customer's address.
 pub fn address(customer: &str) -> String {
     format!("{customer}@example.com")
@@ -25,7 +30,7 @@ impl EventMaker {
     pub fn next(&mut self, rng: &SimRng) -> SentEvent {
         self.made += 1;
         let id = format!("e{}", self.made);
-        let customer = *rng.pick(&CUSTOMERS);
+        let customer = any_customer(rng);
         let mut who = json!({ "id": customer, "email": address(customer) });
         let (kind, data, starts): (&str, _, Vec<&'static str>) = match rng.below(12) {
             0..=2 => {

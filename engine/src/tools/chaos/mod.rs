@@ -19,7 +19,7 @@ use crate::core::restraint::FrequencyCap;
 use crate::core::{Engine, EngineConfig, EngineError};
 use crate::event::parse_event;
 use crate::store::{MemoryStore, Store};
-use events::{address, EventMaker, CUSTOMERS};
+use events::{address, any_customer, EventMaker};
 use faults::{CrashPoint, CrashingStore, Faults};
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -229,9 +229,9 @@ impl Sim<'_> {
             }
             85..=92 => {
                 let request = if rng.chance(70) {
-                    Request::Consent(*rng.pick(&CUSTOMERS), rng.chance(60))
+                    Request::Consent(any_customer(rng), rng.chance(60))
                 } else {
-                    Request::Suppress(address(*rng.pick(&CUSTOMERS)), rng.chance(50))
+                    Request::Suppress(address(any_customer(rng)), rng.chance(50))
                 };
                 if !self.request(p, &request).await {
                     unacked.push(request);
