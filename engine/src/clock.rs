@@ -40,25 +40,31 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to; its random numbers and ids follow from a seed.
+/// A clock that only moves when told to. Seeded, its random numbers and ids follow from the
+/// seed (for simulations that replay); unseeded, they come from the OS as the system clock's do,
+/// so two processes started at the same manual time (a restart in a test) never share an id.
 #[derive(Debug, Default)]
 pub struct ManualClock {
     now: AtomicI64,
-    seed: u64,
+    seed: Option<u64>,
     drawn: AtomicU64,
 }
 
 impl ManualClock {
     /// A clock stopped at `at`.
     pub fn at(at: DateTime<Utc>) -> Self {
-        Self::seeded(at, 0)
+        ManualClock {
+            now: AtomicI64::new(at.timestamp_millis()),
+            seed: None,
+            drawn: AtomicU64::new(0),
+        }
     }
 
     /// A clock stopped at `at` whose random numbers follow from `seed`.
     pub fn seeded(at: DateTime<Utc>, seed: u64) -> Self {
         ManualClock {
             now: AtomicI64::new(at.timestamp_millis()),
-            seed,
+            seed: Some(seed),
             drawn: AtomicU64::new(0),
         }
     }
@@ -84,15 +90,21 @@ impl Clock for ManualClock {
     }
 
     fn random(&self) -> u64 {
-        splitmix64(self.seed ^ self.draw().wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        match self.seed {
+            Some(seed) => splitmix64(seed ^ self.draw().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            None => rand::random(),
+        }
     }
 
-    /// A UUID v7 at the clock's time whose other bits count up, so ids are unique, ordered by
-    /// creation and the same in every replay.
+    /// Seeded: a UUID v7 at the clock's time whose other bits count up, so ids are unique within
+    /// the simulation, ordered by creation and the same in every replay.
     fn new_id(&self) -> String {
+        let Some(seed) = self.seed else {
+            return uuid::Uuid::now_v7().to_string();
+        };
         let mut bits = [0u8; 10];
         bits[..8].copy_from_slice(&self.draw().to_be_bytes());
-        bits[8..].copy_from_slice(&(self.seed as u16).to_be_bytes());
+        bits[8..].copy_from_slice(&(seed as u16).to_be_bytes());
         uuid::Builder::from_unix_timestamp_millis(self.now_ms().max(0) as u64, &bits)
             .into_uuid()
             .to_string()
