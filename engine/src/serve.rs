@@ -86,6 +86,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the store {}", opts.db))?;
     let released = store.release_leases().await?;
+    let unmatched = store.pending_count().await?;
     if released > 0 {
         tracing::warn!(
             runs = released,
@@ -138,6 +139,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
         None => None,
     };
     let engine = Engine::new(store, clock, actions, config, plugins);
+    crate::core::Metrics::add(&engine.metrics().events_unmatched, unmatched);
     engine.reload().await?;
 
     let (intake, writer) = Intake::start(engine.clone());
@@ -213,22 +215,8 @@ async fn event_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn timer_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
-    loop {
-        match engine.process_due().await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!("running due work: {e}"),
-        }
-        let now = engine.clock().now_ms();
-        let wait = match engine.next_timer().await {
-            Ok(Some(due)) => (due - now).clamp(5, 250),
-            _ => 250,
-        };
-        if !pause(&engine, &mut stop, Duration::from_millis(wait as u64)).await {
-            return;
-        }
-    }
+async fn timer_loop(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
+    engine.execute_continuously(stop).await
 }
 
 async fn schedule_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {

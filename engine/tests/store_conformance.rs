@@ -30,6 +30,7 @@ fn new_run(id: &str, workflow: &str, trigger: &str, start: Option<usize>, at: i6
         context: json!({ "event": { "id": format!("ev-{id}") }, "steps": {} }),
         start,
         at,
+        lease_until: 0,
     }
 }
 

@@ -28,7 +28,7 @@ fn is_json(content_type: Option<&str>) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Events must be sent as JSON: a `text/plain` body is what any web page can post cross-site
+/// Refused with 503 and `Retry-After` while the backlog is past its bound. Events must be sent as JSON: a `text/plain` body is what any web page can post cross-site
 /// without a preflight, so with no token configured it would let a page a user visits inject
 /// events. A 415 names the header.
 async fn post_events(
@@ -42,6 +42,13 @@ async fn post_events(
         return Err(ApiError::UnsupportedMediaType(format!(
             "events must be sent with `Content-Type: application/json` (got {})",
             content_type.map_or("none".into(), |t| format!("`{t}`"))
+        )));
+    }
+    let (backlog, bound) = (s.engine.backlog(), s.engine.config().max_backlog);
+    if backlog >= bound {
+        Metrics::add(&s.engine.metrics().events_pushed_back, 1);
+        return Err(ApiError::Busy(format!(
+            "the engine is behind: {backlog} events and runs are waiting (bound {bound}); nothing of this request was stored, send it again after `Retry-After`"
         )));
     }
     let events = parse_events(&body, s.engine.clock().now_ms()).map_err(|e| {

@@ -1,51 +1,113 @@
-//! `GET /metrics`: the engine's counters in Prometheus text format.
+//! `GET /metrics`: the engine's counters and gauges in Prometheus text format.
 
 use super::AppState;
 use axum::extract::State;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
 
-/// The counters.
+/// The counters and gauges.
 pub async fn metrics(State(s): State<AppState>) -> String {
     let m = s.engine.metrics();
-    let counters: [(&str, &str, &AtomicU64); 6] = [
+    let load = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
+    let (batches, transitions) = s.engine.commit_counts();
+    let series: [(&str, &str, &str, u64); 15] = [
         (
             "mikawaya_events_accepted_total",
+            "counter",
             "Events stored.",
-            &m.events_accepted,
+            load(&m.events_accepted),
         ),
         (
             "mikawaya_events_duplicate_total",
+            "counter",
             "Events ignored as duplicates.",
-            &m.events_duplicate,
+            load(&m.events_duplicate),
         ),
         (
             "mikawaya_events_rejected_total",
+            "counter",
             "Requests refused as malformed.",
-            &m.events_rejected,
+            load(&m.events_rejected),
+        ),
+        (
+            "mikawaya_events_pushed_back_total",
+            "counter",
+            "Requests refused with 503 because the backlog passed its bound.",
+            load(&m.events_pushed_back),
         ),
         (
             "mikawaya_runs_started_total",
+            "counter",
             "Runs started.",
-            &m.runs_started,
+            load(&m.runs_started),
+        ),
+        (
+            "mikawaya_runs_ended_total",
+            "counter",
+            "Runs that completed, exited or failed while executing in this process.",
+            load(&m.runs_ended),
         ),
         (
             "mikawaya_actions_ok_total",
+            "counter",
             "Action calls that succeeded.",
-            &m.actions_ok,
+            load(&m.actions_ok),
         ),
         (
             "mikawaya_actions_failed_total",
+            "counter",
             "Action calls that failed.",
-            &m.actions_failed,
+            load(&m.actions_failed),
+        ),
+        (
+            "mikawaya_run_commits_total",
+            "counter",
+            "Transactions that committed run transitions.",
+            batches,
+        ),
+        (
+            "mikawaya_run_transitions_total",
+            "counter",
+            "Run transitions committed (many per transaction under load).",
+            transitions,
+        ),
+        (
+            "mikawaya_events_unmatched",
+            "gauge",
+            "Stored events not matched yet.",
+            load(&m.events_unmatched),
+        ),
+        (
+            "mikawaya_runs_ready",
+            "gauge",
+            "New runs handed to the executor, not started yet.",
+            s.engine.ready_runs() as u64,
+        ),
+        (
+            "mikawaya_runs_in_flight",
+            "gauge",
+            "Runs executing now.",
+            load(&m.runs_in_flight),
+        ),
+        (
+            "mikawaya_backlog",
+            "gauge",
+            "Work not yet done: unmatched events plus ready and executing runs.",
+            s.engine.backlog(),
+        ),
+        (
+            "mikawaya_backlog_bound",
+            "gauge",
+            "Backlog at which the intake answers 503 with Retry-After.",
+            s.engine.config().max_backlog,
         ),
     ];
-    counters
-        .iter()
-        .map(|(name, help, v)| {
-            format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                v.load(Ordering::Relaxed)
-            )
-        })
-        .collect()
+    let mut out = String::new();
+    for (name, kind, help, value) in series {
+        let _ = write!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        );
+    }
+    out
 }

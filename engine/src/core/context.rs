@@ -31,6 +31,13 @@ pub struct EngineConfig {
     pub public_url: String,
     /// Secret that signs unsubscribe links (kept in the database's settings).
     pub secret: String,
+    /// Runs executing at once (each waits mostly on its action's I/O).
+    pub max_in_flight: usize,
+    /// New runs the matcher may hand straight to the executor (more wait in the store).
+    pub ready_capacity: usize,
+    /// Work not yet done (events not matched, runs ready or executing) past which the intake
+    /// answers 503 with `Retry-After` instead of letting the backlog grow without bound.
+    pub max_backlog: u64,
 }
 
 impl Default for EngineConfig {
@@ -47,6 +54,9 @@ impl Default for EngineConfig {
             }),
             public_url: "http://127.0.0.1:8080".into(),
             secret: String::new(),
+            max_in_flight: 512,
+            ready_capacity: 4096,
+            max_backlog: 100_000,
         }
     }
 }
@@ -66,12 +76,27 @@ pub struct Metrics {
     pub actions_ok: AtomicU64,
     /// Action calls that failed.
     pub actions_failed: AtomicU64,
+    /// Runs that ended (completed, exited or failed) in this process.
+    pub runs_ended: AtomicU64,
+    /// Stored events not matched yet.
+    pub events_unmatched: AtomicU64,
+    /// Runs executing now.
+    pub runs_in_flight: AtomicU64,
+    /// Requests refused because the backlog passed its bound.
+    pub events_pushed_back: AtomicU64,
 }
 
 impl Metrics {
     /// Adds `n` to a counter.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Takes `n` from a gauge, stopping at 0.
+    pub fn sub(gauge: &AtomicU64, n: u64) {
+        let _ = gauge.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+            Some(v.saturating_sub(n))
+        });
     }
 }
 
@@ -109,6 +134,20 @@ pub struct Context {
     pub plugins: Option<Arc<Plugins>>,
     /// Consent, suppressions, the cap and unsubscribe links.
     pub restraint: Restraint,
+    /// Run transitions, committed in groups.
+    pub commits: crate::core::group_commit::GroupCommit,
+    /// New runs handed from the matcher to the executor.
+    pub ready: crate::core::ready::ReadyQueue,
+}
+
+impl Context {
+    /// Work not yet done: events not matched, runs ready or executing.
+    pub fn backlog(&self) -> u64 {
+        let m = &self.metrics;
+        m.events_unmatched.load(Ordering::Relaxed)
+            + self.ready.len() as u64
+            + m.runs_in_flight.load(Ordering::Relaxed)
+    }
 }
 
 impl Context {

@@ -63,6 +63,8 @@ impl Engine {
             config.secret.clone(),
         );
         let ctx = Arc::new(Context {
+            commits: crate::core::group_commit::GroupCommit::new(store.clone()),
+            ready: crate::core::ready::ReadyQueue::new(config.ready_capacity),
             store,
             clock,
             config,
@@ -212,6 +214,78 @@ impl Engine {
         Executor::new(self.ctx.clone(), self.registry())
             .process()
             .await
+    }
+
+    /// Executes due work until `stop` turns true, pipelined: up to `max_in_flight` runs execute
+    /// at once, and as each one ends the next is taken (ready runs from the matcher at once,
+    /// timers from the store when woken, when the next one is due, or while claims come back
+    /// full), instead of waiting for a whole batch to finish. In-flight runs finish before it
+    /// returns.
+    pub async fn execute_continuously(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        use std::time::Duration;
+        use tokio::time::Instant;
+        let max = self.ctx.config.max_in_flight.max(1);
+        let mut running = tokio::task::JoinSet::new();
+        let (mut claim, mut next_check) = (true, Instant::now());
+        while !*stop.borrow() {
+            let room = max - running.len();
+            if room > 0 {
+                let executor = Executor::new(self.ctx.clone(), self.registry());
+                let claim_now = claim || Instant::now() >= next_check;
+                match executor.next_work(room, claim_now).await {
+                    Ok((work, full)) => {
+                        for w in work {
+                            executor.spawn(&mut running, w);
+                        }
+                        if claim_now {
+                            claim = full;
+                            next_check = Instant::now() + self.until_next_timer().await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!("claiming due work: {e}");
+                        (claim, next_check) = (false, Instant::now() + Duration::from_millis(250));
+                    }
+                }
+            }
+            // With every slot taken only an ending run (or the stop) is worth waking for.
+            let has_room = running.len() < max;
+            tokio::select! {
+                Some(done) = running.join_next(), if !running.is_empty() => crate::core::executor::report(done),
+                _ = self.ctx.ready.added(), if has_room => {}
+                _ = self.woken(), if has_room => claim = true,
+                _ = tokio::time::sleep_until(next_check), if has_room => claim = true,
+                _ = stop.changed() => {}
+            }
+        }
+        while let Some(done) = running.join_next().await {
+            crate::core::executor::report(done);
+        }
+    }
+
+    /// How long until the store's next timer is due (between 5 and 250 ms).
+    async fn until_next_timer(&self) -> std::time::Duration {
+        let now = self.ctx.clock.now_ms();
+        let ms = match self.next_timer().await {
+            Ok(Some(due)) => (due - now).clamp(5, 250),
+            _ => 250,
+        };
+        std::time::Duration::from_millis(ms as u64)
+    }
+
+    /// Work not yet done: events not matched, runs ready or executing.
+    pub fn backlog(&self) -> u64 {
+        self.ctx.backlog()
+    }
+
+    /// New runs waiting in the executor's ready queue.
+    pub fn ready_runs(&self) -> usize {
+        self.ctx.ready.len()
+    }
+
+    /// `(transactions, transitions)` of run commits so far.
+    pub fn commit_counts(&self) -> (u64, u64) {
+        self.ctx.commits.counts()
     }
 
     /// Why each workflow listening to event `id` did or did not start; `None` without such an event.

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 pub struct Candidate<'a> {
     /// The workflow.
     pub workflow: &'a RuntimeWorkflow,
-    /// What expressions see.
-    pub scope: ScopeData,
+    /// What expressions see (borrowed: one event's scope serves every workflow it triggers).
+    pub scope: &'a ScopeData,
     /// Customer, if any.
     pub customer_id: Option<String>,
     /// Unique per trigger firing (event id, cron due time, date trigger).
@@ -51,9 +51,11 @@ impl<'a> Enroller<'a> {
             }
         }
         let key = (w.name.clone(), c.enroll_key.clone());
-        let last = match batch.get(&key) {
-            Some(at) => Some(*at),
-            None => self.ctx.store.enrollment(&w.name, &c.enroll_key).await?,
+        let last = match (w.re_enroll, batch.get(&key)) {
+            // Always allowed: no need to ask the store when it last enrolled.
+            (ReEnroll::Always, _) => None,
+            (_, Some(at)) => Some(*at),
+            (_, None) => self.ctx.store.enrollment(&w.name, &c.enroll_key).await?,
         };
         let allowed = match (w.re_enroll, last) {
             (_, None) | (ReEnroll::Always, _) => true,
@@ -79,6 +81,7 @@ impl<'a> Enroller<'a> {
             context,
             start: target_index(w.start),
             at: now,
+            lease_until: 0,
         }))
     }
 }

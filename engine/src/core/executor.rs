@@ -8,10 +8,29 @@ use crate::core::lifecycle::{idempotency_key, Call, Effect, Input, Machine, Now}
 use crate::core::registry::Registry;
 use crate::core::restraint::Message;
 use crate::core::runtime::RuntimeWorkflow;
-use crate::store::{DueWork, RunRow};
+use crate::store::{DueWork, RunRow, TimerKind};
 use mikawaya_plugins::{Action, ActionContext, ActionError};
 use serde_json::Value;
 use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// One piece of work for the executor.
+#[derive(Debug)]
+pub enum Work {
+    /// A run the matcher just started (its first timer is leased to this process).
+    Ready(Box<RunRow>),
+    /// A timer claimed from the store.
+    Due(DueWork),
+}
+
+/// Logs how a run's task ended, if it went wrong.
+pub fn report(result: Result<Result<(), EngineError>, tokio::task::JoinError>) {
+    match result {
+        Ok(Err(e)) => tracing::error!("run execution failed: {e}"),
+        Err(e) => tracing::error!("run task panicked: {e}"),
+        Ok(Ok(())) => {}
+    }
+}
 
 /// Executes due runs: claims their timers, feeds each run to its [`Machine`] and carries out
 /// the effects. Cheap to clone; each run executes on its own task.
@@ -27,29 +46,62 @@ impl Executor {
         Executor { ctx, registry }
     }
 
-    /// Executes one batch of due timers concurrently; returns how many were handled.
+    /// Executes one batch of due work concurrently (the runs the matcher handed over, then
+    /// claimed timers) and waits for all of it; returns how many runs were handled.
     pub async fn process(&self) -> Result<usize, EngineError> {
-        let now = self.ctx.clock.now_ms();
-        let config = &self.ctx.config;
-        let work = self
-            .ctx
-            .store
-            .claim_due(now, config.batch, config.lease_ms)
-            .await?;
+        let (work, _) = self.next_work(self.ctx.config.batch as usize, true).await?;
         let count = work.len();
-        let mut set = tokio::task::JoinSet::new();
+        let mut set = JoinSet::new();
         for w in work {
-            let executor = self.clone();
-            set.spawn(async move { executor.execute(w).await });
+            self.spawn(&mut set, w);
         }
         while let Some(res) = set.join_next().await {
-            match res {
-                Ok(Err(e)) => tracing::error!("run execution failed: {e}"),
-                Err(e) => tracing::error!("run task panicked: {e}"),
-                Ok(Ok(())) => {}
-            }
+            report(res);
         }
         Ok(count)
+    }
+
+    /// Up to `n` pieces of work: ready runs first, then (when `claim`) due timers claimed from
+    /// the store. The flag tells whether the claim filled its share (more may be due).
+    pub async fn next_work(&self, n: usize, claim: bool) -> Result<(Vec<Work>, bool), EngineError> {
+        let now = self.ctx.clock.now_ms();
+        let lease_ms = self.ctx.config.lease_ms;
+        let mut work: Vec<Work> = self
+            .ctx
+            .ready
+            .take(n, now, lease_ms)
+            .into_iter()
+            .map(|r| Work::Ready(Box::new(r.run)))
+            .collect();
+        let want = n - work.len();
+        if !claim || want == 0 {
+            return Ok((work, false));
+        }
+        let claimed = self.ctx.store.claim_due(now, want as i64, lease_ms).await?;
+        let full = claimed.len() == want;
+        work.extend(claimed.into_iter().map(Work::Due));
+        Ok((work, full))
+    }
+
+    /// Executes `work` on its own task in `set`, counted as in flight until it ends.
+    pub fn spawn(&self, set: &mut JoinSet<Result<(), EngineError>>, work: Work) {
+        let executor = self.clone();
+        Metrics::add(&self.ctx.metrics.runs_in_flight, 1);
+        set.spawn(async move {
+            let result = match work {
+                Work::Ready(run) => {
+                    let due = DueWork {
+                        run_id: run.id.clone(),
+                        kind: TimerKind::Exec,
+                        attempt: 1,
+                    };
+                    executor.execute(due, Some(*run)).await
+                }
+                Work::Due(due) => executor.execute(due, None).await,
+            };
+            Metrics::sub(&executor.ctx.metrics.runs_in_flight, 1);
+            result
+        });
     }
 
     fn now(&self) -> Now {
@@ -60,10 +112,15 @@ impl Executor {
         }
     }
 
-    /// Executes one claimed timer: the machine decides, this carries out.
-    async fn execute(&self, work: DueWork) -> Result<(), EngineError> {
-        let Some(run) = self.ctx.store.run(&work.run_id).await? else {
-            return Ok(());
+    /// Executes one claimed timer (of `run` when the caller has it already): the machine
+    /// decides, this carries out.
+    async fn execute(&self, work: DueWork, run: Option<RunRow>) -> Result<(), EngineError> {
+        let run = match run {
+            Some(run) => run,
+            None => match self.ctx.store.run(&work.run_id).await? {
+                Some(run) => run,
+                None => return Ok(()),
+            },
         };
         let workflow = self.registry.version(&run.workflow, run.version);
         let mut machine = Machine::new(run, workflow.as_deref(), Value::Null)
@@ -79,6 +136,7 @@ impl Executor {
             kind: work.kind,
             attempt: work.attempt,
         };
+        let was_final = machine.run().status.is_final();
         let mut effect = machine.advance(due, self.now());
         loop {
             let input = match effect {
@@ -87,7 +145,14 @@ impl Executor {
                     transition,
                     then_continue,
                 } => {
-                    if !self.ctx.store.commit(*transition).await? || !then_continue {
+                    let ends = transition.status.is_final();
+                    if !self.ctx.commits.commit(*transition).await? {
+                        return Ok(());
+                    }
+                    if ends && !was_final {
+                        Metrics::add(&self.ctx.metrics.runs_ended, 1);
+                    }
+                    if !then_continue {
                         return Ok(());
                     }
                     Input::Committed

@@ -70,6 +70,7 @@ async fn writer(engine: Arc<Engine>, mut rx: mpsc::Receiver<Submission>) {
             Ok(fresh) => {
                 let new = fresh.iter().filter(|f| **f).count() as u64;
                 Metrics::add(&engine.metrics().events_accepted, new);
+                Metrics::add(&engine.metrics().events_unmatched, new);
                 Metrics::add(&engine.metrics().events_duplicate, fresh.len() as u64 - new);
                 let mut rest = fresh.as_slice();
                 for s in subs {

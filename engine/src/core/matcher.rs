@@ -5,13 +5,16 @@
 use crate::clock::Millis;
 use crate::core::context::{Context, EngineError, Metrics};
 use crate::core::enroll::{BatchEnrollments, Candidate, Enroller};
+use crate::core::ready::Ready;
 use crate::core::registry::Registry;
 use crate::core::runtime::target_index;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::{customer_value, key_string, ScopeData};
 use crate::event::Event;
 use crate::store::merge::{consent_patch, merge_patch};
-use crate::store::{DateTriggerRow, EarlyExit, MatchBatch, Resume, TimelineEntry, WaitingRun};
+use crate::store::{
+    DateTriggerRow, EarlyExit, MatchBatch, NewRun, Resume, TimelineEntry, WaitingRun,
+};
 use chrono::{Duration, NaiveTime, TimeZone};
 use mikawaya_dsl::expr::{Node, Val};
 use mikawaya_dsl::ir::{StepKind, Trigger};
@@ -59,8 +62,36 @@ impl<'a> Matcher<'a> {
         }
         let count = pending.len();
         Metrics::add(&self.ctx.metrics.runs_started, batch.new_runs.len() as u64);
-        self.ctx.store.apply_match(batch).await?;
+        let handed = self.lease_for_executor(&mut batch.new_runs);
+        let inserted = self.ctx.store.apply_match(batch).await?;
+        Metrics::sub(&self.ctx.metrics.events_unmatched, count as u64);
+        self.ctx.ready.push(
+            handed
+                .into_iter()
+                .zip(inserted)
+                .filter_map(|(ready, inserted)| ready.filter(|_| inserted)),
+        );
         Ok(count)
+    }
+
+    /// Leases the first timers of as many new runs as the executor's ready queue has room for,
+    /// so they execute at once from memory; returns, per new run, what to queue once inserted.
+    fn lease_for_executor(&self, runs: &mut [NewRun]) -> Vec<Option<Ready>> {
+        let mut room = self.ctx.ready.room();
+        let lease_until = self.ctx.clock.now_ms() + self.ctx.config.lease_ms;
+        runs.iter_mut()
+            .map(|run| {
+                if room == 0 || run.start.is_none() {
+                    return None;
+                }
+                room -= 1;
+                run.lease_until = lease_until;
+                Some(Ready {
+                    run: run.row(),
+                    lease_until,
+                })
+            })
+            .collect()
     }
 
     /// Everything one event changes, added to `batch`.
@@ -203,7 +234,7 @@ impl<'a> Matcher<'a> {
         for w in self.registry.event_triggered(&ev.event_type) {
             let candidate = Candidate {
                 workflow: w,
-                scope: scope.clone(),
+                scope,
                 customer_id: ev.customer_id.clone(),
                 trigger_key: format!("event:{}", ev.id),
                 enroll_key: ev

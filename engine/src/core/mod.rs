@@ -4,7 +4,8 @@
 //! listen (via the [`registry`] of compiled [`runtime`] workflows), starts runs ([`enroll`]),
 //! resumes waits and ends runs whose goal it is, in one transaction → [`executor`] claims due
 //! timers and walks each run's steps, asking the pure [`lifecycle`] what each step does and
-//! carrying out its effects (action calls, guarded by [`restraint`]) before committing.
+//! carrying out its effects (action calls, guarded by [`restraint`]) before committing (many
+//! runs per transaction: [`group_commit`]).
 //! [`scheduler`] fires cron and date triggers the same way. [`services`] are what the API calls.
 
 pub mod actions;
@@ -14,11 +15,13 @@ mod engine;
 pub mod enroll;
 pub mod executor;
 pub mod explain;
+pub mod group_commit;
 pub mod intake;
 pub mod lifecycle;
 pub mod loader;
 pub mod matcher;
 pub mod plugins;
+pub mod ready;
 pub mod registry;
 pub mod restraint;
 pub mod runtime;

@@ -435,6 +435,7 @@ mod tests {
                 context: json!({}),
                 start: Some(0),
                 at: self.1,
+                lease_until: 0,
             };
             self.0
                 .apply_match(MatchBatch {

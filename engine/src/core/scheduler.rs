@@ -55,7 +55,7 @@ impl<'a> Scheduler<'a> {
             None => {
                 let candidate = Candidate {
                     workflow: w,
-                    scope: ScopeData::default(),
+                    scope: &ScopeData::default(),
                     customer_id: None,
                     trigger_key: format!("cron:{due}"),
                     enroll_key: format!("cron:{due}"),
@@ -80,7 +80,7 @@ impl<'a> Scheduler<'a> {
                     };
                     let candidate = Candidate {
                         workflow: w,
-                        scope,
+                        scope: &scope,
                         customer_id,
                         trigger_key: format!("cron:{due}:{id}"),
                         enroll_key: format!("{kind}:{id}"),
@@ -127,7 +127,7 @@ impl<'a> Scheduler<'a> {
             };
             let candidate = Candidate {
                 workflow: &w,
-                scope,
+                scope: &scope,
                 customer_id: ev.customer_id.clone(),
                 trigger_key: format!("date:{}:{}", d.key, d.due_at),
                 enroll_key: d.key.clone(),

@@ -67,8 +67,11 @@ pub trait EventLog: Send + Sync {
     /// All entities of a kind, by id.
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>>;
     /// Applies a matched batch atomically: snapshots, exits, resumes, new runs, date triggers,
-    /// consent, suppressions, and the events marked processed.
-    async fn apply_match(&self, batch: MatchBatch) -> StoreResult<()>;
+    /// consent, suppressions, and the events marked processed. Returns, per new run, whether it
+    /// was inserted (`false`: its trigger had already started a run).
+    async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>>;
+    /// How many stored events are not matched yet.
+    async fn pending_count(&self) -> StoreResult<u64>;
 }
 
 /// Runs and what makes them move: timers, waits for events, enrollments, tasks, dead letters.
@@ -94,8 +97,14 @@ pub trait RunStore: Send + Sync {
     async fn next_due(&self) -> StoreResult<Option<Millis>>;
     /// One run.
     async fn run(&self, id: &str) -> StoreResult<Option<RunRow>>;
-    /// Applies a run transition; `false` when the run changed meanwhile (its revision moved).
-    async fn commit(&self, t: Transition) -> StoreResult<bool>;
+    /// Applies run transitions in one transaction (one disk sync for all of them); per
+    /// transition `false` when its run changed meanwhile (its revision moved) and nothing of it
+    /// was applied.
+    async fn commit_batch(&self, ts: Vec<Transition>) -> StoreResult<Vec<bool>>;
+    /// Applies one run transition; `false` when the run changed meanwhile.
+    async fn commit(&self, t: Transition) -> StoreResult<bool> {
+        Ok(self.commit_batch(vec![t]).await?.pop().unwrap_or(false))
+    }
     /// Creates a task once per idempotency key; returns its id.
     async fn create_task(
         &self,

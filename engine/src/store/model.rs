@@ -97,12 +97,43 @@ pub struct NewRun {
     pub start: Option<usize>,
     /// Now.
     pub at: Millis,
+    /// Until when the first timer is leased to the process that starts the run, because it
+    /// executes the run at once (the matcher hands new runs straight to its executor); no claim
+    /// takes the timer meanwhile. 0: due for any claim.
+    pub lease_until: Millis,
 }
 
 impl NewRun {
     /// The id of the event in the run's context (the trigger event, or the one carrying the date).
     pub fn event_id(&self) -> Option<&str> {
         self.context.get("event")?.get("id")?.as_str()
+    }
+
+    /// The run as stored once inserted.
+    pub fn row(&self) -> RunRow {
+        let status = super::status::initial_status(self.start);
+        RunRow {
+            id: self.id.clone(),
+            workflow: self.workflow.clone(),
+            version: self.version,
+            customer_id: self.customer_id.clone(),
+            status,
+            step: self.start,
+            rev: 0,
+            context: self.context.clone(),
+            started_at: self.at,
+            updated_at: self.at,
+            ended_at: status.is_final().then_some(self.at),
+            exit_reason: None,
+        }
+    }
+
+    /// The timer that executes its first step (`None` when it has none).
+    pub fn first_timer(&self) -> Option<Timer> {
+        self.start.map(|_| Timer {
+            lease_until: self.lease_until,
+            ..Timer::exec(self.at)
+        })
     }
 
     /// The run's first timeline line.

@@ -113,6 +113,7 @@ pub async fn claims_hold_the_limit_per_distinct_step(store: Arc<dyn Store>) {
         context: serde_json::json!({}),
         start: Some(0),
         at: 1,
+        lease_until: 0,
     };
     let batch = MatchBatch {
         new_runs: vec![run],

@@ -83,7 +83,11 @@ impl EventLog for MemoryStore {
             .collect())
     }
 
-    async fn apply_match(&self, batch: MatchBatch) -> StoreResult<()> {
+    async fn pending_count(&self) -> StoreResult<u64> {
+        Ok(self.lock().events.iter().filter(|e| !e.processed).count() as u64)
+    }
+
+    async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>> {
         let mut s = self.lock();
         for (id, attrs, at) in &batch.customers {
             s.merge_customer(id, attrs, *at);
@@ -120,9 +124,7 @@ impl EventLog for MemoryStore {
             s.set_timer(&r.run_id, r.target.map(|_| Timer::exec(r.entry.at)));
             s.add_timeline(&r.run_id, r.entry.clone());
         }
-        for run in &batch.new_runs {
-            s.insert_run(run);
-        }
+        let inserted = batch.new_runs.iter().map(|run| s.insert_run(run)).collect();
         for d in batch.date_triggers {
             s.date_triggers
                 .insert((d.workflow.clone(), d.key.clone()), d);
@@ -145,6 +147,6 @@ impl EventLog for MemoryStore {
                 e.processed = true;
             }
         }
-        Ok(())
+        Ok(inserted)
     }
 }

@@ -132,28 +132,14 @@ impl State {
             return false;
         }
         self.trigger_keys.insert(trigger);
-        let status = status::initial_status(run.start);
-        let row = RunRow {
-            id: run.id.clone(),
-            workflow: run.workflow.clone(),
-            version: run.version,
-            customer_id: run.customer_id.clone(),
-            status,
-            step: run.start,
-            rev: 0,
-            context: run.context.clone(),
-            started_at: run.at,
-            updated_at: run.at,
-            ended_at: status.is_final().then_some(run.at),
-            exit_reason: None,
-        };
+        let row = run.row();
         let event_id = run.event_id().map(String::from);
         self.runs.insert(run.id.clone(), RunEntry { row, event_id });
         self.enrollments
             .insert((run.workflow.clone(), run.enroll_key.clone()), run.at);
         self.add_timeline(&run.id, run.started_entry());
-        if run.start.is_some() {
-            self.set_timer(&run.id, Some(Timer::exec(run.at)));
+        if let Some(timer) = run.first_timer() {
+            self.set_timer(&run.id, Some(timer));
         }
         true
     }

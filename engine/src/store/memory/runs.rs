@@ -101,49 +101,9 @@ impl RunStore for MemoryStore {
         Ok(self.lock().runs.get(id).map(|r| r.row.clone()))
     }
 
-    async fn commit(&self, t: Transition) -> StoreResult<bool> {
+    async fn commit_batch(&self, ts: Vec<Transition>) -> StoreResult<Vec<bool>> {
         let mut s = self.lock();
-        let Some(run) = s.runs.get_mut(&t.run_id).map(|r| &mut r.row) else {
-            return Ok(false);
-        };
-        if run.rev != t.rev {
-            return Ok(false);
-        }
-        run.status = t.status;
-        run.step = t.step;
-        run.context = t.context.clone();
-        run.updated_at = t.at;
-        run.ended_at = t.status.is_final().then_some(t.at);
-        if t.exit_reason.is_some() {
-            run.exit_reason = t.exit_reason.clone();
-        }
-        run.rev += 1;
-        for e in t.timeline {
-            s.add_timeline(&t.run_id, e);
-        }
-        s.set_timer(&t.run_id, t.timer);
-        s.waits.remove(&t.run_id);
-        if let Some(w) = t.wait {
-            s.waits.insert(t.run_id.clone(), w);
-        }
-        if let Some(m) = t.sent {
-            s.record_message(m, t.at);
-        }
-        if let Some(d) = t.dead_letter {
-            let id = s.dead_letters.len() as i64 + 1;
-            s.dead_letters.push(DeadLetterRow {
-                id,
-                run_id: t.run_id.clone(),
-                step_id: d.step_id,
-                action: d.action,
-                input: d.input,
-                error: d.error,
-                attempts: d.attempts,
-                created_at: t.at,
-                retried_at: None,
-            });
-        }
-        Ok(true)
+        Ok(ts.into_iter().map(|t| s.commit(t)).collect())
     }
 
     async fn create_task(
@@ -197,5 +157,52 @@ impl RunStore for MemoryStore {
         s.set_timer(&run_id, Some(Timer::exec(at)));
         s.add_timeline(&run_id, TimelineEntry::retried(id, at));
         Ok(Some(run_id))
+    }
+}
+
+impl super::State {
+    /// Applies one run transition unless the run's revision moved.
+    fn commit(&mut self, t: Transition) -> bool {
+        let Some(run) = self.runs.get_mut(&t.run_id).map(|r| &mut r.row) else {
+            return false;
+        };
+        if run.rev != t.rev {
+            return false;
+        }
+        run.status = t.status;
+        run.step = t.step;
+        run.context = t.context.clone();
+        run.updated_at = t.at;
+        run.ended_at = t.status.is_final().then_some(t.at);
+        if t.exit_reason.is_some() {
+            run.exit_reason = t.exit_reason.clone();
+        }
+        run.rev += 1;
+        for e in t.timeline {
+            self.add_timeline(&t.run_id, e);
+        }
+        self.set_timer(&t.run_id, t.timer);
+        self.waits.remove(&t.run_id);
+        if let Some(w) = t.wait {
+            self.waits.insert(t.run_id.clone(), w);
+        }
+        if let Some(m) = t.sent {
+            self.record_message(m, t.at);
+        }
+        if let Some(d) = t.dead_letter {
+            let id = self.dead_letters.len() as i64 + 1;
+            self.dead_letters.push(DeadLetterRow {
+                id,
+                run_id: t.run_id.clone(),
+                step_id: d.step_id,
+                action: d.action,
+                input: d.input,
+                error: d.error,
+                attempts: d.attempts,
+                created_at: t.at,
+                retried_at: None,
+            });
+        }
+        true
     }
 }

@@ -29,7 +29,7 @@ impl EventRecord {
 impl EventLog for SqliteStore {
     async fn insert_events(&self, events: &[Event], at: Millis) -> StoreResult<Vec<bool>> {
         // Multi-row inserts (RETURNING the ids that were new) keep one statement per 100 events.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         let mut inserted = std::collections::HashSet::new();
         for chunk in events.chunks(100) {
             let mut q = sqlx::QueryBuilder::new("INSERT OR IGNORE INTO events (id, type, customer_id, occurred_at, received_at, body) ");
@@ -107,8 +107,15 @@ impl EventLog for SqliteStore {
         Ok(rows.iter().map(|d| json_of(d)).collect())
     }
 
-    async fn apply_match(&self, batch: MatchBatch) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+    async fn pending_count(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE processed = 0")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>> {
+        let mut tx = self.write.begin().await?;
         for (id, attrs, at) in &batch.customers {
             merge_customer(&mut tx, id, &Value::Object(attrs.clone()), *at).await?;
         }
@@ -127,8 +134,9 @@ impl EventLog for SqliteStore {
         for r in &batch.resumes {
             resume(&mut tx, r).await?;
         }
+        let mut inserted = Vec::with_capacity(batch.new_runs.len());
         for run in &batch.new_runs {
-            insert_run(&mut tx, run).await?;
+            inserted.push(insert_run(&mut tx, run).await?);
         }
         for d in &batch.date_triggers {
             sqlx::query("INSERT INTO date_triggers (workflow, key, due_at, event_id) VALUES (?, ?, ?, ?) ON CONFLICT (workflow, key) DO UPDATE SET due_at = excluded.due_at, event_id = excluded.event_id")
@@ -165,7 +173,7 @@ impl EventLog for SqliteStore {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(inserted)
     }
 }
 

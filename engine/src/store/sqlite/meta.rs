@@ -29,7 +29,7 @@ impl MetaStore for SqliteStore {
             .bind(&v.ir)
             .bind(&v.compiler)
             .bind(at)
-            .execute(&self.pool)
+            .execute(&self.write)
             .await?;
         Ok(())
     }
@@ -56,7 +56,7 @@ impl MetaStore for SqliteStore {
         sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)")
             .bind(key)
             .bind(default)
-            .execute(&self.pool)
+            .execute(&self.write)
             .await?;
         let value: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
             .bind(key)
@@ -83,7 +83,7 @@ impl PluginKv for SqliteStore {
             .bind(plugin)
             .bind(key)
             .bind(value)
-            .execute(&self.pool)
+            .execute(&self.write)
             .await?;
         Ok(())
     }

@@ -55,7 +55,7 @@ impl RestraintStore for SqliteStore {
         .bind(&m.address)
         .bind(&m.workflow)
         .bind(run_id)
-        .execute(&self.pool)
+        .execute(&self.write)
         .await?
         .rows_affected();
         if inserted == 1 {
@@ -88,7 +88,7 @@ impl RestraintStore for SqliteStore {
             .bind(address.to_lowercase())
             .bind(reason)
             .bind(at)
-            .execute(&self.pool)
+            .execute(&self.write)
             .await?;
         Ok(())
     }
@@ -96,7 +96,7 @@ impl RestraintStore for SqliteStore {
     async fn unsuppress(&self, address: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM suppressions WHERE address = ?")
             .bind(address.to_lowercase())
-            .execute(&self.pool)
+            .execute(&self.write)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -117,7 +117,7 @@ impl RestraintStore for SqliteStore {
         source: &str,
         at: Millis,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         record_consent(&mut tx, customer_id, channel, granted, source, at).await?;
         tx.commit().await?;
         Ok(())

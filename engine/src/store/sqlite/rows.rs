@@ -253,8 +253,8 @@ pub(super) async fn insert_run(tx: &mut SqliteConnection, run: &NewRun) -> Store
         .execute(&mut *tx)
         .await?;
     add_timeline(tx, &run.id, &run.started_entry()).await?;
-    if run.start.is_some() {
-        set_timer(tx, &run.id, Some(&Timer::exec(run.at))).await?;
+    if let Some(timer) = run.first_timer() {
+        set_timer(tx, &run.id, Some(&timer)).await?;
     }
     Ok(true)
 }

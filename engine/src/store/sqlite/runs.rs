@@ -1,8 +1,8 @@
 //! SQLite [`RunStore`]: runs, timers, waits, enrollments, tasks and dead-letter retries.
 
 use super::rows::{
-    add_timeline, clear_wait, run_rows, set_timer, statuses_for, RunRecord, TimerRecord,
-    WaitingRecord, RUN_COLUMNS,
+    add_timeline, run_rows, set_timer, statuses_for, RunRecord, TimerRecord, WaitingRecord,
+    RUN_COLUMNS,
 };
 use super::SqliteStore;
 use crate::clock::Millis;
@@ -66,7 +66,7 @@ impl RunStore for SqliteStore {
         .bind(now)
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.write)
         .await?;
         // RETURNING gives no order; hand out the earliest first, as the trait promises.
         rows.sort_by_key(|r| r.due_at);
@@ -75,7 +75,7 @@ impl RunStore for SqliteStore {
 
     async fn release_leases(&self) -> StoreResult<u64> {
         let done = sqlx::query("UPDATE timers SET lease_until = 0 WHERE lease_until > 0")
-            .execute(&self.pool)
+            .execute(&self.write)
             .await?;
         Ok(done.rows_affected())
     }
@@ -97,60 +97,11 @@ impl RunStore for SqliteStore {
         Ok(run_rows(row.into_iter().collect())?.pop())
     }
 
-    async fn commit(&self, t: Transition) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE runs SET status = ?, step = ?, context = ?, updated_at = ?, ended_at = ?, exit_reason = COALESCE(?, exit_reason), rev = rev + 1
-             WHERE id = ? AND rev = ?",
-        )
-        .bind(t.status.as_str())
-        .bind(t.step.map(|s| s as i64))
-        .bind(t.context.to_string())
-        .bind(t.at)
-        .bind(t.status.is_final().then_some(t.at))
-        .bind(&t.exit_reason)
-        .bind(&t.run_id)
-        .bind(t.rev)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        for e in &t.timeline {
-            add_timeline(&mut tx, &t.run_id, e).await?;
-        }
-        set_timer(&mut tx, &t.run_id, t.timer.as_ref()).await?;
-        clear_wait(&mut tx, &t.run_id).await?;
-        if let Some(w) = &t.wait {
-            sqlx::query(
-                "INSERT INTO waits (run_id, event_type, match_expr, match_key) VALUES (?, ?, ?, ?)",
-            )
-            .bind(&t.run_id)
-            .bind(&w.event_type)
-            .bind(&w.match_expr)
-            .bind(&w.match_key)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(m) = &t.sent {
-            super::restraint::insert_message(m, &t.run_id, t.at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(d) = &t.dead_letter {
-            sqlx::query("INSERT INTO dead_letters (run_id, step_id, action, input, error, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-                .bind(&t.run_id)
-                .bind(&d.step_id)
-                .bind(&d.action)
-                .bind(d.input.to_string())
-                .bind(&d.error)
-                .bind(d.attempts as i64)
-                .bind(t.at)
-                .execute(&mut *tx)
-                .await?;
-        }
+    async fn commit_batch(&self, ts: Vec<Transition>) -> StoreResult<Vec<bool>> {
+        let mut tx = self.write.begin().await?;
+        let applied = super::commit::apply(&mut tx, &ts).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(applied)
     }
 
     async fn create_task(
@@ -170,17 +121,17 @@ impl RunStore for SqliteStore {
             .bind(text("queue"))
             .bind(input.to_string())
             .bind(at)
-            .execute(&self.pool)
+            .execute(&self.write)
             .await?;
         let id: String = sqlx::query_scalar("SELECT id FROM tasks WHERE idempotency = ?")
             .bind(key)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.write)
             .await?;
         Ok(id)
     }
 
     async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         let row: Option<String> = sqlx::query_scalar(
             "SELECT run_id FROM dead_letters WHERE id = ? AND retried_at IS NULL",
         )

@@ -24,7 +24,7 @@ impl ScheduleStore for SqliteStore {
         next_due: Millis,
         runs: Vec<NewRun>,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         sqlx::query("INSERT INTO schedules (workflow, next_due) VALUES (?, ?) ON CONFLICT (workflow) DO UPDATE SET next_due = excluded.next_due")
             .bind(workflow)
             .bind(next_due)
@@ -51,7 +51,7 @@ impl ScheduleStore for SqliteStore {
         fired: Vec<DateTriggerRow>,
         runs: Vec<NewRun>,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         for f in &fired {
             sqlx::query("DELETE FROM date_triggers WHERE workflow = ? AND key = ? AND due_at = ?")
                 .bind(&f.workflow)

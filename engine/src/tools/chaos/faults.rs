@@ -119,7 +119,8 @@ through_faults!(EventLog {
     fn events_between(&self, from: Millis, to: Millis, limit: i64) -> Vec<Event>;
     fn customer(&self, id: &str) -> Option<Map<String, Value>>;
     fn entities(&self, kind: &str) -> Vec<Value>;
-    fn apply_match(&self, batch: MatchBatch) -> ();
+    fn apply_match(&self, batch: MatchBatch) -> Vec<bool>;
+    fn pending_count(&self) -> u64;
 });
 
 through_faults!(RunStore {
@@ -130,7 +131,7 @@ through_faults!(RunStore {
     fn release_leases(&self) -> u64;
     fn next_due(&self) -> Option<Millis>;
     fn run(&self, id: &str) -> Option<RunRow>;
-    fn commit(&self, t: Transition) -> bool;
+    fn commit_batch(&self, ts: Vec<Transition>) -> Vec<bool>;
     fn create_task(&self, key: &str, run_id: &str, input: &Value, at: Millis) -> String;
     fn retry_dead_letter(&self, id: i64, at: Millis) -> Option<String>;
 });

@@ -1,0 +1,98 @@
+//! The engine `bench` measures when no `--url` is given: `mikawaya serve` in a child process on a
+//! fresh database in a temporary folder, with the benchmark's workflows.
+
+use anyhow::{bail, Context};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// An engine child process and its folder (both removed by [`EngineProc::stop`]).
+pub struct EngineProc {
+    /// Its base URL.
+    pub url: String,
+    child: tokio::process::Child,
+    dir: PathBuf,
+}
+
+/// The benchmark workflows: `bench-0` posts every `cart.abandoned` event of a customer with email
+/// consent and a cart of 50 or more to `sink`; `bench-1` … `bench-{count-1}` listen to the same
+/// event with conditions that never hold, so they cost matching time and start nothing.
+pub fn workflows(sink: &str, count: usize) -> Vec<(String, String)> {
+    (0..count.max(1))
+        .map(|i| {
+            let when = if i == 0 {
+                "event.cart.total >= 50 and customer.consent.email".to_string()
+            } else {
+                format!("event.cart.total >= 50 and event.cart.region == \"region-{i}\"")
+            };
+            let text = format!(
+                "workflow \"bench-{i}\" version 1\non event cart.abandoned\nwhen {when}\nre-enroll always\n\ndo webhook(url: \"{sink}\", event: event.id)\n"
+            );
+            (format!("bench-{i}.mkw"), text)
+        })
+        .collect()
+}
+
+/// Starts `mikawaya serve` with `workflows` (file name, text) on a new database.
+pub async fn start(workflows: &[(String, String)]) -> anyhow::Result<EngineProc> {
+    let dir = std::env::temp_dir().join(format!("mikawaya-bench-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(dir.join("workflows"))?;
+    for (name, text) in workflows {
+        std::fs::write(dir.join("workflows").join(name), text)?;
+    }
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-watch"])
+        .arg("--db")
+        .arg(dir.join("bench.db"))
+        .arg("--workflows")
+        .arg(dir.join("workflows"))
+        .env("MIKAWAYA_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the engine")?;
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await??
+        .unwrap_or_default();
+    let Some(url) = line.strip_prefix("mikawaya listening on ") else {
+        bail!("engine did not start: {line}")
+    };
+    Ok(EngineProc {
+        url: url.trim().to_string(),
+        child,
+        dir,
+    })
+}
+
+impl EngineProc {
+    /// The process id (for `ps`/`perf` while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Stops the engine and removes its folder.
+    pub async fn stop(mut self) {
+        self.child.start_kill().ok();
+        self.child.wait().await.ok();
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn benchmark_workflows_compile_and_only_the_first_can_start_runs() {
+        let files = workflows("http://127.0.0.1:9/hook", 3);
+        assert_eq!(files.len(), 3);
+        for (name, text) in &files {
+            let w = mikawaya_dsl::compile_file(name, text)
+                .unwrap_or_else(|e| panic!("{name} does not compile: {e:?}\n{text}"));
+            assert_eq!(format!("{}.mkw", w.name), *name);
+        }
+        assert!(files[0].1.contains("customer.consent.email"));
+        assert!(files[2].1.contains("region-2"));
+    }
+}

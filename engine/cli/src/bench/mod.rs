@@ -1,0 +1,195 @@
+//! `mikawaya bench`: drives `POST /events` from this process against an engine in another
+//! process (started here on a fresh database unless `--url` is given) and reports durable
+//! events per second and request latency percentiles. With `--until completed` it also runs the
+//! benchmark workflow to the end: each event's run posts to a counting sink, and the report adds
+//! completed runs per second, event → completion percentiles and the lag after the last event.
+
+mod engine_proc;
+mod load;
+mod sink;
+
+use anyhow::bail;
+use std::time::{Duration, Instant};
+
+/// How far each event is followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Until {
+    /// Until the engine has stored it (the intake alone).
+    Accepted,
+    /// Until its run's webhook has reached the sink.
+    Completed,
+}
+
+/// Options of `bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Engine to measure; without it a fresh engine is started on a temporary database.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Events to send in total.
+    #[arg(long, default_value_t = 20_000)]
+    pub events: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Events per request.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Events per second to offer (default: as fast as the engine answers).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Follow each event until it is stored, or until its run completed.
+    #[arg(long, value_enum, default_value_t = Until::Accepted)]
+    pub until: Until,
+    /// With `--until completed`: workflows listening to the event (one starts runs, the others
+    /// only cost matching).
+    #[arg(long, default_value_t = 1)]
+    pub workflows: usize,
+    /// With `--until completed`: the port of the counting sink (needed with `--url`, whose
+    /// workflow must post `{"event": event.id}` to `http://127.0.0.1:PORT/hook`).
+    #[arg(long, default_value_t = 0)]
+    pub sink_port: u16,
+    /// Longest wait for the last run to complete, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Bearer token.
+    #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Runs the benchmark and prints the numbers.
+pub async fn run(args: BenchArgs) -> anyhow::Result<i32> {
+    let prefix = uuid::Uuid::now_v7().to_string();
+    let completed = args.until == Until::Completed;
+    if completed && args.url.is_some() && args.sink_port == 0 {
+        bail!("with --url, --until completed needs --sink-port: the engine's workflow must post to the sink");
+    }
+    let sink = match completed {
+        true => Some(sink::start(args.events, prefix.clone(), args.sink_port).await?),
+        false => None,
+    };
+    let engine = match (&args.url, &sink) {
+        (Some(_), _) => None,
+        (None, Some(s)) => {
+            Some(engine_proc::start(&engine_proc::workflows(&s.url, args.workflows)).await?)
+        }
+        (None, None) => Some(engine_proc::start(&[]).await?),
+    };
+    let url = args
+        .url
+        .clone()
+        .or_else(|| engine.as_ref().map(|e| e.url.clone()))
+        .expect("an engine");
+    if let Some(pid) = engine.as_ref().and_then(|e| e.pid()) {
+        eprintln!("engine pid {pid} at {url}");
+    }
+    let plan = load::Plan {
+        url,
+        token: args.token.clone(),
+        events: args.events,
+        concurrency: args.concurrency,
+        batch: args.batch,
+        rate: args.rate,
+        prefix,
+    };
+    let sent = load::send(&plan).await?;
+    report_intake(&args, &sent);
+    if let Some(sink) = &sink {
+        let backlog = args.events
+            - sink
+                .deliveries
+                .count
+                .load(std::sync::atomic::Ordering::Relaxed);
+        println!("backlog when the last event was accepted: {backlog} runs");
+        let deadline = Instant::now() + Duration::from_secs(args.timeout);
+        while sink
+            .deliveries
+            .count
+            .load(std::sync::atomic::Ordering::Relaxed)
+            < args.events
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        report_completion(&args, &sent, sink);
+    }
+    if let Some(e) = engine {
+        e.stop().await;
+    }
+    Ok(0)
+}
+
+fn report_intake(args: &BenchArgs, sent: &load::Sent) {
+    let mut latencies = sent.latencies.clone();
+    latencies.sort();
+    let elapsed = sent.finished - sent.started;
+    println!("events:        {}", args.events);
+    println!(
+        "requests:      {} ({} event(s) each, {} in flight{})",
+        latencies.len(),
+        args.batch,
+        args.concurrency,
+        args.rate
+            .map(|r| format!(", {r:.0} events/s offered"))
+            .unwrap_or_default()
+    );
+    println!("elapsed:       {:.2} s", elapsed.as_secs_f64());
+    println!(
+        "throughput:    {:.0} durable events/s",
+        args.events as f64 / elapsed.as_secs_f64()
+    );
+    println!("latency p50:   {}", ms(percentile(&latencies, 0.50)));
+    println!("latency p99:   {}", ms(percentile(&latencies, 0.99)));
+    if sent.pushed_back > 0 {
+        println!(
+            "pushed back:   {} answers (429/503, retried)",
+            sent.pushed_back
+        );
+    }
+}
+
+fn report_completion(args: &BenchArgs, sent: &load::Sent, sink: &sink::Sink) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let arrivals = sink.deliveries.arrivals();
+    let mut e2e: Vec<Duration> = arrivals
+        .iter()
+        .zip(&sent.sent_at)
+        .filter_map(|(a, s)| Some(a.as_ref()?.saturating_duration_since(*s.as_ref()?)))
+        .collect();
+    e2e.sort();
+    let last = arrivals.iter().flatten().max().copied();
+    let done = sink.deliveries.count.load(Relaxed);
+    println!("completed:     {done} of {} runs", args.events);
+    if let Some(last) = last {
+        let span = last - sent.started;
+        println!(
+            "completion:    {:.0} completed runs/s ({} workflow(s) on the event)",
+            done as f64 / span.as_secs_f64(),
+            args.workflows
+        );
+        println!(
+            "lag after the last event: {}",
+            ms(last.saturating_duration_since(sent.finished))
+        );
+    }
+    println!("event → completed p50: {}", ms(percentile(&e2e, 0.50)));
+    println!("event → completed p99: {}", ms(percentile(&e2e, 0.99)));
+    let (repeated, unknown) = (
+        sink.deliveries.repeated.load(Relaxed),
+        sink.deliveries.unknown.load(Relaxed),
+    );
+    if repeated + unknown > 0 {
+        println!("repeated deliveries: {repeated}; unknown bodies: {unknown}");
+    }
+}

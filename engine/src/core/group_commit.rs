@@ -1,0 +1,160 @@
+//! Group commit of run transitions: concurrent runs hand their transitions in, and whoever
+//! finds the store idle commits everything queued in one transaction (one disk sync), then
+//! answers each caller. No background task: the first waiting caller leads the next batch, so a
+//! lone commit goes out at once and a busy engine batches by itself (the leader/follower scheme
+//! of database group commit). A caller is answered only after its batch committed, so no step's
+//! effect is acknowledged before it is durable.
+
+use crate::store::{Store, StoreError, StoreResult, Transition};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// Most transitions committed in one transaction.
+pub const MAX_BATCH: usize = 512;
+
+type Reply = oneshot::Sender<Result<bool, String>>;
+
+/// Batches run transitions of many runs into single transactions.
+pub struct GroupCommit {
+    store: Arc<dyn Store>,
+    queue: Mutex<Vec<(Transition, Reply)>>,
+    turn: tokio::sync::Mutex<()>,
+    /// Transactions committed.
+    batches: AtomicU64,
+    /// Transitions committed in them.
+    transitions: AtomicU64,
+}
+
+impl GroupCommit {
+    /// Group commit over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        GroupCommit {
+            store,
+            queue: Mutex::new(Vec::new()),
+            turn: tokio::sync::Mutex::new(()),
+            batches: AtomicU64::new(0),
+            transitions: AtomicU64::new(0),
+        }
+    }
+
+    /// `(transactions, transitions)` committed so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.batches.load(Ordering::Relaxed),
+            self.transitions.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Commits `t` with whatever else is queued; `false` when its run changed meanwhile.
+    pub async fn commit(&self, t: Transition) -> StoreResult<bool> {
+        let (reply, mut answer) = oneshot::channel();
+        self.queue.lock().expect("commit queue").push((t, reply));
+        // Waiting for the turn is what lets the queue fill while the previous batch commits.
+        let _turn = self.turn.lock().await;
+        loop {
+            match answer.try_recv() {
+                Ok(result) => return result.map_err(StoreError::Unavailable),
+                Err(oneshot::error::TryRecvError::Closed) => return Err(StoreError::Unavailable(
+                    "the commit holding this change was abandoned; it may or may not be applied"
+                        .into(),
+                )),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            // Lead: commit a batch that holds this change or ones queued before it.
+            let batch: Vec<(Transition, Reply)> = {
+                let mut queue = self.queue.lock().expect("commit queue");
+                let n = queue.len().min(MAX_BATCH);
+                queue.drain(..n).collect()
+            };
+            let (transitions, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            self.transitions
+                .fetch_add(transitions.len() as u64, Ordering::Relaxed);
+            match self.store.commit_batch(transitions).await {
+                Ok(applied) => {
+                    for (reply, ok) in replies.into_iter().zip(applied) {
+                        let _ = reply.send(Ok(ok));
+                    }
+                }
+                Err(e) => {
+                    let message = format!("committing a batch of run changes: {e}");
+                    for reply in replies {
+                        let _ = reply.send(Err(message.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewRun, RunStatus, RunStore, ScheduleStore, SqliteStore};
+
+    fn transition(run_id: &str, rev: i64) -> Transition {
+        Transition {
+            run_id: run_id.into(),
+            rev,
+            status: RunStatus::Completed,
+            step: None,
+            context: serde_json::json!({}),
+            timeline: vec![],
+            timer: None,
+            wait: None,
+            exit_reason: None,
+            dead_letter: None,
+            sent: None,
+            at: 1,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_commits_share_transactions_and_each_caller_gets_its_own_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+        let runs: Vec<NewRun> = (0..200)
+            .map(|i| NewRun {
+                id: format!("r{i}"),
+                workflow: "w".into(),
+                version: 1,
+                customer_id: None,
+                enroll_key: format!("k{i}"),
+                trigger_key: format!("t{i}"),
+                context: serde_json::json!({}),
+                start: Some(0),
+                at: 0,
+                lease_until: 0,
+            })
+            .collect();
+        store.apply_schedule("w", 10, runs).await.unwrap();
+        let commits = Arc::new(GroupCommit::new(store.clone()));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let commits = commits.clone();
+            // Every fourth one carries a stale revision and must be refused, alone.
+            let rev = if i % 4 == 3 { 7 } else { 0 };
+            tasks
+                .spawn(async move { (i, commits.commit(transition(&format!("r{i}"), rev)).await) });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (i, result) = done.unwrap();
+            assert_eq!(result.unwrap(), i % 4 != 3, "run r{i}");
+        }
+        let (batches, transitions) = commits.counts();
+        assert_eq!(transitions, 200);
+        assert!(
+            batches < 100,
+            "200 concurrent commits took {batches} transactions"
+        );
+        let run = store.run("r0").await.unwrap().unwrap();
+        assert_eq!((run.status, run.rev), (RunStatus::Completed, 1));
+        let stale = store.run("r3").await.unwrap().unwrap();
+        assert_eq!((stale.status, stale.rev), (RunStatus::Active, 0));
+        assert!(
+            store.next_due().await.unwrap().is_some(),
+            "the refused run keeps its timer"
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! Run transitions of many runs in one transaction, in few statements: one guarded `UPDATE` per
+//! run (its revision decides whether the transition applies), then the timeline lines, timers
+//! and waits of every applied transition as multi-row statements. Each statement is a hand-off
+//! to the connection's thread, so their number, not SQLite's work, bounds the throughput.
+
+use crate::store::model::*;
+use crate::store::StoreResult;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+/// Rows per multi-row statement (7 columns each, well under SQLite's 32,766 parameters).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Applies `ts` inside the caller's transaction; per transition whether it applied.
+pub(super) async fn apply(tx: &mut SqliteConnection, ts: &[Transition]) -> StoreResult<Vec<bool>> {
+    let mut applied = Vec::with_capacity(ts.len());
+    for t in ts {
+        applied.push(update_run(tx, t).await?);
+    }
+    let done: Vec<&Transition> = ts
+        .iter()
+        .zip(&applied)
+        .filter_map(|(t, a)| a.then_some(t))
+        .collect();
+    if done.is_empty() {
+        return Ok(applied);
+    }
+    let lines: Vec<(&str, &TimelineEntry)> = done
+        .iter()
+        .flat_map(|t| t.timeline.iter().map(|e| (t.run_id.as_str(), e)))
+        .collect();
+    insert_timeline(tx, &lines).await?;
+    let cleared: Vec<&str> = done
+        .iter()
+        .filter(|t| t.timer.is_none())
+        .map(|t| t.run_id.as_str())
+        .collect();
+    delete_where_run(tx, "timers", &cleared).await?;
+    let timers: Vec<(&str, &Timer)> = done
+        .iter()
+        .filter_map(|t| Some((t.run_id.as_str(), t.timer.as_ref()?)))
+        .collect();
+    upsert_timers(tx, &timers).await?;
+    let ids: Vec<&str> = done.iter().map(|t| t.run_id.as_str()).collect();
+    delete_where_run(tx, "waits", &ids).await?;
+    let waits: Vec<(&str, &WaitRow)> = done
+        .iter()
+        .filter_map(|t| Some((t.run_id.as_str(), t.wait.as_ref()?)))
+        .collect();
+    insert_waits(tx, &waits).await?;
+    for t in &done {
+        if let Some(m) = &t.sent {
+            super::restraint::insert_message(m, &t.run_id, t.at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(d) = &t.dead_letter {
+            sqlx::query("INSERT INTO dead_letters (run_id, step_id, action, input, error, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .bind(&t.run_id)
+                .bind(&d.step_id)
+                .bind(&d.action)
+                .bind(d.input.to_string())
+                .bind(&d.error)
+                .bind(d.attempts as i64)
+                .bind(t.at)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    Ok(applied)
+}
+
+/// The run's own row, only if its revision is still `t.rev`.
+async fn update_run(tx: &mut SqliteConnection, t: &Transition) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE runs SET status = ?, step = ?, context = ?, updated_at = ?, ended_at = ?, exit_reason = COALESCE(?, exit_reason), rev = rev + 1
+         WHERE id = ? AND rev = ?",
+    )
+    .bind(t.status.as_str())
+    .bind(t.step.map(|s| s as i64))
+    .bind(t.context.to_string())
+    .bind(t.at)
+    .bind(t.status.is_final().then_some(t.at))
+    .bind(&t.exit_reason)
+    .bind(&t.run_id)
+    .bind(t.rev)
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn insert_timeline(
+    tx: &mut SqliteConnection,
+    lines: &[(&str, &TimelineEntry)],
+) -> StoreResult<()> {
+    for chunk in lines.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO run_steps (run_id, step_id, kind, status, attempt, at, detail) ",
+        );
+        q.push_values(chunk, |mut row, (run_id, e)| {
+            row.push_bind(*run_id)
+                .push_bind(&e.step_id)
+                .push_bind(&e.kind)
+                .push_bind(&e.status)
+                .push_bind(e.attempt as i64)
+                .push_bind(e.at)
+                .push_bind(e.detail.to_string());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_timers(tx: &mut SqliteConnection, timers: &[(&str, &Timer)]) -> StoreResult<()> {
+    for chunk in timers.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO timers (run_id, due_at, kind, attempt, lease_until) ",
+        );
+        q.push_values(chunk, |mut row, (run_id, t)| {
+            row.push_bind(*run_id)
+                .push_bind(t.due_at)
+                .push_bind(t.kind.as_str())
+                .push_bind(t.attempt as i64)
+                .push_bind(t.lease_until);
+        });
+        q.push(
+            " ON CONFLICT (run_id) DO UPDATE SET due_at = excluded.due_at, kind = excluded.kind, attempt = excluded.attempt, lease_until = excluded.lease_until",
+        );
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_waits(tx: &mut SqliteConnection, waits: &[(&str, &WaitRow)]) -> StoreResult<()> {
+    for chunk in waits.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO waits (run_id, event_type, match_expr, match_key) ",
+        );
+        q.push_values(chunk, |mut row, (run_id, w)| {
+            row.push_bind(*run_id)
+                .push_bind(&w.event_type)
+                .push_bind(&w.match_expr)
+                .push_bind(&w.match_key);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// `DELETE FROM {table} WHERE run_id IN (…)` for `ids`.
+async fn delete_where_run(
+    tx: &mut SqliteConnection,
+    table: &'static str,
+    ids: &[&str],
+) -> StoreResult<()> {
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE run_id IN ("));
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
