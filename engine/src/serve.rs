@@ -54,6 +54,10 @@ pub struct ServeConfig {
     pub no_watch: bool,
     /// Most bytes of JSON one action's output may keep in its run.
     pub max_step_output: usize,
+    /// Backlog at which the intake pushes back (see [`EngineConfig::max_backlog`]).
+    pub max_backlog: u64,
+    /// Runs executing at once.
+    pub max_in_flight: usize,
 }
 
 impl ServeConfig {
@@ -104,6 +108,8 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
         workflows_dir: opts.workflows.clone(),
         frequency_cap: parse_cap(&opts.frequency_cap)?,
         max_output_bytes: opts.max_step_output,
+        max_backlog: opts.max_backlog,
+        max_in_flight: opts.max_in_flight,
         public_url: opts
             .public_url
             .clone()

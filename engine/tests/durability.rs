@@ -303,3 +303,57 @@ async fn one_unreadable_stored_event_does_not_stop_matching_for_the_others() {
         "the bad one is set aside"
     );
 }
+
+/// The matcher hands new runs to the executor in memory, with their timers leased in the store:
+/// no claim takes them twice meanwhile, and a crash before they ran loses nothing (the next
+/// start releases the leases and the runs execute from the store).
+#[tokio::test]
+async fn runs_handed_over_in_memory_are_claimed_once_and_survive_a_crash_before_they_ran() {
+    use mikawaya_engine::clock::Clock;
+    use mikawaya_engine::event::parse_event;
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("wf");
+    write(&wf, "hook.mkw", HOOK_FLOW);
+    let (url, keys, _) = flaky_target(vec![]).await;
+    let store_event = |s: &Simulation, id: &str| {
+        let body = json!({"id": id, "type": "order.paid", "data": {"url": url, "order_id": id}});
+        let event = parse_event(0, body, s.clock.now_ms()).unwrap();
+        let (store, at) = (s.store.clone(), s.clock.now_ms());
+        async move { store.insert_events(&[event], at).await.unwrap() }
+    };
+
+    let s = Simulation::start(&wf, dir.path(), start_time())
+        .await
+        .unwrap();
+    store_event(&s, "o-1").await;
+    assert_eq!(s.engine.process_events().await.unwrap(), 1);
+    assert_eq!(s.engine.ready_runs(), 1, "the new run waits in memory");
+    let now = s.clock.now_ms();
+    let claimed = s.store.claim_due(now, 10, 60_000).await.unwrap();
+    assert!(claimed.is_empty(), "its timer is leased: {claimed:?}");
+    // This process executes it from memory, without a claim.
+    assert_eq!(s.engine.process_due().await.unwrap(), 1);
+    assert_eq!(
+        s.runs("hook").await.unwrap()[0].status,
+        RunStatus::Completed
+    );
+    assert_eq!(keys.lock().unwrap().len(), 1);
+
+    // A second run is handed over, then the process dies before executing it.
+    store_event(&s, "o-2").await;
+    assert_eq!(s.engine.process_events().await.unwrap(), 1);
+    drop(s);
+    let s = Simulation::start(&wf, dir.path(), start_time())
+        .await
+        .unwrap();
+    assert_eq!(s.engine.ready_runs(), 0);
+    assert_eq!(s.store.release_leases().await.unwrap(), 1);
+    s.engine.run_until_idle().await.unwrap();
+    let runs = s.runs("hook").await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter().all(|r| r.status == RunStatus::Completed),
+        "{runs:?}"
+    );
+    assert_eq!(keys.lock().unwrap().len(), 2, "each webhook went out once");
+}

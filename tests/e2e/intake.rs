@@ -230,3 +230,84 @@ async fn a_newline_in_event_data_cannot_forge_a_log_line() {
         "a forged line: {log}"
     );
 }
+
+/// A webhook target that holds every request for a minute: runs calling it stay in flight.
+async fn silent_target() -> String {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            "late"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/hook")
+}
+
+/// The value of one series in `/metrics`.
+async fn metric(engine: &crate::harness::Engine, name: &str) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", engine.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
+#[tokio::test]
+async fn a_full_backlog_gets_503_with_retry_after_and_the_refused_events_are_not_stored() {
+    let hook = silent_target().await;
+    let flow = format!(
+        "workflow \"slow\" version 1\non event lead.created\nre-enroll always\ndo webhook(url: \"{hook}\")\n"
+    );
+    let dir = workspace(&[("slow.mkw", &flow)]);
+    let engine = crate::harness::start_with(&dir, &["--max-backlog".into(), "3".into()]);
+    for i in 0..3 {
+        let (status, _) = engine
+            .post_events(&json!({"id": format!("b{i}"), "type": "lead.created"}).to_string())
+            .await;
+        assert_eq!(status, 202);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while metric(&engine, "mikawaya_runs_in_flight").await < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runs never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(metric(&engine, "mikawaya_backlog").await, 3);
+    assert_eq!(metric(&engine, "mikawaya_backlog_bound").await, 3);
+    let refused = reqwest::Client::new()
+        .post(format!("{}/events", engine.url))
+        .header("content-type", "application/json")
+        .body(json!({"id": "b3", "type": "lead.created"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let answer: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("the engine is behind"),
+        "{answer}"
+    );
+    assert_eq!(
+        metric(&engine, "mikawaya_events_pushed_back_total").await,
+        1
+    );
+    assert_eq!(metric(&engine, "mikawaya_events_accepted_total").await, 3);
+    let explained = engine.get("/events/b3/explain").await;
+    assert!(
+        explained.get("error").is_some(),
+        "b3 was stored: {explained}"
+    );
+}

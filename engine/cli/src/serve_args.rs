@@ -59,6 +59,13 @@ pub struct ServeArgs {
     /// Most bytes of JSON one action's output may keep in its run; more is truncated and marked.
     #[arg(long, default_value_t = 65_536, env = "MIKAWAYA_MAX_STEP_OUTPUT")]
     pub max_step_output: usize,
+    /// Work not yet done (events not matched, runs ready or executing) at which `POST /events`
+    /// answers 503 with `Retry-After` instead of letting the backlog grow.
+    #[arg(long, default_value_t = 100_000, env = "MIKAWAYA_MAX_BACKLOG")]
+    pub max_backlog: u64,
+    /// Runs executing at once.
+    #[arg(long, default_value_t = 512, env = "MIKAWAYA_MAX_IN_FLIGHT")]
+    pub max_in_flight: usize,
 }
 
 impl ServeArgs {
@@ -81,6 +88,8 @@ impl ServeArgs {
             plugin_cache: self.plugin_cache,
             no_watch: self.no_watch,
             max_step_output: self.max_step_output,
+            max_backlog: self.max_backlog,
+            max_in_flight: self.max_in_flight,
         }
     }
 }

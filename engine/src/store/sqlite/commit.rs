@@ -88,7 +88,7 @@ async fn update_run(tx: &mut SqliteConnection, t: &Transition) -> StoreResult<bo
     Ok(done.rows_affected() == 1)
 }
 
-async fn insert_timeline(
+pub(super) async fn insert_timeline(
     tx: &mut SqliteConnection,
     lines: &[(&str, &TimelineEntry)],
 ) -> StoreResult<()> {
@@ -110,7 +110,10 @@ async fn insert_timeline(
     Ok(())
 }
 
-async fn upsert_timers(tx: &mut SqliteConnection, timers: &[(&str, &Timer)]) -> StoreResult<()> {
+pub(super) async fn upsert_timers(
+    tx: &mut SqliteConnection,
+    timers: &[(&str, &Timer)],
+) -> StoreResult<()> {
     for chunk in timers.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO timers (run_id, due_at, kind, attempt, lease_until) ",
@@ -141,6 +144,80 @@ async fn insert_waits(tx: &mut SqliteConnection, waits: &[(&str, &WaitRow)]) -> 
                 .push_bind(&w.match_expr)
                 .push_bind(&w.match_key);
         });
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Inserts new runs in multi-row statements, skipping those whose trigger already started one;
+/// per run whether it was inserted. Their enrollments, first timeline lines and timers follow.
+pub(super) async fn insert_runs(
+    tx: &mut SqliteConnection,
+    runs: &[NewRun],
+) -> StoreResult<Vec<bool>> {
+    let mut inserted = std::collections::HashSet::new();
+    // 13 columns per row: 200 rows stay far below SQLite's parameter limit.
+    for chunk in runs.chunks(200) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT OR IGNORE INTO runs (id, workflow, version, customer_id, enroll_key, trigger_key, status, step, context, event_id, started_at, updated_at, ended_at) ",
+        );
+        q.push_values(chunk, |mut row, run| {
+            let status = crate::store::status::initial_status(run.start);
+            row.push_bind(&run.id)
+                .push_bind(&run.workflow)
+                .push_bind(run.version as i64)
+                .push_bind(&run.customer_id)
+                .push_bind(&run.enroll_key)
+                .push_bind(&run.trigger_key)
+                .push_bind(status.as_str())
+                .push_bind(run.start.map(|s| s as i64))
+                .push_bind(run.context.to_string())
+                .push_bind(run.event_id())
+                .push_bind(run.at)
+                .push_bind(run.at)
+                .push_bind(status.is_final().then_some(run.at));
+        });
+        q.push(" RETURNING id");
+        let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+        inserted.extend(ids);
+    }
+    let new: Vec<&NewRun> = runs.iter().filter(|r| inserted.contains(&r.id)).collect();
+    for chunk in new.chunks(ROWS_PER_STATEMENT) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("INSERT INTO enrollments (workflow, enroll_key, last_at) ");
+        q.push_values(chunk, |mut row, run| {
+            row.push_bind(&run.workflow)
+                .push_bind(&run.enroll_key)
+                .push_bind(run.at);
+        });
+        q.push(" ON CONFLICT (workflow, enroll_key) DO UPDATE SET last_at = excluded.last_at");
+        q.build().execute(&mut *tx).await?;
+    }
+    let started: Vec<(String, TimelineEntry)> = new
+        .iter()
+        .map(|r| (r.id.clone(), r.started_entry()))
+        .collect();
+    let lines: Vec<(&str, &TimelineEntry)> =
+        started.iter().map(|(id, e)| (id.as_str(), e)).collect();
+    insert_timeline(tx, &lines).await?;
+    let first: Vec<(&str, Timer)> = new
+        .iter()
+        .filter_map(|r| Some((r.id.as_str(), r.first_timer()?)))
+        .collect();
+    let timers: Vec<(&str, &Timer)> = first.iter().map(|(id, t)| (*id, t)).collect();
+    upsert_timers(tx, &timers).await?;
+    Ok(runs.iter().map(|r| inserted.contains(&r.id)).collect())
+}
+
+/// Marks events matched, many per statement.
+pub(super) async fn mark_processed(tx: &mut SqliteConnection, seqs: &[i64]) -> StoreResult<()> {
+    for chunk in seqs.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE events SET processed = 1 WHERE seq IN (");
+        let mut list = q.separated(", ");
+        for seq in chunk {
+            list.push_bind(*seq);
+        }
+        q.push(")");
         q.build().execute(&mut *tx).await?;
     }
     Ok(())

@@ -1,8 +1,6 @@
 //! SQLite [`EventLog`]: events, customer and entity snapshots, and applying a matched batch.
 
-use super::rows::{
-    add_timeline, clear_wait, insert_run, json_of, merge_customer, set_timer, statuses_for, Tx,
-};
+use super::rows::{add_timeline, clear_wait, json_of, merge_customer, set_timer, statuses_for, Tx};
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::event::Event;
@@ -134,10 +132,7 @@ impl EventLog for SqliteStore {
         for r in &batch.resumes {
             resume(&mut tx, r).await?;
         }
-        let mut inserted = Vec::with_capacity(batch.new_runs.len());
-        for run in &batch.new_runs {
-            inserted.push(insert_run(&mut tx, run).await?);
-        }
+        let inserted = super::commit::insert_runs(&mut tx, &batch.new_runs).await?;
         for d in &batch.date_triggers {
             sqlx::query("INSERT INTO date_triggers (workflow, key, due_at, event_id) VALUES (?, ?, ?, ?) ON CONFLICT (workflow, key) DO UPDATE SET due_at = excluded.due_at, event_id = excluded.event_id")
                 .bind(&d.workflow)
@@ -166,12 +161,7 @@ impl EventLog for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        for seq in &batch.seqs {
-            sqlx::query("UPDATE events SET processed = 1 WHERE seq = ?")
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-        }
+        super::commit::mark_processed(&mut tx, &batch.seqs).await?;
         tx.commit().await?;
         Ok(inserted)
     }
