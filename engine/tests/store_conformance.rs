@@ -115,15 +115,35 @@ async fn customers_merge_as_a_json_merge_patch(store: Arc<dyn Store>) {
                 ),
                 1,
             ),
+            // c2's second patch merges an object into the value its first one set: applied
+            // in turn, it replaces that value.
+            ("c2".into(), patch(json!({"tier": 1, "keep": true})), 2),
             (
                 "c1".into(),
                 patch(json!({"consent": {"sms": true}, "tier": null, "name": "Ada"})),
                 2,
             ),
+            (
+                "c2".into(),
+                patch(json!({"tier": {"level": 2, "x": null}})),
+                3,
+            ),
         ],
         ..Default::default()
     };
     store.apply_match(batch).await.unwrap();
+    let c2 = store.customer("c2").await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::Value::Object(c2),
+        json!({"tier": {"level": 2}, "keep": true})
+    );
+    let found = store
+        .customers(&["c1".into(), "c2".into(), "nobody".into()])
+        .await
+        .unwrap();
+    let mut names: Vec<&String> = found.keys().collect();
+    names.sort();
+    assert_eq!(names, ["c1", "c2"]);
     let c = store.customer("c1").await.unwrap().unwrap();
     assert_eq!(
         serde_json::Value::Object(c),

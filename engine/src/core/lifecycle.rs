@@ -10,7 +10,7 @@
 use crate::clock::{rfc3339, to_time, Millis};
 use crate::core::restraint::Decision;
 use crate::core::runtime::{target_index, RuntimeWorkflow};
-use crate::core::scope::{key_string, ScopeData};
+use crate::core::scope::{key_string, run_value, RunScope};
 use crate::store::{
     DeadLetter, RunRow, RunStatus, SentMessage, TimelineEntry, Timer, TimerKind, Transition,
     WaitRow,
@@ -109,6 +109,8 @@ pub struct Machine<'w> {
     timeline: Vec<TimelineEntry>,
     pending: Option<(Call, Option<SentMessage>)>,
     max_output: usize,
+    /// `run.*` for expressions, built once.
+    run_value: Value,
 }
 
 /// What an action may leave in the run by default: 64 KiB of JSON.
@@ -134,6 +136,7 @@ impl<'w> Machine<'w> {
     pub fn new(run: RunRow, workflow: Option<&'w RuntimeWorkflow>, customer: Value) -> Self {
         Machine {
             step: run.step,
+            run_value: run_value(&run),
             run,
             workflow,
             customer,
@@ -230,7 +233,11 @@ impl<'w> Machine<'w> {
                 return self.commit(Completed, None, now);
             };
             let step = &w.ir.steps[index];
-            let data = ScopeData::of_run(&self.run, self.customer.clone());
+            let data = RunScope {
+                run: &self.run,
+                customer: &self.customer,
+                run_value: &self.run_value,
+            };
             let scope = data.scope(to_time(now.ms), w.tz);
             match &step.kind {
                 StepKind::Branch {

@@ -12,6 +12,7 @@ use crate::store::{MetaStore, StoreResult, VersionRow};
 use mikawaya_dsl::check::{clashes, Catalog};
 use mikawaya_dsl::{compile_source, compile_source_with, Diagnostics, Syntax, Workflow};
 use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -56,19 +57,34 @@ pub fn rule_files(dir: &Path) -> Vec<PathBuf> {
 pub fn compile_dir(dir: &Path, catalog: &Catalog) -> (Vec<(Workflow, String)>, LoadReport) {
     let mut report = LoadReport::default();
     let mut ok = Vec::new();
-    for path in rule_files(dir) {
-        let name = path.to_string_lossy().to_string();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                report.problems.push(format!("{name}: cannot read: {e}"));
-                continue;
-            }
-        };
-        let syntax = Syntax::of_file(&name).unwrap_or(Syntax::Yaml);
-        match compile_source_with(&name, &text, syntax, catalog) {
-            Ok(w) => ok.push((w, text)),
-            Err(d) => report.errors.push(d),
+    let files = rule_files(dir);
+    // Files compile independently: split them over the cores (10,000 files: 0.6 s on one).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let per_thread = files.len().div_ceil(threads).max(1);
+    let compiled: Vec<Compiled> = std::thread::scope(|scope| {
+        let parts: Vec<_> = files
+            .chunks(per_thread)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|p| compile_file(p, catalog))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| {
+                part.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for c in compiled {
+        match c {
+            Compiled::Ok(w, text) => ok.push((w, text)),
+            Compiled::Refused(d) => report.errors.push(d),
+            Compiled::Unreadable(problem) => report.problems.push(problem),
         }
     }
     for c in clashes(ok.iter().map(|(w, _)| w)) {
@@ -81,6 +97,26 @@ pub fn compile_dir(dir: &Path, catalog: &Catalog) -> (Vec<(Workflow, String)>, L
         ok.retain(|(w, _)| w.name != c.name);
     }
     (ok, report)
+}
+
+/// What became of one rule file.
+enum Compiled {
+    Ok(Workflow, String),
+    Refused(Diagnostics),
+    Unreadable(String),
+}
+
+fn compile_file(path: &Path, catalog: &Catalog) -> Compiled {
+    let name = path.to_string_lossy().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return Compiled::Unreadable(format!("{name}: cannot read: {e}")),
+    };
+    let syntax = Syntax::of_file(&name).unwrap_or(Syntax::Yaml);
+    match compile_source_with(&name, &text, syntax, catalog) {
+        Ok(w) => Compiled::Ok(w, text),
+        Err(d) => Compiled::Refused(d),
+    }
 }
 
 fn digest(text: &str) -> String {
@@ -130,32 +166,27 @@ pub async fn load_compiled(
     now: Millis,
 ) -> StoreResult<(Registry, LoadReport)> {
     let (compiled, mut report) = compiled;
-    let mut stored = store.versions().await?;
-    let mut all = Vec::new();
+    let stored = store.versions().await?;
+    // Per name: the stored versions and their digests (and the new ones as they are added).
+    let mut known: HashMap<String, Vec<(u32, String)>> = HashMap::new();
     for v in &stored {
-        // Versions never change, so one already loaded is reused rather than read again.
-        if let Some(kept) = previous.and_then(|p| p.version(&v.name, v.version)) {
-            all.push(kept.ir.clone());
-            continue;
-        }
-        match stored_workflow(v) {
-            Ok(w) => all.push(Arc::new(w)),
-            Err(e) => report.problems.push(format!(
-                "stored version {} of `{}` ({}) cannot be loaded, so its runs in flight will fail: {e}",
-                v.version, v.name, v.file
-            )),
-        }
+        known
+            .entry(v.name.clone())
+            .or_default()
+            .push((v.version, v.digest.clone()));
     }
     let mut active = Vec::new();
+    let mut new_rows = Vec::new();
     for (mut w, text) in compiled {
         let d = digest(&text);
-        let same_name: Vec<&VersionRow> = stored.iter().filter(|v| v.name == w.name).collect();
-        let version = if let Some(v) = same_name.iter().rev().find(|v| v.digest == d) {
-            v.version
-        } else if same_name.iter().all(|v| v.version != w.version) {
+        let same_name = known.entry(w.name.clone()).or_default();
+        let version = if let Some((v, _)) = same_name.iter().rev().find(|(_, digest)| *digest == d)
+        {
+            *v
+        } else if same_name.iter().all(|(v, _)| *v != w.version) {
             w.version
         } else {
-            let next = same_name.iter().map(|v| v.version).max().unwrap_or(0) + 1;
+            let next = same_name.iter().map(|(v, _)| *v).max().unwrap_or(0) + 1;
             report.notes.push(format!(
                 "{}: `{}` changed without a version bump; stored as version {next} (was {})",
                 w.file, w.name, w.version
@@ -163,20 +194,25 @@ pub async fn load_compiled(
             next
         };
         w.version = version;
-        let row = VersionRow {
-            name: w.name.clone(),
-            version,
-            file: w.file.clone(),
-            source: text,
-            digest: d,
-            ir: serde_json::to_string(&w).ok(),
-            compiler: Some(COMPILER.into()),
-        };
-        store.save_version(&row, now).await?;
-        stored.push(row);
+        if !same_name
+            .iter()
+            .any(|(v, digest)| *v == version && *digest == d)
+        {
+            same_name.push((version, d.clone()));
+            new_rows.push(VersionRow {
+                name: w.name.clone(),
+                version,
+                file: w.file.clone(),
+                source: text,
+                digest: d,
+                ir: serde_json::to_string(&w).ok(),
+                compiler: Some(COMPILER.into()),
+            });
+        }
         report.active.push((w.name.clone(), version));
         active.push(Arc::new(w));
     }
+    store.save_versions(&new_rows, now).await?;
     if let Some(prev) = previous {
         for d in &report.errors {
             for w in prev.active_workflows().filter(|w| w.file == d.file) {
@@ -188,6 +224,29 @@ pub async fn load_compiled(
                     active.push(w.ir.clone());
                 }
             }
+        }
+    }
+    // Every other stored version, for runs still on it: reused when already loaded (versions
+    // never change), else read from its stored IR. The active ones were just compiled.
+    let active_keys: HashSet<(&str, u32)> = active
+        .iter()
+        .map(|w| (w.name.as_str(), w.version))
+        .collect();
+    let mut all = Vec::new();
+    for v in &stored {
+        if active_keys.contains(&(v.name.as_str(), v.version)) {
+            continue;
+        }
+        if let Some(kept) = previous.and_then(|p| p.version(&v.name, v.version)) {
+            all.push(kept.ir.clone());
+            continue;
+        }
+        match stored_workflow(v) {
+            Ok(w) => all.push(Arc::new(w)),
+            Err(e) => report.problems.push(format!(
+                "stored version {} of `{}` ({}) cannot be loaded, so its runs in flight will fail: {e}",
+                v.version, v.name, v.file
+            )),
         }
     }
     let (registry, build_errors) = Registry::build(all, active, actions);

@@ -44,7 +44,17 @@ impl<'a> Matcher<'a> {
         }
         let mut batch = MatchBatch::default();
         let mut enrolled = BatchEnrollments::new();
-        let mut customers: HashMap<String, Map<String, Value>> = HashMap::new();
+        // Every customer of the batch in one read; the map then follows the batch's changes.
+        let mut ids: Vec<String> = pending
+            .iter()
+            .filter_map(|p| p.event.as_ref().ok()?.customer_id.clone())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut customers = self.ctx.store.customers(&ids).await?;
+        for id in ids {
+            customers.entry(id).or_default();
+        }
         for stored in &pending {
             match &stored.event {
                 Ok(event) => {

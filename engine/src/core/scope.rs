@@ -34,23 +34,55 @@ pub fn customer_value(id: Option<&str>, attrs: Option<Map<String, Value>>) -> Va
     }
 }
 
-impl ScopeData {
-    /// The scope of a run, with the customer's current attributes.
-    pub fn of_run(run: &RunRow, customer: Value) -> Self {
-        ScopeData {
-            event: run.context.get("event").cloned().unwrap_or(Value::Null),
-            customer,
-            run: serde_json::json!({
-                "id": run.id,
-                "workflow": run.workflow,
-                "version": run.version,
-                "started_at": rfc3339(run.started_at),
-            }),
-            steps: run.context.get("steps").cloned().unwrap_or(Value::Null),
-            entity: run.context.get("entity").cloned().unwrap_or(Value::Null),
+static NULL: Value = Value::Null;
+
+/// `run.*` as expressions see it.
+pub fn run_value(run: &RunRow) -> Value {
+    serde_json::json!({
+        "id": run.id,
+        "workflow": run.workflow,
+        "version": run.version,
+        "started_at": rfc3339(run.started_at),
+    })
+}
+
+/// The scope of a run, borrowed from it (nothing is copied to evaluate a step): its context's
+/// `event`, `steps` and `entity`, the customer's current attributes and `run` ([`run_value`]).
+#[derive(Clone, Copy)]
+pub struct RunScope<'a> {
+    /// The run.
+    pub run: &'a RunRow,
+    /// The customer as expressions see it.
+    pub customer: &'a Value,
+    /// `run.*`.
+    pub run_value: &'a Value,
+}
+
+impl<'a> RunScope<'a> {
+    fn part(&self, key: &str) -> &'a Value {
+        self.run.context.get(key).unwrap_or(&NULL)
+    }
+
+    /// The expression scope at `now`, with `today` in `tz`.
+    pub fn scope(&self, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Scope<'a> {
+        Scope {
+            event: self.part("event"),
+            customer: self.customer,
+            run: self.run_value,
+            steps: self.part("steps"),
+            entity: self.part("entity"),
+            now,
+            today: now.with_timezone(&tz).date_naive(),
         }
     }
 
+    /// The values as one JSON object (what templates see).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({ "customer": self.customer, "event": self.part("event"), "run": self.run_value, "steps": self.part("steps"), "entity": self.part("entity") })
+    }
+}
+
+impl ScopeData {
     /// The values as one JSON object (what templates see).
     pub fn to_json(&self) -> Value {
         serde_json::json!({ "customer": self.customer, "event": self.event, "run": self.run, "steps": self.steps, "entity": self.entity })

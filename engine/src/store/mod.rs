@@ -23,6 +23,7 @@ use crate::clock::Millis;
 use crate::event::Event;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Storage errors (always a server-side problem, never the caller's).
@@ -64,6 +65,8 @@ pub trait EventLog: Send + Sync {
         -> StoreResult<Vec<Event>>;
     /// A customer's merged attributes.
     async fn customer(&self, id: &str) -> StoreResult<Option<Map<String, Value>>>;
+    /// The merged attributes of each of `ids` that is stored.
+    async fn customers(&self, ids: &[String]) -> StoreResult<HashMap<String, Map<String, Value>>>;
     /// All entities of a kind, by id.
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>>;
     /// Applies a matched batch atomically: snapshots, exits, resumes, new runs, date triggers,
@@ -225,7 +228,12 @@ pub trait ReadModel: Send + Sync {
 #[async_trait]
 pub trait MetaStore: Send + Sync {
     /// Records a workflow version (ignored when that name and version exist).
-    async fn save_version(&self, v: &VersionRow, at: Millis) -> StoreResult<()>;
+    async fn save_version(&self, v: &VersionRow, at: Millis) -> StoreResult<()> {
+        self.save_versions(std::slice::from_ref(v), at).await
+    }
+    /// Records workflow versions in one transaction (each ignored when that name and version
+    /// exist): loading 10,000 new workflows is one disk sync, not 10,000.
+    async fn save_versions(&self, rows: &[VersionRow], at: Millis) -> StoreResult<()>;
     /// All stored versions, by name and version.
     async fn versions(&self) -> StoreResult<Vec<VersionRow>>;
     /// A setting, created with `default` when missing.

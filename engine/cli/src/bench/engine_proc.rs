@@ -33,13 +33,37 @@ pub fn workflows(sink: &str, count: usize) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `count` generated workflows for the start-up measurement: 50 event types, an entry
+/// condition, a wait and two actions each.
+pub fn many_workflows(count: usize) -> Vec<(String, String)> {
+    (0..count)
+        .map(|i| {
+            let text = format!(
+                "workflow \"w{i}\" version 1\non event e{}.happened\nwhen event.total >= {i}\nre-enroll after 30d\n\ndo log(message: \"w{i} for {{{{ customer.id }}}}\")\nwait 1d\ndo webhook(url: \"http://127.0.0.1:9/w{i}\", total: event.total)\n",
+                i % 50
+            );
+            (format!("w{i}.mkw"), text)
+        })
+        .collect()
+}
+
 /// Starts `mikawaya serve` with `workflows` (file name, text) on a new database.
 pub async fn start(workflows: &[(String, String)]) -> anyhow::Result<EngineProc> {
+    start_in(prepare(workflows)?).await
+}
+
+/// A new temporary folder holding `workflows` (file name, text) in its `workflows` folder.
+pub fn prepare(workflows: &[(String, String)]) -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("mikawaya-bench-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(dir.join("workflows"))?;
     for (name, text) in workflows {
         std::fs::write(dir.join("workflows").join(name), text)?;
     }
+    Ok(dir)
+}
+
+/// Starts `mikawaya serve` in `dir` (its `workflows` folder and `bench.db`).
+pub async fn start_in(dir: PathBuf) -> anyhow::Result<EngineProc> {
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .args(["serve", "--listen", "127.0.0.1:0", "--no-watch"])
         .arg("--db")
@@ -71,6 +95,13 @@ impl EngineProc {
         self.child.id()
     }
 
+    /// Stops the engine (SIGKILL) and starts it again on the same database and workflows.
+    pub async fn restart(mut self) -> anyhow::Result<EngineProc> {
+        self.child.start_kill().ok();
+        self.child.wait().await.ok();
+        start_in(self.dir.clone()).await
+    }
+
     /// Stops the engine and removes its folder.
     pub async fn stop(mut self) {
         self.child.start_kill().ok();
@@ -94,5 +125,9 @@ mod tests {
         }
         assert!(files[0].1.contains("customer.consent.email"));
         assert!(files[2].1.contains("region-2"));
+        for (name, text) in many_workflows(3) {
+            mikawaya_dsl::compile_file(&name, &text)
+                .unwrap_or_else(|e| panic!("{name} does not compile: {e:?}\n{text}"));
+        }
     }
 }

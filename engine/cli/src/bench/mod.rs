@@ -55,6 +55,10 @@ pub struct BenchArgs {
     /// Bearer token.
     #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Instead of sending events: time how long an engine with this many generated workflows
+    /// takes to start on a new database, and to start again on it.
+    #[arg(long)]
+    pub startup: Option<usize>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -68,8 +72,28 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
+/// Times the start of an engine with `count` workflows: first on a new database (every
+/// version compiled and stored), then again on it (compiled, found stored).
+async fn startup(count: usize) -> anyhow::Result<i32> {
+    let dir = engine_proc::prepare(&engine_proc::many_workflows(count))?;
+    let t = Instant::now();
+    let engine = engine_proc::start_in(dir).await?;
+    println!(
+        "start with {count} workflows, new database: {}",
+        ms(t.elapsed())
+    );
+    let t = Instant::now();
+    let engine = engine.restart().await?;
+    println!("start again on that database:   {}", ms(t.elapsed()));
+    engine.stop().await;
+    Ok(0)
+}
+
 /// Runs the benchmark and prints the numbers.
 pub async fn run(args: BenchArgs) -> anyhow::Result<i32> {
+    if let Some(count) = args.startup {
+        return startup(count).await;
+    }
     let prefix = uuid::Uuid::now_v7().to_string();
     let completed = args.until == Until::Completed;
     if completed && args.url.is_some() && args.sink_port == 0 {

@@ -74,6 +74,17 @@ impl EventLog for MemoryStore {
         Ok(self.lock().customers.get(id).cloned())
     }
 
+    async fn customers(
+        &self,
+        ids: &[String],
+    ) -> StoreResult<std::collections::HashMap<String, Map<String, Value>>> {
+        let s = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), s.customers.get(id)?.clone())))
+            .collect())
+    }
+
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
         let s = self.lock();
         Ok(s.entities

@@ -8,11 +8,13 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl MetaStore for MemoryStore {
-    async fn save_version(&self, v: &VersionRow, _at: Millis) -> StoreResult<()> {
-        self.lock()
-            .versions
-            .entry((v.name.clone(), v.version))
-            .or_insert_with(|| v.clone());
+    async fn save_versions(&self, rows: &[VersionRow], _at: Millis) -> StoreResult<()> {
+        let mut s = self.lock();
+        for v in rows {
+            s.versions
+                .entry((v.name.clone(), v.version))
+                .or_insert_with(|| v.clone());
+        }
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 //! SQLite [`EventLog`]: events, customer and entity snapshots, and applying a matched batch.
 
-use super::rows::{add_timeline, clear_wait, json_of, merge_customer, set_timer, statuses_for, Tx};
+use super::rows::{add_timeline, clear_wait, json_of, set_timer, statuses_for, Tx};
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::event::Event;
@@ -96,6 +96,30 @@ impl EventLog for SqliteStore {
         }))
     }
 
+    async fn customers(
+        &self,
+        ids: &[String],
+    ) -> StoreResult<std::collections::HashMap<String, Map<String, Value>>> {
+        let mut found = std::collections::HashMap::new();
+        for chunk in ids.chunks(1000) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT id, data FROM customers WHERE id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            q.push(")");
+            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+            for (id, data) in rows {
+                if let Value::Object(m) = json_of(&data) {
+                    found.insert(id, m);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
         let rows: Vec<String> =
             sqlx::query_scalar("SELECT data FROM entities WHERE kind = ? ORDER BY id")
@@ -114,9 +138,7 @@ impl EventLog for SqliteStore {
 
     async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>> {
         let mut tx = self.write.begin().await?;
-        for (id, attrs, at) in &batch.customers {
-            merge_customer(&mut tx, id, &Value::Object(attrs.clone()), *at).await?;
-        }
+        super::customers::merge_all(&mut tx, &batch.customers).await?;
         for (kind, id, data, at) in &batch.entities {
             sqlx::query("INSERT INTO entities (kind, id, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at")
                 .bind(kind)

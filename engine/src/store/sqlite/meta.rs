@@ -19,8 +19,10 @@ struct VersionRecord {
 
 #[async_trait]
 impl MetaStore for SqliteStore {
-    async fn save_version(&self, v: &VersionRow, at: Millis) -> StoreResult<()> {
-        sqlx::query("INSERT OR IGNORE INTO workflow_versions (name, version, file, source, digest, ir, compiler, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    async fn save_versions(&self, rows: &[VersionRow], at: Millis) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        for v in rows {
+            sqlx::query("INSERT OR IGNORE INTO workflow_versions (name, version, file, source, digest, ir, compiler, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&v.name)
             .bind(v.version as i64)
             .bind(&v.file)
@@ -29,8 +31,10 @@ impl MetaStore for SqliteStore {
             .bind(&v.ir)
             .bind(&v.compiler)
             .bind(at)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

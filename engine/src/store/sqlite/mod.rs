@@ -3,6 +3,7 @@
 //! `engine/migrations/*.sql`, applied by sqlx's migrator (embedded at build time).
 
 mod commit;
+mod customers;
 mod events;
 mod meta;
 mod read;

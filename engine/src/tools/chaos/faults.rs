@@ -118,6 +118,7 @@ through_faults!(EventLog {
     fn event(&self, id: &str) -> Option<Event>;
     fn events_between(&self, from: Millis, to: Millis, limit: i64) -> Vec<Event>;
     fn customer(&self, id: &str) -> Option<Map<String, Value>>;
+    fn customers(&self, ids: &[String]) -> std::collections::HashMap<String, Map<String, Value>>;
     fn entities(&self, kind: &str) -> Vec<Value>;
     fn apply_match(&self, batch: MatchBatch) -> Vec<bool>;
     fn pending_count(&self) -> u64;
@@ -172,7 +173,7 @@ through_faults!(ReadModel {
 });
 
 through_faults!(MetaStore {
-    fn save_version(&self, v: &VersionRow, at: Millis) -> ();
+    fn save_versions(&self, rows: &[VersionRow], at: Millis) -> ();
     fn versions(&self) -> Vec<VersionRow>;
     fn setting_or_init(&self, key: &str, default: &str) -> String;
 });
