@@ -357,3 +357,47 @@ async fn runs_handed_over_in_memory_are_claimed_once_and_survive_a_crash_before_
     );
     assert_eq!(keys.lock().unwrap().len(), 2, "each webhook went out once");
 }
+
+/// A goal event matched in the same batch as the event that started the run ends that run
+/// before it does anything (the run is not in the store yet when the goal is matched).
+#[tokio::test]
+async fn a_goal_in_the_same_batch_as_the_trigger_ends_the_run_before_its_first_step() {
+    use mikawaya_engine::clock::Clock;
+    use mikawaya_engine::event::parse_event;
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("wf");
+    let (url, keys, _) = flaky_target(vec![]).await;
+    write(
+        &wf,
+        "cart.mkw",
+        &format!("workflow \"cart\" version 1\non event cart.abandoned\ngoal event order.placed\nre-enroll always\ndo webhook(url: \"{url}\")\n"),
+    );
+    let s = Simulation::start(&wf, dir.path(), start_time())
+        .await
+        .unwrap();
+    let now = s.clock.now_ms();
+    let events: Vec<_> = [
+        ("a1", "cart.abandoned"),
+        ("o1", "order.placed"),
+        ("a2", "cart.abandoned"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (id, kind))| {
+        parse_event(i, json!({"id": id, "type": kind, "customer": "c1"}), now).unwrap()
+    })
+    .collect();
+    s.store.insert_events(&events, now).await.unwrap();
+    s.engine.run_until_idle().await.unwrap();
+    let runs = s.runs("cart").await.unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    // Newest first: the run a2 started after the goal goes on; a1's run ended at the goal.
+    assert_eq!(runs[0].status, RunStatus::Completed);
+    assert_eq!(runs[1].status, RunStatus::Exited);
+    assert_eq!(runs[1].exit_reason.as_deref(), Some("goal: order.placed"));
+    assert_eq!(
+        keys.lock().unwrap().len(),
+        1,
+        "only a2's run called the webhook"
+    );
+}

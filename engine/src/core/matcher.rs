@@ -72,7 +72,7 @@ impl<'a> Matcher<'a> {
         }
         let count = pending.len();
         Metrics::add(&self.ctx.metrics.runs_started, batch.new_runs.len() as u64);
-        let handed = self.lease_for_executor(&mut batch.new_runs);
+        let handed = self.lease_for_executor(&mut batch.new_runs, &batch.exits);
         let inserted = self.ctx.store.apply_match(batch).await?;
         Metrics::sub(&self.ctx.metrics.events_unmatched, count as u64);
         self.ctx.ready.push(
@@ -86,12 +86,14 @@ impl<'a> Matcher<'a> {
 
     /// Leases the first timers of as many new runs as the executor's ready queue has room for,
     /// so they execute at once from memory; returns, per new run, what to queue once inserted.
-    fn lease_for_executor(&self, runs: &mut [NewRun]) -> Vec<Option<Ready>> {
+    fn lease_for_executor(&self, runs: &mut [NewRun], exits: &[EarlyExit]) -> Vec<Option<Ready>> {
         let mut room = self.ctx.ready.room();
         let lease_until = self.ctx.clock.now_ms() + self.ctx.config.lease_ms;
+        let exited: std::collections::HashSet<&str> =
+            exits.iter().map(|e| e.run_id.as_str()).collect();
         runs.iter_mut()
             .map(|run| {
-                if room == 0 || run.start.is_none() {
+                if room == 0 || run.start.is_none() || exited.contains(run.id.as_str()) {
                     return None;
                 }
                 room -= 1;
@@ -170,7 +172,21 @@ impl<'a> Matcher<'a> {
             return Ok(());
         };
         for name in self.registry.goal_of(&ev.event_type) {
-            for run_id in self.ctx.store.open_runs(name, cid).await? {
+            let mut ended = self.ctx.store.open_runs(name, cid).await?;
+            // Runs an earlier event of this batch started are not stored yet, but the goal
+            // ends them too (the store inserts new runs before it applies exits).
+            ended.extend(
+                batch
+                    .new_runs
+                    .iter()
+                    .filter(|r| {
+                        r.workflow == *name
+                            && r.customer_id.as_deref() == Some(cid.as_str())
+                            && r.start.is_some()
+                    })
+                    .map(|r| r.id.clone()),
+            );
+            for run_id in ended {
                 batch.exits.push(EarlyExit {
                     run_id,
                     reason: format!("goal: {}", ev.event_type),

@@ -106,6 +106,8 @@ impl EventLog for MemoryStore {
         for (kind, id, data, _) in batch.entities {
             s.entities.insert((kind, id), data);
         }
+        // New runs first: a goal later in the batch may end one of them.
+        let inserted = batch.new_runs.iter().map(|run| s.insert_run(run)).collect();
         for exit in &batch.exits {
             if let Some(run) = s.run_for(&exit.run_id, Cause::Goal) {
                 run.status = RunStatus::Exited;
@@ -135,7 +137,6 @@ impl EventLog for MemoryStore {
             s.set_timer(&r.run_id, r.target.map(|_| Timer::exec(r.entry.at)));
             s.add_timeline(&r.run_id, r.entry.clone());
         }
-        let inserted = batch.new_runs.iter().map(|run| s.insert_run(run)).collect();
         for d in batch.date_triggers {
             s.date_triggers
                 .insert((d.workflow.clone(), d.key.clone()), d);

@@ -148,13 +148,14 @@ impl EventLog for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        // New runs first: a goal later in the batch may end one of them.
+        let inserted = super::commit::insert_runs(&mut tx, &batch.new_runs).await?;
         for exit in &batch.exits {
             end_run(&mut tx, exit).await?;
         }
         for r in &batch.resumes {
             resume(&mut tx, r).await?;
         }
-        let inserted = super::commit::insert_runs(&mut tx, &batch.new_runs).await?;
         for d in &batch.date_triggers {
             sqlx::query("INSERT INTO date_triggers (workflow, key, due_at, event_id) VALUES (?, ?, ?, ?) ON CONFLICT (workflow, key) DO UPDATE SET due_at = excluded.due_at, event_id = excluded.event_id")
                 .bind(&d.workflow)
