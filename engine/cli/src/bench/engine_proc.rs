@@ -102,6 +102,12 @@ impl EngineProc {
         start_in(self.dir.clone()).await
     }
 
+    /// Stops the engine (SIGKILL) and keeps its folder.
+    pub async fn stop_keeping(mut self) {
+        self.child.start_kill().ok();
+        self.child.wait().await.ok();
+    }
+
     /// Stops the engine and removes its folder.
     pub async fn stop(mut self) {
         self.child.start_kill().ok();

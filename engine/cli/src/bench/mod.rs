@@ -7,6 +7,7 @@
 mod engine_proc;
 mod load;
 mod sink;
+mod waits;
 
 use anyhow::bail;
 use std::time::{Duration, Instant};
@@ -59,6 +60,10 @@ pub struct BenchArgs {
     /// takes to start on a new database, and to start again on it.
     #[arg(long)]
     pub startup: Option<usize>,
+    /// Instead of the event benchmark: fill a database with this many runs waiting for an
+    /// event, then report the engine's start time, memory, idle CPU and intake rate on it.
+    #[arg(long)]
+    pub waits: Option<usize>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -93,6 +98,9 @@ async fn startup(count: usize) -> anyhow::Result<i32> {
 pub async fn run(args: BenchArgs) -> anyhow::Result<i32> {
     if let Some(count) = args.startup {
         return startup(count).await;
+    }
+    if let Some(count) = args.waits {
+        return waits::run(count).await;
     }
     let prefix = uuid::Uuid::now_v7().to_string();
     let completed = args.until == Until::Completed;
