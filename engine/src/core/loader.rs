@@ -82,7 +82,7 @@ pub fn compile_dir(dir: &Path, catalog: &Catalog) -> (Vec<(Workflow, String)>, L
     });
     for c in compiled {
         match c {
-            Compiled::Ok(w, text) => ok.push((w, text)),
+            Compiled::Ok(w, text) => ok.push((*w, text)),
             Compiled::Refused(d) => report.errors.push(d),
             Compiled::Unreadable(problem) => report.problems.push(problem),
         }
@@ -101,7 +101,7 @@ pub fn compile_dir(dir: &Path, catalog: &Catalog) -> (Vec<(Workflow, String)>, L
 
 /// What became of one rule file.
 enum Compiled {
-    Ok(Workflow, String),
+    Ok(Box<Workflow>, String),
     Refused(Diagnostics),
     Unreadable(String),
 }
@@ -114,7 +114,7 @@ fn compile_file(path: &Path, catalog: &Catalog) -> Compiled {
     };
     let syntax = Syntax::of_file(&name).unwrap_or(Syntax::Yaml);
     match compile_source_with(&name, &text, syntax, catalog) {
-        Ok(w) => Compiled::Ok(w, text),
+        Ok(w) => Compiled::Ok(Box::new(w), text),
         Err(d) => Compiled::Refused(d),
     }
 }
