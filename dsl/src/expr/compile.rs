@@ -42,10 +42,21 @@ impl Compiler<'_> {
             AstKind::Bool(b) => (Node::Const(Const::Bool(*b)), Ty::Bool),
             AstKind::Null => (Node::Const(Const::Null), Ty::Null),
             AstKind::Path(segs) => (self.path(ast, segs), Ty::Any),
-            AstKind::List(items) => (
-                Node::List(items.iter().map(|i| self.node(i).0).collect()),
-                Ty::List,
-            ),
+            AstKind::List(items) => {
+                let nodes: Vec<Node> = items.iter().map(|i| self.node(i).0).collect();
+                let consts: Option<Box<[Const]>> = nodes
+                    .iter()
+                    .map(|n| match n {
+                        Node::Const(c) => Some(c.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let node = match consts {
+                    Some(consts) => Node::ConstList(consts),
+                    None => Node::List(nodes.into()),
+                };
+                (node, Ty::List)
+            }
             AstKind::Call(name, args) => self.call(ast, name, args),
             AstKind::Index(base, idx) => {
                 let (b, _) = self.node(base);

@@ -47,16 +47,8 @@ impl fmt::Display for Node {
                 f.write_str(root)?;
                 segs.iter().try_for_each(|s| write!(f, ".{s}"))
             }
-            Node::List(items) => {
-                f.write_str("[")?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{item}")?;
-                }
-                f.write_str("]")
-            }
+            Node::List(items) => list(f, items.iter()),
+            Node::ConstList(items) => list(f, items.iter().map(|c| Node::Const(c.clone()))),
             Node::Not(e) => {
                 f.write_str("not ")?;
                 operand(f, e, p)
@@ -120,4 +112,19 @@ impl fmt::Display for Node {
             }
         }
     }
+}
+
+/// `[a, b, …]`.
+fn list<N: std::borrow::Borrow<Node>>(
+    f: &mut std::fmt::Formatter<'_>,
+    items: impl Iterator<Item = N>,
+) -> std::fmt::Result {
+    f.write_str("[")?;
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{}", item.borrow())?;
+    }
+    f.write_str("]")
 }

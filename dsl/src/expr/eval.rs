@@ -14,13 +14,16 @@ impl Node {
     /// Evaluates the node against `scope`.
     pub fn eval<'a>(&'a self, scope: &Scope<'a>) -> Result<Val<'a>, EvalError> {
         match self {
-            Node::Const(c) => Ok(match c {
-                Const::Null => Val::Null,
-                Const::Bool(b) => Val::Bool(*b),
-                Const::Num(n) => Val::Num(*n),
-                Const::Str(s) => Val::Str(Cow::Borrowed(s)),
-                Const::Dur(d) => Val::Dur(*d),
-            }),
+            Node::Const(c) => Ok(c.val()),
+            Node::ConstList(items) => Ok(Val::List(items.iter().map(Const::val).collect())),
+            Node::In(negated, needle, hay) if matches!(**hay, Node::ConstList(_)) => {
+                let Node::ConstList(items) = &**hay else {
+                    unreachable!("matched above")
+                };
+                let needle = needle.eval(scope)?;
+                let found = items.iter().any(|c| equal(&c.val(), &needle));
+                Ok(Val::Bool(found != *negated))
+            }
             Node::Path(root, segs) => Ok(walk(scope.root(*root), segs)),
             Node::List(items) => items
                 .iter()
@@ -101,6 +104,19 @@ fn compare(op: CmpOp, a: &Val<'_>, b: &Val<'_>) -> Result<bool, EvalError> {
         CmpOp::Gt => order(a, b)? == Ordering::Greater,
         CmpOp::Ge => order(a, b)? != Ordering::Less,
     })
+}
+
+impl Const {
+    /// The constant as a value (borrowing its text).
+    pub fn val(&self) -> Val<'_> {
+        match self {
+            Const::Null => Val::Null,
+            Const::Bool(b) => Val::Bool(*b),
+            Const::Num(n) => Val::Num(*n),
+            Const::Str(s) => Val::Str(Cow::Borrowed(s)),
+            Const::Dur(d) => Val::Dur(*d),
+        }
+    }
 }
 
 fn contains(hay: &Val<'_>, needle: &Val<'_>) -> bool {

@@ -60,6 +60,9 @@ pub enum Node {
     Path(Root, Box<[Box<str>]>),
     /// A list literal.
     List(Box<[Node]>),
+    /// A list literal of constants only (`["gold", "silver"]`), built once at compile time:
+    /// `x in [...]` scans it without building a list at each evaluation.
+    ConstList(Box<[Const]>),
     /// `not x`
     Not(Box<Node>),
     /// `-x`

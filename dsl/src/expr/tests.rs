@@ -122,3 +122,24 @@ fn spelling_does_not_change_the_compiled_tree() {
     let b = Expr::parse("(event.a >= 1) and customer.b", &Env::default()).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn constant_lists_are_built_once_at_compile_time_and_behave_as_lists() {
+    let env = Env::default();
+    let consts = Expr::parse("event.name in [\"Ada\", \"Bo\", 3]", &env).unwrap();
+    let Node::In(false, _, hay) = &consts.node else {
+        panic!("{:?}", consts.node)
+    };
+    assert!(matches!(**hay, Node::ConstList(ref c) if c.len() == 3), "{hay:?}");
+    let mixed = Expr::parse("[event.name, 1]", &env).unwrap();
+    assert!(matches!(mixed.node, Node::List(_)), "{:?}", mixed.node);
+    assert_eq!(eval("event.name in [\"Ada\", \"Bo\"]"), json!(true));
+    assert_eq!(eval("event.name not in [\"Ada\", \"Bo\"]"), json!(false));
+    assert_eq!(eval("event.cart.total in [1, 72.5]"), json!(true));
+    assert_eq!(eval("[\"x\", 2, null]"), json!(["x", 2, null]));
+    assert_eq!(eval("len([1, 2, 3])"), json!(3));
+    assert_eq!(
+        consts.node.to_string(),
+        "event.name in [\"Ada\", \"Bo\", 3]"
+    );
+}

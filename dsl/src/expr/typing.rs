@@ -46,7 +46,7 @@ pub fn result_ty(node: &Node) -> Ty {
         Node::Const(Const::Num(_)) => Ty::Num,
         Node::Const(Const::Str(_)) => Ty::Str,
         Node::Const(Const::Dur(_)) => Ty::Dur,
-        Node::List(_) => Ty::List,
+        Node::List(_) | Node::ConstList(_) => Ty::List,
         Node::Path(..) | Node::Index(..) => Ty::Any,
         Node::Neg(e) => result_ty(e),
         Node::Arith(op, a, b) => arith_ty(*op, result_ty(a), result_ty(b)).unwrap_or(Ty::Any),
