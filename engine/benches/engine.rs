@@ -27,7 +27,9 @@ fn runtime() -> tokio::runtime::Runtime {
 fn writer(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let store = rt.block_on(SqliteStore::open(&dir.path().join("w.db"))).unwrap();
+    let store = rt
+        .block_on(SqliteStore::open(&dir.path().join("w.db")))
+        .unwrap();
     let next = AtomicUsize::new(0);
     let mut group = c.benchmark_group("writer");
     group.throughput(Throughput::Elements(256));

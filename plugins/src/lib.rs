@@ -95,6 +95,13 @@ pub trait Action: Send + Sync {
         None
     }
 
+    /// Whether the action reads [`ActionContext::scope`] (what templates see). The engine builds
+    /// that copy of the run's event, customer and step outputs only for actions that say so;
+    /// the others get `null` there.
+    fn uses_scope(&self) -> bool {
+        false
+    }
+
     /// Runs the action with evaluated arguments; returns its output as JSON.
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError>;
 }

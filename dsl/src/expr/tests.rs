@@ -130,7 +130,10 @@ fn constant_lists_are_built_once_at_compile_time_and_behave_as_lists() {
     let Node::In(false, _, hay) = &consts.node else {
         panic!("{:?}", consts.node)
     };
-    assert!(matches!(**hay, Node::ConstList(ref c) if c.len() == 3), "{hay:?}");
+    assert!(
+        matches!(**hay, Node::ConstList(ref c) if c.len() == 3),
+        "{hay:?}"
+    );
     let mixed = Expr::parse("[event.name, 1]", &env).unwrap();
     assert!(matches!(mixed.node, Node::List(_)), "{:?}", mixed.node);
     assert_eq!(eval("event.name in [\"Ada\", \"Bo\"]"), json!(true));

@@ -75,6 +75,7 @@ pub type CallLog = Arc<std::sync::Mutex<Vec<RecordedCall>>>;
 pub struct RecordingAction {
     name: String,
     channel: Option<&'static str>,
+    uses_scope: bool,
     log: CallLog,
     clock: Arc<dyn Clock>,
 }
@@ -87,6 +88,10 @@ impl Action for RecordingAction {
 
     fn channel(&self) -> Option<&'static str> {
         self.channel
+    }
+
+    fn uses_scope(&self) -> bool {
+        self.uses_scope
     }
 
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
@@ -109,9 +114,11 @@ pub fn recording(real: &ActionRegistry, log: &CallLog, clock: Arc<dyn Clock>) ->
     let mut registry = ActionRegistry::new();
     for name in real.names() {
         let channel = real.get(&name).and_then(|a| a.channel());
+        let uses_scope = real.get(&name).is_some_and(|a| a.uses_scope());
         registry.register(Arc::new(RecordingAction {
             name,
             channel,
+            uses_scope,
             log: log.clone(),
             clock: clock.clone(),
         }));

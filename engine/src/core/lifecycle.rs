@@ -299,7 +299,12 @@ impl<'w> Machine<'w> {
                         input: input.clone(),
                         attempt: self.attempt,
                         unsubscribe: None,
-                        scope: data.to_json(),
+                        // A copy of the run's data, only for actions that render templates.
+                        scope: if w.uses_scope(index) {
+                            data.to_json()
+                        } else {
+                            Value::Null
+                        },
                     };
                     self.pending = Some((call, None));
                     return match w.channel(index) {

@@ -25,6 +25,8 @@ pub struct ResolvedAction {
     pub plugin: Option<String>,
     /// Its channel, if it reaches customers (`email`).
     pub channel: Option<&'static str>,
+    /// Whether it reads the templates' scope (see `Action::uses_scope`).
+    pub uses_scope: bool,
 }
 
 /// A workflow ready to run.
@@ -86,6 +88,7 @@ impl RuntimeWorkflow {
                 StepKind::Action { action, .. } => {
                     actions.resolve(action).map(|(a, plugin)| ResolvedAction {
                         channel: a.channel(),
+                        uses_scope: a.uses_scope(),
                         action: a,
                         plugin,
                     })
@@ -109,6 +112,12 @@ impl RuntimeWorkflow {
     /// The channel of the action at step `index`, if it reaches customers.
     pub fn channel(&self, index: usize) -> Option<&'static str> {
         self.action(index)?.channel
+    }
+
+    /// Whether the action at step `index` reads the templates' scope (an action that is not
+    /// loaded gets it, to be safe).
+    pub fn uses_scope(&self, index: usize) -> bool {
+        self.action(index).is_none_or(|a| a.uses_scope)
     }
 
     /// The name of the action at step `index`.

@@ -171,6 +171,10 @@ impl Action for EmailAction {
         Some("email")
     }
 
+    fn uses_scope(&self) -> bool {
+        true
+    }
+
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
         let content = content(&input, ctx, &self.templates)?;
         let message = build(&input, ctx, &self.from, content)?;

@@ -105,6 +105,9 @@ impl Action for FakeEmail {
     fn channel(&self) -> Option<&'static str> {
         Some("email")
     }
+    fn uses_scope(&self) -> bool {
+        true
+    }
     async fn call(
         &self,
         _: Value,
