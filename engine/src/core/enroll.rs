@@ -37,6 +37,18 @@ impl<'a> Enroller<'a> {
         Enroller { ctx }
     }
 
+    /// Whether `w`'s entry condition holds for `scope` at `at` (a workflow without one always
+    /// admits). Pure and cheap: callers with many candidates test it before building any.
+    pub fn admits(
+        w: &RuntimeWorkflow,
+        scope: &ScopeData,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        w.when
+            .as_ref()
+            .is_none_or(|cond| cond.matches(&scope.scope(at, w.tz)))
+    }
+
     /// The run this trigger starts, or `None` when the condition or the policy says no.
     pub async fn enroll(
         &self,
@@ -45,10 +57,8 @@ impl<'a> Enroller<'a> {
     ) -> Result<Option<NewRun>, EngineError> {
         let now = self.ctx.clock.now_ms();
         let w = c.workflow;
-        if let Some(cond) = &w.when {
-            if !cond.matches(&c.scope.scope(self.ctx.clock.now(), w.tz)) {
-                return Ok(None);
-            }
+        if !Self::admits(w, c.scope, self.ctx.clock.now()) {
+            return Ok(None);
         }
         let key = (w.name.clone(), c.enroll_key.clone());
         let last = match (w.re_enroll, batch.get(&key)) {

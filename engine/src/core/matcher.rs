@@ -257,7 +257,13 @@ impl<'a> Matcher<'a> {
         enrolled: &mut BatchEnrollments,
         now: Millis,
     ) -> Result<(), EngineError> {
+        let at = self.ctx.clock.now();
         for w in self.registry.event_triggered(&ev.event_type) {
+            // Most listening workflows stop at their entry condition: test it before building
+            // the candidate's keys (100 workflows on one event type must stay cheap).
+            if !Enroller::admits(w, scope, at) {
+                continue;
+            }
             let candidate = Candidate {
                 workflow: w,
                 scope,
