@@ -195,11 +195,13 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// Sleeps for `d`, or until woken or told to stop; returns `false` when stopping.
+/// Sleeps for `d`, or until woken, the executor took ready runs, or told to stop; returns
+/// `false` when stopping.
 async fn pause(engine: &Engine, stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(d) => {}
         _ = engine.woken() => {}
+        _ = engine.ready_taken() => {}
         _ = stop.changed() => {}
     }
     !*stop.borrow()

@@ -401,3 +401,57 @@ async fn a_goal_in_the_same_batch_as_the_trigger_ends_the_run_before_its_first_s
         "only a2's run called the webhook"
     );
 }
+
+/// A slow executor slows matching down instead of piling up due runs: while the ready queue is
+/// more than half full, events stay unmatched (counted in the backlog the intake answers 503 on).
+#[tokio::test]
+async fn matching_waits_while_the_executor_is_behind() {
+    use mikawaya_engine::clock::Clock;
+    use mikawaya_engine::event::parse_event;
+    use mikawaya_engine::tools::sim::SimOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("wf");
+    write(
+        &wf,
+        "lead.mkw",
+        "workflow \"lead\" version 1\non event lead.created\nre-enroll always\ndo log()\n",
+    );
+    let options = SimOptions {
+        ready_capacity: Some(4),
+        ..Default::default()
+    };
+    let s = Simulation::start_with(&wf, dir.path(), start_time(), options)
+        .await
+        .unwrap();
+    let send = |ids: std::ops::Range<usize>| {
+        let now = s.clock.now_ms();
+        let events: Vec<_> = ids
+            .map(|i| {
+                parse_event(
+                    0,
+                    json!({"id": format!("l{i}"), "type": "lead.created"}),
+                    now,
+                )
+                .unwrap()
+            })
+            .collect();
+        let store = s.store.clone();
+        async move { store.insert_events(&events, now).await.unwrap() }
+    };
+    send(0..3).await;
+    assert_eq!(s.engine.process_events().await.unwrap(), 3);
+    assert_eq!(s.engine.ready_runs(), 3);
+    send(3..6).await;
+    assert_eq!(
+        s.engine.process_events().await.unwrap(),
+        0,
+        "one slot of four left: matching waits"
+    );
+    assert_eq!(s.store.pending_count().await.unwrap(), 3);
+    assert_eq!(s.engine.process_due().await.unwrap(), 3);
+    assert_eq!(s.engine.process_events().await.unwrap(), 3);
+    s.engine.run_until_idle().await.unwrap();
+    let runs = s.runs("lead").await.unwrap();
+    assert_eq!(runs.len(), 6);
+    assert!(runs.iter().all(|r| r.status == RunStatus::Completed));
+}

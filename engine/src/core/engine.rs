@@ -278,6 +278,11 @@ impl Engine {
         self.ctx.backlog()
     }
 
+    /// Resolves when the executor took runs from its ready queue (room for the matcher).
+    pub async fn ready_taken(&self) {
+        self.ctx.ready.taken().await
+    }
+
     /// New runs waiting in the executor's ready queue.
     pub fn ready_runs(&self) -> usize {
         self.ctx.ready.len()

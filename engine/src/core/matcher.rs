@@ -36,8 +36,15 @@ impl<'a> Matcher<'a> {
         Matcher { ctx, registry }
     }
 
-    /// Matches one batch of stored events; returns how many were processed.
+    /// Matches one batch of stored events; returns how many were processed. While the
+    /// executor's ready queue is more than half full nothing is matched: the events wait in the
+    /// store, counted in the backlog, so a slow executor slows intake down (503 past the bound)
+    /// instead of piling up due runs that nothing counts.
     pub async fn process(&self) -> Result<usize, EngineError> {
+        let ready = &self.ctx.ready;
+        if ready.room() < ready.capacity().div_ceil(2) {
+            return Ok(0);
+        }
         let pending = self.ctx.store.pending_events(EVENT_BATCH).await?;
         if pending.is_empty() {
             return Ok(0);

@@ -24,6 +24,7 @@ pub struct ReadyQueue {
     runs: Mutex<VecDeque<Ready>>,
     capacity: usize,
     added: Notify,
+    taken: Notify,
 }
 
 impl ReadyQueue {
@@ -33,11 +34,17 @@ impl ReadyQueue {
             runs: Mutex::new(VecDeque::new()),
             capacity,
             added: Notify::new(),
+            taken: Notify::new(),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Ready>> {
         self.runs.lock().expect("ready queue lock")
+    }
+
+    /// Most runs it holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// How many more runs fit.
@@ -72,7 +79,15 @@ impl ReadyQueue {
                 taken.push(r);
             }
         }
+        if !taken.is_empty() {
+            self.taken.notify_one();
+        }
         taken
+    }
+
+    /// Resolves when runs were taken (the matcher waits for room with it).
+    pub async fn taken(&self) {
+        self.taken.notified().await
     }
 
     /// Resolves when runs were added (at once if some were added since the last call).

@@ -32,6 +32,8 @@ pub struct SimOptions {
     pub record: bool,
     /// Keep everything in memory instead of `dir/sim.db`.
     pub memory: bool,
+    /// Replace the size of the executor's ready queue.
+    pub ready_capacity: Option<usize>,
 }
 
 /// An engine on a manual clock.
@@ -94,6 +96,7 @@ impl Simulation {
             workflows_dir: workflows.to_path_buf(),
             action_timeout: Duration::from_secs(10),
             frequency_cap: options.frequency_cap.or(defaults.frequency_cap),
+            ready_capacity: options.ready_capacity.unwrap_or(defaults.ready_capacity),
             secret: store
                 .setting_or_init("unsubscribe_secret", &new_secret())
                 .await?,
