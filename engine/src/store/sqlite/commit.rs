@@ -212,13 +212,10 @@ pub(super) async fn insert_runs(
 /// Marks events matched, many per statement.
 pub(super) async fn mark_processed(tx: &mut SqliteConnection, seqs: &[i64]) -> StoreResult<()> {
     for chunk in seqs.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new("UPDATE events SET processed = 1 WHERE seq IN (");
-        let mut list = q.separated(", ");
-        for seq in chunk {
-            list.push_bind(*seq);
-        }
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
+        in_list("UPDATE events SET processed = 1 WHERE seq", chunk)
+            .build()
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }
@@ -230,13 +227,24 @@ async fn delete_where_run(
     ids: &[&str],
 ) -> StoreResult<()> {
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE run_id IN ("));
-        let mut list = q.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
+        in_list(&format!("DELETE FROM {table} WHERE run_id"), chunk)
+            .build()
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
+}
+
+/// `{head} IN (?, ?, …)` with `values` bound, one per placeholder.
+pub(super) fn in_list<'a, T>(head: &str, values: &'a [T]) -> QueryBuilder<'a, Sqlite>
+where
+    &'a T: sqlx::Encode<'a, Sqlite> + sqlx::Type<Sqlite>,
+{
+    let mut q = QueryBuilder::<Sqlite>::new(format!("{head} IN ("));
+    let mut list = q.separated(", ");
+    for v in values {
+        list.push_bind(v);
+    }
+    q.push(")");
+    q
 }

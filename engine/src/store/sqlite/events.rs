@@ -102,15 +102,11 @@ impl EventLog for SqliteStore {
     ) -> StoreResult<std::collections::HashMap<String, Map<String, Value>>> {
         let mut found = std::collections::HashMap::new();
         for chunk in ids.chunks(1000) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "SELECT id, data FROM customers WHERE id IN (",
-            );
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(id);
-            }
-            q.push(")");
-            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+            let rows: Vec<(String, String)> =
+                super::commit::in_list("SELECT id, data FROM customers WHERE id", chunk)
+                    .build_query_as()
+                    .fetch_all(&self.pool)
+                    .await?;
             for (id, data) in rows {
                 if let Value::Object(m) = json_of(&data) {
                     found.insert(id, m);

@@ -220,45 +220,6 @@ pub(super) async fn clear_wait(tx: &mut SqliteConnection, run_id: &str) -> Store
     Ok(())
 }
 
-/// Inserts a new run unless its trigger already started one; returns whether it was inserted.
-pub(super) async fn insert_run(tx: &mut SqliteConnection, run: &NewRun) -> StoreResult<bool> {
-    let status = status::initial_status(run.start);
-    let ended = status.is_final().then_some(run.at);
-    let done = sqlx::query(
-        "INSERT OR IGNORE INTO runs (id, workflow, version, customer_id, enroll_key, trigger_key, status, step, context, event_id, started_at, updated_at, ended_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&run.id)
-    .bind(&run.workflow)
-    .bind(run.version as i64)
-    .bind(&run.customer_id)
-    .bind(&run.enroll_key)
-    .bind(&run.trigger_key)
-    .bind(status.as_str())
-    .bind(run.start.map(|s| s as i64))
-    .bind(run.context.to_string())
-    .bind(run.event_id())
-    .bind(run.at)
-    .bind(run.at)
-    .bind(ended)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
-    }
-    sqlx::query("INSERT INTO enrollments (workflow, enroll_key, last_at) VALUES (?, ?, ?) ON CONFLICT (workflow, enroll_key) DO UPDATE SET last_at = excluded.last_at")
-        .bind(&run.workflow)
-        .bind(&run.enroll_key)
-        .bind(run.at)
-        .execute(&mut *tx)
-        .await?;
-    add_timeline(tx, &run.id, &run.started_entry()).await?;
-    if let Some(timer) = run.first_timer() {
-        set_timer(tx, &run.id, Some(&timer)).await?;
-    }
-    Ok(true)
-}
-
 /// The SQL list of the statuses a run may be in for `cause`, e.g. `('active', 'waiting')`.
 pub(super) fn statuses_for(cause: Cause) -> String {
     let names: Vec<String> = status::from_statuses(cause)

@@ -1,6 +1,6 @@
 //! SQLite [`ScheduleStore`]: cron state and date triggers.
 
-use super::rows::{insert_run, DateTriggerRecord};
+use super::rows::DateTriggerRecord;
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::store::model::*;
@@ -30,9 +30,7 @@ impl ScheduleStore for SqliteStore {
             .bind(next_due)
             .execute(&mut *tx)
             .await?;
-        for run in &runs {
-            insert_run(&mut tx, run).await?;
-        }
+        super::commit::insert_runs(&mut tx, &runs).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -60,9 +58,7 @@ impl ScheduleStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        for run in &runs {
-            insert_run(&mut tx, run).await?;
-        }
+        super::commit::insert_runs(&mut tx, &runs).await?;
         tx.commit().await?;
         Ok(())
     }
