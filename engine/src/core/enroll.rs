@@ -55,11 +55,21 @@ impl<'a> Enroller<'a> {
         c: Candidate<'_>,
         batch: &mut BatchEnrollments,
     ) -> Result<Option<NewRun>, EngineError> {
-        let now = self.ctx.clock.now_ms();
-        let w = c.workflow;
-        if !Self::admits(w, c.scope, self.ctx.clock.now()) {
+        if !Self::admits(c.workflow, c.scope, self.ctx.clock.now()) {
             return Ok(None);
         }
+        self.enroll_admitted(c, batch).await
+    }
+
+    /// Like [`Enroller::enroll`] for a candidate whose entry condition the caller tested
+    /// already ([`Enroller::admits`]): only the re-enrollment policy decides.
+    pub async fn enroll_admitted(
+        &self,
+        c: Candidate<'_>,
+        batch: &mut BatchEnrollments,
+    ) -> Result<Option<NewRun>, EngineError> {
+        let now = self.ctx.clock.now_ms();
+        let w = c.workflow;
         let key = (w.name.clone(), c.enroll_key.clone());
         let last = match (w.re_enroll, batch.get(&key)) {
             // Always allowed: no need to ask the store when it last enrolled.

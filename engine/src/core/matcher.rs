@@ -51,7 +51,8 @@ impl<'a> Matcher<'a> {
         }
         let mut batch = MatchBatch::default();
         let mut enrolled = BatchEnrollments::new();
-        // Every customer of the batch in one read; the map then follows the batch's changes.
+        // Every stored customer of the batch in one read (one not stored yet starts empty); the
+        // map then follows the batch's changes.
         let mut ids: Vec<String> = pending
             .iter()
             .filter_map(|p| p.event.as_ref().ok()?.customer_id.clone())
@@ -59,9 +60,6 @@ impl<'a> Matcher<'a> {
         ids.sort_unstable();
         ids.dedup();
         let mut customers = self.ctx.store.customers(&ids).await?;
-        for id in ids {
-            customers.entry(id).or_default();
-        }
         for stored in &pending {
             match &stored.event {
                 Ok(event) => {
@@ -122,7 +120,7 @@ impl<'a> Matcher<'a> {
         customers: &mut HashMap<String, Map<String, Value>>,
     ) -> Result<(), EngineError> {
         let now = self.ctx.clock.now_ms();
-        let customer = self.snapshot(ev, batch, customers, now).await?;
+        let customer = Self::snapshot(ev, batch, customers, now);
         let scope = ScopeData {
             event: ev.scope_value(),
             customer,
@@ -136,13 +134,12 @@ impl<'a> Matcher<'a> {
 
     /// The customer's attributes after this event (also kept in `customers` for the rest of the
     /// batch), with the snapshots, consent changes and suppressions it carries added to `batch`.
-    async fn snapshot(
-        &self,
+    fn snapshot(
         ev: &Event,
         batch: &mut MatchBatch,
         customers: &mut HashMap<String, Map<String, Value>>,
         now: Millis,
-    ) -> Result<Value, EngineError> {
+    ) -> Value {
         if let Some((address, reason)) = suppression_of(ev) {
             batch.suppressions.push((address, reason, now));
         }
@@ -152,20 +149,16 @@ impl<'a> Matcher<'a> {
                 .push((kind.to_string(), id, data.clone(), now));
         }
         let Some(id) = &ev.customer_id else {
-            return Ok(Value::Null);
+            return Value::Null;
         };
-        let mut attrs = match customers.get(id) {
-            Some(a) => a.clone(),
-            None => self.ctx.store.customer(id).await?.unwrap_or_default(),
-        };
-        merge_patch(&mut attrs, &ev.customer);
+        let attrs = customers.entry(id.clone()).or_default();
+        merge_patch(attrs, &ev.customer);
         if let Some((channel, granted)) = consent_change(ev) {
-            merge_patch(&mut attrs, &consent_patch(&channel, granted));
+            merge_patch(attrs, &consent_patch(&channel, granted));
             batch.consents.push((id.clone(), channel, granted, now));
         }
-        customers.insert(id.clone(), attrs.clone());
         batch.customers.push((id.clone(), ev.customer.clone(), now));
-        Ok(customer_value(Some(id), Some(attrs)))
+        customer_value(Some(id), Some(attrs.clone()))
     }
 
     /// Ends the customer's unfinished runs of workflows whose goal this event is.
@@ -281,7 +274,10 @@ impl<'a> Matcher<'a> {
                     .clone()
                     .unwrap_or_else(|| format!("event:{}", ev.id)),
             };
-            if let Some(run) = Enroller::new(self.ctx).enroll(candidate, enrolled).await? {
+            if let Some(run) = Enroller::new(self.ctx)
+                .enroll_admitted(candidate, enrolled)
+                .await?
+            {
                 batch.new_runs.push(run);
             }
         }

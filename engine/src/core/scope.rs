@@ -83,11 +83,6 @@ impl<'a> RunScope<'a> {
 }
 
 impl ScopeData {
-    /// The values as one JSON object (what templates see).
-    pub fn to_json(&self) -> Value {
-        serde_json::json!({ "customer": self.customer, "event": self.event, "run": self.run, "steps": self.steps, "entity": self.entity })
-    }
-
     /// Borrows the values as an expression scope at `now`, with `today` in `tz`.
     pub fn scope(&self, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Scope<'_> {
         Scope {
