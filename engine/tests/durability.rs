@@ -53,6 +53,18 @@ const HOOK_FLOW: &str = "workflow \"hook\" version 1\non event order.paid\nre-en
     do webhook(url: event.url, order: event.order_id) retry 3 backoff 10s\n\
     do task.create(title: \"paid {{ event.order_id }}\")\n";
 
+/// Stores events (JSON as posted) at the simulation's time in one batch, without matching them.
+async fn store_events(s: &Simulation, events: Vec<serde_json::Value>) {
+    use mikawaya_engine::clock::Clock;
+    let now = s.clock.now_ms();
+    let events: Vec<_> = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| mikawaya_engine::event::parse_event(i, e, now).unwrap())
+        .collect();
+    s.store.insert_events(&events, now).await.unwrap();
+}
+
 fn start_time() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap()
 }
@@ -310,22 +322,18 @@ async fn one_unreadable_stored_event_does_not_stop_matching_for_the_others() {
 #[tokio::test]
 async fn runs_handed_over_in_memory_are_claimed_once_and_survive_a_crash_before_they_ran() {
     use mikawaya_engine::clock::Clock;
-    use mikawaya_engine::event::parse_event;
     let dir = tempfile::tempdir().unwrap();
     let wf = dir.path().join("wf");
     write(&wf, "hook.mkw", HOOK_FLOW);
     let (url, keys, _) = flaky_target(vec![]).await;
-    let store_event = |s: &Simulation, id: &str| {
-        let body = json!({"id": id, "type": "order.paid", "data": {"url": url, "order_id": id}});
-        let event = parse_event(0, body, s.clock.now_ms()).unwrap();
-        let (store, at) = (s.store.clone(), s.clock.now_ms());
-        async move { store.insert_events(&[event], at).await.unwrap() }
+    let paid = |id: &str| {
+        vec![json!({"id": id, "type": "order.paid", "data": {"url": url, "order_id": id}})]
     };
 
     let s = Simulation::start(&wf, dir.path(), start_time())
         .await
         .unwrap();
-    store_event(&s, "o-1").await;
+    store_events(&s, paid("o-1")).await;
     assert_eq!(s.engine.process_events().await.unwrap(), 1);
     assert_eq!(s.engine.ready_runs(), 1, "the new run waits in memory");
     let now = s.clock.now_ms();
@@ -340,7 +348,7 @@ async fn runs_handed_over_in_memory_are_claimed_once_and_survive_a_crash_before_
     assert_eq!(keys.lock().unwrap().len(), 1);
 
     // A second run is handed over, then the process dies before executing it.
-    store_event(&s, "o-2").await;
+    store_events(&s, paid("o-2")).await;
     assert_eq!(s.engine.process_events().await.unwrap(), 1);
     drop(s);
     let s = Simulation::start(&wf, dir.path(), start_time())
@@ -362,8 +370,6 @@ async fn runs_handed_over_in_memory_are_claimed_once_and_survive_a_crash_before_
 /// before it does anything (the run is not in the store yet when the goal is matched).
 #[tokio::test]
 async fn a_goal_in_the_same_batch_as_the_trigger_ends_the_run_before_its_first_step() {
-    use mikawaya_engine::clock::Clock;
-    use mikawaya_engine::event::parse_event;
     let dir = tempfile::tempdir().unwrap();
     let wf = dir.path().join("wf");
     let (url, keys, _) = flaky_target(vec![]).await;
@@ -375,19 +381,15 @@ async fn a_goal_in_the_same_batch_as_the_trigger_ends_the_run_before_its_first_s
     let s = Simulation::start(&wf, dir.path(), start_time())
         .await
         .unwrap();
-    let now = s.clock.now_ms();
-    let events: Vec<_> = [
+    let events = [
         ("a1", "cart.abandoned"),
         ("o1", "order.placed"),
         ("a2", "cart.abandoned"),
     ]
     .iter()
-    .enumerate()
-    .map(|(i, (id, kind))| {
-        parse_event(i, json!({"id": id, "type": kind, "customer": "c1"}), now).unwrap()
-    })
+    .map(|(id, kind)| json!({"id": id, "type": kind, "customer": "c1"}))
     .collect();
-    s.store.insert_events(&events, now).await.unwrap();
+    store_events(&s, events).await;
     s.engine.run_until_idle().await.unwrap();
     let runs = s.runs("cart").await.unwrap();
     assert_eq!(runs.len(), 2, "{runs:?}");
@@ -406,8 +408,6 @@ async fn a_goal_in_the_same_batch_as_the_trigger_ends_the_run_before_its_first_s
 /// more than half full, events stay unmatched (counted in the backlog the intake answers 503 on).
 #[tokio::test]
 async fn matching_waits_while_the_executor_is_behind() {
-    use mikawaya_engine::clock::Clock;
-    use mikawaya_engine::event::parse_event;
     use mikawaya_engine::tools::sim::SimOptions;
     let dir = tempfile::tempdir().unwrap();
     let wf = dir.path().join("wf");
@@ -423,25 +423,14 @@ async fn matching_waits_while_the_executor_is_behind() {
     let s = Simulation::start_with(&wf, dir.path(), start_time(), options)
         .await
         .unwrap();
-    let send = |ids: std::ops::Range<usize>| {
-        let now = s.clock.now_ms();
-        let events: Vec<_> = ids
-            .map(|i| {
-                parse_event(
-                    0,
-                    json!({"id": format!("l{i}"), "type": "lead.created"}),
-                    now,
-                )
-                .unwrap()
-            })
-            .collect();
-        let store = s.store.clone();
-        async move { store.insert_events(&events, now).await.unwrap() }
+    let leads = |ids: std::ops::Range<usize>| {
+        ids.map(|i| json!({"id": format!("l{i}"), "type": "lead.created"}))
+            .collect()
     };
-    send(0..3).await;
+    store_events(&s, leads(0..3)).await;
     assert_eq!(s.engine.process_events().await.unwrap(), 3);
     assert_eq!(s.engine.ready_runs(), 3);
-    send(3..6).await;
+    store_events(&s, leads(3..6)).await;
     assert_eq!(
         s.engine.process_events().await.unwrap(),
         0,

@@ -23,6 +23,7 @@ async fn seed(db: &std::path::Path, count: usize) -> anyhow::Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
     for from in (0..count).step_by(CHUNK) {
         let ids: Vec<usize> = (from..(from + CHUNK).min(count)).collect();
+        let context = |i: &usize| json!({"event": {"id": format!("seed-{i}"), "lead": {"id": format!("L{i}")}}, "steps": {}});
         let runs: Vec<NewRun> = ids
             .iter()
             .map(|i| NewRun {
@@ -32,7 +33,7 @@ async fn seed(db: &std::path::Path, count: usize) -> anyhow::Result<()> {
                 customer_id: Some(format!("c{i}")),
                 enroll_key: format!("c{i}"),
                 trigger_key: format!("event:seed-{i}"),
-                context: json!({"event": {"id": format!("seed-{i}"), "lead": {"id": format!("L{i}")}}, "steps": {}}),
+                context: context(i),
                 start: Some(0),
                 at: now,
                 lease_until: 0,
@@ -51,7 +52,7 @@ async fn seed(db: &std::path::Path, count: usize) -> anyhow::Result<()> {
                 rev: 0,
                 status: RunStatus::Waiting,
                 step: Some(0),
-                context: json!({"event": {"id": format!("seed-{i}"), "lead": {"id": format!("L{i}")}}, "steps": {}}),
+                context: context(i),
                 timeline: vec![TimelineEntry::run_level("waiting", now, json!({}))],
                 timer: Some(Timer {
                     due_at: now + 30 * 86_400_000,
