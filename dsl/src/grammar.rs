@@ -28,12 +28,17 @@ pub(crate) fn syntax_problem(err: pest::error::Error<Rule>, offset: usize) -> Pr
         }
         ErrorVariant::CustomError { message } => vec![message.clone()],
     };
+    syntax_error(Span::new(start, end).shift(offset), &expected.join(", "))
+}
+
+/// A syntax problem at `span`: "expected …" naming what would have been accepted there.
+pub(crate) fn syntax_error(span: Span, expected: &str) -> Problem {
     let message = if expected.is_empty() {
         "unexpected input".to_string()
     } else {
-        format!("syntax error: expected {}", expected.join(", "))
+        format!("syntax error: expected {expected}")
     };
-    Problem::new("syntax", Span::new(start, end).shift(offset), message)
+    Problem::new("syntax", span, message)
         .hint("check the spelling near this point; see the language reference in dsl/README.md")
 }
 

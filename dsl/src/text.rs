@@ -83,7 +83,7 @@ fn string_of(pair: &Pair<'_, Rule>) -> Spanned<String> {
         .next()
         .map(|p| p.as_str())
         .unwrap_or("");
-    Spanned::new(unescape(inner), pair.as_span().into())
+    Spanned::new(unescape(inner).into_owned(), pair.as_span().into())
 }
 
 /// When a syntax error comes on a later line than a `(` that is still open there, the open

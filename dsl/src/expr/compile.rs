@@ -38,7 +38,7 @@ impl Compiler<'_> {
         match &ast.kind {
             AstKind::Num(n) => (Node::Const(Const::Num(*n)), Ty::Num),
             AstKind::Dur(d) => (Node::Const(Const::Dur(*d)), Ty::Dur),
-            AstKind::Str(s) => (Node::Const(Const::Str(s.as_str().into())), Ty::Str),
+            AstKind::Str(s) => (Node::Const(Const::Str(s.as_ref().into())), Ty::Str),
             AstKind::Bool(b) => (Node::Const(Const::Bool(*b)), Ty::Bool),
             AstKind::Null => (Node::Const(Const::Null), Ty::Null),
             AstKind::Path(segs) => (self.path(ast, segs), Ty::Any),
@@ -87,8 +87,8 @@ impl Compiler<'_> {
             .push(Problem::new("type", ast.span, message).hint(hint));
     }
 
-    fn path(&mut self, ast: &Ast, segs: &[String]) -> Node {
-        let first = segs[0].as_str();
+    fn path(&mut self, ast: &Ast, segs: &[&str]) -> Node {
+        let first = segs[0];
         let root = FIXED_ROOTS
             .iter()
             .find(|(n, _)| *n == first)
@@ -112,7 +112,7 @@ impl Compiler<'_> {
             );
             return Node::Const(Const::Null);
         };
-        Node::Path(root, segs[1..].iter().map(|s| s.as_str().into()).collect())
+        Node::Path(root, segs[1..].iter().map(|s| (*s).into()).collect())
     }
 
     fn call(&mut self, ast: &Ast, name: &str, args: &[Ast]) -> (Node, Ty) {
@@ -161,7 +161,6 @@ impl Compiler<'_> {
         let (ln, lt) = self.node(l);
         let (rn, rt) = self.node(r);
         let (a, b) = (Box::new(ln), Box::new(rn));
-        let cmp = |op| Node::Cmp(op, a.clone(), b.clone());
         match op {
             BinOp::Or => (Node::Or(a, b), Ty::Bool),
             BinOp::And => (Node::And(a, b), Ty::Bool),
@@ -188,14 +187,12 @@ impl Compiler<'_> {
                         "compare values of the same kind, e.g. a duration with `30d`, a date with `date(\"2026-01-01\")`",
                     );
                 }
-                (
-                    cmp(if op == BinOp::Eq {
-                        CmpOp::Eq
-                    } else {
-                        CmpOp::Ne
-                    }),
-                    Ty::Bool,
-                )
+                let c = if op == BinOp::Eq {
+                    CmpOp::Eq
+                } else {
+                    CmpOp::Ne
+                };
+                (Node::Cmp(c, a, b), Ty::Bool)
             }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 if !comparable(lt, rt)
@@ -214,7 +211,7 @@ impl Compiler<'_> {
                     BinOp::Gt => CmpOp::Gt,
                     _ => CmpOp::Ge,
                 };
-                (cmp(c), Ty::Bool)
+                (Node::Cmp(c, a, b), Ty::Bool)
             }
             _ => {
                 let aop = match op {

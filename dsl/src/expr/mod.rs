@@ -1,6 +1,6 @@
 //! The expression language shared by conditions, arguments and templates.
 //!
-//! Text is parsed once (pest), checked and compiled into a [`Node`] tree; evaluation walks the tree
+//! Text is parsed once (a hand-written Pratt parser), checked and compiled into a [`Node`] tree; evaluation walks the tree
 //! against a [`Scope`] of borrowed JSON, so the common case (paths, comparisons, and/or) allocates nothing.
 
 mod compare;
@@ -9,6 +9,8 @@ mod display;
 mod eval;
 mod explain;
 mod functions;
+mod lex;
+mod literal;
 mod node;
 mod parse;
 mod scope;
@@ -19,13 +21,15 @@ pub use compare::{equal, order};
 pub use compile::Env;
 pub use explain::Explanation;
 pub use functions::{Func, FUNCTIONS};
+pub use literal::{parse_duration, MAX_DURATION_MS};
 pub use node::{ArithOp, CmpOp, Const, Node};
-pub use parse::{parse_duration, MAX_DEPTH, MAX_DURATION_MS};
+pub use parse::MAX_DEPTH;
 pub use scope::{EvalError, Root, Scope};
 pub use value::{date_start, format_duration, num_json, parse_date, parse_time, Ty, Val};
 
 pub(crate) use functions::closest;
-pub(crate) use parse::{check_nesting, unescape};
+pub(crate) use literal::unescape;
+pub(crate) use parse::check_nesting;
 
 use crate::diag::Problem;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

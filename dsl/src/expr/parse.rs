@@ -1,20 +1,31 @@
-//! Expression text to a spanned syntax tree (pest + a Pratt parser for precedence).
+//! Expression text to a spanned syntax tree: a hand-written Pratt parser over [`super::lex`].
+//!
+//! Expressions used to go through pest like the rest of the text DSL; 80% of compiling 10,000
+//! expressions was pest's generic machinery (issue 12's goal: within 1.5× of zen-expression). The
+//! grammar in `grammar.pest` still defines the language (the text DSL uses it to find where an
+//! expression ends) and `parse_reference.rs` checks both parsers agree on random input.
+//!
+//! Precedence, loosest first: `or`, `and`, prefix `not`, comparisons and `in`/`not in`/`contains`,
+//! `+ -`, `* / %`, prefix `-`, postfix `[index]`. Binary operators associate to the left.
 
+use super::lex::{Lexer, Tok, Token};
+use super::literal::{parse_duration, unescape};
 use crate::diag::Problem;
-use crate::grammar::{syntax_problem, Rule, RuleParser};
+use crate::grammar::syntax_error;
 use crate::span::Span;
-use pest::iterators::{Pair, Pairs};
-use pest::pratt_parser::{Assoc, Op, PrattParser};
-use pest::Parser;
-use std::sync::OnceLock;
+use std::borrow::Cow;
 
 /// Deepest nesting accepted; deeper input is rejected instead of overflowing the stack.
 pub const MAX_DEPTH: usize = 64;
 
-/// A syntax node with its span in the file.
+/// Most nested sub-expressions the parser descends into (brackets, prefix operators and operands
+/// together): a bound on its stack use, far above any expression a person writes.
+const MAX_FRAMES: usize = 256;
+
+/// A syntax node with its span in the file; names and plain strings borrow the source text.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Ast {
-    pub kind: AstKind,
+pub(crate) struct Ast<'a> {
+    pub kind: AstKind<'a>,
     pub span: Span,
 }
 
@@ -48,58 +59,253 @@ pub(crate) enum BinOp {
 
 /// Syntax tree shapes.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum AstKind {
+pub(crate) enum AstKind<'a> {
     Num(f64),
     Dur(i64),
-    Str(String),
+    Str(Cow<'a, str>),
     Bool(bool),
     Null,
-    Path(Vec<String>),
-    List(Vec<Ast>),
-    Call(String, Vec<Ast>),
-    Unary(UnOp, Box<Ast>),
-    Binary(BinOp, Box<Ast>, Box<Ast>),
-    Index(Box<Ast>, Box<Ast>),
+    Path(Vec<&'a str>),
+    List(Vec<Ast<'a>>),
+    Call(&'a str, Vec<Ast<'a>>),
+    Unary(UnOp, Box<Ast<'a>>),
+    Binary(BinOp, Box<Ast<'a>>, Box<Ast<'a>>),
+    Index(Box<Ast<'a>>, Box<Ast<'a>>),
 }
 
-fn pratt() -> &'static PrattParser<Rule> {
-    static P: OnceLock<PrattParser<Rule>> = OnceLock::new();
-    P.get_or_init(|| {
-        PrattParser::new()
-            .op(Op::infix(Rule::op_or, Assoc::Left))
-            .op(Op::infix(Rule::op_and, Assoc::Left))
-            .op(Op::prefix(Rule::op_not))
-            .op(Op::infix(Rule::op_eq, Assoc::Left)
-                | Op::infix(Rule::op_ne, Assoc::Left)
-                | Op::infix(Rule::op_lt, Assoc::Left)
-                | Op::infix(Rule::op_le, Assoc::Left)
-                | Op::infix(Rule::op_gt, Assoc::Left)
-                | Op::infix(Rule::op_ge, Assoc::Left)
-                | Op::infix(Rule::op_in, Assoc::Left)
-                | Op::infix(Rule::op_not_in, Assoc::Left)
-                | Op::infix(Rule::op_contains, Assoc::Left))
-            .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
-            .op(Op::infix(Rule::op_mul, Assoc::Left)
-                | Op::infix(Rule::op_div, Assoc::Left)
-                | Op::infix(Rule::op_rem, Assoc::Left))
-            .op(Op::prefix(Rule::op_neg))
-            .op(Op::postfix(Rule::index))
-    })
+const PREC_NOT: u8 = 30;
+const PREC_NEG: u8 = 70;
+const PREC_INDEX: u8 = 80;
+
+/// How tightly a token binds to the expression on its left; 0 when it cannot continue one.
+fn left_binding(tok: Tok) -> u8 {
+    match tok {
+        Tok::Or => 10,
+        Tok::And => 20,
+        Tok::Eq | Tok::Ne | Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge => 40,
+        Tok::In | Tok::NotIn | Tok::Contains => 40,
+        Tok::Plus | Tok::Minus => 50,
+        Tok::Star | Tok::Slash | Tok::Percent => 60,
+        Tok::LBracket => PREC_INDEX,
+        _ => 0,
+    }
 }
+
+fn bin_op(tok: Tok) -> BinOp {
+    match tok {
+        Tok::Or => BinOp::Or,
+        Tok::And => BinOp::And,
+        Tok::Eq => BinOp::Eq,
+        Tok::Ne => BinOp::Ne,
+        Tok::Lt => BinOp::Lt,
+        Tok::Le => BinOp::Le,
+        Tok::Gt => BinOp::Gt,
+        Tok::Ge => BinOp::Ge,
+        Tok::In => BinOp::In,
+        Tok::NotIn => BinOp::NotIn,
+        Tok::Contains => BinOp::Contains,
+        Tok::Plus => BinOp::Add,
+        Tok::Minus => BinOp::Sub,
+        Tok::Star => BinOp::Mul,
+        Tok::Slash => BinOp::Div,
+        Tok::Percent => BinOp::Rem,
+        other => unreachable!("not a binary operator: {other:?}"),
+    }
+}
+
+/// What may follow a complete operand, for error messages.
+const AFTER_OPERAND: &str = "`and`/`or`, a comparison, an operator";
 
 /// Parses a standalone expression; `offset` is where `text` starts in its file.
-pub(crate) fn parse_expression(text: &str, offset: usize) -> Result<Ast, Problem> {
+pub(crate) fn parse_expression(text: &str, offset: usize) -> Result<Ast<'_>, Problem> {
     check_nesting(text, offset)?;
-    let mut pairs =
-        RuleParser::parse(Rule::expression, text).map_err(|e| syntax_problem(e, offset))?;
-    let expr = pairs
-        .next()
-        .and_then(|p| p.into_inner().next())
-        .expect("grammar: expression holds expr");
-    Ok(build(expr, offset))
+    let mut lexer = Lexer::new(text);
+    let tok = lexer.next_token();
+    let mut parser = Parser {
+        text,
+        lexer,
+        tok,
+        offset,
+        frames: 0,
+    };
+    let ast = parser.expr(0)?;
+    parser.expect(Tok::End, &format!("{AFTER_OPERAND}, end of input"))?;
+    Ok(ast)
 }
 
-/// Rejects nesting deeper than [`MAX_DEPTH`] before the recursive parser sees it.
+struct Parser<'a> {
+    text: &'a str,
+    lexer: Lexer<'a>,
+    /// The current (not yet consumed) token.
+    tok: Token,
+    offset: usize,
+    frames: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn advance(&mut self) -> Token {
+        std::mem::replace(&mut self.tok, self.lexer.next_token())
+    }
+
+    fn slice(&self, t: Token) -> &'a str {
+        &self.text[t.start..t.end]
+    }
+
+    fn span(&self, start: usize, end: usize) -> Span {
+        Span::new(start, end).shift(self.offset)
+    }
+
+    /// A syntax error at the current token.
+    fn error(&self, expected: &str) -> Problem {
+        let t = self.tok;
+        let span = self.span(t.start, t.end.max(t.start + 1));
+        match t.tok {
+            Tok::Unterminated => {
+                Problem::new("syntax", span, "syntax error: the string is not closed")
+                    .hint("add the closing quote; write `\\\"` for a quote inside the string")
+            }
+            Tok::Reserved => syntax_error(
+                span,
+                &format!("{expected} (`{}` is a reserved word)", self.slice(t)),
+            ),
+            _ => syntax_error(span, expected),
+        }
+    }
+
+    fn expect(&mut self, tok: Tok, expected: &str) -> Result<Token, Problem> {
+        if self.tok.tok == tok {
+            Ok(self.advance())
+        } else {
+            Err(self.error(expected))
+        }
+    }
+
+    /// An expression whose operators bind tighter than `min_binding`.
+    fn expr(&mut self, min_binding: u8) -> Result<Ast<'a>, Problem> {
+        self.frames += 1;
+        if self.frames > MAX_FRAMES {
+            return Err(Problem::new(
+                "too-deep",
+                self.span(self.tok.start, self.tok.end),
+                "too many nested operators",
+            )
+            .hint("simplify the expression"));
+        }
+        let mut lhs = self.operand()?;
+        while min_binding < left_binding(self.tok.tok) {
+            lhs = self.continue_from(lhs)?;
+        }
+        self.frames -= 1;
+        Ok(lhs)
+    }
+
+    /// A prefix operator and its operand, or a primary.
+    fn operand(&mut self) -> Result<Ast<'a>, Problem> {
+        let start = self.tok.start;
+        let op = match self.tok.tok {
+            Tok::Not => (UnOp::Not, PREC_NOT),
+            Tok::Minus => (UnOp::Neg, PREC_NEG),
+            _ => return self.primary(),
+        };
+        self.advance();
+        let rhs = self.expr(op.1 - 1)?;
+        Ok(Ast {
+            span: Span::new(start + self.offset, rhs.span.end),
+            kind: AstKind::Unary(op.0, Box::new(rhs)),
+        })
+    }
+
+    /// A binary operator or an index applied to `lhs`.
+    fn continue_from(&mut self, lhs: Ast<'a>) -> Result<Ast<'a>, Problem> {
+        let op = self.advance();
+        if op.tok == Tok::LBracket {
+            let index = self.expr(0)?;
+            let close = self.expect(Tok::RBracket, &format!("{AFTER_OPERAND}, `]`"))?;
+            return Ok(Ast {
+                span: Span::new(lhs.span.start, close.end + self.offset),
+                kind: AstKind::Index(Box::new(lhs), Box::new(index)),
+            });
+        }
+        let rhs = self.expr(left_binding(op.tok))?;
+        Ok(Ast {
+            span: Span::new(lhs.span.start, rhs.span.end),
+            kind: AstKind::Binary(bin_op(op.tok), Box::new(lhs), Box::new(rhs)),
+        })
+    }
+
+    fn primary(&mut self) -> Result<Ast<'a>, Problem> {
+        let t = self.tok;
+        let kind = match t.tok {
+            Tok::LParen => {
+                self.advance();
+                let inner = self.expr(0)?;
+                self.expect(Tok::RParen, &format!("{AFTER_OPERAND}, `)`"))?;
+                return Ok(inner);
+            }
+            Tok::LBracket => return self.list(),
+            Tok::Num => AstKind::Num(self.slice(t).parse().unwrap_or(f64::NAN)),
+            Tok::Dur => AstKind::Dur(parse_duration(self.slice(t)).unwrap_or(0)),
+            Tok::Str => AstKind::Str(unescape(&self.text[t.start + 1..t.end - 1])),
+            Tok::True => AstKind::Bool(true),
+            Tok::False => AstKind::Bool(false),
+            Tok::Null => AstKind::Null,
+            Tok::Path => return self.path_or_call(),
+            _ => return Err(self.error("an expression")),
+        };
+        self.advance();
+        Ok(Ast {
+            kind,
+            span: self.span(t.start, t.end),
+        })
+    }
+
+    fn path_or_call(&mut self) -> Result<Ast<'a>, Problem> {
+        let name = self.advance();
+        let text = self.slice(name);
+        if self.tok.tok != Tok::LParen || text.contains('.') {
+            return Ok(Ast {
+                kind: AstKind::Path(text.split('.').collect()),
+                span: self.span(name.start, name.end),
+            });
+        }
+        self.advance();
+        let mut args = Vec::new();
+        if self.tok.tok != Tok::RParen {
+            loop {
+                args.push(self.expr(0)?);
+                if self.tok.tok != Tok::Comma {
+                    break;
+                }
+                self.advance();
+            }
+        }
+        let close = self.expect(Tok::RParen, &format!("{AFTER_OPERAND}, `,`, `)`"))?;
+        Ok(Ast {
+            kind: AstKind::Call(text, args),
+            span: self.span(name.start, close.end),
+        })
+    }
+
+    /// `[a, b, c]`, a trailing comma allowed.
+    fn list(&mut self) -> Result<Ast<'a>, Problem> {
+        let open = self.advance();
+        let mut items = Vec::new();
+        while self.tok.tok != Tok::RBracket {
+            items.push(self.expr(0)?);
+            if self.tok.tok != Tok::Comma {
+                break;
+            }
+            self.advance();
+        }
+        let close = self.expect(Tok::RBracket, &format!("{AFTER_OPERAND}, `,`, `]`"))?;
+        Ok(Ast {
+            kind: AstKind::List(items),
+            span: self.span(open.start, close.end),
+        })
+    }
+}
+
+/// Rejects nesting deeper than [`MAX_DEPTH`] before a recursive parser sees it.
 pub(crate) fn check_nesting(text: &str, offset: usize) -> Result<(), Problem> {
     let mut depth = 0usize;
     for (i, c) in text.char_indices() {
@@ -140,199 +346,7 @@ pub(crate) fn check_nesting(text: &str, offset: usize) -> Result<(), Problem> {
     Ok(())
 }
 
-/// Builds the syntax tree of an `expr` pair.
-pub(crate) fn build(pair: Pair<'_, Rule>, offset: usize) -> Ast {
-    build_pairs(pair.into_inner(), offset)
-}
-
-fn build_pairs(pairs: Pairs<'_, Rule>, offset: usize) -> Ast {
-    pratt()
-        .map_primary(|p| primary(p, offset))
-        .map_prefix(|op, rhs| {
-            let span = Span::new(op.as_span().start() + offset, rhs.span.end);
-            let op = if op.as_rule() == Rule::op_not {
-                UnOp::Not
-            } else {
-                UnOp::Neg
-            };
-            Ast {
-                kind: AstKind::Unary(op, Box::new(rhs)),
-                span,
-            }
-        })
-        .map_postfix(|lhs, op| {
-            let span = Span::new(lhs.span.start, op.as_span().end() + offset);
-            let inner = build(op.into_inner().next().expect("index holds expr"), offset);
-            Ast {
-                kind: AstKind::Index(Box::new(lhs), Box::new(inner)),
-                span,
-            }
-        })
-        .map_infix(|lhs, op, rhs| {
-            let span = Span::new(lhs.span.start, rhs.span.end);
-            Ast {
-                kind: AstKind::Binary(bin_op(op.as_rule()), Box::new(lhs), Box::new(rhs)),
-                span,
-            }
-        })
-        .parse(pairs)
-}
-
-fn bin_op(rule: Rule) -> BinOp {
-    match rule {
-        Rule::op_or => BinOp::Or,
-        Rule::op_and => BinOp::And,
-        Rule::op_eq => BinOp::Eq,
-        Rule::op_ne => BinOp::Ne,
-        Rule::op_lt => BinOp::Lt,
-        Rule::op_le => BinOp::Le,
-        Rule::op_gt => BinOp::Gt,
-        Rule::op_ge => BinOp::Ge,
-        Rule::op_in => BinOp::In,
-        Rule::op_not_in => BinOp::NotIn,
-        Rule::op_contains => BinOp::Contains,
-        Rule::op_add => BinOp::Add,
-        Rule::op_sub => BinOp::Sub,
-        Rule::op_mul => BinOp::Mul,
-        Rule::op_div => BinOp::Div,
-        Rule::op_rem => BinOp::Rem,
-        other => unreachable!("not an infix rule: {other:?}"),
-    }
-}
-
-fn primary(pair: Pair<'_, Rule>, offset: usize) -> Ast {
-    let span = Span::from(pair.as_span()).shift(offset);
-    let kind = match pair.as_rule() {
-        Rule::group => return build(pair.into_inner().next().expect("group holds expr"), offset),
-        Rule::number => AstKind::Num(pair.as_str().parse().unwrap_or(f64::NAN)),
-        Rule::duration => AstKind::Dur(parse_duration(pair.as_str()).unwrap_or(0)),
-        Rule::string => AstKind::Str(unescape(
-            pair.into_inner().next().map(|p| p.as_str()).unwrap_or(""),
-        )),
-        Rule::boolean => AstKind::Bool(pair.as_str() == "true"),
-        Rule::null => AstKind::Null,
-        Rule::path => AstKind::Path(pair.as_str().split('.').map(String::from).collect()),
-        Rule::list => AstKind::List(pair.into_inner().map(|p| build(p, offset)).collect()),
-        Rule::call => {
-            let mut inner = pair.into_inner();
-            let name = inner.next().expect("call has a name").as_str().to_string();
-            AstKind::Call(name, inner.map(|p| build(p, offset)).collect())
-        }
-        other => unreachable!("not a primary rule: {other:?}"),
-    };
-    Ast { kind, span }
-}
-
-/// Parses `30d`, `1h`, `15m`, `10s`, `500ms`, `2w` into milliseconds.
-/// The longest duration the language accepts: 100 years. Longer ones are refused where they are
-/// written, so adding a duration to a time can never overflow.
-pub const MAX_DURATION_MS: i64 = 100 * 36_525 * 86_400_000 / 100;
-
-/// Parses `30s`, `15m`, `1h`, `30d`, `2w`, `500ms`; `None` for anything else or anything longer
-/// than [`MAX_DURATION_MS`].
-pub fn parse_duration(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (num, unit) = text.split_at(split);
-    let n: i64 = num.parse().ok()?;
-    let unit_ms = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 7 * 86_400_000,
-        _ => return None,
-    };
-    n.checked_mul(unit_ms).filter(|ms| *ms <= MAX_DURATION_MS)
-}
-
-/// Resolves backslash escapes of a quoted string's inside.
-pub(crate) fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shape(text: &str) -> String {
-        fn show(a: &Ast) -> String {
-            match &a.kind {
-                AstKind::Binary(op, l, r) => format!("({} {:?} {})", show(l), op, show(r)),
-                AstKind::Unary(op, e) => format!("({:?} {})", op, show(e)),
-                AstKind::Path(p) => p.join("."),
-                AstKind::Num(n) => n.to_string(),
-                AstKind::Dur(d) => format!("{d}ms"),
-                AstKind::Str(s) => format!("{s:?}"),
-                AstKind::Call(n, args) => format!(
-                    "{n}({})",
-                    args.iter().map(show).collect::<Vec<_>>().join(",")
-                ),
-                AstKind::Index(l, i) => format!("{}[{}]", show(l), show(i)),
-                other => format!("{other:?}"),
-            }
-        }
-        show(&parse_expression(text, 0).unwrap())
-    }
-
-    #[test]
-    fn precedence_binds_comparison_tighter_than_and() {
-        assert_eq!(
-            shape("a.b >= 50 and not c or d"),
-            "(((a.b Ge 50) And (Not c)) Or d)"
-        );
-        assert_eq!(
-            shape("x - 30d == today()"),
-            "((x Sub 2592000000ms) Eq today())"
-        );
-        assert_eq!(shape("1 + 2 * 3"), "(1 Add (2 Mul 3))");
-        assert_eq!(
-            shape("\"vip\" not in customer.tags"),
-            "(\"vip\" NotIn customer.tags)"
-        );
-        assert_eq!(shape("a[0]"), "a[0]");
-    }
-
-    #[test]
-    fn spans_point_into_the_file() {
-        let ast = parse_expression("a  >= 5", 10).unwrap();
-        assert_eq!(ast.span, Span::new(10, 17));
-    }
-
-    #[test]
-    fn syntax_errors_are_positioned() {
-        let err = parse_expression("a >= ", 4).unwrap_err();
-        assert_eq!(err.span.start, 9);
-        assert!(err.message.contains("expected"), "{}", err.message);
-    }
-
-    #[test]
-    fn deep_nesting_is_refused_without_overflow() {
-        let text = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
-        assert_eq!(parse_expression(&text, 0).unwrap_err().code, "too-deep");
-        let nots = "not ".repeat(5000) + "x";
-        assert_eq!(parse_expression(&nots, 0).unwrap_err().code, "too-deep");
-    }
-
-    #[test]
-    fn durations_cover_every_unit() {
-        assert_eq!(parse_duration("500ms"), Some(500));
-        assert_eq!(parse_duration("2w"), Some(14 * 86_400_000));
-        assert_eq!(parse_duration("1y"), None);
-    }
-}
+mod reference;
+#[cfg(test)]
+mod tests;
