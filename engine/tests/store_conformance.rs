@@ -343,6 +343,50 @@ async fn commits_are_guarded_by_the_revision(store: Arc<dyn Store>) {
     );
 }
 
+/// A batch of transitions applies each against its own revision, in order: a stale one is
+/// refused alone, and a run named twice moves twice.
+async fn a_batch_applies_each_transition_in_order(store: Arc<dyn Store>) {
+    start(
+        &*store,
+        vec![
+            new_run("r1", "w", "t1", Some(0), 10),
+            new_run("r2", "w", "t2", Some(0), 10),
+        ],
+    )
+    .await;
+    let r1 = store.run("r1").await.unwrap().unwrap();
+    let mut stale = transition(
+        &store.run("r2").await.unwrap().unwrap(),
+        RunStatus::Completed,
+        None,
+        20,
+    );
+    stale.rev += 5;
+    let first = transition(&r1, RunStatus::Waiting, None, 20);
+    let mut second = transition(&r1, RunStatus::Completed, None, 21);
+    second.rev = r1.rev + 1;
+    let applied = store
+        .commit_batch(vec![first, stale, second])
+        .await
+        .unwrap();
+    assert_eq!(applied, [true, false, true]);
+    let r1 = store.run("r1").await.unwrap().unwrap();
+    assert_eq!(
+        (r1.status, r1.rev, r1.ended_at),
+        (RunStatus::Completed, 2, Some(21))
+    );
+    let r2 = store.run("r2").await.unwrap().unwrap();
+    assert_eq!((r2.status, r2.rev), (RunStatus::Active, 0));
+    let moved = store
+        .timeline("r1")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.status == "moved")
+        .count();
+    assert_eq!(moved, 2, "both transitions wrote their timeline line");
+}
+
 /// Goal exits and arriving events move only runs whose status allows it (the lifecycle's guards).
 async fn goals_and_resumes_follow_the_lifecycle_guards(store: Arc<dyn Store>) {
     start(
@@ -517,6 +561,7 @@ macro_rules! conformance {
                 a_trigger_starts_one_run_and_records_the_enrollment,
                 due_timers_are_claimed_once_and_leases_can_be_freed,
                 commits_are_guarded_by_the_revision,
+                a_batch_applies_each_transition_in_order,
                 goals_and_resumes_follow_the_lifecycle_guards,
                 schedules_and_date_triggers_fire_once,
                 suppressions_are_case_insensitive,

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 /// Events matched per transaction.
-const EVENT_BATCH: i64 = 256;
+const EVENT_BATCH: i64 = 1024;
 
 /// Matches stored events against the loaded workflows.
 pub struct Matcher<'a> {

@@ -1,21 +1,19 @@
-//! Run transitions of many runs in one transaction, in few statements: one guarded `UPDATE` per
-//! run (its revision decides whether the transition applies), then the timeline lines, timers
-//! and waits of every applied transition as multi-row statements. Each statement is a hand-off
+//! Run transitions of many runs in one transaction, in few statements: one guarded multi-row
+//! `UPDATE` of the runs (each run's revision decides whether its transition applies), then the
+//! timeline lines, timers and waits of every applied transition as multi-row statements. Each statement is a hand-off
 //! to the connection's thread, so their number, not SQLite's work, bounds the throughput.
 
 use crate::store::model::*;
 use crate::store::StoreResult;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::{HashMap, HashSet};
 
 /// Rows per multi-row statement (7 columns each, well under SQLite's 32,766 parameters).
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Applies `ts` inside the caller's transaction; per transition whether it applied.
 pub(super) async fn apply(tx: &mut SqliteConnection, ts: &[Transition]) -> StoreResult<Vec<bool>> {
-    let mut applied = Vec::with_capacity(ts.len());
-    for t in ts {
-        applied.push(update_run(tx, t).await?);
-    }
+    let applied = update_runs(tx, ts).await?;
     let done: Vec<&Transition> = ts
         .iter()
         .zip(&applied)
@@ -69,23 +67,51 @@ pub(super) async fn apply(tx: &mut SqliteConnection, ts: &[Transition]) -> Store
     Ok(applied)
 }
 
-/// The run's own row, only if its revision is still `t.rev`.
-async fn update_run(tx: &mut SqliteConnection, t: &Transition) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE runs SET status = ?, step = ?, context = ?, updated_at = ?, ended_at = ?, exit_reason = COALESCE(?, exit_reason), rev = rev + 1
-         WHERE id = ? AND rev = ?",
-    )
-    .bind(t.status.as_str())
-    .bind(t.step.map(|s| s as i64))
-    .bind(t.context.to_string())
-    .bind(t.at)
-    .bind(t.status.is_final().then_some(t.at))
-    .bind(&t.exit_reason)
-    .bind(&t.run_id)
-    .bind(t.rev)
-    .execute(&mut *tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+/// The runs' own rows, each only if its revision is still the transition's `rev`; per
+/// transition whether it applied. One `UPDATE … FROM (VALUES …)` per 500 runs instead of one
+/// statement (one hand-off to the connection's thread) per run. A run named twice in `ts` (the
+/// executor never does that today) is updated in order, one round per occurrence.
+async fn update_runs(tx: &mut SqliteConnection, ts: &[Transition]) -> StoreResult<Vec<bool>> {
+    let mut applied = vec![false; ts.len()];
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    let mut occurrences: HashMap<&str, usize> = HashMap::with_capacity(ts.len());
+    for (i, t) in ts.iter().enumerate() {
+        let round = occurrences.entry(t.run_id.as_str()).or_insert(0);
+        if rounds.len() <= *round {
+            rounds.push(Vec::new());
+        }
+        rounds[*round].push(i);
+        *round += 1;
+    }
+    for round in rounds {
+        for chunk in round.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "UPDATE runs SET status = v.column3, step = v.column4, context = v.column5, updated_at = v.column6, ended_at = v.column7, exit_reason = COALESCE(v.column8, runs.exit_reason), rev = runs.rev + 1 FROM (",
+            );
+            q.push_values(chunk, |mut row, &i| {
+                let t = &ts[i];
+                row.push_bind(&t.run_id)
+                    .push_bind(t.rev)
+                    .push_bind(t.status.as_str())
+                    .push_bind(t.step.map(|s| s as i64))
+                    .push_bind(t.context.to_string())
+                    .push_bind(t.at)
+                    .push_bind(t.status.is_final().then_some(t.at))
+                    .push_bind(&t.exit_reason);
+            });
+            q.push(") AS v WHERE runs.id = v.column1 AND runs.rev = v.column2 RETURNING runs.id");
+            let ids: HashSet<String> = q
+                .build_query_scalar::<String>()
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+            for &i in chunk {
+                applied[i] = ids.contains(&ts[i].run_id);
+            }
+        }
+    }
+    Ok(applied)
 }
 
 pub(super) async fn insert_timeline(
@@ -155,7 +181,7 @@ pub(super) async fn insert_runs(
     tx: &mut SqliteConnection,
     runs: &[NewRun],
 ) -> StoreResult<Vec<bool>> {
-    let mut inserted = std::collections::HashSet::new();
+    let mut inserted = HashSet::new();
     // 13 columns per row: 200 rows stay far below SQLite's parameter limit.
     for chunk in runs.chunks(200) {
         let mut q = QueryBuilder::<Sqlite>::new(

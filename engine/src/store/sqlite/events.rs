@@ -9,6 +9,7 @@ use crate::store::status::Cause;
 use crate::store::{EventLog, StoreError, StoreResult};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
+use sqlx::SqlitePool;
 
 #[derive(sqlx::FromRow)]
 struct EventRecord {
@@ -26,25 +27,12 @@ impl EventRecord {
 #[async_trait]
 impl EventLog for SqliteStore {
     async fn insert_events(&self, events: &[Event], at: Millis) -> StoreResult<Vec<bool>> {
-        // Multi-row inserts (RETURNING the ids that were new) keep one statement per 100 events.
-        let mut tx = self.write.begin().await?;
-        let mut inserted = std::collections::HashSet::new();
-        for chunk in events.chunks(100) {
-            let mut q = sqlx::QueryBuilder::new("INSERT OR IGNORE INTO events (id, type, customer_id, occurred_at, received_at, body) ");
-            q.push_values(chunk, |mut row, e| {
-                row.push_bind(&e.id)
-                    .push_bind(&e.event_type)
-                    .push_bind(&e.customer_id)
-                    .push_bind(e.occurred_at)
-                    .push_bind(at)
-                    .push_bind(e.to_json().to_string());
-            });
-            q.push(" RETURNING id");
-            let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
-            inserted.extend(ids);
-        }
-        tx.commit().await?;
-        Ok(events.iter().map(|e| inserted.remove(&e.id)).collect())
+        // Rows are serialized here, on the caller's thread; the writer thread only writes them.
+        let rows: Vec<EventInsert> = events.iter().map(EventInsert::of).collect();
+        let write = self.write.clone();
+        self.writer
+            .run(async move { insert_event_rows(&write, &rows, at).await })
+            .await
     }
 
     async fn pending_events(&self, limit: i64) -> StoreResult<Vec<StoredEvent>> {
@@ -133,57 +121,115 @@ impl EventLog for SqliteStore {
     }
 
     async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>> {
-        let mut tx = self.write.begin().await?;
-        super::customers::merge_all(&mut tx, &batch.customers).await?;
-        for (kind, id, data, at) in &batch.entities {
-            sqlx::query("INSERT INTO entities (kind, id, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at")
-                .bind(kind)
-                .bind(id)
-                .bind(data.to_string())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // New runs first: a goal later in the batch may end one of them.
-        let inserted = super::commit::insert_runs(&mut tx, &batch.new_runs).await?;
-        for exit in &batch.exits {
-            end_run(&mut tx, exit).await?;
-        }
-        for r in &batch.resumes {
-            resume(&mut tx, r).await?;
-        }
-        for d in &batch.date_triggers {
-            sqlx::query("INSERT INTO date_triggers (workflow, key, due_at, event_id) VALUES (?, ?, ?, ?) ON CONFLICT (workflow, key) DO UPDATE SET due_at = excluded.due_at, event_id = excluded.event_id")
-                .bind(&d.workflow)
-                .bind(&d.key)
-                .bind(d.due_at)
-                .bind(&d.event_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (customer, channel, granted, at) in &batch.consents {
-            super::restraint::record_consent(
-                &mut tx,
-                customer,
-                channel,
-                *granted,
-                "consent.updated event",
-                *at,
-            )
-            .await?;
-        }
-        for (address, reason, at) in &batch.suppressions {
-            sqlx::query("INSERT INTO suppressions (address, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (address) DO NOTHING")
-                .bind(address.to_lowercase())
-                .bind(reason)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        super::commit::mark_processed(&mut tx, &batch.seqs).await?;
-        tx.commit().await?;
-        Ok(inserted)
+        let write = self.write.clone();
+        self.writer
+            .run(async move { apply_batch(&write, &batch).await })
+            .await
     }
+}
+
+/// One event as its row is written.
+struct EventInsert {
+    id: String,
+    event_type: String,
+    customer_id: Option<String>,
+    occurred_at: Millis,
+    body: String,
+}
+
+impl EventInsert {
+    fn of(e: &Event) -> Self {
+        EventInsert {
+            id: e.id.clone(),
+            event_type: e.event_type.clone(),
+            customer_id: e.customer_id.clone(),
+            occurred_at: e.occurred_at,
+            body: e.to_json().to_string(),
+        }
+    }
+}
+
+/// Inserts events in one transaction, multi-row inserts (RETURNING the ids that were new) of 100
+/// events each; per event whether it was new.
+async fn insert_event_rows(
+    write: &SqlitePool,
+    events: &[EventInsert],
+    at: Millis,
+) -> StoreResult<Vec<bool>> {
+    let mut tx = write.begin().await?;
+    let mut inserted = std::collections::HashSet::new();
+    for chunk in events.chunks(100) {
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT OR IGNORE INTO events (id, type, customer_id, occurred_at, received_at, body) ",
+        );
+        q.push_values(chunk, |mut row, e| {
+            row.push_bind(&e.id)
+                .push_bind(&e.event_type)
+                .push_bind(&e.customer_id)
+                .push_bind(e.occurred_at)
+                .push_bind(at)
+                .push_bind(&e.body);
+        });
+        q.push(" RETURNING id");
+        let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+        inserted.extend(ids);
+    }
+    tx.commit().await?;
+    Ok(events.iter().map(|e| inserted.remove(&e.id)).collect())
+}
+
+/// Everything one match batch changes, in one transaction.
+async fn apply_batch(write: &SqlitePool, batch: &MatchBatch) -> StoreResult<Vec<bool>> {
+    let mut tx = write.begin().await?;
+    super::customers::merge_all(&mut tx, &batch.customers).await?;
+    for (kind, id, data, at) in &batch.entities {
+        sqlx::query("INSERT INTO entities (kind, id, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at")
+            .bind(kind)
+            .bind(id)
+            .bind(data.to_string())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // New runs first: a goal later in the batch may end one of them.
+    let inserted = super::commit::insert_runs(&mut tx, &batch.new_runs).await?;
+    for exit in &batch.exits {
+        end_run(&mut tx, exit).await?;
+    }
+    for r in &batch.resumes {
+        resume(&mut tx, r).await?;
+    }
+    for d in &batch.date_triggers {
+        sqlx::query("INSERT INTO date_triggers (workflow, key, due_at, event_id) VALUES (?, ?, ?, ?) ON CONFLICT (workflow, key) DO UPDATE SET due_at = excluded.due_at, event_id = excluded.event_id")
+            .bind(&d.workflow)
+            .bind(&d.key)
+            .bind(d.due_at)
+            .bind(&d.event_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (customer, channel, granted, at) in &batch.consents {
+        super::restraint::record_consent(
+            &mut tx,
+            customer,
+            channel,
+            *granted,
+            "consent.updated event",
+            *at,
+        )
+        .await?;
+    }
+    for (address, reason, at) in &batch.suppressions {
+        sqlx::query("INSERT INTO suppressions (address, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (address) DO NOTHING")
+            .bind(address.to_lowercase())
+            .bind(reason)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    super::commit::mark_processed(&mut tx, &batch.seqs).await?;
+    tx.commit().await?;
+    Ok(inserted)
 }
 
 /// Ends an unfinished run because its goal was reached.

@@ -11,6 +11,7 @@ mod restraint;
 mod rows;
 mod runs;
 mod schedules;
+mod writer;
 
 use super::StoreResult;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -31,6 +32,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The single writer.
     write: SqlitePool,
+    /// Where the hot write transactions (events, matches, run commits) run.
+    writer: writer::WriterThread,
 }
 
 impl SqliteStore {
@@ -52,6 +55,10 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool, write })
+        Ok(SqliteStore {
+            pool,
+            write,
+            writer: writer::WriterThread::start()?,
+        })
     }
 }

@@ -98,10 +98,15 @@ impl RunStore for SqliteStore {
     }
 
     async fn commit_batch(&self, ts: Vec<Transition>) -> StoreResult<Vec<bool>> {
-        let mut tx = self.write.begin().await?;
-        let applied = super::commit::apply(&mut tx, &ts).await?;
-        tx.commit().await?;
-        Ok(applied)
+        let write = self.write.clone();
+        self.writer
+            .run(async move {
+                let mut tx = write.begin().await?;
+                let applied = super::commit::apply(&mut tx, &ts).await?;
+                tx.commit().await?;
+                Ok(applied)
+            })
+            .await
     }
 
     async fn create_task(
