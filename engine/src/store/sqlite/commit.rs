@@ -8,9 +8,6 @@ use crate::store::StoreResult;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::{HashMap, HashSet};
 
-/// Rows per multi-row statement (7 columns each, well under SQLite's 32,766 parameters).
-const ROWS_PER_STATEMENT: usize = 500;
-
 /// Applies `ts` inside the caller's transaction; per transition whether it applied.
 pub(super) async fn apply(tx: &mut SqliteConnection, ts: &[Transition]) -> StoreResult<Vec<bool>> {
     let applied = update_runs(tx, ts).await?;
@@ -68,7 +65,7 @@ pub(super) async fn apply(tx: &mut SqliteConnection, ts: &[Transition]) -> Store
 }
 
 /// The runs' own rows, each only if its revision is still the transition's `rev`; per
-/// transition whether it applied. One `UPDATE … FROM (VALUES …)` per 500 runs instead of one
+/// transition whether it applied. One `UPDATE … FROM (VALUES …)` per 512 runs instead of one
 /// statement (one hand-off to the connection's thread) per run. A run named twice in `ts` (the
 /// executor never does that today) is updated in order, one round per occurrence.
 async fn update_runs(tx: &mut SqliteConnection, ts: &[Transition]) -> StoreResult<Vec<bool>> {
@@ -84,7 +81,7 @@ async fn update_runs(tx: &mut SqliteConnection, ts: &[Transition]) -> StoreResul
         *round += 1;
     }
     for round in rounds {
-        for chunk in round.chunks(ROWS_PER_STATEMENT) {
+        for chunk in super::shapes::chunks(&round) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "UPDATE runs SET status = v.column3, step = v.column4, context = v.column5, updated_at = v.column6, ended_at = v.column7, exit_reason = COALESCE(v.column8, runs.exit_reason), rev = runs.rev + 1 FROM (",
             );
@@ -118,7 +115,7 @@ pub(super) async fn insert_timeline(
     tx: &mut SqliteConnection,
     lines: &[(&str, &TimelineEntry)],
 ) -> StoreResult<()> {
-    for chunk in lines.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::shapes::chunks(lines) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO run_steps (run_id, step_id, kind, status, attempt, at, detail) ",
         );
@@ -140,7 +137,7 @@ pub(super) async fn upsert_timers(
     tx: &mut SqliteConnection,
     timers: &[(&str, &Timer)],
 ) -> StoreResult<()> {
-    for chunk in timers.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::shapes::chunks(timers) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO timers (run_id, due_at, kind, attempt, lease_until) ",
         );
@@ -160,7 +157,7 @@ pub(super) async fn upsert_timers(
 }
 
 async fn insert_waits(tx: &mut SqliteConnection, waits: &[(&str, &WaitRow)]) -> StoreResult<()> {
-    for chunk in waits.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::shapes::chunks(waits) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO waits (run_id, event_type, match_expr, match_key) ",
         );
@@ -182,8 +179,7 @@ pub(super) async fn insert_runs(
     runs: &[NewRun],
 ) -> StoreResult<Vec<bool>> {
     let mut inserted = HashSet::new();
-    // 13 columns per row: 200 rows stay far below SQLite's parameter limit.
-    for chunk in runs.chunks(200) {
+    for chunk in super::shapes::chunks(runs) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT OR IGNORE INTO runs (id, workflow, version, customer_id, enroll_key, trigger_key, status, step, context, event_id, started_at, updated_at, ended_at) ",
         );
@@ -208,7 +204,7 @@ pub(super) async fn insert_runs(
         inserted.extend(ids);
     }
     let new: Vec<&NewRun> = runs.iter().filter(|r| inserted.contains(&r.id)).collect();
-    for chunk in new.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::shapes::chunks(&new) {
         let mut q =
             QueryBuilder::<Sqlite>::new("INSERT INTO enrollments (workflow, enroll_key, last_at) ");
         q.push_values(chunk, |mut row, run| {
@@ -237,7 +233,7 @@ pub(super) async fn insert_runs(
 
 /// Marks events matched, many per statement.
 pub(super) async fn mark_processed(tx: &mut SqliteConnection, seqs: &[i64]) -> StoreResult<()> {
-    for chunk in seqs.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::shapes::chunks(seqs) {
         in_list("UPDATE events SET processed = 1 WHERE seq", chunk)
             .build()
             .execute(&mut *tx)
@@ -252,7 +248,7 @@ async fn delete_where_run(
     table: &'static str,
     ids: &[&str],
 ) -> StoreResult<()> {
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::shapes::chunks(ids) {
         in_list(&format!("DELETE FROM {table} WHERE run_id"), chunk)
             .build()
             .execute(&mut *tx)

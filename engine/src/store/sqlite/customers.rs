@@ -12,16 +12,13 @@ use serde_json::{Map, Value};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 
-/// Customers per statement (3 parameters each).
-const PER_STATEMENT: usize = 1000;
-
 /// Applies `patches` (customer, patch, when) in order.
 pub(super) async fn merge_all(
     tx: &mut SqliteConnection,
     patches: &[(String, Map<String, Value>, Millis)],
 ) -> StoreResult<()> {
     let (folded, in_turn) = fold(patches);
-    for chunk in folded.chunks(PER_STATEMENT) {
+    for chunk in super::shapes::chunks(&folded) {
         let mut create =
             QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO customers (id, data, updated_at) ");
         create.push_values(chunk, |mut row, (id, _, at)| {

@@ -89,7 +89,7 @@ impl EventLog for SqliteStore {
         ids: &[String],
     ) -> StoreResult<std::collections::HashMap<String, Map<String, Value>>> {
         let mut found = std::collections::HashMap::new();
-        for chunk in ids.chunks(1000) {
+        for chunk in super::shapes::chunks(ids) {
             let rows: Vec<(String, String)> =
                 super::commit::in_list("SELECT id, data FROM customers WHERE id", chunk)
                     .build_query_as()
@@ -149,8 +149,8 @@ impl EventInsert {
     }
 }
 
-/// Inserts events in one transaction, multi-row inserts (RETURNING the ids that were new) of 100
-/// events each; per event whether it was new.
+/// Inserts events in one transaction, multi-row inserts (RETURNING the ids that were new); per
+/// event whether it was new.
 async fn insert_event_rows(
     write: &SqlitePool,
     events: &[EventInsert],
@@ -158,7 +158,7 @@ async fn insert_event_rows(
 ) -> StoreResult<Vec<bool>> {
     let mut tx = write.begin().await?;
     let mut inserted = std::collections::HashSet::new();
-    for chunk in events.chunks(100) {
+    for chunk in super::shapes::chunks(events) {
         let mut q = sqlx::QueryBuilder::new(
             "INSERT OR IGNORE INTO events (id, type, customer_id, occurred_at, received_at, body) ",
         );
