@@ -32,6 +32,10 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// A statement run directly on the SQLite writer connection failed (the transaction was
+    /// rolled back).
+    #[error("database: {0}")]
+    Direct(String),
     /// A migration failed.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

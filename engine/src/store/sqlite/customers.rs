@@ -1,43 +1,27 @@
-//! Customer attribute merges of a matched batch in a few statements: the patches of each
-//! customer are folded into one ([`compose_patches`]), customers not stored yet are created
-//! empty in one statement, and one `UPDATE … FROM (VALUES …)` applies every folded patch with
-//! SQLite's `json_patch` (RFC 7386, the same rule as [`crate::store::merge`]). A customer whose
-//! patches do not fold into one keeps one statement per patch, in order.
+//! Customer attribute merges of a matched batch: the patches of each customer are folded into
+//! one ([`compose_patches`]), so SQLite's `json_patch` (RFC 7386, the same rule as
+//! [`crate::store::merge`]) parses and rewrites each customer once per batch. A customer whose
+//! patches do not fold into one has them applied one by one, in order.
 
-use super::rows::merge_customer;
+use super::statements::merge_customer;
 use crate::clock::Millis;
 use crate::store::merge::compose_patches;
 use crate::store::StoreResult;
+use rusqlite::Transaction;
 use serde_json::{Map, Value};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 
 /// Applies `patches` (customer, patch, when) in order.
-pub(super) async fn merge_all(
-    tx: &mut SqliteConnection,
+pub(super) fn merge_all(
+    tx: &Transaction<'_>,
     patches: &[(String, Map<String, Value>, Millis)],
 ) -> StoreResult<()> {
     let (folded, in_turn) = fold(patches);
-    for chunk in super::shapes::chunks(&folded) {
-        let mut create =
-            QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO customers (id, data, updated_at) ");
-        create.push_values(chunk, |mut row, (id, _, at)| {
-            row.push_bind(*id).push_bind("{}").push_bind(*at);
-        });
-        create.build().execute(&mut *tx).await?;
-        let mut update = QueryBuilder::<Sqlite>::new(
-            "UPDATE customers SET data = json_patch(customers.data, v.column2), updated_at = v.column3 FROM (",
-        );
-        update.push_values(chunk, |mut row, (id, patch, at)| {
-            row.push_bind(*id)
-                .push_bind(Value::Object(patch.clone()).to_string())
-                .push_bind(*at);
-        });
-        update.push(") AS v WHERE customers.id = v.column1");
-        update.build().execute(&mut *tx).await?;
+    for (id, patch, at) in folded {
+        merge_customer(tx, id, &Value::Object(patch).to_string(), at)?;
     }
     for (id, patch, at) in in_turn {
-        merge_customer(&mut *tx, id, &Value::Object(patch.clone()), *at).await?;
+        merge_customer(tx, id, &Value::Object(patch.clone()).to_string(), *at)?;
     }
     Ok(())
 }

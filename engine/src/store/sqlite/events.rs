@@ -1,15 +1,13 @@
 //! SQLite [`EventLog`]: events, customer and entity snapshots, and applying a matched batch.
 
-use super::rows::{add_timeline, clear_wait, json_of, set_timer, statuses_for, Tx};
+use super::rows::json_of;
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::event::Event;
 use crate::store::model::*;
-use crate::store::status::Cause;
 use crate::store::{EventLog, StoreError, StoreResult};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
-use sqlx::SqlitePool;
 
 #[derive(sqlx::FromRow)]
 struct EventRecord {
@@ -29,9 +27,7 @@ impl EventLog for SqliteStore {
     async fn insert_events(&self, events: &[Event], at: Millis) -> StoreResult<Vec<bool>> {
         // Rows are serialized here, on the caller's thread; the writer thread only writes them.
         let rows: Vec<EventInsert> = events.iter().map(EventInsert::of).collect();
-        let write = self.write.clone();
-        self.writer
-            .run(async move { insert_event_rows(&write, &rows, at).await })
+        self.write_tx(move |tx| insert_event_rows(tx, &rows, at))
             .await
     }
 
@@ -91,7 +87,7 @@ impl EventLog for SqliteStore {
         let mut found = std::collections::HashMap::new();
         for chunk in super::shapes::chunks(ids) {
             let rows: Vec<(String, String)> =
-                super::commit::in_list("SELECT id, data FROM customers WHERE id", chunk)
+                super::shapes::in_list("SELECT id, data FROM customers WHERE id", chunk)
                     .build_query_as()
                     .fetch_all(&self.pool)
                     .await?;
@@ -121,9 +117,7 @@ impl EventLog for SqliteStore {
     }
 
     async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>> {
-        let write = self.write.clone();
-        self.writer
-            .run(async move { apply_batch(&write, &batch).await })
+        self.write_tx(move |tx| super::matched::apply(tx, &batch))
             .await
     }
 }
@@ -149,131 +143,27 @@ impl EventInsert {
     }
 }
 
-/// Inserts events in one transaction, multi-row inserts (RETURNING the ids that were new); per
-/// event whether it was new.
-async fn insert_event_rows(
-    write: &SqlitePool,
+/// Inserts events; per event whether it was new (a duplicate id, also within `events`, is not).
+fn insert_event_rows(
+    tx: &rusqlite::Transaction<'_>,
     events: &[EventInsert],
     at: Millis,
 ) -> StoreResult<Vec<bool>> {
-    let mut tx = write.begin().await?;
-    let mut inserted = std::collections::HashSet::new();
-    for chunk in super::shapes::chunks(events) {
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT OR IGNORE INTO events (id, type, customer_id, occurred_at, received_at, body) ",
-        );
-        q.push_values(chunk, |mut row, e| {
-            row.push_bind(&e.id)
-                .push_bind(&e.event_type)
-                .push_bind(&e.customer_id)
-                .push_bind(e.occurred_at)
-                .push_bind(at)
-                .push_bind(&e.body);
-        });
-        q.push(" RETURNING id");
-        let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
-        inserted.extend(ids);
-    }
-    tx.commit().await?;
-    Ok(events.iter().map(|e| inserted.remove(&e.id)).collect())
-}
-
-/// Everything one match batch changes, in one transaction.
-async fn apply_batch(write: &SqlitePool, batch: &MatchBatch) -> StoreResult<Vec<bool>> {
-    let mut tx = write.begin().await?;
-    super::customers::merge_all(&mut tx, &batch.customers).await?;
-    for (kind, id, data, at) in &batch.entities {
-        sqlx::query("INSERT INTO entities (kind, id, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at")
-            .bind(kind)
-            .bind(id)
-            .bind(data.to_string())
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-    }
-    // New runs first: a goal later in the batch may end one of them.
-    let inserted = super::commit::insert_runs(&mut tx, &batch.new_runs).await?;
-    for exit in &batch.exits {
-        end_run(&mut tx, exit).await?;
-    }
-    for r in &batch.resumes {
-        resume(&mut tx, r).await?;
-    }
-    for d in &batch.date_triggers {
-        sqlx::query("INSERT INTO date_triggers (workflow, key, due_at, event_id) VALUES (?, ?, ?, ?) ON CONFLICT (workflow, key) DO UPDATE SET due_at = excluded.due_at, event_id = excluded.event_id")
-            .bind(&d.workflow)
-            .bind(&d.key)
-            .bind(d.due_at)
-            .bind(&d.event_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for (customer, channel, granted, at) in &batch.consents {
-        super::restraint::record_consent(
-            &mut tx,
-            customer,
-            channel,
-            *granted,
-            "consent.updated event",
-            *at,
-        )
-        .await?;
-    }
-    for (address, reason, at) in &batch.suppressions {
-        sqlx::query("INSERT INTO suppressions (address, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (address) DO NOTHING")
-            .bind(address.to_lowercase())
-            .bind(reason)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-    }
-    super::commit::mark_processed(&mut tx, &batch.seqs).await?;
-    tx.commit().await?;
-    Ok(inserted)
-}
-
-/// Ends an unfinished run because its goal was reached.
-async fn end_run(tx: &mut Tx<'_>, exit: &EarlyExit) -> StoreResult<()> {
-    let sql = format!(
-        "UPDATE runs SET status = 'exited', exit_reason = ?, ended_at = ?, updated_at = ?, rev = rev + 1 WHERE id = ? AND status IN {}",
-        statuses_for(Cause::Goal)
-    );
-    let done = sqlx::query(&sql)
-        .bind(&exit.reason)
-        .bind(exit.at)
-        .bind(exit.at)
-        .bind(&exit.run_id)
-        .execute(&mut **tx)
-        .await?;
-    if done.rows_affected() == 1 {
-        set_timer(tx, &exit.run_id, None).await?;
-        clear_wait(tx, &exit.run_id).await?;
-        add_timeline(tx, &exit.run_id, &exit.entry()).await?;
-    }
-    Ok(())
-}
-
-/// Moves a waiting run on because its event arrived (only if it still waits at that step).
-async fn resume(tx: &mut Tx<'_>, r: &Resume) -> StoreResult<()> {
-    let status = r.status();
-    let sql = format!(
-        "UPDATE runs SET status = ?, step = ?, ended_at = ?, updated_at = ?, rev = rev + 1 WHERE id = ? AND status IN {} AND step = ?",
-        statuses_for(Cause::EventArrived)
-    );
-    let done = sqlx::query(&sql)
-        .bind(status.as_str())
-        .bind(r.target.map(|s| s as i64))
-        .bind(status.is_final().then_some(r.entry.at))
-        .bind(r.entry.at)
-        .bind(&r.run_id)
-        .bind(r.wait_step as i64)
-        .execute(&mut **tx)
-        .await?;
-    if done.rows_affected() == 1 {
-        clear_wait(tx, &r.run_id).await?;
-        let timer = r.target.map(|_| Timer::exec(r.entry.at));
-        set_timer(tx, &r.run_id, timer.as_ref()).await?;
-        add_timeline(tx, &r.run_id, &r.entry).await?;
-    }
-    Ok(())
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO events (id, type, customer_id, occurred_at, received_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    events
+        .iter()
+        .map(|e| {
+            let changed = insert.execute(rusqlite::params![
+                e.id,
+                e.event_type,
+                e.customer_id,
+                e.occurred_at,
+                at,
+                e.body
+            ])?;
+            Ok(changed == 1)
+        })
+        .collect()
 }

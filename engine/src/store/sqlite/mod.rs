@@ -4,7 +4,9 @@
 
 mod commit;
 mod customers;
+mod direct;
 mod events;
+mod matched;
 mod meta;
 mod read;
 mod restraint;
@@ -12,6 +14,7 @@ mod rows;
 mod runs;
 mod schedules;
 mod shapes;
+mod statements;
 mod writer;
 
 use super::StoreResult;
@@ -63,5 +66,16 @@ impl SqliteStore {
             write,
             writer: writer::WriterThread::start()?,
         })
+    }
+
+    /// Runs `work` as one transaction on the writer connection, on the writer thread.
+    async fn write_tx<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let write = self.write.clone();
+        self.writer
+            .run(async move { direct::transaction(&write, work).await })
+            .await
     }
 }

@@ -1,14 +1,14 @@
 //! SQLite [`RestraintStore`]: sent messages, suppressions and consent.
 
-use super::rows::merge_customer;
+use super::statements::merge_customer;
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::store::merge::consent_patch;
 use crate::store::model::*;
 use crate::store::{RestraintStore, StoreResult};
 use async_trait::async_trait;
+use rusqlite::Transaction;
 use serde_json::Value;
-use sqlx::SqliteConnection;
 
 #[async_trait]
 impl RestraintStore for SqliteStore {
@@ -117,48 +117,28 @@ impl RestraintStore for SqliteStore {
         source: &str,
         at: Millis,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        record_consent(&mut tx, customer_id, channel, granted, source, at).await?;
-        tx.commit().await?;
-        Ok(())
+        let (customer_id, channel, source) = (
+            customer_id.to_owned(),
+            channel.to_owned(),
+            source.to_owned(),
+        );
+        self.write_tx(move |tx| record_consent(tx, &customer_id, &channel, granted, &source, at))
+            .await
     }
 }
 
 /// Sets `consent.<channel>` in the customer store and logs the change, inside a transaction.
-pub(super) async fn record_consent(
-    tx: &mut SqliteConnection,
+pub(super) fn record_consent(
+    tx: &Transaction<'_>,
     customer_id: &str,
     channel: &str,
     granted: bool,
     source: &str,
     at: Millis,
 ) -> StoreResult<()> {
-    let patch = Value::Object(consent_patch(channel, granted));
-    merge_customer(&mut *tx, customer_id, &patch, at).await?;
-    sqlx::query("INSERT INTO consent_log (customer_id, channel, granted, source, at) VALUES (?, ?, ?, ?, ?)")
-        .bind(customer_id)
-        .bind(channel)
-        .bind(granted)
-        .bind(source)
-        .bind(at)
-        .execute(tx)
-        .await?;
+    let patch = Value::Object(consent_patch(channel, granted)).to_string();
+    merge_customer(tx, customer_id, &patch, at)?;
+    tx.prepare_cached("INSERT INTO consent_log (customer_id, channel, granted, source, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(rusqlite::params![customer_id, channel, granted, source, at])?;
     Ok(())
-}
-
-/// The statement recording a sent message unless its key was claimed already.
-pub(super) fn insert_message<'q>(
-    m: &'q SentMessage,
-    run_id: &'q str,
-    at: Millis,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    sqlx::query("INSERT INTO messages (customer_id, channel, kind, address, workflow, run_id, sent_at, key) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE key = ?8)")
-        .bind(&m.customer_id)
-        .bind(&m.channel)
-        .bind(&m.kind)
-        .bind(&m.address)
-        .bind(&m.workflow)
-        .bind(run_id)
-        .bind(at)
-        .bind(&m.key)
 }

@@ -1,15 +1,9 @@
-//! Rows read by column name (`FromRow`) and converted to the model, plus the statements that
-//! several concerns share inside one transaction (a new run, a timeline line, a run's timer).
+//! Rows read by column name (`FromRow`) and converted to the model.
 
 use crate::clock::Millis;
 use crate::store::model::*;
-use crate::store::status::{self, Cause};
 use crate::store::{StoreError, StoreResult};
 use serde_json::Value;
-use sqlx::{Sqlite, SqliteConnection, Transaction};
-
-/// A transaction on the SQLite store.
-pub(super) type Tx<'c> = Transaction<'c, Sqlite>;
 
 /// JSON stored as text (`null` when unreadable).
 pub(super) fn json_of(text: &str) -> Value {
@@ -147,84 +141,4 @@ impl From<DateTriggerRecord> for DateTriggerRow {
             event_id: r.event_id,
         }
     }
-}
-
-/// Appends a timeline line.
-pub(super) async fn add_timeline(
-    tx: &mut SqliteConnection,
-    run_id: &str,
-    e: &TimelineEntry,
-) -> StoreResult<()> {
-    sqlx::query("INSERT INTO run_steps (run_id, step_id, kind, status, attempt, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(run_id)
-        .bind(&e.step_id)
-        .bind(&e.kind)
-        .bind(&e.status)
-        .bind(e.attempt as i64)
-        .bind(e.at)
-        .bind(e.detail.to_string())
-        .execute(tx)
-        .await?;
-    Ok(())
-}
-
-/// Sets (or with `None` clears) the run's single timer.
-pub(super) async fn set_timer(
-    tx: &mut SqliteConnection,
-    run_id: &str,
-    timer: Option<&Timer>,
-) -> StoreResult<()> {
-    match timer {
-        None => sqlx::query("DELETE FROM timers WHERE run_id = ?").bind(run_id).execute(tx).await?,
-        Some(t) => sqlx::query(
-            "INSERT INTO timers (run_id, due_at, kind, attempt, lease_until) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (run_id) DO UPDATE SET due_at = excluded.due_at, kind = excluded.kind, attempt = excluded.attempt, lease_until = excluded.lease_until",
-        )
-        .bind(run_id)
-        .bind(t.due_at)
-        .bind(t.kind.as_str())
-        .bind(t.attempt as i64)
-        .bind(t.lease_until)
-        .execute(tx)
-        .await?,
-    };
-    Ok(())
-}
-
-/// Merges `patch` into the customer's attributes (RFC 7386 merge patch, as
-/// [`crate::store::merge::merge_patch`]), creating the customer.
-pub(super) async fn merge_customer(
-    tx: &mut SqliteConnection,
-    id: &str,
-    patch: &Value,
-    at: Millis,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO customers (id, data, updated_at) VALUES (?1, json_patch('{}', ?2), ?3)
-         ON CONFLICT (id) DO UPDATE SET data = json_patch(customers.data, ?2), updated_at = ?3",
-    )
-    .bind(id)
-    .bind(patch.to_string())
-    .bind(at)
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
-/// Removes a run's wait-for-event registration, if any.
-pub(super) async fn clear_wait(tx: &mut SqliteConnection, run_id: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM waits WHERE run_id = ?")
-        .bind(run_id)
-        .execute(tx)
-        .await?;
-    Ok(())
-}
-
-/// The SQL list of the statuses a run may be in for `cause`, e.g. `('active', 'waiting')`.
-pub(super) fn statuses_for(cause: Cause) -> String {
-    let names: Vec<String> = status::from_statuses(cause)
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect();
-    format!("({})", names.join(", "))
 }

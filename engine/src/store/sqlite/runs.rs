@@ -1,15 +1,14 @@
 //! SQLite [`RunStore`]: runs, timers, waits, enrollments, tasks and dead-letter retries.
 
-use super::rows::{
-    add_timeline, run_rows, set_timer, statuses_for, RunRecord, TimerRecord, WaitingRecord,
-    RUN_COLUMNS,
-};
+use super::rows::{run_rows, RunRecord, TimerRecord, WaitingRecord, RUN_COLUMNS};
+use super::statements::{add_timeline, set_timer, statuses_for};
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::store::model::*;
 use crate::store::status::Cause;
 use crate::store::{RunStore, StoreResult};
 use async_trait::async_trait;
+use rusqlite::OptionalExtension;
 use serde_json::Value;
 
 #[async_trait]
@@ -98,15 +97,7 @@ impl RunStore for SqliteStore {
     }
 
     async fn commit_batch(&self, ts: Vec<Transition>) -> StoreResult<Vec<bool>> {
-        let write = self.write.clone();
-        self.writer
-            .run(async move {
-                let mut tx = write.begin().await?;
-                let applied = super::commit::apply(&mut tx, &ts).await?;
-                tx.commit().await?;
-                Ok(applied)
-            })
-            .await
+        self.write_tx(move |tx| super::commit::apply(tx, &ts)).await
     }
 
     async fn create_task(
@@ -136,36 +127,32 @@ impl RunStore for SqliteStore {
     }
 
     async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>> {
-        let mut tx = self.write.begin().await?;
-        let row: Option<String> = sqlx::query_scalar(
-            "SELECT run_id FROM dead_letters WHERE id = ? AND retried_at IS NULL",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(run_id) = row else {
-            return Ok(None);
-        };
-        let sql = format!(
-            "UPDATE runs SET status = 'active', ended_at = NULL, exit_reason = NULL, updated_at = ?, rev = rev + 1 WHERE id = ? AND status IN {}",
-            statuses_for(Cause::Retry)
-        );
-        let done = sqlx::query(&sql)
-            .bind(at)
-            .bind(&run_id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        sqlx::query("UPDATE dead_letters SET retried_at = ? WHERE id = ?")
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        set_timer(&mut tx, &run_id, Some(&Timer::exec(at))).await?;
-        add_timeline(&mut tx, &run_id, &TimelineEntry::retried(id, at)).await?;
-        tx.commit().await?;
-        Ok(Some(run_id))
+        self.write_tx(move |tx| {
+            let run_id: Option<String> = tx
+                .query_row(
+                    "SELECT run_id FROM dead_letters WHERE id = ?1 AND retried_at IS NULL",
+                    [id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(run_id) = run_id else {
+                return Ok(None);
+            };
+            let sql = format!(
+                "UPDATE runs SET status = 'active', ended_at = NULL, exit_reason = NULL, updated_at = ?1, rev = rev + 1 WHERE id = ?2 AND status IN {}",
+                statuses_for(Cause::Retry)
+            );
+            if tx.execute(&sql, rusqlite::params![at, run_id])? == 0 {
+                return Ok(None);
+            }
+            tx.execute(
+                "UPDATE dead_letters SET retried_at = ?1 WHERE id = ?2",
+                rusqlite::params![at, id],
+            )?;
+            set_timer(tx, &run_id, Some(&Timer::exec(at)))?;
+            add_timeline(tx, &run_id, &TimelineEntry::retried(id, at))?;
+            Ok(Some(run_id))
+        })
+        .await
     }
 }

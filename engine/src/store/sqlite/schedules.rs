@@ -24,15 +24,13 @@ impl ScheduleStore for SqliteStore {
         next_due: Millis,
         runs: Vec<NewRun>,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query("INSERT INTO schedules (workflow, next_due) VALUES (?, ?) ON CONFLICT (workflow) DO UPDATE SET next_due = excluded.next_due")
-            .bind(workflow)
-            .bind(next_due)
-            .execute(&mut *tx)
-            .await?;
-        super::commit::insert_runs(&mut tx, &runs).await?;
-        tx.commit().await?;
-        Ok(())
+        let workflow = workflow.to_owned();
+        self.write_tx(move |tx| {
+            tx.execute("INSERT INTO schedules (workflow, next_due) VALUES (?1, ?2) ON CONFLICT (workflow) DO UPDATE SET next_due = excluded.next_due", rusqlite::params![workflow, next_due])?;
+            super::commit::insert_runs(tx, &runs)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn due_date_triggers(&self, now: Millis, limit: i64) -> StoreResult<Vec<DateTriggerRow>> {
@@ -49,18 +47,17 @@ impl ScheduleStore for SqliteStore {
         fired: Vec<DateTriggerRow>,
         runs: Vec<NewRun>,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        for f in &fired {
-            sqlx::query("DELETE FROM date_triggers WHERE workflow = ? AND key = ? AND due_at = ?")
-                .bind(&f.workflow)
-                .bind(&f.key)
-                .bind(f.due_at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        super::commit::insert_runs(&mut tx, &runs).await?;
-        tx.commit().await?;
-        Ok(())
+        self.write_tx(move |tx| {
+            for f in &fired {
+                tx.prepare_cached(
+                    "DELETE FROM date_triggers WHERE workflow = ?1 AND key = ?2 AND due_at = ?3",
+                )?
+                .execute(rusqlite::params![f.workflow, f.key, f.due_at])?;
+            }
+            super::commit::insert_runs(tx, &runs)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn date_triggers(&self) -> StoreResult<Vec<DateTriggerRow>> {

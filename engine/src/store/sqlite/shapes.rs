@@ -1,12 +1,14 @@
-//! Multi-row statements in few shapes.
+//! Reads over many ids (`IN (…)` lists) in few statement shapes.
 //!
-//! sqlx keeps each connection's prepared statements by their SQL text. A multi-row statement
-//! for 37 rows and one for 38 are different texts, so batches of every size were parsed and
-//! planned by SQLite again (8 % of the engine's instructions at 4,000 runs/s) and pushed the
-//! hot statements out of the cache. Split into power-of-two chunks, a statement has at most ten
-//! shapes, each prepared once.
+//! sqlx keeps each connection's prepared statements by their SQL text. A list of 37 ids and one
+//! of 38 are different texts, so every batch size was parsed and planned by SQLite again (8 % of
+//! the engine's instructions at 4,000 runs/s, when the writes were multi-row statements too) and
+//! pushed the hot statements out of the cache. Split into power-of-two chunks, a statement has
+//! at most ten shapes, each prepared once.
 
-/// The largest chunk: 512 rows of up to 13 parameters stay far below SQLite's 32,766.
+use sqlx::{QueryBuilder, Sqlite};
+
+/// The largest chunk, far below SQLite's 32,766 parameters.
 pub(super) const MAX_ROWS: usize = 512;
 
 /// `items` in chunks whose lengths are powers of two, largest first, none over [`MAX_ROWS`].
@@ -21,6 +23,20 @@ pub(super) fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
         rest = tail;
         Some(chunk)
     })
+}
+
+/// `{head} IN (?, ?, …)` with `values` bound, one per placeholder.
+pub(super) fn in_list<'a, T>(head: &str, values: &'a [T]) -> QueryBuilder<'a, Sqlite>
+where
+    &'a T: sqlx::Encode<'a, Sqlite> + sqlx::Type<Sqlite>,
+{
+    let mut q = QueryBuilder::<Sqlite>::new(format!("{head} IN ("));
+    let mut list = q.separated(", ");
+    for v in values {
+        list.push_bind(v);
+    }
+    q.push(")");
+    q
 }
 
 #[cfg(test)]
