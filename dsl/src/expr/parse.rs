@@ -113,8 +113,13 @@ fn bin_op(tok: Tok) -> BinOp {
     }
 }
 
-/// What may follow a complete operand, for error messages.
-const AFTER_OPERAND: &str = "`and`/`or`, a comparison, an operator";
+/// What may follow a complete operand, for error messages (written out: they are needed only
+/// on errors, so nothing is formatted on the way).
+macro_rules! after_operand {
+    ($($more:literal),*) => {
+        concat!("`and`/`or`, a comparison, an operator", $(", ", $more),*)
+    };
+}
 
 /// Parses a standalone expression; `offset` is where `text` starts in its file.
 pub(crate) fn parse_expression(text: &str, offset: usize) -> Result<Ast<'_>, Problem> {
@@ -129,7 +134,7 @@ pub(crate) fn parse_expression(text: &str, offset: usize) -> Result<Ast<'_>, Pro
         frames: 0,
     };
     let ast = parser.expr(0)?;
-    parser.expect(Tok::End, &format!("{AFTER_OPERAND}, end of input"))?;
+    parser.expect(Tok::End, after_operand!("end of input"))?;
     Ok(ast)
 }
 
@@ -220,7 +225,7 @@ impl<'a> Parser<'a> {
         let op = self.advance();
         if op.tok == Tok::LBracket {
             let index = self.expr(0)?;
-            let close = self.expect(Tok::RBracket, &format!("{AFTER_OPERAND}, `]`"))?;
+            let close = self.expect(Tok::RBracket, after_operand!("`]`"))?;
             return Ok(Ast {
                 span: Span::new(lhs.span.start, close.end + self.offset),
                 kind: AstKind::Index(Box::new(lhs), Box::new(index)),
@@ -239,7 +244,7 @@ impl<'a> Parser<'a> {
             Tok::LParen => {
                 self.advance();
                 let inner = self.expr(0)?;
-                self.expect(Tok::RParen, &format!("{AFTER_OPERAND}, `)`"))?;
+                self.expect(Tok::RParen, after_operand!("`)`"))?;
                 return Ok(inner);
             }
             Tok::LBracket => return self.list(),
@@ -279,7 +284,7 @@ impl<'a> Parser<'a> {
                 self.advance();
             }
         }
-        let close = self.expect(Tok::RParen, &format!("{AFTER_OPERAND}, `,`, `)`"))?;
+        let close = self.expect(Tok::RParen, after_operand!("`,`", "`)`"))?;
         Ok(Ast {
             kind: AstKind::Call(text, args),
             span: self.span(name.start, close.end),
@@ -297,7 +302,7 @@ impl<'a> Parser<'a> {
             }
             self.advance();
         }
-        let close = self.expect(Tok::RBracket, &format!("{AFTER_OPERAND}, `,`, `]`"))?;
+        let close = self.expect(Tok::RBracket, after_operand!("`,`", "`]`"))?;
         Ok(Ast {
             kind: AstKind::List(items),
             span: self.span(open.start, close.end),
