@@ -197,30 +197,8 @@ async fn shutdown_signal() {
 
 /// Sleeps for `d`, or until woken, the executor took ready runs, or told to stop; returns
 /// `false` when stopping.
-async fn pause(engine: &Engine, stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => {}
-        _ = engine.woken() => {}
-        _ = engine.ready_taken() => {}
-        _ = stop.changed() => {}
-    }
-    !*stop.borrow()
-}
-
-async fn event_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
-    loop {
-        match engine.process_events().await {
-            Ok(n) if n > 0 => {
-                engine.wake();
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!("matching events: {e}"),
-        }
-        if !pause(&engine, &mut stop, Duration::from_millis(250)).await {
-            return;
-        }
-    }
+async fn event_loop(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
+    engine.match_continuously(stop).await
 }
 
 async fn timer_loop(engine: Arc<Engine>, stop: watch::Receiver<bool>) {

@@ -311,7 +311,7 @@ async fn one_unreadable_stored_event_does_not_stop_matching_for_the_others() {
     s.advance(HOUR).await.unwrap();
     assert_eq!(s.task_titles().await.unwrap(), ["good"]);
     assert!(
-        s.store.pending_events(10).await.unwrap().is_empty(),
+        s.store.pending_events(0, 10).await.unwrap().is_empty(),
         "the bad one is set aside"
     );
 }
@@ -402,6 +402,69 @@ async fn a_goal_in_the_same_batch_as_the_trigger_ends_the_run_before_its_first_s
         1,
         "only a2's run called the webhook"
     );
+}
+
+/// The serving matcher matches a batch while the one before it is still being written: the later
+/// batch sees the earlier one's customer changes, enrollments and started runs all the same.
+#[tokio::test]
+async fn a_batch_matched_while_the_previous_one_commits_sees_its_changes() {
+    use mikawaya_engine::core::carry::Carry;
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("wf");
+    write(&wf, "cart.mkw", "workflow \"cart\" version 1\non event cart.abandoned\ngoal event order.placed\nre-enroll always\ndo log()\n");
+    write(&wf, "vip.mkw", "workflow \"vip\" version 1\non event page.viewed\nwhen customer.tier == \"gold\"\nre-enroll never\ndo log()\n");
+    let s = Simulation::start(&wf, dir.path(), start_time())
+        .await
+        .unwrap();
+    let event = |id: &str, kind: &str, customer: serde_json::Value| json!({"id": id, "type": kind, "customer": customer});
+    let mut carry = Carry::default();
+    store_events(
+        &s,
+        vec![
+            event("a1", "cart.abandoned", json!("c1")),
+            event("u2", "profile.updated", json!({"id": "c2", "tier": "gold"})),
+            event("v3", "page.viewed", json!({"id": "c3", "tier": "gold"})),
+        ],
+    )
+    .await;
+    let first = s.engine.prepare_events(&mut carry).await.unwrap().unwrap();
+    store_events(
+        &s,
+        vec![
+            event("o1", "order.placed", json!("c1")),
+            event("v2", "page.viewed", json!("c2")),
+            event("v3b", "page.viewed", json!("c3")),
+        ],
+    )
+    .await;
+    let second = s.engine.prepare_events(&mut carry).await.unwrap().unwrap();
+    assert!(
+        s.engine.prepare_events(&mut carry).await.unwrap().is_none(),
+        "every event is taken"
+    );
+    assert_eq!(s.engine.commit_events(first).await.unwrap(), 3);
+    assert_eq!(s.engine.commit_events(second).await.unwrap(), 3);
+
+    let cart = s.runs("cart").await.unwrap();
+    assert_eq!(cart.len(), 1);
+    assert_eq!(
+        cart[0].exit_reason.as_deref(),
+        Some("goal: order.placed"),
+        "the goal ended the run the first batch started"
+    );
+    let vip: Vec<_> = s
+        .runs("vip")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.customer_id.unwrap())
+        .collect();
+    assert_eq!(
+        vip.len(),
+        2,
+        "c2 is gold since the first batch, c3 enrolled once: {vip:?}"
+    );
+    assert!(vip.contains(&"c2".to_string()) && vip.contains(&"c3".to_string()));
 }
 
 /// A slow executor slows matching down instead of piling up due runs: while the ready queue is

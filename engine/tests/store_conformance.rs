@@ -75,7 +75,7 @@ async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>
             .unwrap(),
         [false]
     );
-    let pending = store.pending_events(10).await.unwrap();
+    let pending = store.pending_events(0, 10).await.unwrap();
     assert_eq!(
         pending
             .iter()
@@ -84,6 +84,9 @@ async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>
         ["a", "b"]
     );
     assert!(pending[0].seq < pending[1].seq);
+    let after_a = store.pending_events(pending[0].seq, 10).await.unwrap();
+    assert_eq!(after_a.len(), 1, "only the events after a batch still being written");
+    assert_eq!(after_a[0].seq, pending[1].seq);
     assert_eq!(store.event("b").await.unwrap(), Some(b));
     assert_eq!(
         store.events_between(1_500, 3_000, 10).await.unwrap().len(),
@@ -94,7 +97,7 @@ async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>
         ..Default::default()
     };
     store.apply_match(batch).await.unwrap();
-    let left = store.pending_events(10).await.unwrap();
+    let left = store.pending_events(0, 10).await.unwrap();
     assert_eq!(
         left.iter()
             .map(|p| p.event.as_ref().unwrap().id.as_str())

@@ -3,12 +3,13 @@
 //! manual clock and `serve` drives it from background tasks.
 
 use crate::clock::Clock;
+use crate::core::carry::Carry;
 use crate::core::checks::CheckLimiter;
 use crate::core::context::{Context, EngineConfig, EngineError, Metrics};
 use crate::core::executor::Executor;
 use crate::core::explain::{EventExplanation, Explainer};
 use crate::core::loader::{compile_dir, load_compiled, LoadReport};
-use crate::core::matcher::Matcher;
+use crate::core::matcher::{Matcher, Prepared};
 use crate::core::plugins::Plugins;
 use crate::core::registry::Registry;
 use crate::core::restraint::Restraint;
@@ -202,6 +203,71 @@ impl Engine {
     /// Matches one batch of stored events; returns how many were processed.
     pub async fn process_events(&self) -> Result<usize, EngineError> {
         Matcher::new(&self.ctx, &self.registry()).process().await
+    }
+
+    /// Matches the next batch of stored events, seen through `carry` (the batches matched
+    /// before it and not committed yet), without writing it; see [`Engine::commit_events`].
+    pub async fn prepare_events(&self, carry: &mut Carry) -> Result<Option<Prepared>, EngineError> {
+        Matcher::new(&self.ctx, &self.registry())
+            .prepare(carry)
+            .await
+    }
+
+    /// Writes a batch [`Engine::prepare_events`] matched; batches must be committed in the
+    /// order they were prepared. Returns how many events it processed.
+    pub async fn commit_events(&self, prepared: Prepared) -> Result<usize, EngineError> {
+        Matcher::new(&self.ctx, &self.registry())
+            .commit(prepared)
+            .await
+    }
+
+    /// Matches stored events until `stop` turns true, pipelined: the next batch is matched
+    /// while the previous one's writes commit, and sees what they change through a [`Carry`];
+    /// batches still commit one after the other, in order. When a batch fails to commit, the
+    /// one matched meanwhile is dropped and matching starts again from the store.
+    pub async fn match_continuously(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut carry = Carry::default();
+        let mut next: Option<Prepared> = None;
+        while !*stop.borrow() {
+            let Some(current) = next.take() else {
+                match self.prepare_events(&mut carry).await {
+                    Ok(Some(prepared)) => next = Some(prepared),
+                    Ok(None) => self.idle(&mut stop).await,
+                    Err(e) => {
+                        tracing::error!("matching events: {e}");
+                        carry.reset();
+                        self.idle(&mut stop).await;
+                    }
+                }
+                continue;
+            };
+            let number = current.number();
+            let (committed, following) =
+                tokio::join!(self.commit_events(current), self.prepare_events(&mut carry));
+            if let Err(e) = committed {
+                tracing::error!("writing matched events: {e}");
+                carry.reset();
+                self.idle(&mut stop).await;
+                continue;
+            }
+            carry.committed(number);
+            self.wake();
+            next = following.unwrap_or_else(|e| {
+                tracing::error!("matching events: {e}");
+                carry.reset();
+                None
+            });
+        }
+    }
+
+    /// Waits for new events, room in the ready queue, `stop`, or at most 250 ms.
+    async fn idle(&self, stop: &mut tokio::sync::watch::Receiver<bool>) {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+            _ = self.woken() => {}
+            _ = self.ready_taken() => {}
+            _ = stop.changed() => {}
+        }
     }
 
     /// Fires due cron schedules and date triggers; returns how many firings were handled.

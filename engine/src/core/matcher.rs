@@ -3,6 +3,7 @@
 //! same transaction, so a crash re-matches it and the unique trigger key prevents a second run.
 
 use crate::clock::Millis;
+use crate::core::carry::Carry;
 use crate::core::context::{Context, EngineError, Metrics};
 use crate::core::enroll::{BatchEnrollments, Candidate, Enroller};
 use crate::core::ready::Ready;
@@ -24,6 +25,21 @@ use std::collections::HashMap;
 /// Events matched per transaction.
 const EVENT_BATCH: i64 = 1024;
 
+/// A matched batch, not written yet.
+pub struct Prepared {
+    batch: MatchBatch,
+    handed: Vec<Option<Ready>>,
+    events: usize,
+    number: u64,
+}
+
+impl Prepared {
+    /// The batch's number in its [`Carry`].
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+}
+
 /// Matches stored events against the loaded workflows.
 pub struct Matcher<'a> {
     ctx: &'a Context,
@@ -36,34 +52,50 @@ impl<'a> Matcher<'a> {
         Matcher { ctx, registry }
     }
 
-    /// Matches one batch of stored events; returns how many were processed. While the
-    /// executor's ready queue is more than half full nothing is matched: the events wait in the
-    /// store, counted in the backlog, so a slow executor slows intake down (503 past the bound)
-    /// instead of piling up due runs that nothing counts.
+    /// Matches one batch of stored events and applies it; returns how many were processed.
+    /// While the executor's ready queue is more than half full nothing is matched: the events
+    /// wait in the store, counted in the backlog, so a slow executor slows intake down (503 past
+    /// the bound) instead of piling up due runs that nothing counts.
     pub async fn process(&self) -> Result<usize, EngineError> {
+        match self.prepare(&mut Carry::default()).await? {
+            Some(prepared) => self.commit(prepared).await,
+            None => Ok(0),
+        }
+    }
+
+    /// Matches the next batch of stored events without writing anything: the events after
+    /// `carry`'s, seen through what the batches still in flight changed (`carry`, which then
+    /// holds this batch too). `None` when nothing is pending or the ready queue is too full.
+    pub async fn prepare(&self, carry: &mut Carry) -> Result<Option<Prepared>, EngineError> {
         let ready = &self.ctx.ready;
-        if ready.room() < ready.capacity().div_ceil(2) {
-            return Ok(0);
+        if ready.room().saturating_sub(carry.handed()) < ready.capacity().div_ceil(2) {
+            return Ok(None);
         }
-        let pending = self.ctx.store.pending_events(EVENT_BATCH).await?;
-        if pending.is_empty() {
-            return Ok(0);
-        }
+        let pending = self
+            .ctx
+            .store
+            .pending_events(carry.after_seq(), EVENT_BATCH)
+            .await?;
+        let Some(last_seq) = pending.last().map(|p| p.seq) else {
+            return Ok(None);
+        };
+        let number = carry.begin_batch();
         let mut batch = MatchBatch::default();
-        let mut enrolled = BatchEnrollments::new();
-        // Every stored customer of the batch in one read (one not stored yet starts empty); the
-        // map then follows the batch's changes.
+        let mut enrolled = carry.enrollments();
+        // Every customer of the batch in one read (one not stored yet starts empty), except
+        // those a batch in flight changed; the map then follows the batch's changes.
         let mut ids: Vec<String> = pending
             .iter()
             .filter_map(|p| p.event.as_ref().ok()?.customer_id.clone())
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut customers = self.ctx.store.customers(&ids).await?;
+        let (mut customers, unknown) = carry.customers(&ids);
+        customers.extend(self.ctx.store.customers(&unknown).await?);
         for stored in &pending {
             match &stored.event {
                 Ok(event) => {
-                    self.match_event(event, &mut batch, &mut enrolled, &mut customers)
+                    self.match_event(event, &mut batch, &mut enrolled, &mut customers, carry)
                         .await?
                 }
                 Err(problem) => {
@@ -75,24 +107,54 @@ impl<'a> Matcher<'a> {
             }
             batch.seqs.push(stored.seq);
         }
-        let count = pending.len();
+        let handed = self.lease_for_executor(&mut batch.new_runs, &batch.exits, carry.handed());
+        let handed_count = handed.iter().flatten().count();
+        carry.absorb(
+            number,
+            last_seq,
+            customers,
+            enrolled,
+            &batch.new_runs,
+            handed_count,
+        );
+        Ok(Some(Prepared {
+            batch,
+            handed,
+            events: pending.len(),
+            number,
+        }))
+    }
+
+    /// Applies a prepared batch in one transaction and queues its new runs for the executor;
+    /// returns how many events it processed.
+    pub async fn commit(&self, prepared: Prepared) -> Result<usize, EngineError> {
+        let Prepared {
+            batch,
+            handed,
+            events,
+            ..
+        } = prepared;
         Metrics::add(&self.ctx.metrics.runs_started, batch.new_runs.len() as u64);
-        let handed = self.lease_for_executor(&mut batch.new_runs, &batch.exits);
         let inserted = self.ctx.store.apply_match(batch).await?;
-        Metrics::sub(&self.ctx.metrics.events_unmatched, count as u64);
+        Metrics::sub(&self.ctx.metrics.events_unmatched, events as u64);
         self.ctx.ready.push(
             handed
                 .into_iter()
                 .zip(inserted)
                 .filter_map(|(ready, inserted)| ready.filter(|_| inserted)),
         );
-        Ok(count)
+        Ok(events)
     }
 
     /// Leases the first timers of as many new runs as the executor's ready queue has room for,
     /// so they execute at once from memory; returns, per new run, what to queue once inserted.
-    fn lease_for_executor(&self, runs: &mut [NewRun], exits: &[EarlyExit]) -> Vec<Option<Ready>> {
-        let mut room = self.ctx.ready.room();
+    fn lease_for_executor(
+        &self,
+        runs: &mut [NewRun],
+        exits: &[EarlyExit],
+        reserved: usize,
+    ) -> Vec<Option<Ready>> {
+        let mut room = self.ctx.ready.room().saturating_sub(reserved);
         let lease_until = self.ctx.clock.now_ms() + self.ctx.config.lease_ms;
         let exited: std::collections::HashSet<&str> =
             exits.iter().map(|e| e.run_id.as_str()).collect();
@@ -118,6 +180,7 @@ impl<'a> Matcher<'a> {
         batch: &mut MatchBatch,
         enrolled: &mut BatchEnrollments,
         customers: &mut HashMap<String, Map<String, Value>>,
+        carry: &Carry,
     ) -> Result<(), EngineError> {
         let now = self.ctx.clock.now_ms();
         let customer = Self::snapshot(ev, batch, customers, now);
@@ -126,7 +189,7 @@ impl<'a> Matcher<'a> {
             customer,
             ..Default::default()
         };
-        self.goal_exits(ev, batch, now).await?;
+        self.goal_exits(ev, batch, carry, now).await?;
         self.resume_waits(ev, &scope, batch, now).await?;
         self.start_runs(ev, &scope, batch, enrolled, now).await?;
         Ok(())
@@ -166,6 +229,7 @@ impl<'a> Matcher<'a> {
         &self,
         ev: &Event,
         batch: &mut MatchBatch,
+        carry: &Carry,
         now: Millis,
     ) -> Result<(), EngineError> {
         let Some(cid) = &ev.customer_id else {
@@ -173,19 +237,29 @@ impl<'a> Matcher<'a> {
         };
         for name in self.registry.goal_of(&ev.event_type) {
             let mut ended = self.ctx.store.open_runs(name, cid).await?;
-            // Runs an earlier event of this batch started are not stored yet, but the goal
-            // ends them too (the store inserts new runs before it applies exits).
+            // Runs an earlier event of this batch, or a batch still being written, started are
+            // not stored yet, but the goal ends them too (the store inserts new runs before it
+            // applies exits, and batches commit in order).
+            let of_customer = |workflow: &str, customer: Option<&str>| {
+                workflow == *name && customer == Some(cid.as_str())
+            };
             ended.extend(
                 batch
                     .new_runs
                     .iter()
                     .filter(|r| {
-                        r.workflow == *name
-                            && r.customer_id.as_deref() == Some(cid.as_str())
-                            && r.start.is_some()
+                        r.start.is_some() && of_customer(&r.workflow, r.customer_id.as_deref())
                     })
                     .map(|r| r.id.clone()),
             );
+            ended.extend(
+                carry
+                    .started()
+                    .filter(|r| of_customer(&r.workflow, r.customer_id.as_deref()))
+                    .map(|r| r.id.clone()),
+            );
+            ended.sort_unstable();
+            ended.dedup();
             for run_id in ended {
                 batch.exits.push(EarlyExit {
                     run_id,

@@ -60,8 +60,9 @@ pub trait EventLog: Send + Sync {
     /// Inserts events durably in one transaction; `true` for each new id, `false` for duplicates
     /// (the first occurrence of an id within `events` is the new one).
     async fn insert_events(&self, events: &[Event], at: Millis) -> StoreResult<Vec<bool>>;
-    /// Events not yet matched, oldest first.
-    async fn pending_events(&self, limit: i64) -> StoreResult<Vec<StoredEvent>>;
+    /// Events not yet matched whose sequence number is above `after`, oldest first (`after` is
+    /// the last event of a batch still being written, or 0).
+    async fn pending_events(&self, after: i64, limit: i64) -> StoreResult<Vec<StoredEvent>>;
     /// One event by id.
     async fn event(&self, id: &str) -> StoreResult<Option<Event>>;
     /// Events that occurred in `[from, to)`, oldest first.

@@ -32,11 +32,11 @@ impl EventLog for MemoryStore {
             .collect())
     }
 
-    async fn pending_events(&self, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+    async fn pending_events(&self, after: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
         let s = self.lock();
         Ok(s.events
             .iter()
-            .filter(|e| !e.processed)
+            .filter(|e| !e.processed && e.seq > after)
             .take(limit.max(0) as usize)
             .map(|e| StoredEvent {
                 seq: e.seq,

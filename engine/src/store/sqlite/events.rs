@@ -31,12 +31,14 @@ impl EventLog for SqliteStore {
             .await
     }
 
-    async fn pending_events(&self, limit: i64) -> StoreResult<Vec<StoredEvent>> {
-        let rows: Vec<EventRecord> =
-            sqlx::query_as("SELECT seq, body FROM events WHERE processed = 0 ORDER BY seq LIMIT ?")
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
+    async fn pending_events(&self, after: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+        let rows: Vec<EventRecord> = sqlx::query_as(
+            "SELECT seq, body FROM events WHERE processed = 0 AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .iter()
             .map(|r| StoredEvent {
