@@ -98,8 +98,11 @@ fn simulation(rt: &tokio::runtime::Runtime, count: usize) -> (Simulation, tempfi
         std::fs::write(wf.join(format!("m{i}.mkw")), text).unwrap();
     }
     let at = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap();
+    // No ready queue: nothing executes the runs here, and a filling queue would stop the
+    // matcher (it waits while the queue is more than half full).
     let options = SimOptions {
         memory: true,
+        ready_capacity: Some(0),
         ..Default::default()
     };
     let sim = rt
