@@ -85,7 +85,11 @@ async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>
     );
     assert!(pending[0].seq < pending[1].seq);
     let after_a = store.pending_events(pending[0].seq, 10).await.unwrap();
-    assert_eq!(after_a.len(), 1, "only the events after a batch still being written");
+    assert_eq!(
+        after_a.len(),
+        1,
+        "only the events after a batch still being written"
+    );
     assert_eq!(after_a[0].seq, pending[1].seq);
     assert_eq!(store.event("b").await.unwrap(), Some(b));
     assert_eq!(
