@@ -274,16 +274,7 @@ impl<'a> Parser<'a> {
             });
         }
         self.advance();
-        let mut args = Vec::new();
-        if self.tok.tok != Tok::RParen {
-            loop {
-                args.push(self.expr(0)?);
-                if self.tok.tok != Tok::Comma {
-                    break;
-                }
-                self.advance();
-            }
-        }
+        let args = self.comma_separated(Tok::RParen, false)?;
         let close = self.expect(Tok::RParen, after_operand!("`,`", "`)`"))?;
         Ok(Ast {
             kind: AstKind::Call(text, args),
@@ -294,19 +285,31 @@ impl<'a> Parser<'a> {
     /// `[a, b, c]`, a trailing comma allowed.
     fn list(&mut self) -> Result<Ast<'a>, Problem> {
         let open = self.advance();
-        let mut items = Vec::new();
-        while self.tok.tok != Tok::RBracket {
-            items.push(self.expr(0)?);
-            if self.tok.tok != Tok::Comma {
-                break;
-            }
-            self.advance();
-        }
+        let items = self.comma_separated(Tok::RBracket, true)?;
         let close = self.expect(Tok::RBracket, after_operand!("`,`", "`]`"))?;
         Ok(Ast {
             kind: AstKind::List(items),
             span: self.span(open.start, close.end),
         })
+    }
+
+    /// Expressions separated by commas, up to (not taking) `close`; a comma just before
+    /// `close` only when `trailing` (lists allow one, calls do not).
+    fn comma_separated(&mut self, close: Tok, trailing: bool) -> Result<Vec<Ast<'a>>, Problem> {
+        let mut items = Vec::new();
+        if self.tok.tok == close {
+            return Ok(items);
+        }
+        loop {
+            items.push(self.expr(0)?);
+            if self.tok.tok != Tok::Comma {
+                return Ok(items);
+            }
+            self.advance();
+            if trailing && self.tok.tok == close {
+                return Ok(items);
+            }
+        }
     }
 }
 
