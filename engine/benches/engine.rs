@@ -59,19 +59,12 @@ fn writer(c: &mut Criterion) {
                 }))
                 .unwrap();
                 ids.into_iter()
-                    .map(|id| Transition {
-                        run_id: id,
-                        rev: 0,
-                        status: RunStatus::Completed,
-                        step: None,
-                        context: json!({"event": {"cart": {"total": 80}}, "steps": {"1": {"output": {"status": 200}}}}),
-                        timeline: vec![TimelineEntry::run_level("done", 1, json!({"status": 200}))],
-                        timer: None,
-                        wait: None,
-                        exit_reason: None,
-                        dead_letter: None,
-                        sent: None,
-                        at: 1,
+                    .map(|id| {
+                        let context = json!({"event": {"cart": {"total": 80}}, "steps": {"1": {"output": {"status": 200}}}});
+                        Transition {
+                            timeline: vec![TimelineEntry::run_level("done", 1, json!({"status": 200}))],
+                            ..Transition::new(id, 0, RunStatus::Completed, None, context, 1)
+                        }
                     })
                     .collect::<Vec<_>>()
             },

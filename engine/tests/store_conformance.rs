@@ -42,20 +42,30 @@ async fn start(store: &dyn Store, runs: Vec<NewRun>) {
     store.apply_match(batch).await.unwrap();
 }
 
+/// Starts runs `r1` and `r2` of workflow `w` for customer `c1`, at their first step.
+async fn start_two(store: &dyn Store) {
+    start(
+        store,
+        vec![
+            new_run("r1", "w", "t1", Some(0), 10),
+            new_run("r2", "w", "t2", Some(0), 10),
+        ],
+    )
+    .await;
+}
+
 fn transition(run: &RunRow, status: RunStatus, timer: Option<Timer>, at: i64) -> Transition {
     Transition {
-        run_id: run.id.clone(),
-        rev: run.rev,
-        status,
-        step: run.step,
-        context: run.context.clone(),
         timeline: vec![TimelineEntry::run_level("moved", at, json!({}))],
         timer,
-        wait: None,
-        exit_reason: None,
-        dead_letter: None,
-        sent: None,
-        at,
+        ..Transition::new(
+            run.id.clone(),
+            run.rev,
+            status,
+            run.step,
+            run.context.clone(),
+            at,
+        )
     }
 }
 
@@ -353,14 +363,7 @@ async fn commits_are_guarded_by_the_revision(store: Arc<dyn Store>) {
 /// A batch of transitions applies each against its own revision, in order: a stale one is
 /// refused alone, and a run named twice moves twice.
 async fn a_batch_applies_each_transition_in_order(store: Arc<dyn Store>) {
-    start(
-        &*store,
-        vec![
-            new_run("r1", "w", "t1", Some(0), 10),
-            new_run("r2", "w", "t2", Some(0), 10),
-        ],
-    )
-    .await;
+    start_two(&*store).await;
     let r1 = store.run("r1").await.unwrap().unwrap();
     let mut stale = transition(
         &store.run("r2").await.unwrap().unwrap(),
@@ -396,14 +399,7 @@ async fn a_batch_applies_each_transition_in_order(store: Arc<dyn Store>) {
 
 /// Goal exits and arriving events move only runs whose status allows it (the lifecycle's guards).
 async fn goals_and_resumes_follow_the_lifecycle_guards(store: Arc<dyn Store>) {
-    start(
-        &*store,
-        vec![
-            new_run("r1", "w", "t1", Some(0), 10),
-            new_run("r2", "w", "t2", Some(0), 10),
-        ],
-    )
-    .await;
+    start_two(&*store).await;
     let r2 = store.run("r2").await.unwrap().unwrap();
     let mut t = transition(&r2, RunStatus::Waiting, None, 11);
     t.wait = Some(WaitRow {

@@ -94,20 +94,14 @@ mod tests {
     use crate::store::{NewRun, RunStatus, RunStore, ScheduleStore, SqliteStore};
 
     fn transition(run_id: &str, rev: i64) -> Transition {
-        Transition {
-            run_id: run_id.into(),
+        Transition::new(
+            run_id,
             rev,
-            status: RunStatus::Completed,
-            step: None,
-            context: serde_json::json!({}),
-            timeline: vec![],
-            timer: None,
-            wait: None,
-            exit_reason: None,
-            dead_letter: None,
-            sent: None,
-            at: 1,
-        }
+            RunStatus::Completed,
+            None,
+            serde_json::json!({}),
+            1,
+        )
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

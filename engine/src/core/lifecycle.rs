@@ -476,18 +476,16 @@ impl<'w> Machine<'w> {
     /// walk left it.
     fn commit(&mut self, status: RunStatus, timer: Option<Timer>, now: Now) -> Effect {
         let transition = Transition {
-            run_id: self.run.id.clone(),
-            rev: self.run.rev,
-            status,
-            step: self.step,
-            context: self.run.context.clone(),
             timeline: std::mem::take(&mut self.timeline),
             timer,
-            wait: None,
-            exit_reason: None,
-            dead_letter: None,
-            sent: None,
-            at: now.ms,
+            ..Transition::new(
+                self.run.id.clone(),
+                self.run.rev,
+                status,
+                self.step,
+                self.run.context.clone(),
+                now.ms,
+            )
         };
         Effect::Commit {
             transition: Box::new(transition),

@@ -453,18 +453,8 @@ mod tests {
                 key: format!("{id}:promo"),
             };
             let t = Transition {
-                run_id: id,
-                rev: 0,
-                status: RunStatus::Completed,
-                step: None,
-                context: json!({}),
-                timeline: vec![],
-                timer: None,
-                wait: None,
-                exit_reason: None,
-                dead_letter: None,
                 sent: Some(sent),
-                at: self.1,
+                ..Transition::new(id, 0, RunStatus::Completed, None, json!({}), self.1)
             };
             assert!(self.0.commit(t).await.unwrap());
         }

@@ -344,6 +344,35 @@ pub struct Transition {
     pub at: Millis,
 }
 
+impl Transition {
+    /// Run `run_id`, read at revision `rev`, moves to `status` at `step` with `context` at `at`,
+    /// and nothing else: no timeline line, its timer cleared, no wait, reason, dead letter or
+    /// message. Callers add what the step produced (`Transition { timer, ..Transition::new(…) }`).
+    pub fn new(
+        run_id: impl Into<String>,
+        rev: i64,
+        status: RunStatus,
+        step: Option<usize>,
+        context: Value,
+        at: Millis,
+    ) -> Self {
+        Transition {
+            run_id: run_id.into(),
+            rev,
+            status,
+            step,
+            context,
+            timeline: Vec::new(),
+            timer: None,
+            wait: None,
+            exit_reason: None,
+            dead_letter: None,
+            sent: None,
+            at,
+        }
+    }
+}
+
 /// A message sent to a customer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SentMessage {

@@ -121,18 +121,15 @@ pub async fn claims_hold_the_limit_per_distinct_step(store: Arc<dyn Store>) {
     };
     store.apply_match(batch).await.unwrap();
     let t = Transition {
-        run_id: "r1".into(),
-        rev: 0,
-        status: RunStatus::Completed,
-        step: None,
-        context: serde_json::json!({}),
-        timeline: vec![],
-        timer: None,
-        wait: None,
-        exit_reason: None,
-        dead_letter: None,
         sent: Some(message("r1:a")),
-        at: 130,
+        ..Transition::new(
+            "r1",
+            0,
+            RunStatus::Completed,
+            None,
+            serde_json::json!({}),
+            130,
+        )
     };
     assert!(store.commit(t).await.unwrap());
     let after = store

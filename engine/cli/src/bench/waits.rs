@@ -48,11 +48,6 @@ async fn seed(db: &std::path::Path, count: usize) -> anyhow::Result<()> {
         let waits: Vec<Transition> = ids
             .iter()
             .map(|i| Transition {
-                run_id: format!("seed-{i:08}"),
-                rev: 0,
-                status: RunStatus::Waiting,
-                step: Some(0),
-                context: context(i),
                 timeline: vec![TimelineEntry::run_level("waiting", now, json!({}))],
                 timer: Some(Timer {
                     due_at: now + 30 * 86_400_000,
@@ -65,10 +60,14 @@ async fn seed(db: &std::path::Path, count: usize) -> anyhow::Result<()> {
                     match_expr: "event.lead.id".into(),
                     match_key: format!("L{i}"),
                 }),
-                exit_reason: None,
-                dead_letter: None,
-                sent: None,
-                at: now,
+                ..Transition::new(
+                    format!("seed-{i:08}"),
+                    0,
+                    RunStatus::Waiting,
+                    Some(0),
+                    context(i),
+                    now,
+                )
             })
             .collect();
         store.commit_batch(waits).await?;
