@@ -49,8 +49,6 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
-            // Room for every shape of the multi-row statements (see `shapes.rs`) besides the rest.
-            .statement_cache_capacity(512)
             .foreign_keys(true);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
