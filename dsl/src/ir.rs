@@ -214,6 +214,17 @@ pub enum Arg {
 }
 
 impl Arg {
+    /// Whether evaluating the argument reads anything under `root`.
+    pub fn reads(&self, root: crate::expr::Root) -> bool {
+        match self {
+            Arg::Value(_) => false,
+            Arg::Expr(e) => e.node.reads(root),
+            Arg::Template(t) => t.reads(root),
+            Arg::Object(map) => map.values().any(|a| a.reads(root)),
+            Arg::List(items) => items.iter().any(|a| a.reads(root)),
+        }
+    }
+
     /// Evaluates the argument to JSON.
     pub fn eval(&self, scope: &Scope<'_>) -> Result<serde_json::Value, crate::expr::EvalError> {
         Ok(match self {

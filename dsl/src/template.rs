@@ -46,6 +46,14 @@ impl<'de> Deserialize<'de> for Template {
 }
 
 impl Template {
+    /// Whether a placeholder reads anything under `root`.
+    pub fn reads(&self, root: crate::expr::Root) -> bool {
+        self.parts.iter().any(|p| match p {
+            Part::Text(_) => false,
+            Part::Expr(e) => e.node.reads(root),
+        })
+    }
+
     /// Parses `text` found at byte `offset` of a file, collecting problems.
     pub fn parse(text: &str, offset: usize, env: &Env, problems: &mut Vec<Problem>) -> Template {
         let mut parts = Vec::new();

@@ -82,3 +82,42 @@ pub enum Node {
     /// A function call.
     Call(Func, Box<[Node]>),
 }
+
+impl Node {
+    /// Whether the expression reads anything under `root` (the engine skips loading a run's
+    /// customer when no step reads `customer`).
+    pub fn reads(&self, root: Root) -> bool {
+        match self {
+            Node::Const(_) | Node::ConstList(_) => false,
+            Node::Path(r, _) => *r == root,
+            Node::List(items) | Node::Call(_, items) => items.iter().any(|n| n.reads(root)),
+            Node::Not(n) | Node::Neg(n) => n.reads(root),
+            Node::And(a, b)
+            | Node::Or(a, b)
+            | Node::Cmp(_, a, b)
+            | Node::Arith(_, a, b)
+            | Node::In(_, a, b)
+            | Node::Index(a, b) => a.reads(root) || b.reads(root),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::expr::{Env, Expr, Root};
+
+    #[test]
+    fn reads_finds_a_root_anywhere_in_the_tree() {
+        let reads = |text: &str| {
+            Expr::parse(text, &Env::default())
+                .unwrap()
+                .node
+                .reads(Root::Customer)
+        };
+        assert!(reads("customer.tier == \"gold\""));
+        assert!(reads("event.cart.total > 5 and not (customer.vip)"));
+        assert!(reads("lower(customer.email) in [\"a\", \"b\"]"));
+        assert!(!reads("event.cart.total >= 50"));
+        assert!(!reads("\"customer\" in [\"customer\"]"));
+    }
+}

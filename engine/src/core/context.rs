@@ -136,6 +136,8 @@ pub struct Context {
     pub restraint: Restraint,
     /// Run transitions, committed in groups.
     pub commits: crate::core::group_commit::GroupCommit,
+    /// Customers of executing runs, read in groups.
+    pub customer_reads: crate::core::batcher::CustomerReads,
     /// New runs handed from the matcher to the executor.
     pub ready: crate::core::ready::ReadyQueue,
 }

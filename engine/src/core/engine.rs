@@ -65,6 +65,7 @@ impl Engine {
         );
         let ctx = Arc::new(Context {
             commits: crate::core::group_commit::GroupCommit::new(store.clone()),
+            customer_reads: crate::core::batcher::CustomerReads::new(store.clone()),
             ready: crate::core::ready::ReadyQueue::new(config.ready_capacity),
             store,
             clock,

@@ -125,11 +125,9 @@ impl Executor {
         let workflow = self.registry.version(&run.workflow, run.version);
         let mut machine = Machine::new(run, workflow.as_deref(), Value::Null)
             .with_output_limit(self.ctx.config.max_output_bytes);
-        if machine.needs_customer() {
-            let customer = self
-                .ctx
-                .customer(machine.run().customer_id.as_deref())
-                .await?;
+        // Only when its steps read it: many runs never do past their entry condition.
+        if let (true, Some(id)) = (machine.needs_customer(), &machine.run().customer_id) {
+            let customer = self.ctx.customer_reads.read(id).await?;
             machine.set_customer(customer);
         }
         let due = Input::Due {

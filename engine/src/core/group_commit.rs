@@ -1,29 +1,19 @@
 //! Group commit of run transitions: concurrent runs hand their transitions in, and whoever
 //! finds the store idle commits everything queued in one transaction (one disk sync), then
-//! answers each caller. No background task: the first waiting caller leads the next batch, so a
-//! lone commit goes out at once and a busy engine batches by itself (the leader/follower scheme
-//! of database group commit). A caller is answered only after its batch committed, so no step's
-//! effect is acknowledged before it is durable.
+//! answers each caller ([`Batcher`]'s leader/follower scheme). A caller is answered only after
+//! its batch committed, so no step's effect is acknowledged before it is durable.
 
-use crate::store::{Store, StoreError, StoreResult, Transition};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use crate::core::batcher::Batcher;
+use crate::store::{Store, StoreResult, Transition};
+use std::sync::Arc;
 
 /// Most transitions committed in one transaction.
 pub const MAX_BATCH: usize = 512;
 
-type Reply = oneshot::Sender<Result<bool, String>>;
-
 /// Batches run transitions of many runs into single transactions.
 pub struct GroupCommit {
     store: Arc<dyn Store>,
-    queue: Mutex<Vec<(Transition, Reply)>>,
-    turn: tokio::sync::Mutex<()>,
-    /// Transactions committed.
-    batches: AtomicU64,
-    /// Transitions committed in them.
-    transitions: AtomicU64,
+    batcher: Batcher<Transition, bool>,
 }
 
 impl GroupCommit {
@@ -31,60 +21,22 @@ impl GroupCommit {
     pub fn new(store: Arc<dyn Store>) -> Self {
         GroupCommit {
             store,
-            queue: Mutex::new(Vec::new()),
-            turn: tokio::sync::Mutex::new(()),
-            batches: AtomicU64::new(0),
-            transitions: AtomicU64::new(0),
+            batcher: Batcher::new(MAX_BATCH),
         }
     }
 
     /// `(transactions, transitions)` committed so far.
     pub fn counts(&self) -> (u64, u64) {
-        (
-            self.batches.load(Ordering::Relaxed),
-            self.transitions.load(Ordering::Relaxed),
-        )
+        self.batcher.counts()
     }
 
     /// Commits `t` with whatever else is queued; `false` when its run changed meanwhile.
     pub async fn commit(&self, t: Transition) -> StoreResult<bool> {
-        let (reply, mut answer) = oneshot::channel();
-        self.queue.lock().expect("commit queue").push((t, reply));
-        // Waiting for the turn is what lets the queue fill while the previous batch commits.
-        let _turn = self.turn.lock().await;
-        loop {
-            match answer.try_recv() {
-                Ok(result) => return result.map_err(StoreError::Unavailable),
-                Err(oneshot::error::TryRecvError::Closed) => return Err(StoreError::Unavailable(
-                    "the commit holding this change was abandoned; it may or may not be applied"
-                        .into(),
-                )),
-                Err(oneshot::error::TryRecvError::Empty) => {}
-            }
-            // Lead: commit a batch that holds this change or ones queued before it.
-            let batch: Vec<(Transition, Reply)> = {
-                let mut queue = self.queue.lock().expect("commit queue");
-                let n = queue.len().min(MAX_BATCH);
-                queue.drain(..n).collect()
-            };
-            let (transitions, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            self.batches.fetch_add(1, Ordering::Relaxed);
-            self.transitions
-                .fetch_add(transitions.len() as u64, Ordering::Relaxed);
-            match self.store.commit_batch(transitions).await {
-                Ok(applied) => {
-                    for (reply, ok) in replies.into_iter().zip(applied) {
-                        let _ = reply.send(Ok(ok));
-                    }
-                }
-                Err(e) => {
-                    let message = format!("committing a batch of run changes: {e}");
-                    for reply in replies {
-                        let _ = reply.send(Err(message.clone()));
-                    }
-                }
-            }
-        }
+        self.batcher
+            .submit(t, "committing a batch of run changes", |ts| {
+                self.store.commit_batch(ts)
+            })
+            .await
     }
 }
 

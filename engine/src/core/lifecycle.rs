@@ -113,6 +113,14 @@ pub struct Machine<'w> {
     run_value: Value,
 }
 
+/// Whether executing `run` on `workflow` needs the run's customer: it has one, is not finished,
+/// and the workflow's steps read it (or its version is not loaded).
+pub fn reads_customer(run: &RunRow, workflow: Option<&RuntimeWorkflow>) -> bool {
+    run.customer_id.is_some()
+        && !run.status.is_final()
+        && workflow.is_none_or(|w| w.steps_read_customer)
+}
+
 /// What an action may leave in the run by default: 64 KiB of JSON.
 pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
 
@@ -163,9 +171,9 @@ impl<'w> Machine<'w> {
         &self.customer
     }
 
-    /// Whether the run needs its customer (it has one and will execute steps).
+    /// Whether the run needs its customer (see [`reads_customer`]).
     pub fn needs_customer(&self) -> bool {
-        self.run.customer_id.is_some() && !self.run.status.is_final()
+        reads_customer(&self.run, self.workflow)
     }
 
     /// Sets the customer (after [`Machine::needs_customer`]).

@@ -9,6 +9,7 @@
 //! [`scheduler`] fires cron and date triggers the same way. [`services`] are what the API calls.
 
 pub mod actions;
+pub mod batcher;
 pub mod carry;
 pub mod checks;
 pub mod context;

@@ -40,6 +40,11 @@ pub struct RuntimeWorkflow {
     /// Per step index: the action's implementation (`None` for other steps, or an action that
     /// is not loaded, which fails its step with "unknown action").
     actions: Vec<Option<ResolvedAction>>,
+    /// Whether any step reads the run's customer: an expression or template argument naming
+    /// `customer`, a customer-facing action (consent, address), an action given the templates'
+    /// scope, a branch or a wait's correlation key. A run of a workflow whose steps never do
+    /// executes without reading its customer.
+    pub steps_read_customer: bool,
 }
 
 impl std::fmt::Debug for RuntimeWorkflow {
@@ -96,12 +101,31 @@ impl RuntimeWorkflow {
                 _ => None,
             })
             .collect();
-        Ok(RuntimeWorkflow {
+        let mut w = RuntimeWorkflow {
             ir,
             tz,
             schedule,
             actions: resolved,
-        })
+            steps_read_customer: true,
+        };
+        w.steps_read_customer = (0..w.ir.steps.len()).any(|i| w.step_reads_customer(i));
+        Ok(w)
+    }
+
+    fn step_reads_customer(&self, index: usize) -> bool {
+        let customer = mikawaya_dsl::expr::Root::Customer;
+        match &self.ir.steps[index].kind {
+            StepKind::Action { args, .. } => {
+                self.channel(index).is_some()
+                    || self.uses_scope(index)
+                    || args.values().any(|a| a.reads(customer))
+            }
+            StepKind::Branch { condition, .. } => condition.node.reads(customer),
+            StepKind::Wait { until, .. } => until
+                .as_ref()
+                .is_some_and(|u| u.match_key.node.reads(customer)),
+            StepKind::Exit { .. } => false,
+        }
     }
 
     /// The implementation of the action at step `index`.

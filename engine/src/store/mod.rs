@@ -216,7 +216,8 @@ pub trait ReadModel: Send + Sync {
     async fn step_counts(&self, workflow: &str) -> StoreResult<Vec<StepCount>>;
     /// Per step of one workflow version: timeline lines by `(step id, status)` over all its runs.
     async fn step_stats(&self, workflow: &str, version: u32) -> StoreResult<Vec<StepStat>>;
-    /// The latest timeline lines of one workflow version, newest first, with their run ids.
+    /// The latest timeline lines of its steps (not the run-level lines) of one workflow version,
+    /// newest first, with their run ids.
     async fn recent_steps(
         &self,
         workflow: &str,

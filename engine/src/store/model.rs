@@ -66,6 +66,11 @@ impl TimelineEntry {
         }
     }
 
+    /// A run's first line: what started it, when.
+    pub fn started(trigger_key: &str, at: Millis) -> Self {
+        TimelineEntry::run_level("started", at, serde_json::json!({ "trigger": trigger_key }))
+    }
+
     /// The line a dead-letter retry adds.
     pub fn retried(dead_letter: i64, at: Millis) -> Self {
         Self::run_level(
@@ -138,11 +143,7 @@ impl NewRun {
 
     /// The run's first timeline line.
     pub fn started_entry(&self) -> TimelineEntry {
-        TimelineEntry::run_level(
-            "started",
-            self.at,
-            serde_json::json!({ "trigger": self.trigger_key }),
-        )
+        TimelineEntry::started(&self.trigger_key, self.at)
     }
 }
 
@@ -204,7 +205,8 @@ pub struct DateTriggerRow {
 /// Everything one batch of matched events changes, applied in one transaction.
 #[derive(Debug, Default)]
 pub struct MatchBatch {
-    /// Events to mark processed.
+    /// Events to mark processed: the next pending events, in sequence order (a store may keep
+    /// only a cursor at the last one).
     pub seqs: Vec<i64>,
     /// Customer attributes to merge.
     pub customers: Vec<(String, Map<String, Value>, Millis)>,

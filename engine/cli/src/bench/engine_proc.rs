@@ -16,8 +16,14 @@ pub struct EngineProc {
 
 /// The benchmark workflows: `bench-0` posts every `cart.abandoned` event of a customer with email
 /// consent and a cart of 50 or more to `sink`; `bench-1` … `bench-{count-1}` listen to the same
-/// event with conditions that never hold, so they cost matching time and start nothing.
-pub fn workflows(sink: &str, count: usize) -> Vec<(String, String)> {
+/// event with conditions that never hold, so they cost matching time and start nothing. With
+/// `customer_in_step` the webhook also sends `customer.tier`, so executing a run reads its customer.
+pub fn workflows(sink: &str, count: usize, customer_in_step: bool) -> Vec<(String, String)> {
+    let extra = if customer_in_step {
+        ", tier: customer.tier"
+    } else {
+        ""
+    };
     (0..count.max(1))
         .map(|i| {
             let when = if i == 0 {
@@ -26,7 +32,7 @@ pub fn workflows(sink: &str, count: usize) -> Vec<(String, String)> {
                 format!("event.cart.total >= 50 and event.cart.region == \"region-{i}\"")
             };
             let text = format!(
-                "workflow \"bench-{i}\" version 1\non event cart.abandoned\nwhen {when}\nre-enroll always\n\ndo webhook(url: \"{sink}\", event: event.id)\n"
+                "workflow \"bench-{i}\" version 1\non event cart.abandoned\nwhen {when}\nre-enroll always\n\ndo webhook(url: \"{sink}\", event: event.id{extra})\n"
             );
             (format!("bench-{i}.mkw"), text)
         })
@@ -122,7 +128,7 @@ mod tests {
 
     #[test]
     fn benchmark_workflows_compile_and_only_the_first_can_start_runs() {
-        let files = workflows("http://127.0.0.1:9/hook", 3);
+        let files = workflows("http://127.0.0.1:9/hook", 3, true);
         assert_eq!(files.len(), 3);
         for (name, text) in &files {
             let w = mikawaya_dsl::compile_file(name, text)

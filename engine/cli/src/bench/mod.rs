@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// only cost matching).
     #[arg(long, default_value_t = 1)]
     pub workflows: usize,
+    /// With `--until completed`: the webhook also sends the customer's tier, so each run's
+    /// step reads its customer (a run whose steps do not is executed without reading it).
+    #[arg(long)]
+    pub customer_in_step: bool,
     /// With `--until completed`: the port of the counting sink (needed with `--url`, whose
     /// workflow must post `{"event": event.id}` to `http://127.0.0.1:PORT/hook`).
     #[arg(long, default_value_t = 0)]
@@ -113,9 +117,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<i32> {
     };
     let engine = match (&args.url, &sink) {
         (Some(_), _) => None,
-        (None, Some(s)) => {
-            Some(engine_proc::start(&engine_proc::workflows(&s.url, args.workflows)).await?)
-        }
+        (None, Some(s)) => Some(
+            engine_proc::start(&engine_proc::workflows(
+                &s.url,
+                args.workflows,
+                args.customer_in_step,
+            ))
+            .await?,
+        ),
         (None, None) => Some(engine_proc::start(&[]).await?),
     };
     let url = args

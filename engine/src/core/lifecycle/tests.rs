@@ -361,3 +361,38 @@ fn a_huge_action_output_is_truncated_and_marked_before_it_reaches_the_run() {
     let small = json!({ "ok": true });
     assert_eq!(cap_output(small.clone(), 100), small);
 }
+
+#[test]
+fn a_run_needs_its_customer_only_when_its_steps_read_it() {
+    let head = "workflow \"t\" version 1\non event cart.abandoned\nwhen customer.consent.email\n\n";
+    let needs = |steps: &str| {
+        let w = workflow(&format!("{head}{steps}\n"));
+        Machine::new(run(Active, Some(0)), Some(&w), Value::Null).needs_customer()
+    };
+    assert!(
+        !needs("do log(message: \"cart {{ event.cart.id }}\")"),
+        "the entry condition is decided when matching, not when executing"
+    );
+    assert!(needs("do log(message: \"hello {{ customer.name }}\")"));
+    assert!(needs("do log(message: \"x\", tier: customer.tier)"));
+    assert!(needs("do log(message: \"x\", who: [\"a\", customer.name])"));
+    assert!(needs("if customer.vip {\n  do log(message: \"vip\")\n}"));
+    assert!(!needs(
+        "if event.total > 5 {\n  do log(message: \"big\")\n}"
+    ));
+    assert!(
+        needs("do email.send(to: \"a@example.com\", subject: \"s\", text: \"t\")"),
+        "a customer-facing action checks the customer's consent"
+    );
+    assert!(needs(
+        "wait 1d until event order.placed match customer.id -> exit \"ordered\"\ndo log()"
+    ));
+    let w = workflow(&format!("{head}do log(message: \"x\")\n"));
+    let finished = Machine::new(run(Completed, None), Some(&w), Value::Null);
+    assert!(!finished.needs_customer());
+    let unloaded = Machine::new(run(Active, Some(0)), None, Value::Null);
+    assert!(
+        unloaded.needs_customer(),
+        "a version not loaded gets it, to be safe"
+    );
+}

@@ -114,10 +114,11 @@ impl ReadModel for MemoryStore {
         Ok(s.timeline
             .iter()
             .rev()
-            .filter(|(run_id, _)| {
-                s.runs
-                    .get(run_id)
-                    .is_some_and(|r| r.row.workflow == workflow && r.row.version == version)
+            .filter(|(run_id, e)| {
+                e.step_id != "run"
+                    && s.runs
+                        .get(run_id)
+                        .is_some_and(|r| r.row.workflow == workflow && r.row.version == version)
             })
             .take(limit.max(0) as usize)
             .cloned()

@@ -2,7 +2,7 @@
 //! each run's row moves only if its revision is still the transition's `rev`, and its timeline
 //! lines, timer, wait, sent message and dead letter follow in the same transaction.
 
-use super::statements::{add_timeline, clear_wait, insert_message, insert_wait, set_timer};
+use super::statements::{add_timeline, clear_wait, insert_message, insert_wait, TimerColumns};
 use crate::store::model::*;
 use crate::store::StoreResult;
 use rusqlite::{params, Transaction};
@@ -20,11 +20,13 @@ pub(super) fn apply(tx: &Transaction<'_>, ts: &[Transition]) -> StoreResult<Vec<
         .collect()
 }
 
-/// The run's own row, only if its revision is still `t.rev`.
+/// The run's own row and timer, only if its revision is still `t.rev`.
 fn update_run(tx: &Transaction<'_>, t: &Transition) -> StoreResult<bool> {
+    let timer = TimerColumns::of(t.timer.as_ref());
     let changed = tx
         .prepare_cached(
-            "UPDATE runs SET status = ?1, step = ?2, context = ?3, updated_at = ?4, ended_at = ?5, exit_reason = COALESCE(?6, exit_reason), rev = rev + 1
+            "UPDATE runs SET status = ?1, step = ?2, context = ?3, updated_at = ?4, ended_at = ?5, exit_reason = COALESCE(?6, exit_reason), rev = rev + 1,
+                    due_at = ?9, due_kind = ?10, due_attempt = ?11, lease_until = ?12
              WHERE id = ?7 AND rev = ?8",
         )?
         .execute(params![
@@ -35,7 +37,11 @@ fn update_run(tx: &Transaction<'_>, t: &Transition) -> StoreResult<bool> {
             t.status.is_final().then_some(t.at),
             t.exit_reason,
             t.run_id,
-            t.rev
+            t.rev,
+            timer.due_at,
+            timer.kind,
+            timer.attempt,
+            timer.lease_until
         ])?;
     Ok(changed == 1)
 }
@@ -45,7 +51,6 @@ fn follow(tx: &Transaction<'_>, t: &Transition) -> StoreResult<()> {
     for e in &t.timeline {
         add_timeline(tx, &t.run_id, e)?;
     }
-    set_timer(tx, &t.run_id, t.timer.as_ref())?;
     clear_wait(tx, &t.run_id)?;
     if let Some(w) = &t.wait {
         insert_wait(tx, &t.run_id, w)?;
@@ -61,16 +66,19 @@ fn follow(tx: &Transaction<'_>, t: &Transition) -> StoreResult<()> {
 }
 
 /// Inserts new runs, skipping those whose trigger already started one (or whose id exists);
-/// per run whether it was inserted. An inserted run's enrollment, first timeline line and
-/// timer follow.
+/// per run whether it was inserted, with its first timer in its row. An inserted run's
+/// enrollment follows; its `started` timeline line is read from its row.
 pub(super) fn insert_runs(tx: &Transaction<'_>, runs: &[NewRun]) -> StoreResult<Vec<bool>> {
     runs.iter()
         .map(|run| {
             let status = crate::store::status::initial_status(run.start);
+            let timer = run.first_timer();
+            let timer = TimerColumns::of(timer.as_ref());
             let inserted = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO runs (id, workflow, version, customer_id, enroll_key, trigger_key, status, step, context, event_id, started_at, updated_at, ended_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
+                    "INSERT OR IGNORE INTO runs (id, workflow, version, customer_id, enroll_key, trigger_key, status, step, context, event_id, started_at, updated_at, ended_at,
+                                                 due_at, due_kind, due_attempt, lease_until)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14, ?15, ?16)",
                 )?
                 .execute(params![
                     run.id,
@@ -84,7 +92,11 @@ pub(super) fn insert_runs(tx: &Transaction<'_>, runs: &[NewRun]) -> StoreResult<
                     run.context.to_string(),
                     run.event_id(),
                     run.at,
-                    status.is_final().then_some(run.at)
+                    status.is_final().then_some(run.at),
+                    timer.due_at,
+                    timer.kind,
+                    timer.attempt,
+                    timer.lease_until
                 ])?
                 == 1;
             if inserted {
@@ -93,21 +105,18 @@ pub(super) fn insert_runs(tx: &Transaction<'_>, runs: &[NewRun]) -> StoreResult<
                      ON CONFLICT (workflow, enroll_key) DO UPDATE SET last_at = excluded.last_at",
                 )?
                 .execute(params![run.workflow, run.enroll_key, run.at])?;
-                add_timeline(tx, &run.id, &run.started_entry())?;
-                if let Some(timer) = run.first_timer() {
-                    set_timer(tx, &run.id, Some(&timer))?;
-                }
             }
             Ok(inserted)
         })
         .collect()
 }
 
-/// Marks events matched.
+/// Marks events matched: moves the match cursor to the batch's last event (a batch is always
+/// the next pending events in sequence order; see migration 0007).
 pub(super) fn mark_processed(tx: &Transaction<'_>, seqs: &[i64]) -> StoreResult<()> {
-    let mut mark = tx.prepare_cached("UPDATE events SET processed = 1 WHERE seq = ?1")?;
-    for seq in seqs {
-        mark.execute([seq])?;
+    if let Some(last) = seqs.iter().max() {
+        tx.prepare_cached("UPDATE match_cursor SET seq = MAX(seq, ?1)")?
+            .execute([last])?;
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ impl EventLog for SqliteStore {
 
     async fn pending_events(&self, after: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
         let rows: Vec<EventRecord> = sqlx::query_as(
-            "SELECT seq, body FROM events WHERE processed = 0 AND seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, body FROM events WHERE seq > MAX(?, (SELECT seq FROM match_cursor)) ORDER BY seq LIMIT ?",
         )
         .bind(after)
         .bind(limit)
@@ -112,9 +112,11 @@ impl EventLog for SqliteStore {
     }
 
     async fn pending_count(&self) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE processed = 0")
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE seq > (SELECT seq FROM match_cursor)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(n as u64)
     }
 

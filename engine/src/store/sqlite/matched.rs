@@ -5,7 +5,7 @@
 use super::commit::{insert_runs, mark_processed};
 use super::customers::merge_all;
 use super::restraint::record_consent;
-use super::statements::{add_timeline, clear_wait, set_timer, statuses_for};
+use super::statements::{add_timeline, clear_wait, statuses_for, TimerColumns};
 use crate::store::model::*;
 use crate::store::status::Cause;
 use crate::store::StoreResult;
@@ -51,14 +51,15 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &MatchBatch) -> StoreResult<Vec
 /// Ends an unfinished run because its goal was reached.
 fn end_run(tx: &Transaction<'_>, exit: &EarlyExit) -> StoreResult<()> {
     let sql = format!(
-        "UPDATE runs SET status = 'exited', exit_reason = ?1, ended_at = ?2, updated_at = ?2, rev = rev + 1 WHERE id = ?3 AND status IN {}",
+        "UPDATE runs SET status = 'exited', exit_reason = ?1, ended_at = ?2, updated_at = ?2, rev = rev + 1,
+                due_at = NULL, due_kind = NULL, due_attempt = NULL, lease_until = NULL
+         WHERE id = ?3 AND status IN {}",
         statuses_for(Cause::Goal)
     );
     let changed = tx
         .prepare_cached(&sql)?
         .execute(params![exit.reason, exit.at, exit.run_id])?;
     if changed == 1 {
-        set_timer(tx, &exit.run_id, None)?;
         clear_wait(tx, &exit.run_id)?;
         add_timeline(tx, &exit.run_id, &exit.entry())?;
     }
@@ -68,8 +69,12 @@ fn end_run(tx: &Transaction<'_>, exit: &EarlyExit) -> StoreResult<()> {
 /// Moves a waiting run on because its event arrived (only if it still waits at that step).
 fn resume(tx: &Transaction<'_>, r: &Resume) -> StoreResult<()> {
     let status = r.status();
+    let timer = r.target.map(|_| Timer::exec(r.entry.at));
+    let timer = TimerColumns::of(timer.as_ref());
     let sql = format!(
-        "UPDATE runs SET status = ?1, step = ?2, ended_at = ?3, updated_at = ?4, rev = rev + 1 WHERE id = ?5 AND status IN {} AND step = ?6",
+        "UPDATE runs SET status = ?1, step = ?2, ended_at = ?3, updated_at = ?4, rev = rev + 1,
+                due_at = ?7, due_kind = ?8, due_attempt = ?9, lease_until = ?10
+         WHERE id = ?5 AND status IN {} AND step = ?6",
         statuses_for(Cause::EventArrived)
     );
     let changed = tx.prepare_cached(&sql)?.execute(params![
@@ -78,12 +83,14 @@ fn resume(tx: &Transaction<'_>, r: &Resume) -> StoreResult<()> {
         status.is_final().then_some(r.entry.at),
         r.entry.at,
         r.run_id,
-        r.wait_step as i64
+        r.wait_step as i64,
+        timer.due_at,
+        timer.kind,
+        timer.attempt,
+        timer.lease_until
     ])?;
     if changed == 1 {
         clear_wait(tx, &r.run_id)?;
-        let timer = r.target.map(|_| Timer::exec(r.entry.at));
-        set_timer(tx, &r.run_id, timer.as_ref())?;
         add_timeline(tx, &r.run_id, &r.entry)?;
     }
     Ok(())

@@ -15,6 +15,8 @@ mod runs;
 mod schedules;
 mod shapes;
 mod statements;
+#[cfg(test)]
+mod upgrade_tests;
 mod writer;
 
 use super::StoreResult;

@@ -75,11 +75,21 @@ impl ReadModel for SqliteStore {
     }
 
     async fn timeline(&self, run_id: &str) -> StoreResult<Vec<TimelineEntry>> {
+        // The `started` line is the run's row (migration 0007), the others are `run_steps` rows.
+        let started: Option<(String, Millis)> =
+            sqlx::query_as("SELECT trigger_key, started_at FROM runs WHERE id = ?")
+                .bind(run_id)
+                .fetch_optional(&self.pool)
+                .await?;
         let rows: Vec<TimelineRecord> = sqlx::query_as("SELECT step_id, kind, status, attempt, at, detail FROM run_steps WHERE run_id = ? ORDER BY id")
             .bind(run_id)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(TimelineEntry::from).collect())
+        let started = started.map(|(trigger, at)| TimelineEntry::started(&trigger, at));
+        Ok(started
+            .into_iter()
+            .chain(rows.into_iter().map(TimelineEntry::from))
+            .collect())
     }
 
     async fn workflow_counts(&self, since: Millis) -> StoreResult<Vec<(String, WorkflowCounts)>> {
@@ -140,7 +150,7 @@ impl ReadModel for SqliteStore {
     ) -> StoreResult<Vec<(String, TimelineEntry)>> {
         let rows: Vec<TimelineRecord> = sqlx::query_as(
             "SELECT s.run_id, s.step_id, s.kind, s.status, s.attempt, s.at, s.detail FROM run_steps s JOIN runs r ON r.id = s.run_id
-             WHERE r.workflow = ? AND r.version = ? ORDER BY s.id DESC LIMIT ?",
+             WHERE r.workflow = ? AND r.version = ? AND s.step_id != 'run' ORDER BY s.id DESC LIMIT ?",
         )
         .bind(workflow)
         .bind(version as i64)

@@ -104,7 +104,7 @@ impl From<WaitingRecord> for WaitingRun {
     }
 }
 
-/// A claimed `timers` row.
+/// A claimed timer (the timer columns of a `runs` row).
 #[derive(sqlx::FromRow)]
 pub(super) struct TimerRecord {
     run_id: String,

@@ -56,13 +56,15 @@ impl RunStore for SqliteStore {
     }
 
     async fn claim_due(&self, now: Millis, limit: i64, lease_ms: i64) -> StoreResult<Vec<DueWork>> {
+        // Due and not leased is "wakes at or before now" and "lease ended before now": the range
+        // of the wake-up index, earliest wake-up first (for an unleased timer, its due time).
         let mut rows: Vec<TimerRecord> = sqlx::query_as(
-            "UPDATE timers SET lease_until = ? WHERE run_id IN
-               (SELECT run_id FROM timers WHERE due_at <= ? AND lease_until < ? ORDER BY due_at LIMIT ?)
-             RETURNING run_id, kind, attempt, due_at",
+            "UPDATE runs SET lease_until = ?1 WHERE id IN
+               (SELECT id FROM runs WHERE due_at IS NOT NULL AND MAX(due_at, lease_until) <= ?2 AND lease_until < ?2
+                ORDER BY MAX(due_at, lease_until) LIMIT ?3)
+             RETURNING id AS run_id, due_kind AS kind, due_attempt AS attempt, due_at",
         )
         .bind(now + lease_ms)
-        .bind(now)
         .bind(now)
         .bind(limit)
         .fetch_all(&self.write)
@@ -73,17 +75,18 @@ impl RunStore for SqliteStore {
     }
 
     async fn release_leases(&self) -> StoreResult<u64> {
-        let done = sqlx::query("UPDATE timers SET lease_until = 0 WHERE lease_until > 0")
+        let done = sqlx::query("UPDATE runs SET lease_until = 0 WHERE lease_until > 0")
             .execute(&self.write)
             .await?;
         Ok(done.rows_affected())
     }
 
     async fn next_due(&self) -> StoreResult<Option<Millis>> {
-        let next: Option<Millis> =
-            sqlx::query_scalar("SELECT MIN(MAX(due_at, lease_until)) FROM timers")
-                .fetch_one(&self.pool)
-                .await?;
+        let next: Option<Millis> = sqlx::query_scalar(
+            "SELECT MIN(MAX(due_at, lease_until)) FROM runs WHERE due_at IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(next)
     }
 

@@ -19,24 +19,44 @@ pub(super) fn add_timeline(
     Ok(())
 }
 
-/// Sets (or with `None` clears) the run's single timer.
+/// Sets (or with `None` clears) the run's single timer, kept in the run's row (migration 0007).
+/// The statements that write the run's row anyway set it there with [`TimerColumns`] instead.
 pub(super) fn set_timer(
     tx: &Transaction<'_>,
     run_id: &str,
     timer: Option<&Timer>,
 ) -> StoreResult<()> {
-    match timer {
-        None => tx
-            .prepare_cached("DELETE FROM timers WHERE run_id = ?1")?
-            .execute([run_id])?,
-        Some(t) => tx
-            .prepare_cached(
-                "INSERT INTO timers (run_id, due_at, kind, attempt, lease_until) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (run_id) DO UPDATE SET due_at = excluded.due_at, kind = excluded.kind, attempt = excluded.attempt, lease_until = excluded.lease_until",
-            )?
-            .execute(params![run_id, t.due_at, t.kind.as_str(), t.attempt as i64, t.lease_until])?,
-    };
+    let t = TimerColumns::of(timer);
+    tx.prepare_cached(
+        "UPDATE runs SET due_at = ?2, due_kind = ?3, due_attempt = ?4, lease_until = ?5 WHERE id = ?1",
+    )?
+    .execute(params![run_id, t.due_at, t.kind, t.attempt, t.lease_until])?;
     Ok(())
+}
+
+/// A timer as the run row's `due_at`, `due_kind`, `due_attempt` and `lease_until` columns (all
+/// NULL without one).
+pub(super) struct TimerColumns {
+    /// When it is due.
+    pub due_at: Option<Millis>,
+    /// `exec` or `wake`.
+    pub kind: Option<&'static str>,
+    /// Attempt of the step it runs.
+    pub attempt: Option<i64>,
+    /// Until when it is leased to a worker.
+    pub lease_until: Option<Millis>,
+}
+
+impl TimerColumns {
+    /// The columns of `timer`.
+    pub fn of(timer: Option<&Timer>) -> Self {
+        TimerColumns {
+            due_at: timer.map(|t| t.due_at),
+            kind: timer.map(|t| t.kind.as_str()),
+            attempt: timer.map(|t| t.attempt as i64),
+            lease_until: timer.map(|t| t.lease_until),
+        }
+    }
 }
 
 /// Removes a run's wait-for-event registration, if any.
