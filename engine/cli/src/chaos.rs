@@ -1,7 +1,7 @@
 //! `mikawaya chaos`: the deterministic simulator with crash points, over many seeds or one.
 
 use clap::Args;
-use mikawaya_engine::tools::chaos::runner::{replay_command, run_seeds};
+use mikawaya_engine::tools::chaos::runner::run_seeds;
 use mikawaya_engine::tools::chaos::ChaosOptions;
 
 /// Arguments of `mikawaya chaos`.
@@ -41,16 +41,10 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<i32> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let summary = run_seeds(seeds, threads, &options)?;
-    for outcome in &summary.failures {
+    for outcome in summary.failures.iter().chain(&summary.traced) {
         for line in &outcome.trace {
             println!("{line}");
         }
-    }
-    if let (Some(seed), true, true) = (args.seed, args.trace, summary.failures.is_empty()) {
-        println!(
-            "seed {seed} passed; `{}` prints its trace",
-            replay_command(seed)
-        );
     }
     print!("{}", summary.report());
     Ok(i32::from(!summary.failures.is_empty()))

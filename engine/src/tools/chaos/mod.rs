@@ -174,26 +174,12 @@ impl Sim<'_> {
     ) -> Result<(), EngineError> {
         let rng = &self.world.rng;
         match rng.below(100) {
-            0..=24 => {
-                let mut batch = vec![];
-                for _ in 0..=rng.below(3) {
-                    if !sent.is_empty() && rng.chance(10) {
-                        batch.push(rng.pick(sent).clone());
-                    } else {
-                        let event = maker.next(rng);
-                        sent.push(event.clone());
-                        batch.push(event);
-                    }
-                }
-                let request = Request::Events(batch);
-                if !self.request(p, &request).await {
-                    unacked.push(request);
-                }
-            }
-            25..=44 => {
+            0..=24 => self.send_events(p, maker, sent, unacked).await,
+            25..=36 => {
                 let matched = p.engine.process_events().await?;
                 self.world.note(format!("matched {matched} event(s)"));
             }
+            37..=44 => self.match_pipelined(p, maker, sent, unacked).await?,
             45..=66 => {
                 let executed = p.engine.process_due().await?;
                 self.world.note(format!("executed {executed} timer(s)"));
@@ -249,6 +235,65 @@ impl Sim<'_> {
                 p.faults.arm(ahead, point);
             }
         }
+        Ok(())
+    }
+
+    /// Sends one to four events, now and then one sent before (a client's retry).
+    async fn send_events(
+        &self,
+        p: &Process,
+        maker: &mut EventMaker,
+        sent: &mut Vec<SentEvent>,
+        unacked: &mut Vec<Request>,
+    ) {
+        let rng = &self.world.rng;
+        let mut batch = vec![];
+        for _ in 0..=rng.below(3) {
+            if !sent.is_empty() && rng.chance(10) {
+                batch.push(rng.pick(sent).clone());
+            } else {
+                let event = maker.next(rng);
+                sent.push(event.clone());
+                batch.push(event);
+            }
+        }
+        let request = Request::Events(batch);
+        if !self.request(p, &request).await {
+            unacked.push(request);
+        }
+    }
+
+    /// The serving matcher's pipeline (`Engine::match_continuously`): a batch is matched, more
+    /// events arrive, and the next batch is matched while the first one commits, seeing its
+    /// customer changes, enrollments and started runs only through the carry; then it commits.
+    async fn match_pipelined(
+        &self,
+        p: &Process,
+        maker: &mut EventMaker,
+        sent: &mut Vec<SentEvent>,
+        unacked: &mut Vec<Request>,
+    ) -> Result<(), EngineError> {
+        let mut carry = crate::core::carry::Carry::default();
+        let first = p.engine.prepare_events(&mut carry).await?;
+        self.send_events(p, maker, sent, unacked).await;
+        let Some(first) = first else {
+            self.world.note("pipelined: nothing to match".into());
+            return Ok(());
+        };
+        let number = first.number();
+        let (committed, second) = tokio::join!(
+            p.engine.commit_events(first),
+            p.engine.prepare_events(&mut carry)
+        );
+        let first_count = committed?;
+        carry.committed(number);
+        let second_count = match second? {
+            Some(second) => p.engine.commit_events(second).await?,
+            None => 0,
+        };
+        self.world.note(format!(
+            "pipelined: matched {first_count} then {second_count} event(s)"
+        ));
         Ok(())
     }
 

@@ -12,6 +12,8 @@ pub struct Summary {
     pub seeds: u64,
     /// Seeds that broke an invariant (at most the first 20 are kept).
     pub failures: Vec<SeedOutcome>,
+    /// Seeds that passed with their trace kept (`--seed N --trace`).
+    pub traced: Vec<SeedOutcome>,
     /// Events sent over all seeds.
     pub events: usize,
     /// Effects seen over all seeds.
@@ -69,6 +71,7 @@ pub fn run_seeds(
         summary.effects += part.effects;
         summary.crashes += part.crashes;
         summary.failures.extend(part.failures);
+        summary.traced.extend(part.traced);
     }
     summary.failures.sort_by_key(|f| f.seed);
     summary.failures.truncate(20);
@@ -82,7 +85,11 @@ impl Summary {
         self.events += outcome.events;
         self.effects += outcome.effects;
         self.crashes += outcome.crashes;
-        if !outcome.violations.is_empty() && self.failures.len() < 20 {
+        if outcome.violations.is_empty() {
+            if !outcome.trace.is_empty() {
+                self.traced.push(outcome);
+            }
+        } else if self.failures.len() < 20 {
             self.failures.push(outcome);
         }
     }
