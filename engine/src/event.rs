@@ -22,6 +22,8 @@ pub struct Event {
     pub occurred_at: Millis,
     /// The payload.
     pub data: Map<String, Value>,
+    /// The signed source that sent it (`POST /sources/{name}/events`); `None` for `/events`.
+    pub source: Option<String>,
 }
 
 /// Why an event was refused: which one of a batch, which field, what is wrong.
@@ -154,6 +156,11 @@ pub fn parse_event(index: usize, value: Value, now: Millis) -> Result<Event, Eve
             _ => return Err(err(index, "customer_id", "must be a non-empty string")),
         }
     }
+    let source = match obj.remove("source") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        Some(_) => return Err(err(index, "source", "must be a source name")),
+    };
     let data = match obj.remove("data").or_else(|| obj.remove("payload")) {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m,
@@ -173,6 +180,7 @@ pub fn parse_event(index: usize, value: Value, now: Millis) -> Result<Event, Eve
         customer,
         occurred_at,
         data,
+        source,
     })
 }
 
@@ -194,13 +202,17 @@ impl Event {
             }
             None => Value::Null,
         };
-        serde_json::json!({
+        let mut stored = serde_json::json!({
             "id": self.id,
             "type": self.event_type,
             "occurred_at": rfc3339(self.occurred_at),
             "customer": customer,
             "data": self.data,
-        })
+        });
+        if let Some(source) = &self.source {
+            stored["source"] = Value::String(source.clone());
+        }
+        stored
     }
 
     /// Reads the stored form back.
@@ -209,7 +221,8 @@ impl Event {
         parse_event(0, v, 0).ok()
     }
 
-    /// What `event.*` means in expressions: the payload plus `id`, `type`, `occurred_at`, `customer_id`.
+    /// What `event.*` means in expressions: the payload plus `id`, `type`, `occurred_at`,
+    /// `customer_id` and, for an event from a signed source, `source`.
     pub fn scope_value(&self) -> Value {
         let mut m = self.data.clone();
         m.insert("id".into(), Value::String(self.id.clone()));
@@ -220,6 +233,9 @@ impl Event {
         );
         if let Some(c) = &self.customer_id {
             m.insert("customer_id".into(), Value::String(c.clone()));
+        }
+        if let Some(source) = &self.source {
+            m.insert("source".into(), Value::String(source.clone()));
         }
         Value::Object(m)
     }

@@ -90,6 +90,7 @@ impl ApiTarget {
             intake,
             token: None,
             read_token: None,
+            sources: Default::default(),
         })
     }
 

@@ -32,6 +32,8 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// Read-only token: lists, runs, graphs and validation, but no changes.
     pub read_token: Option<String>,
+    /// The signed sources file (see [`crate::core::sources::Sources::load`]).
+    pub sources: Option<PathBuf>,
     /// SMTP server; without it mail goes to `outbox`.
     pub smtp_url: Option<String>,
     /// Sender of emails.
@@ -97,6 +99,10 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
             "resuming runs that a previous process was executing when it stopped"
         );
     }
+    let sources = match &opts.sources {
+        Some(path) => crate::core::sources::Sources::load(path).map_err(anyhow::Error::msg)?,
+        None => Default::default(),
+    };
     let clock = Arc::new(SystemClock);
     let actions =
         default_actions(store.clone(), clock.clone(), &opts.email()).map_err(anyhow::Error::msg)?;
@@ -164,6 +170,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
         intake,
         token: opts.token.clone(),
         read_token: opts.read_token.clone(),
+        sources: Arc::new(sources),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -126,13 +126,23 @@ impl Engine {
 
     /// POSTs raw JSON text to `path`; returns status and body.
     pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
-        let resp = reqwest::Client::new()
+        self.post_with(path, body, &[]).await
+    }
+
+    /// POSTs raw JSON text to `path` with extra headers; returns status and body.
+    pub async fn post_with(
+        &self,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
             .post(format!("{}{path}", self.url))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let resp = request.body(body.to_string()).send().await.unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }

@@ -8,3 +8,4 @@ mod email;
 mod intake;
 mod runs;
 mod schedules;
+mod sources;

@@ -74,6 +74,10 @@ pub enum Command {
         /// Bearer token.
         #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// Send as this signed source (`POST /sources/<name>/events`), signing the body with the
+        /// secret in `MIKAWAYA_SOURCE_SECRET`.
+        #[arg(long)]
+        source: Option<String>,
     },
     /// List runs, or show one run's timeline.
     Runs {
@@ -155,7 +159,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             println!("{}", schema::json_schema());
             Ok(0)
         }
-        Command::SendEvent { json, url, token } => client::send_event(&url, token, json).await,
+        Command::SendEvent {
+            json,
+            url,
+            token,
+            source,
+        } => client::send_event(&url, token, json, source).await,
         Command::Runs {
             id,
             customer,

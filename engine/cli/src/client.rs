@@ -32,6 +32,7 @@ pub async fn send_event(
     url: &str,
     token: Option<String>,
     json: Option<String>,
+    source: Option<String>,
 ) -> anyhow::Result<i32> {
     let body = match json.as_deref() {
         None | Some("-") => {
@@ -41,8 +42,23 @@ pub async fn send_event(
         }
         Some(j) => j.to_string(),
     };
-    let resp = request(reqwest::Method::POST, &format!("{url}/events"), &token)
-        .header("content-type", "application/json")
+    let (path, signature) = match &source {
+        None => ("/events".to_string(), None),
+        Some(name) => {
+            let secret = std::env::var("MIKAWAYA_SOURCE_SECRET").map_err(|_| {
+                anyhow::anyhow!("--source {name} signs with the secret in MIKAWAYA_SOURCE_SECRET, which is not set")
+            })?;
+            let t = chrono::Utc::now().timestamp();
+            let header = mikawaya_engine::core::sources::sign(&secret, t, body.as_bytes());
+            (format!("/sources/{name}/events"), Some(header))
+        }
+    };
+    let mut req = request(reqwest::Method::POST, &format!("{url}{path}"), &token)
+        .header("content-type", "application/json");
+    if let Some(header) = signature {
+        req = req.header(mikawaya_engine::core::sources::SIGNATURE_HEADER, header);
+    }
+    let resp = req
         .body(body)
         .send()
         .await

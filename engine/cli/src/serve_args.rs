@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// Read-only token: lists, runs, graphs and validation, but no changes.
     #[arg(long, env = "MIKAWAYA_READ_TOKEN", hide_env_values = true)]
     pub read_token: Option<String>,
+    /// Signed event sources: a YAML file naming each sending system and where its signing secret
+    /// is (`shop: { secret_env: SHOP_SECRET }`); they post to `/sources/<name>/events`.
+    #[arg(long, env = "MIKAWAYA_SOURCES")]
+    pub sources: Option<PathBuf>,
     /// SMTP server, e.g. `smtp://user:pass@host:587?tls=required`; without it mail goes to --outbox.
     #[arg(long, env = "MIKAWAYA_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
@@ -77,6 +81,7 @@ impl ServeArgs {
             listen: self.listen,
             token: self.token,
             read_token: self.read_token,
+            sources: self.sources,
             smtp_url: self.smtp_url,
             mail_from: self.mail_from,
             outbox: self.outbox,

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// Missing or wrong token.
     #[error("unauthorized")]
     Unauthorized,
+    /// A signed source's request whose signature does not hold (401 with the reason).
+    #[error("bad signature: {0}")]
+    BadSignature(String),
     /// The token is right but not allowed to do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -98,6 +101,10 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 json!({ "error": "missing or wrong bearer token" }),
+            ),
+            ApiError::BadSignature(m) => (
+                StatusCode::UNAUTHORIZED,
+                json!({ "error": m, "field": "mikawaya-signature" }),
             ),
             ApiError::Busy(m) => {
                 let body = Json(json!({ "error": m }));

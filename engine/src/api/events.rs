@@ -1,6 +1,8 @@
-//! `POST /events` (intake) and `GET /events/{id}/explain`.
+//! `POST /events` (intake), `POST /sources/{name}/events` (intake from a signed source, see
+//! [`crate::core::sources`]) and `GET /events/{id}/explain`.
 
 use super::{ApiError, ApiPath, ApiResult, AppState};
+use crate::core::sources::SIGNATURE_HEADER;
 use crate::core::Metrics;
 use crate::event::parse_events;
 use axum::body::Bytes;
@@ -11,11 +13,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-/// The routes.
+/// The routes behind the bearer token.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/events", post(post_events))
         .route("/events/{id}/explain", get(explain_event))
+}
+
+/// The routes of signed sources: their signature is their authentication, so a sending system
+/// needs no bearer token.
+pub fn signed() -> Router<AppState> {
+    Router::new().route("/sources/{name}/events", post(post_source_events))
 }
 
 /// Whether a `Content-Type` names JSON (`application/json`, with parameters or a `+json` type).
@@ -28,13 +36,45 @@ fn is_json(content_type: Option<&str>) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Refused with 503 and `Retry-After` while the backlog is past its bound. Events must be sent as JSON: a `text/plain` body is what any web page can post cross-site
-/// without a preflight, so with no token configured it would let a page a user visits inject
-/// events. A 415 names the header.
 async fn post_events(
     State(s): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    accept(&s, &headers, &body, None).await
+}
+
+/// Events from the signed source `name`: refused with 401 and the reason unless the
+/// `Mikawaya-Signature` header signs this body within the source's tolerance; each accepted
+/// event records the source (`event.source` in rules).
+async fn post_source_events(
+    State(s): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let Some(source) = s.sources.get(&name) else {
+        return Err(ApiError::NotFound(format!(
+            "source `{name}` (sources are configured in the file given to `serve --sources`)"
+        )));
+    };
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    if let Err(e) = source.verify(signature, &body, s.engine.clock().now_ms()) {
+        Metrics::add(&s.engine.metrics().events_rejected, 1);
+        return Err(ApiError::BadSignature(format!("source `{name}`: {e}")));
+    }
+    accept(&s, &headers, &body, Some(&name)).await
+}
+
+/// The intake of both routes. Refused with 503 and `Retry-After` while the backlog is past its
+/// bound. Events must be sent as JSON: a `text/plain` body is what any web page can post
+/// cross-site without a preflight, so with no token configured it would let a page a user
+/// visits inject events. A 415 names the header. `source` is set here, never by the body.
+async fn accept(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    source: Option<&str>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     if !is_json(content_type) {
@@ -51,10 +91,20 @@ async fn post_events(
             "the engine is behind: {backlog} events and runs are waiting (bound {bound}); nothing of this request was stored, send it again after `Retry-After`"
         )));
     }
-    let events = parse_events(&body, s.engine.clock().now_ms()).map_err(|e| {
+    let mut events = parse_events(body, s.engine.clock().now_ms()).map_err(|e| {
         Metrics::add(&s.engine.metrics().events_rejected, 1);
         ApiError::BadRequest(json!({ "error": e.to_string(), "index": e.index, "field": e.field, "reason": e.message }))
     })?;
+    for (index, e) in events.iter_mut().enumerate() {
+        if e.source.is_some() {
+            Metrics::add(&s.engine.metrics().events_rejected, 1);
+            let message = format!("event {index}: `source` is set by the engine from the route a signed source posts to (`/sources/<name>/events`); remove it");
+            return Err(ApiError::BadRequest(
+                json!({ "error": message, "index": index, "field": "source" }),
+            ));
+        }
+        e.source = source.map(String::from);
+    }
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
     let fresh = s
         .intake

@@ -31,6 +31,8 @@ pub struct AppState {
     pub token: Option<String>,
     /// Read-only token, if set.
     pub read_token: Option<String>,
+    /// Signed event sources (`serve --sources`).
+    pub sources: Arc<crate::core::sources::Sources>,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), auth::auth))
         .route("/health", get(|| async { "ok" }))
+        .merge(events::signed())
         .merge(consent::public())
         .merge(web::page())
         .fallback(unknown_route)

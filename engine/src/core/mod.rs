@@ -30,6 +30,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod scope;
 pub mod services;
+pub mod sources;
 
 pub use context::{Context, EngineConfig, EngineError, Metrics};
 pub use engine::Engine;
