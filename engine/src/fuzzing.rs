@@ -88,8 +88,7 @@ impl ApiTarget {
         router(AppState {
             engine,
             intake,
-            token: None,
-            read_token: None,
+            access: Arc::new(crate::core::access::Access::new(None, None, &[])),
             sources: Default::default(),
         })
     }

@@ -99,6 +99,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
             "resuming runs that a previous process was executing when it stopped"
         );
     }
+    let stored_tokens = store.tokens().await?;
     let sources = match &opts.sources {
         Some(path) => crate::core::sources::Sources::load(path).map_err(anyhow::Error::msg)?,
         None => Default::default(),
@@ -168,8 +169,11 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
     let app = router(AppState {
         engine: engine.clone(),
         intake,
-        token: opts.token.clone(),
-        read_token: opts.read_token.clone(),
+        access: Arc::new(crate::core::access::Access::new(
+            opts.token.clone(),
+            opts.read_token.clone(),
+            &stored_tokens,
+        )),
         sources: Arc::new(sources),
     });
     axum::serve(listener, app)

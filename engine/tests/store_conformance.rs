@@ -9,6 +9,9 @@ use std::sync::Arc;
 #[path = "store_conformance/restraint.rs"]
 mod restraint;
 use restraint::*;
+#[path = "store_conformance/access.rs"]
+mod access;
+use access::*;
 
 fn event(
     id: &str,
@@ -570,7 +573,8 @@ macro_rules! conformance {
                 suppressions_are_case_insensitive,
                 claims_hold_the_limit_per_distinct_step,
                 concurrent_claims_never_pass_the_limit_together,
-                tasks_kv_settings_and_versions_are_kept_once);
+                tasks_kv_settings_and_versions_are_kept_once,
+                tokens_are_created_once_listed_and_revoked);
         }
     };
     (@cases $open:expr; $($case:ident),*) => {

@@ -9,3 +9,4 @@ mod intake;
 mod runs;
 mod schedules;
 mod sources;
+mod tokens;

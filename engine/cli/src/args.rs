@@ -1,7 +1,7 @@
 //! The `mikawaya` command line: argument parsing and the commands that need no server.
 
 use crate::serve_args::ServeArgs;
-use crate::{bench, chaos, client, insight, plugin, validate};
+use crate::{bench, chaos, client, insight, plugin, tokens, validate};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use mikawaya_dsl::{compile_file, graph, schema};
@@ -111,6 +111,8 @@ pub enum Command {
         #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
+    /// Create, list and revoke scoped API tokens.
+    Token(tokens::TokenArgs),
     /// List tasks created by `task.create`.
     Tasks {
         /// Engine URL.
@@ -177,6 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             client::dead_letters(&url, token, retry).await
         }
         Command::Tasks { url, token } => client::get_print(&url, token, "/tasks").await,
+        Command::Token(args) => tokens::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Chaos(args) => tokio::task::block_in_place(|| chaos::run(args)),
     }

@@ -4,7 +4,12 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 use std::io::Read;
 
-fn request(method: reqwest::Method, url: &str, token: &Option<String>) -> reqwest::RequestBuilder {
+/// A request to `url`, with the bearer token if one is given.
+pub(crate) fn request(
+    method: reqwest::Method,
+    url: &str,
+    token: &Option<String>,
+) -> reqwest::RequestBuilder {
     let mut req = reqwest::Client::new().request(method, url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -12,7 +17,8 @@ fn request(method: reqwest::Method, url: &str, token: &Option<String>) -> reqwes
     req
 }
 
-async fn print_response(resp: reqwest::Response) -> anyhow::Result<i32> {
+/// Prints a JSON answer (pretty) to stdout, or the status and answer to stderr; the exit code.
+pub(crate) async fn print_response(resp: reqwest::Response) -> anyhow::Result<i32> {
     let status = resp.status();
     let text = resp.text().await?;
     let pretty = serde_json::from_str::<Value>(&text)

@@ -8,6 +8,7 @@ mod insight;
 mod log_writer;
 mod plugin;
 mod serve_args;
+mod tokens;
 mod validate;
 
 use args::{run, Cli, Command};

@@ -1,49 +1,103 @@
-//! Bearer tokens: the write token may do everything; the read token may read (and validate
-//! drafts). With no token configured the API is open, except saving workflows, which needs a
-//! write token.
+//! Scoped tokens ([`crate::core::access`]): every protected route needs a token with the scope
+//! the route's resource and method call for (`required_scope`); a missing, unknown or revoked
+//! token is a 401, a token without the scope a 403 naming it. With no token of any kind the API
+//! is open, except saving workflows, which needs a write token.
 
 use super::{ApiError, AppState};
-use crate::core::restraint::constant_time_eq;
+use crate::core::access::{Identity, Scope};
 use axum::extract::{Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// The middleware in front of every protected route.
+/// The scope a request needs, by the first segment of its path and whether it reads; `None`
+/// for a path no route serves (any valid token then gets the 404).
+pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
+    let reads = method == Method::GET || method == Method::HEAD;
+    let resource = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    Some(match (resource, reads) {
+        ("events", false) => Scope::EventsWrite,
+        ("events", true) => Scope::RunsRead,
+        ("workflows", true) | ("validate", _) => Scope::WorkflowsRead,
+        ("workflows", false) => Scope::WorkflowsWrite,
+        ("runs" | "tasks" | "dead-letters" | "metrics", true) => Scope::RunsRead,
+        ("runs" | "tasks" | "dead-letters", false) => Scope::RunsWrite,
+        ("customers" | "suppressions", true) => Scope::CustomersRead,
+        ("customers" | "suppressions", false) => Scope::ConsentWrite,
+        ("tokens", _) => Scope::Admin,
+        _ => return None,
+    })
+}
+
+/// The middleware in front of every protected route; the caller's [`Identity`] goes into the
+/// request's extensions.
 pub async fn auth(
     State(s): State<AppState>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    // Compared in constant time, so response times do not reveal how much of a guess was right.
-    let matches = |token: &Option<String>| {
-        token
-            .as_deref()
-            .zip(given)
-            .is_some_and(|(t, g)| constant_time_eq(t, g))
-    };
-    let is_write = matches(&s.token);
-    let is_read = is_write || matches(&s.read_token);
-    let reading = req.method() == Method::GET || req.uri().path() == "/validate";
     let saving = req.method() == Method::PUT;
-    if saving && s.token.is_none() {
+    if saving && !s.access.has_write_token() && s.access.is_open() {
         return Err(ApiError::Forbidden(
             "saving workflows needs the engine to run with --token (the write token)".into(),
         ));
     }
-    let open = s.token.is_none() && s.read_token.is_none();
-    let allowed = open || is_write || (reading && is_read);
-    if !allowed {
-        return Err(if is_read {
-            ApiError::Forbidden("this needs the write token".into())
-        } else {
-            ApiError::Unauthorized
-        });
-    }
+    let identity = if s.access.is_open() {
+        Identity {
+            name: "anonymous".into(),
+            scopes: [Scope::Admin].into(),
+        }
+    } else {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let identity = given
+            .and_then(|g| s.access.identify(g))
+            .ok_or(ApiError::Unauthorized)?;
+        if let Some(scope) = required_scope(req.method(), req.uri().path()) {
+            if !identity.may(scope) {
+                return Err(ApiError::Forbidden(format!(
+                    "this needs the `{scope}` scope; token `{}` has {}",
+                    identity.name,
+                    identity.scope_list()
+                )));
+            }
+        }
+        identity
+    };
+    req.extensions_mut().insert(identity);
     Ok(next.run(req).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_resource_and_method_needs_its_scope() {
+        use Scope::*;
+        let cases = [
+            ("POST", "/events", Some(EventsWrite)),
+            ("GET", "/events/e1/explain", Some(RunsRead)),
+            ("GET", "/workflows/cart/graph", Some(WorkflowsRead)),
+            ("POST", "/validate", Some(WorkflowsRead)),
+            ("PUT", "/workflows/cart/source", Some(WorkflowsWrite)),
+            ("POST", "/workflows/reload", Some(WorkflowsWrite)),
+            ("GET", "/runs", Some(RunsRead)),
+            ("GET", "/metrics", Some(RunsRead)),
+            ("POST", "/dead-letters/3/retry", Some(RunsWrite)),
+            ("GET", "/customers/c1", Some(CustomersRead)),
+            ("GET", "/suppressions", Some(CustomersRead)),
+            ("DELETE", "/suppressions/a@x", Some(ConsentWrite)),
+            ("POST", "/tokens", Some(Admin)),
+            ("GET", "/tokens", Some(Admin)),
+            ("GET", "/nowhere", None),
+        ];
+        for (method, path, scope) in cases {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            assert_eq!(required_scope(&method, path), scope, "{method} {path}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod metrics;
 mod runs;
+mod tokens;
 mod web;
 mod workflows;
 
@@ -27,10 +28,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Event intake.
     pub intake: Intake,
-    /// Write token: required on every route but `/health`, the page and unsubscribe links, if set.
-    pub token: Option<String>,
-    /// Read-only token, if set.
-    pub read_token: Option<String>,
+    /// The tokens the API accepts (bootstrap and stored scoped tokens).
+    pub access: Arc<crate::core::access::Access>,
     /// Signed event sources (`serve --sources`).
     pub sources: Arc<crate::core::sources::Sources>,
 }
@@ -65,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .merge(workflows::routes())
         .merge(runs::routes())
+        .merge(tokens::routes())
         .merge(consent::protected())
         .merge(web::routes())
         .route("/metrics", get(metrics::metrics))

@@ -8,6 +8,7 @@
 //! runs per transaction: [`group_commit`]).
 //! [`scheduler`] fires cron and date triggers the same way. [`services`] are what the API calls.
 
+pub mod access;
 pub mod actions;
 pub mod batcher;
 pub mod carry;

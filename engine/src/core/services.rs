@@ -7,7 +7,7 @@ use crate::core::scope::customer_value;
 use crate::core::Engine;
 use crate::store::{
     DeadLetterRow, RunFilter, RunRow, StepCount, StepStat, Suppression, TaskRow, TimelineEntry,
-    WorkflowCounts,
+    TokenRow, WorkflowCounts,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -181,5 +181,50 @@ impl Engine {
             .await?;
         tracing::info!(%customer, %channel, "customer unsubscribed");
         Ok(Some((customer, channel)))
+    }
+}
+
+impl Engine {
+    /// Creates the API token `name` with `scopes`: its row and the token itself, which is shown
+    /// this once (only its hash is kept). A bad or taken name or an unknown scope is refused.
+    pub async fn create_token(
+        &self,
+        name: &str,
+        scopes: &[String],
+    ) -> Result<(TokenRow, String), EngineError> {
+        use crate::core::access::{hash_token, new_token, valid_token_name, Scope};
+        if !valid_token_name(name) {
+            return Err(EngineError::Input(format!(
+                "`{name}` cannot name a token: use 1 to 64 of a-z, 0-9, `-`, `_` and `.`"
+            )));
+        }
+        let scopes = Scope::parse_all(scopes).map_err(EngineError::Input)?;
+        let token = new_token();
+        let row = TokenRow {
+            name: name.into(),
+            hash: hash_token(&token),
+            scopes: scopes.iter().map(|s| s.as_str().to_string()).collect(),
+            created_at: self.clock().now_ms(),
+            revoked_at: None,
+        };
+        if !self.store().create_token(&row).await? {
+            return Err(EngineError::Input(format!(
+                "a token named `{name}` exists (names are not reused, even after a revocation, so the name always means one holder)"
+            )));
+        }
+        Ok((row, token))
+    }
+
+    /// Every API token (without its secret), oldest first.
+    pub async fn tokens(&self) -> Result<Vec<TokenRow>, EngineError> {
+        Ok(self.store().tokens().await?)
+    }
+
+    /// Revokes the API token `name`; `false` when there is no such active token.
+    pub async fn revoke_token(&self, name: &str) -> Result<bool, EngineError> {
+        Ok(self
+            .store()
+            .revoke_token(name, self.clock().now_ms())
+            .await?)
     }
 }

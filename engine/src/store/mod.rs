@@ -246,16 +246,37 @@ pub trait MetaStore: Send + Sync {
     async fn setting_or_init(&self, key: &str, default: &str) -> StoreResult<String>;
 }
 
-/// Every concern: what the engine is given.
-pub trait Store:
-    EventLog + RunStore + ScheduleStore + RestraintStore + PluginKv + ReadModel + MetaStore
-{
+/// Who may use the API: scoped tokens (stored as hashes).
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    /// Stores a new token; `false` when a token (even a revoked one) has that name.
+    async fn create_token(&self, token: &TokenRow) -> StoreResult<bool>;
+    /// Every token, oldest first, revoked ones too.
+    async fn tokens(&self) -> StoreResult<Vec<TokenRow>>;
+    /// Revokes the token `name` at `at`; `false` when there is no such token not yet revoked.
+    async fn revoke_token(&self, name: &str, at: Millis) -> StoreResult<bool>;
 }
 
-impl<T> Store for T where
-    T: EventLog + RunStore + ScheduleStore + RestraintStore + PluginKv + ReadModel + MetaStore
-{
+/// Declares [`Store`], the union of the concern traits, and its blanket impl from one list.
+macro_rules! union_of_concerns {
+    ($first:ident $(, $concern:ident)*) => {
+        /// Every concern: what the engine is given.
+        pub trait Store: $first $(+ $concern)* {}
+
+        impl<T: $first $(+ $concern)*> Store for T {}
+    };
 }
+
+union_of_concerns!(
+    EventLog,
+    RunStore,
+    ScheduleStore,
+    RestraintStore,
+    PluginKv,
+    ReadModel,
+    MetaStore,
+    AccessStore
+);
 
 /// Opens the store a `--db` value names: `memory:` (nothing kept), `sqlite://path` or
 /// `sqlite:path`, or a bare file path (SQLite). Other schemes are refused with the ones known.

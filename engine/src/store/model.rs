@@ -559,3 +559,19 @@ pub struct StepStat {
     /// How many.
     pub count: i64,
 }
+
+/// A scoped API token as stored: its hash, never the token itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenRow {
+    /// Unique name (who holds it: `shop`, `grafana`); the actor in logs and the audit.
+    pub name: String,
+    /// Hex SHA-256 of the token.
+    #[serde(skip)]
+    pub hash: String,
+    /// Scope names, e.g. `events:write`.
+    pub scopes: Vec<String>,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Millis>,
+}

@@ -2,6 +2,7 @@
 //! is in SQLite. For tests, simulations and `--db memory:`; nothing survives the process. It
 //! follows the same rules as the SQLite store, checked by the conformance suite.
 
+mod access;
 mod events;
 mod meta;
 mod read;
@@ -41,6 +42,7 @@ struct State {
     settings: HashMap<String, String>,
     kv: HashMap<(String, String), String>,
     versions: BTreeMap<(String, u32), VersionRow>,
+    tokens: Vec<TokenRow>,
 }
 
 struct EventEntry {

@@ -2,6 +2,7 @@
 //! rows are read by column name through the `FromRow` records of [`rows`]. The schema is
 //! `engine/migrations/*.sql`, applied by sqlx's migrator (embedded at build time).
 
+mod access;
 mod commit;
 mod customers;
 mod direct;

@@ -178,6 +178,12 @@ through_faults!(MetaStore {
     fn setting_or_init(&self, key: &str, default: &str) -> String;
 });
 
+through_faults!(AccessStore {
+    fn create_token(&self, token: &TokenRow) -> bool;
+    fn tokens(&self) -> Vec<TokenRow>;
+    fn revoke_token(&self, name: &str, at: Millis) -> bool;
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,69 @@
+//! `mikawaya token create|list|revoke`: scoped API tokens, through a running engine's API (an
+//! admin token, e.g. the bootstrap `--token`, is needed).
+
+use crate::client::{print_response, request};
+use anyhow::Context;
+use serde_json::json;
+
+/// `token …`.
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    action: TokenAction,
+    /// Engine URL.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8080",
+        env = "MIKAWAYA_URL",
+        global = true
+    )]
+    url: String,
+    /// Bearer token with the admin scope.
+    #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum TokenAction {
+    /// Create a token; it is printed this once (only its hash is kept).
+    Create {
+        /// Who will hold it, e.g. `shop` (a-z, 0-9, `-`, `_`, `.`).
+        #[arg(long)]
+        name: String,
+        /// What it may do (repeat): events:write, workflows:read, workflows:write, runs:read,
+        /// runs:write, customers:read, consent:write, admin.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List tokens: names, scopes, dates (never the tokens).
+    List,
+    /// Revoke a token: it is refused from the next request on.
+    Revoke {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// Runs a `token` command.
+pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
+    let base = args.url.trim_end_matches('/');
+    let req = match &args.action {
+        TokenAction::Create { name, scopes } => request(
+            reqwest::Method::POST,
+            &format!("{base}/tokens"),
+            &args.token,
+        )
+        .json(&json!({ "name": name, "scopes": scopes })),
+        TokenAction::List => request(reqwest::Method::GET, &format!("{base}/tokens"), &args.token),
+        TokenAction::Revoke { name } => request(
+            reqwest::Method::DELETE,
+            &format!("{base}/tokens/{name}"),
+            &args.token,
+        ),
+    };
+    let resp = req
+        .send()
+        .await
+        .with_context(|| format!("is the engine running at {base}?"))?;
+    print_response(resp).await
+}

@@ -1,0 +1,43 @@
+//! In-memory [`AccessStore`].
+
+use super::MemoryStore;
+use crate::clock::Millis;
+use crate::store::model::TokenRow;
+use crate::store::{AccessStore, StoreResult};
+use async_trait::async_trait;
+
+#[async_trait]
+impl AccessStore for MemoryStore {
+    async fn create_token(&self, t: &TokenRow) -> StoreResult<bool> {
+        let mut s = self.lock();
+        if s.tokens
+            .iter()
+            .any(|x| x.name == t.name || x.hash == t.hash)
+        {
+            return Ok(false);
+        }
+        s.tokens.push(t.clone());
+        Ok(true)
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenRow>> {
+        let mut tokens = self.lock().tokens.clone();
+        tokens.sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
+        Ok(tokens)
+    }
+
+    async fn revoke_token(&self, name: &str, at: Millis) -> StoreResult<bool> {
+        let mut s = self.lock();
+        match s
+            .tokens
+            .iter_mut()
+            .find(|t| t.name == name && t.revoked_at.is_none())
+        {
+            Some(t) => {
+                t.revoked_at = Some(at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Conformance cases of [`AccessStore`]: scoped API tokens.
+
+use mikawaya_engine::store::*;
+use std::sync::Arc;
+
+fn token(name: &str, hash: &str, at: i64) -> TokenRow {
+    TokenRow {
+        name: name.into(),
+        hash: hash.into(),
+        scopes: vec!["events:write".into(), "runs:read".into()],
+        created_at: at,
+        revoked_at: None,
+    }
+}
+
+/// A name is taken once, even after its token was revoked; revoking happens once.
+pub async fn tokens_are_created_once_listed_and_revoked(store: Arc<dyn Store>) {
+    assert!(store.create_token(&token("shop", "h1", 10)).await.unwrap());
+    assert!(store.create_token(&token("crm", "h2", 5)).await.unwrap());
+    assert!(
+        !store.create_token(&token("shop", "h3", 20)).await.unwrap(),
+        "a second token named shop"
+    );
+    let tokens = store.tokens().await.unwrap();
+    let names: Vec<&str> = tokens.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["crm", "shop"], "oldest first");
+    assert_eq!(tokens[1], token("shop", "h1", 10), "scopes and hash kept");
+
+    assert!(store.revoke_token("shop", 30).await.unwrap());
+    assert!(
+        !store.revoke_token("shop", 40).await.unwrap(),
+        "revoked once"
+    );
+    assert!(!store.revoke_token("nobody", 40).await.unwrap());
+    let shop = store.tokens().await.unwrap().pop().unwrap();
+    assert_eq!(shop.revoked_at, Some(30));
+    assert!(
+        !store.create_token(&token("shop", "h4", 50)).await.unwrap(),
+        "a revoked name stays taken, so the audit's actor names stay unambiguous"
+    );
+}
