@@ -574,7 +574,8 @@ macro_rules! conformance {
                 claims_hold_the_limit_per_distinct_step,
                 concurrent_claims_never_pass_the_limit_together,
                 tasks_kv_settings_and_versions_are_kept_once,
-                tokens_are_created_once_listed_and_revoked);
+                tokens_are_created_once_listed_and_revoked,
+                the_audit_log_keeps_entries_in_order);
         }
     };
     (@cases $open:expr; $($case:ident),*) => {

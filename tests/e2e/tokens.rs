@@ -107,3 +107,80 @@ async fn scoped_tokens_allow_exactly_their_scopes_and_revoking_one_refuses_it_at
     let (status, answer) = call(&engine, "POST", "/tokens", ADMIN).await;
     assert_eq!(status, 400, "a body that is not a token request: {answer}");
 }
+
+#[tokio::test]
+async fn every_change_through_the_api_is_in_the_audit_log_once_with_its_actor() {
+    let dir = workspace(&[("count.mkw", FLOW)]);
+    let engine = start_with(&dir, &["--token".to_string(), ADMIN.to_string()]);
+    let created = token_cli(
+        &engine,
+        &[
+            "create",
+            "--name",
+            "ops",
+            "--scope",
+            "workflows:write",
+            "--scope",
+            "consent:write",
+        ],
+    );
+    let ops = created["token"].as_str().unwrap().to_string();
+    let post = |path: &'static str, body: &'static str| {
+        let (url, ops) = (engine.url.clone(), ops.clone());
+        async move {
+            reqwest::Client::new()
+                .post(format!("{url}{path}"))
+                .bearer_auth(ops)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(post("/workflows/reload", "").await, 200);
+    let suppression = r#"{"address": "Ada@Example.com", "reason": "complaint"}"#;
+    assert_eq!(post("/suppressions", suppression).await, 200);
+    assert_eq!(
+        call(&engine, "DELETE", "/suppressions/ada@example.com", &ops)
+            .await
+            .0,
+        200
+    );
+    token_cli(&engine, &["revoke", "ops"]);
+    // Reads are not changes: none of these is recorded.
+    assert_eq!(call(&engine, "GET", "/runs", ADMIN).await.0, 200);
+
+    let out = std::process::Command::new(binary())
+        .args(["audit", "--url", &engine.url, "--token", ADMIN])
+        .output()
+        .unwrap();
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entries: Vec<(String, String, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap().to_string();
+            (text("actor"), text("action"), text("target"))
+        })
+        .collect();
+    let expected = [
+        ("bootstrap", "token.revoked", "ops"),
+        ("ops", "suppression.removed", "ada@example.com"),
+        ("ops", "suppression.added", "ada@example.com"),
+        ("ops", "workflows.reloaded", "workflows"),
+        ("bootstrap", "token.created", "ops"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(entries, expected, "newest first: {log}");
+    assert_eq!(log[4]["detail"]["scopes"][0], "workflows:write", "{log}");
+    assert_eq!(log[2]["detail"]["reason"], "complaint", "{log}");
+    // Nothing deletes from it through the API, not even the admin.
+    assert_eq!(call(&engine, "DELETE", "/audit", ADMIN).await.0, 405);
+}

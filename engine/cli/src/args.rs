@@ -113,6 +113,8 @@ pub enum Command {
     },
     /// Create, list and revoke scoped API tokens.
     Token(tokens::TokenArgs),
+    /// Show the audit log: who changed what through the API.
+    Audit(tokens::AuditArgs),
     /// List tasks created by `task.create`.
     Tasks {
         /// Engine URL.
@@ -180,6 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Tasks { url, token } => client::get_print(&url, token, "/tasks").await,
         Command::Token(args) => tokens::run(args).await,
+        Command::Audit(args) => tokens::audit(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Chaos(args) => tokio::task::block_in_place(|| chaos::run(args)),
     }

@@ -1,5 +1,5 @@
-//! `mikawaya token create|list|revoke`: scoped API tokens, through a running engine's API (an
-//! admin token, e.g. the bootstrap `--token`, is needed).
+//! `mikawaya token create|list|revoke` (scoped API tokens) and `mikawaya audit` (who changed
+//! what), through a running engine's API (an admin token, e.g. the bootstrap `--token`).
 
 use crate::client::{print_response, request};
 use anyhow::Context;
@@ -42,6 +42,26 @@ enum TokenAction {
         /// Its name.
         name: String,
     },
+}
+
+/// `audit`: the latest changes made through the API, newest first.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// Most entries.
+    #[arg(long, default_value_t = 200)]
+    limit: i64,
+    /// Engine URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
+    url: String,
+    /// Bearer token with the admin scope.
+    #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// Prints the audit log.
+pub async fn audit(args: AuditArgs) -> anyhow::Result<i32> {
+    let path = format!("/audit?limit={}", args.limit);
+    crate::client::get_print(args.url.trim_end_matches('/'), args.token, &path).await
 }
 
 /// Runs a `token` command.

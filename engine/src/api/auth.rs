@@ -24,7 +24,7 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
         ("runs" | "tasks" | "dead-letters", false) => Scope::RunsWrite,
         ("customers" | "suppressions", true) => Scope::CustomersRead,
         ("customers" | "suppressions", false) => Scope::ConsentWrite,
-        ("tokens", _) => Scope::Admin,
+        ("tokens" | "audit", _) => Scope::Admin,
         _ => return None,
     })
 }
@@ -93,6 +93,7 @@ mod tests {
             ("DELETE", "/suppressions/a@x", Some(ConsentWrite)),
             ("POST", "/tokens", Some(Admin)),
             ("GET", "/tokens", Some(Admin)),
+            ("GET", "/audit", Some(Admin)),
             ("GET", "/nowhere", None),
         ];
         for (method, path, scope) in cases {

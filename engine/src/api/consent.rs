@@ -1,10 +1,13 @@
 //! Routes of consent and restraint: the one-click unsubscribe page customers reach from an email
 //! (open, signed by token), and the operators' suppression list and customer view (protected).
 
+use super::audit::record;
 use super::{ApiError, ApiJson, ApiPath, ApiResult, AppState};
+use crate::core::access::Identity;
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::{delete, get};
+use axum::Extension;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -56,7 +59,11 @@ async fn unsubscribe(
     State(s): State<AppState>,
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Html<String>> {
-    let (_, channel) = s.engine.unsubscribe(&token).await?.ok_or_else(not_ours)?;
+    let (customer, channel) = s.engine.unsubscribe(&token).await?.ok_or_else(not_ours)?;
+    let detail = json!({ "channel": channel });
+    s.engine
+        .audit("customer", "consent.withdrawn", &customer, detail)
+        .await?;
     Ok(page(
         "You are unsubscribed",
         &format!("<p>You will not receive marketing {channel} from us any more.</p>"),
@@ -75,6 +82,7 @@ struct NewSuppression {
 
 async fn add_suppression(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     ApiJson(body): ApiJson<NewSuppression>,
 ) -> ApiResult<Json<Value>> {
     if !body.address.contains('@') {
@@ -85,6 +93,9 @@ async fn add_suppression(
     }
     let reason = body.reason.unwrap_or_else(|| "manual".into());
     s.engine.suppress(&body.address, &reason).await?;
+    let address = body.address.to_lowercase();
+    let detail = json!({ "reason": reason });
+    record(&s, &who, "suppression.added", &address, detail).await?;
     Ok(Json(
         json!({ "address": body.address.to_lowercase(), "reason": reason }),
     ))
@@ -92,12 +103,15 @@ async fn add_suppression(
 
 async fn remove_suppression(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     ApiPath(address): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     if !s.engine.unsuppress(&address).await? {
         return Err(ApiError::NotFound(format!("suppression of {address}")));
     }
-    Ok(Json(json!({ "removed": address.to_lowercase() })))
+    let address = address.to_lowercase();
+    record(&s, &who, "suppression.removed", &address, json!({})).await?;
+    Ok(Json(json!({ "removed": address })))
 }
 
 async fn get_customer(

@@ -2,6 +2,7 @@
 //! [`auth`], calls one engine service and maps the result. Every error, including a rejected
 //! body, path or query, answers with the JSON shape of [`ApiError`].
 
+mod audit;
 mod auth;
 mod consent;
 mod error;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(workflows::routes())
         .merge(runs::routes())
         .merge(tokens::routes())
+        .merge(audit::routes())
         .merge(consent::protected())
         .merge(web::routes())
         .route("/metrics", get(metrics::metrics))

@@ -1,9 +1,12 @@
 //! Runs and what they leave behind: timelines, tasks, dead letters (and retrying one).
 
+use super::audit::record;
 use super::{ApiError, ApiPath, ApiQuery, ApiResult, AppState};
+use crate::core::access::Identity;
 use crate::store::RunFilter;
 use axum::extract::State;
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
@@ -49,10 +52,13 @@ async fn list_dead_letters(State(s): State<AppState>) -> ApiResult<Json<Value>> 
 
 async fn retry_dead_letter(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Value>> {
     let run = s.engine.retry_dead_letter(id).await?.ok_or_else(|| {
         ApiError::NotFound(format!("dead letter {id} (or it was already retried)"))
     })?;
+    let detail = json!({ "run_id": run });
+    record(&s, &who, "dead_letter.retried", &id.to_string(), detail).await?;
     Ok(Json(json!({ "run_id": run })))
 }

@@ -1,10 +1,13 @@
 //! Scoped API tokens (admin scope): list, create (the token is in the answer this once), revoke
 //! (refused from the next request on).
 
+use super::audit::record;
 use super::{ApiError, ApiJson, ApiPath, ApiResult, AppState};
+use crate::core::access::Identity;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
+use axum::Extension;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -32,10 +35,13 @@ async fn list_tokens(State(s): State<AppState>) -> ApiResult<Json<Value>> {
 
 async fn create_token(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     ApiJson(new): ApiJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (row, token) = s.engine.create_token(&new.name, &new.scopes).await?;
     s.access.add(&row);
+    let scopes = json!({ "scopes": row.scopes });
+    record(&s, &who, "token.created", &row.name, scopes).await?;
     let body = json!({
         "name": row.name,
         "scopes": row.scopes,
@@ -48,6 +54,7 @@ async fn create_token(
 
 async fn revoke_token(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     if !s.engine.revoke_token(&name).await? {
@@ -56,5 +63,6 @@ async fn revoke_token(
         )));
     }
     s.access.remove(&name);
+    record(&s, &who, "token.revoked", &name, json!({})).await?;
     Ok(Json(json!({ "revoked": name })))
 }

@@ -1,11 +1,14 @@
 //! Routes of the web page: the page itself (built into the binary), live validation, a
 //! workflow's source, saving a new version (write token), and per-step counts for the graph.
 
+use super::audit::record;
 use super::{ApiError, ApiJson, ApiPath, ApiResult, AppState};
+use crate::core::access::Identity;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use mikawaya_dsl::Diagnostics;
 use serde::Deserialize;
@@ -113,6 +116,7 @@ struct Save {
 /// Saves a new version: checked first, written atomically, then loaded (runs in flight keep theirs).
 async fn save_source(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     ApiPath(name): ApiPath<String>,
     ApiJson(save): ApiJson<Save>,
 ) -> ApiResult<Json<Value>> {
@@ -142,6 +146,8 @@ async fn save_source(
         .find(|(n, _)| *n == name)
         .map(|(_, v)| *v);
     tracing::info!(workflow = %name, ?version, "saved from the web page");
+    let saved = json!({ "version": version });
+    record(&s, &who, "workflow.saved", &name, saved).await?;
     Ok(Json(
         json!({ "name": name, "version": version, "notes": report.notes }),
     ))

@@ -1,9 +1,12 @@
 //! Workflows: the list with run counts, one workflow's IR and graph, reloading the folder.
 
+use super::audit::record;
 use super::{ApiError, ApiPath, ApiQuery, ApiResult, AppState};
+use crate::core::access::Identity;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use mikawaya_dsl::graph;
 use serde::Deserialize;
@@ -79,8 +82,13 @@ async fn get_graph(
     })
 }
 
-async fn reload(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+async fn reload(
+    State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
+) -> ApiResult<Json<Value>> {
     let report = s.engine.reload().await?;
+    let active = json!({ "active": report.active });
+    record(&s, &who, "workflows.reloaded", "workflows", active).await?;
     Ok(Json(json!({
         "active": report.active,
         "errors": report.errors.iter().map(|d| d.to_plain()).collect::<Vec<_>>(),

@@ -6,8 +6,8 @@ use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::customer_value;
 use crate::core::Engine;
 use crate::store::{
-    DeadLetterRow, RunFilter, RunRow, StepCount, StepStat, Suppression, TaskRow, TimelineEntry,
-    TokenRow, WorkflowCounts,
+    AuditEntry, DeadLetterRow, RunFilter, RunRow, StepCount, StepStat, Suppression, TaskRow,
+    TimelineEntry, TokenRow, WorkflowCounts,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -226,5 +226,31 @@ impl Engine {
             .store()
             .revoke_token(name, self.clock().now_ms())
             .await?)
+    }
+}
+
+impl Engine {
+    /// Records that `actor` did `action` on `target` in the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: Value,
+    ) -> Result<(), EngineError> {
+        let entry = AuditEntry {
+            id: 0,
+            at: self.clock().now_ms(),
+            actor: actor.into(),
+            action: action.into(),
+            target: target.into(),
+            detail,
+        };
+        Ok(self.store().record_audit(&entry).await?)
+    }
+
+    /// The latest `limit` audit entries, newest first.
+    pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>, EngineError> {
+        Ok(self.store().audit_log(limit).await?)
     }
 }

@@ -246,7 +246,7 @@ pub trait MetaStore: Send + Sync {
     async fn setting_or_init(&self, key: &str, default: &str) -> StoreResult<String>;
 }
 
-/// Who may use the API: scoped tokens (stored as hashes).
+/// Who may use the API and what they changed: scoped tokens (stored as hashes), the audit log.
 #[async_trait]
 pub trait AccessStore: Send + Sync {
     /// Stores a new token; `false` when a token (even a revoked one) has that name.
@@ -255,6 +255,10 @@ pub trait AccessStore: Send + Sync {
     async fn tokens(&self) -> StoreResult<Vec<TokenRow>>;
     /// Revokes the token `name` at `at`; `false` when there is no such token not yet revoked.
     async fn revoke_token(&self, name: &str, at: Millis) -> StoreResult<bool>;
+    /// Appends to the audit log (its `id` is assigned by the store).
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// The latest `limit` audit entries, newest first.
+    async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>>;
 }
 
 /// Declares [`Store`], the union of the concern traits, and its blanket impl from one list.

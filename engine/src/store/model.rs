@@ -575,3 +575,21 @@ pub struct TokenRow {
     /// When it was revoked, if it was.
     pub revoked_at: Option<Millis>,
 }
+
+/// One change recorded in the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Order of recording (0 before it is stored).
+    pub id: i64,
+    /// When.
+    pub at: Millis,
+    /// Who: the token's name (`bootstrap`, `anonymous` on an open API, `customer` for an
+    /// unsubscribe link).
+    pub actor: String,
+    /// What, e.g. `token.created`, `workflow.saved`, `suppression.removed`.
+    pub action: String,
+    /// On what: a token, workflow, address or dead letter.
+    pub target: String,
+    /// Small details (scopes, version, reason).
+    pub detail: Value,
+}

@@ -39,3 +39,28 @@ pub async fn tokens_are_created_once_listed_and_revoked(store: Arc<dyn Store>) {
         "a revoked name stays taken, so the audit's actor names stay unambiguous"
     );
 }
+
+/// The audit log keeps every entry in order, newest first when read.
+pub async fn the_audit_log_keeps_entries_in_order(store: Arc<dyn Store>) {
+    for (i, action) in ["token.created", "workflow.saved", "token.revoked"]
+        .iter()
+        .enumerate()
+    {
+        let entry = AuditEntry {
+            id: 0,
+            at: 100 + i as i64,
+            actor: "bootstrap".into(),
+            action: action.to_string(),
+            target: format!("t{i}"),
+            detail: serde_json::json!({ "n": i }),
+        };
+        store.record_audit(&entry).await.unwrap();
+    }
+    let log = store.audit_log(2).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["token.revoked", "workflow.saved"]);
+    assert!(log[0].id > log[1].id);
+    assert_eq!((log[0].at, log[0].target.as_str()), (102, "t2"));
+    assert_eq!(log[0].detail, serde_json::json!({ "n": 2 }));
+    assert_eq!(store.audit_log(10).await.unwrap().len(), 3);
+}

@@ -1,8 +1,8 @@
-//! In-memory [`AccessStore`].
+//! In-memory [`AccessStore`]: tokens and the audit log.
 
 use super::MemoryStore;
 use crate::clock::Millis;
-use crate::store::model::TokenRow;
+use crate::store::model::{AuditEntry, TokenRow};
 use crate::store::{AccessStore, StoreResult};
 use async_trait::async_trait;
 
@@ -39,5 +39,22 @@ impl AccessStore for MemoryStore {
             }
             None => Ok(false),
         }
+    }
+
+    async fn record_audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        let mut s = self.lock();
+        let id = s.audit.len() as i64 + 1;
+        s.audit.push(AuditEntry { id, ..e.clone() });
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+        let s = self.lock();
+        Ok(s.audit
+            .iter()
+            .rev()
+            .take(limit.max(0) as usize)
+            .cloned()
+            .collect())
     }
 }

@@ -43,6 +43,7 @@ struct State {
     kv: HashMap<(String, String), String>,
     versions: BTreeMap<(String, u32), VersionRow>,
     tokens: Vec<TokenRow>,
+    audit: Vec<AuditEntry>,
 }
 
 struct EventEntry {

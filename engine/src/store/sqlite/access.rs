@@ -1,8 +1,9 @@
-//! SQLite [`AccessStore`]: scoped API tokens, kept as hashes.
+//! SQLite [`AccessStore`]: scoped API tokens, kept as hashes, and the audit log.
 
+use super::rows::json_of;
 use super::SqliteStore;
 use crate::clock::Millis;
-use crate::store::model::TokenRow;
+use crate::store::model::{AuditEntry, TokenRow};
 use crate::store::{AccessStore, StoreResult};
 use async_trait::async_trait;
 
@@ -13,6 +14,16 @@ struct TokenRecord {
     scopes: String,
     created_at: Millis,
     revoked_at: Option<Millis>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRecord {
+    id: i64,
+    at: Millis,
+    actor: String,
+    action: String,
+    target: String,
+    detail: String,
 }
 
 #[async_trait]
@@ -57,5 +68,39 @@ impl AccessStore for SqliteStore {
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(e.at)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(e.detail.to_string())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+        let rows: Vec<AuditRecord> = sqlx::query_as(
+            "SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                id: r.id,
+                at: r.at,
+                actor: r.actor,
+                action: r.action,
+                target: r.target,
+                detail: json_of(&r.detail),
+            })
+            .collect())
     }
 }

@@ -182,6 +182,8 @@ through_faults!(AccessStore {
     fn create_token(&self, token: &TokenRow) -> bool;
     fn tokens(&self) -> Vec<TokenRow>;
     fn revoke_token(&self, name: &str, at: Millis) -> bool;
+    fn record_audit(&self, entry: &AuditEntry) -> ();
+    fn audit_log(&self, limit: i64) -> Vec<AuditEntry>;
 });
 
 #[cfg(test)]
