@@ -90,6 +90,7 @@ impl ApiTarget {
             intake,
             access: Arc::new(crate::core::access::Access::new(None, None, &[])),
             sources: Default::default(),
+            limits: Arc::new(crate::core::limits::IntakeLimits::new(None)),
         })
     }
 

@@ -32,6 +32,8 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// Read-only token: lists, runs, graphs and validation, but no changes.
     pub read_token: Option<String>,
+    /// Events per second each token and signed source may send (`None`: no limit).
+    pub rate_limit: Option<u32>,
     /// The signed sources file (see [`crate::core::sources::Sources::load`]).
     pub sources: Option<PathBuf>,
     /// SMTP server; without it mail goes to `outbox`.
@@ -175,6 +177,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
             &stored_tokens,
         )),
         sources: Arc::new(sources),
+        limits: Arc::new(crate::core::limits::IntakeLimits::new(opts.rate_limit)),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

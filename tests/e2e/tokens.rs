@@ -184,3 +184,69 @@ async fn every_change_through_the_api_is_in_the_audit_log_once_with_its_actor() 
     // Nothing deletes from it through the API, not even the admin.
     assert_eq!(call(&engine, "DELETE", "/audit", ADMIN).await.0, 405);
 }
+
+/// `count` lead events with ids `{prefix}-0` …, as one JSON array.
+fn leads(prefix: &str, count: usize) -> String {
+    let events: Vec<String> = (0..count)
+        .map(|i| format!(r#"{{"id": "{prefix}-{i}", "type": "lead.created"}}"#))
+        .collect();
+    format!("[{}]", events.join(","))
+}
+
+#[tokio::test]
+async fn each_token_has_its_own_intake_rate_and_a_refused_request_stores_nothing() {
+    let dir = workspace(&[("count.mkw", FLOW)]);
+    let args = ["--token", ADMIN, "--rate-limit", "20/s"].map(String::from);
+    let engine = start_with(&dir, &args);
+    let shop = token_cli(
+        &engine,
+        &["create", "--name", "shop", "--scope", "events:write"],
+    );
+    let shop = format!("Bearer {}", shop["token"].as_str().unwrap());
+    let admin = format!("Bearer {ADMIN}");
+    let send = |auth: &str, body: String| {
+        let (url, auth) = (engine.url.clone(), auth.to_string());
+        async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{url}/events"))
+                .header("authorization", auth)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, retry, resp.json::<Value>().await.unwrap())
+        }
+    };
+    // A second's budget at once, then nothing more for the shop...
+    assert_eq!(send(&shop, leads("a", 20)).await.0, 202);
+    let (status, retry, answer) = send(&shop, leads("b", 15)).await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(retry.as_deref(), Some("1"), "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("`shop`"),
+        "{answer}"
+    );
+    // ...while another token has its own budget.
+    assert_eq!(send(&admin, leads("c", 20)).await.0, 202);
+    // More than a second's budget in one request can never pass: split it.
+    let (status, _, answer) = send(&admin, leads("d", 21)).await;
+    assert_eq!(status, 429);
+    assert!(
+        answer["error"].as_str().unwrap().contains("split it"),
+        "{answer}"
+    );
+    // After the wait the refused request goes through whole: nothing of it had been stored.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _, answer) = send(&shop, leads("b", 15)).await;
+    assert_eq!(
+        (status, answer["accepted"].as_u64()),
+        (202, Some(15)),
+        "{answer}"
+    );
+}

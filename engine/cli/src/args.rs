@@ -134,7 +134,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Serve(args) => {
-            serve(args.into_config()).await?;
+            serve(args.into_config()?).await?;
             Ok(0)
         }
         Command::Validate { paths, plugins } => validate::validate(paths, plugins),

@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// Read-only token: lists, runs, graphs and validation, but no changes.
     #[arg(long, env = "MIKAWAYA_READ_TOKEN", hide_env_values = true)]
     pub read_token: Option<String>,
+    /// Events each token (and each signed source) may send per second, e.g. `1000/s` or `60/m`;
+    /// over it the intake answers 429 with `Retry-After`. `off`: no limit.
+    #[arg(long, default_value = "off", env = "MIKAWAYA_RATE_LIMIT")]
+    pub rate_limit: String,
     /// Signed event sources: a YAML file naming each sending system and where its signing secret
     /// is (`shop: { secret_env: SHOP_SECRET }`); they post to `/sources/<name>/events`.
     #[arg(long, env = "MIKAWAYA_SOURCES")]
@@ -73,15 +77,17 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The library's configuration.
-    pub fn into_config(self) -> ServeConfig {
-        ServeConfig {
+    /// The library's configuration (a malformed `--rate-limit` is refused with the forms taken).
+    pub fn into_config(self) -> anyhow::Result<ServeConfig> {
+        Ok(ServeConfig {
             workflows: self.workflows,
             db: self.db,
             listen: self.listen,
             token: self.token,
             read_token: self.read_token,
             sources: self.sources,
+            rate_limit: mikawaya_engine::core::limits::parse_rate(&self.rate_limit)
+                .map_err(anyhow::Error::msg)?,
             smtp_url: self.smtp_url,
             mail_from: self.mail_from,
             outbox: self.outbox,
@@ -95,6 +101,6 @@ impl ServeArgs {
             max_step_output: self.max_step_output,
             max_backlog: self.max_backlog,
             max_in_flight: self.max_in_flight,
-        }
+        })
     }
 }

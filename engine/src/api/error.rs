@@ -33,6 +33,9 @@ pub enum ApiError {
     /// The body is not of a type this route takes.
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
+    /// This sender is over its rate limit (429 with `Retry-After` in whole seconds).
+    #[error("too many requests: {0}")]
+    TooMany(String, u64),
     /// Too much of this work is running; retry shortly (503 with `Retry-After`).
     #[error("busy: {0}")]
     Busy(String),
@@ -106,6 +109,16 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 json!({ "error": m, "field": "mikawaya-signature" }),
             ),
+            ApiError::TooMany(m, retry_after_s) => {
+                let body = Json(json!({ "error": m, "retry_after_s": retry_after_s }));
+                let retry_after = retry_after_s.to_string();
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", retry_after)],
+                    body,
+                )
+                    .into_response();
+            }
             ApiError::Busy(m) => {
                 let body = Json(json!({ "error": m }));
                 return (

@@ -2,6 +2,8 @@
 //! [`crate::core::sources`]) and `GET /events/{id}/explain`.
 
 use super::{ApiError, ApiPath, ApiResult, AppState};
+use crate::core::access::Identity;
+use crate::core::limits::LimitError;
 use crate::core::sources::SIGNATURE_HEADER;
 use crate::core::Metrics;
 use crate::event::parse_events;
@@ -10,6 +12,7 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
@@ -38,10 +41,11 @@ fn is_json(content_type: Option<&str>) -> bool {
 
 async fn post_events(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    accept(&s, &headers, &body, None).await
+    accept(&s, &headers, &body, None, &who.name).await
 }
 
 /// Events from the signed source `name`: refused with 401 and the reason unless the
@@ -63,18 +67,20 @@ async fn post_source_events(
         Metrics::add(&s.engine.metrics().events_rejected, 1);
         return Err(ApiError::BadSignature(format!("source `{name}`: {e}")));
     }
-    accept(&s, &headers, &body, Some(&name)).await
+    accept(&s, &headers, &body, Some(&name), &format!("source:{name}")).await
 }
 
 /// The intake of both routes. Refused with 503 and `Retry-After` while the backlog is past its
 /// bound. Events must be sent as JSON: a `text/plain` body is what any web page can post
 /// cross-site without a preflight, so with no token configured it would let a page a user
-/// visits inject events. A 415 names the header. `source` is set here, never by the body.
+/// visits inject events. A 415 names the header. `source` is set here, never by the body. A
+/// sender (`who`) over its rate limit gets 429 with `Retry-After`, and nothing is stored.
 async fn accept(
     s: &AppState,
     headers: &HeaderMap,
     body: &Bytes,
     source: Option<&str>,
+    who: &str,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     if !is_json(content_type) {
@@ -105,6 +111,14 @@ async fn accept(
         }
         e.source = source.map(String::from);
     }
+    s.limits.check(who, events.len()).map_err(|e| {
+        Metrics::add(&s.engine.metrics().events_pushed_back, 1);
+        let wait = match &e {
+            LimitError::Over { retry_after, .. } => retry_after.as_secs_f64().ceil().max(1.0),
+            LimitError::TooLarge { .. } => 1.0,
+        };
+        ApiError::TooMany(e.to_string(), wait as u64)
+    })?;
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
     let fresh = s
         .intake

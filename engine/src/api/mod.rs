@@ -31,6 +31,8 @@ pub struct AppState {
     pub intake: Intake,
     /// The tokens the API accepts (bootstrap and stored scoped tokens).
     pub access: Arc<crate::core::access::Access>,
+    /// Events per second each token and source may send (`serve --rate-limit`).
+    pub limits: Arc<crate::core::limits::IntakeLimits>,
     /// Signed event sources (`serve --sources`).
     pub sources: Arc<crate::core::sources::Sources>,
 }

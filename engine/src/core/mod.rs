@@ -21,6 +21,7 @@ pub mod explain;
 pub mod group_commit;
 pub mod intake;
 pub mod lifecycle;
+pub mod limits;
 pub mod loader;
 pub mod matcher;
 pub mod plugins;
