@@ -81,6 +81,43 @@ async fn scoped_tokens_allow_exactly_their_scopes_and_revoking_one_refuses_it_at
     );
     assert_eq!(call(&engine, "POST", "/events", &grafana).await.0, 403);
     assert_eq!(call(&engine, "GET", "/runs", "mkw_0000").await.0, 401);
+    // Runs without `customers:read`: their shape, not the event data or step details.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let runs = loop {
+        let (_, runs) = call(&engine, "GET", "/runs?status=completed", ADMIN).await;
+        if runs.as_array().is_some_and(|a| !a.is_empty()) || std::time::Instant::now() > deadline {
+            break runs;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        runs[0]["context"]["event"]["id"], "l-1",
+        "the admin sees it all: {runs}"
+    );
+    let (_, seen) = call(&engine, "GET", "/runs?status=completed", &grafana).await;
+    assert_eq!(seen[0]["status"], "completed");
+    assert_eq!(
+        seen[0]["context"]["hidden"], "needs the customers:read scope",
+        "{seen}"
+    );
+    let path = format!("/runs/{}", runs[0]["id"].as_str().unwrap());
+    let (_, one) = call(&engine, "GET", &path, &grafana).await;
+    let details: Vec<&Value> = one["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| &l["detail"])
+        .collect();
+    assert!(
+        details.len() >= 2 && details.iter().all(|d| d["hidden"].is_string()),
+        "{one}"
+    );
+    assert_eq!(
+        call(&engine, "GET", "/events/l-1/explain", &grafana)
+            .await
+            .0,
+        403
+    );
 
     // The list names holders and scopes, never a token or its hash.
     let list = token_cli(&engine, &["list"]);

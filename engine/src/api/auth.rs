@@ -17,7 +17,8 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
     let resource = path.trim_start_matches('/').split('/').next().unwrap_or("");
     Some(match (resource, reads) {
         ("events", false) => Scope::EventsWrite,
-        ("events", true) => Scope::RunsRead,
+        // Explaining an event shows the customer attribute values its conditions saw.
+        ("events", true) => Scope::CustomersRead,
         ("workflows", true) | ("validate", _) => Scope::WorkflowsRead,
         ("workflows", false) => Scope::WorkflowsWrite,
         ("runs" | "tasks" | "dead-letters" | "metrics", true) => Scope::RunsRead,
@@ -80,7 +81,7 @@ mod tests {
         use Scope::*;
         let cases = [
             ("POST", "/events", Some(EventsWrite)),
-            ("GET", "/events/e1/explain", Some(RunsRead)),
+            ("GET", "/events/e1/explain", Some(CustomersRead)),
             ("GET", "/workflows/cart/graph", Some(WorkflowsRead)),
             ("POST", "/validate", Some(WorkflowsRead)),
             ("PUT", "/workflows/cart/source", Some(WorkflowsWrite)),

@@ -8,6 +8,7 @@ mod consent;
 mod error;
 mod events;
 mod metrics;
+mod redact;
 mod runs;
 mod tokens;
 mod web;

@@ -1,6 +1,7 @@
 //! Runs and what they leave behind: timelines, tasks, dead letters (and retrying one).
 
 use super::audit::record;
+use super::redact;
 use super::{ApiError, ApiPath, ApiQuery, ApiResult, AppState};
 use crate::core::access::Identity;
 use crate::store::RunFilter;
@@ -25,13 +26,15 @@ pub fn routes() -> Router<AppState> {
 
 async fn list_runs(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     ApiQuery(f): ApiQuery<RunFilter>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(s.engine.runs(&f).await?)))
+    Ok(Json(json!(redact::runs(&who, s.engine.runs(&f).await?))))
 }
 
 async fn get_run(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let (run, timeline) = s
@@ -39,15 +42,25 @@ async fn get_run(
         .run_with_timeline(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
-    Ok(Json(json!({ "run": run, "timeline": timeline })))
+    let run = redact::runs(&who, vec![run]);
+    let timeline = redact::timeline(&who, timeline);
+    Ok(Json(json!({ "run": run[0], "timeline": timeline })))
 }
 
-async fn list_tasks(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(s.engine.tasks(LIST_LIMIT).await?)))
+async fn list_tasks(
+    State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
+) -> ApiResult<Json<Value>> {
+    let tasks = s.engine.tasks(LIST_LIMIT).await?;
+    Ok(Json(json!(redact::tasks(&who, tasks))))
 }
 
-async fn list_dead_letters(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(s.engine.dead_letters(LIST_LIMIT).await?)))
+async fn list_dead_letters(
+    State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
+) -> ApiResult<Json<Value>> {
+    let letters = s.engine.dead_letters(LIST_LIMIT).await?;
+    Ok(Json(json!(redact::dead_letters(&who, letters))))
 }
 
 async fn retry_dead_letter(

@@ -155,10 +155,12 @@ async fn save_source(
 
 async fn step_stats(
     State(s): State<AppState>,
+    Extension(who): Extension<Identity>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let w = s.active_workflow(&name)?;
     let (stats, recent) = s.engine.step_activity(&w, 200).await?;
+    let recent = super::redact::lines_of_runs(&who, recent);
     // The page reads each stat as a `[step, status, count]` triple.
     let stats: Vec<Value> = stats
         .into_iter()
