@@ -147,6 +147,23 @@ impl Engine {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// The `/metrics` text (with a bearer token when the API needs one).
+    pub async fn metrics_text(&self, token: Option<&str>) -> String {
+        let mut request = reqwest::Client::new().get(format!("{}/metrics", self.url));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        request.send().await.unwrap().text().await.unwrap()
+    }
+
+    /// One series of `/metrics`.
+    pub async fn metric(&self, name: &str, token: Option<&str>) -> u64 {
+        let text = self.metrics_text(token).await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+    }
+
     /// GETs a path as JSON.
     pub async fn get(&self, path: &str) -> Value {
         reqwest::get(format!("{}{path}", self.url))

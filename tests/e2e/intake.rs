@@ -82,12 +82,7 @@ async fn duplicate_event_ids_are_ignored() {
             .len(),
         2
     );
-    let metrics = reqwest::get(format!("{}/metrics", engine.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = engine.metrics_text(None).await;
     assert!(
         metrics.contains("mikawaya_events_accepted_total 2"),
         "{metrics}"
@@ -247,17 +242,6 @@ async fn silent_target() -> String {
 }
 
 /// The value of one series in `/metrics`.
-async fn metric(engine: &crate::harness::Engine, name: &str) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", engine.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-}
 
 #[tokio::test]
 async fn a_full_backlog_gets_503_with_retry_after_and_the_refused_events_are_not_stored() {
@@ -274,15 +258,15 @@ async fn a_full_backlog_gets_503_with_retry_after_and_the_refused_events_are_not
         assert_eq!(status, 202);
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while metric(&engine, "mikawaya_runs_in_flight").await < 3 {
+    while engine.metric("mikawaya_runs_in_flight", None).await < 3 {
         assert!(
             std::time::Instant::now() < deadline,
             "the runs never started"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(metric(&engine, "mikawaya_backlog").await, 3);
-    assert_eq!(metric(&engine, "mikawaya_backlog_bound").await, 3);
+    assert_eq!(engine.metric("mikawaya_backlog", None).await, 3);
+    assert_eq!(engine.metric("mikawaya_backlog_bound", None).await, 3);
     let refused = reqwest::Client::new()
         .post(format!("{}/events", engine.url))
         .header("content-type", "application/json")
@@ -301,10 +285,15 @@ async fn a_full_backlog_gets_503_with_retry_after_and_the_refused_events_are_not
         "{answer}"
     );
     assert_eq!(
-        metric(&engine, "mikawaya_events_pushed_back_total").await,
+        engine
+            .metric("mikawaya_events_pushed_back_total", None)
+            .await,
         1
     );
-    assert_eq!(metric(&engine, "mikawaya_events_accepted_total").await, 3);
+    assert_eq!(
+        engine.metric("mikawaya_events_accepted_total", None).await,
+        3
+    );
     let explained = engine.get("/events/b3/explain").await;
     assert!(
         explained.get("error").is_some(),

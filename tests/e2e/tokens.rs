@@ -286,4 +286,6 @@ async fn each_token_has_its_own_intake_rate_and_a_refused_request_stores_nothing
         (202, Some(15)),
         "{answer}"
     );
+    let limited = engine.metric("mikawaya_events_rate_limited_total", Some(ADMIN));
+    assert_eq!(limited.await, 2, "the two refused requests are counted");
 }

@@ -112,7 +112,7 @@ async fn accept(
         e.source = source.map(String::from);
     }
     s.limits.check(who, events.len()).map_err(|e| {
-        Metrics::add(&s.engine.metrics().events_pushed_back, 1);
+        Metrics::add(&s.engine.metrics().events_rate_limited, 1);
         let wait = match &e {
             LimitError::Over { retry_after, .. } => retry_after.as_secs_f64().ceil().max(1.0),
             LimitError::TooLarge { .. } => 1.0,

@@ -10,7 +10,7 @@ pub async fn metrics(State(s): State<AppState>) -> String {
     let m = s.engine.metrics();
     let load = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
     let (batches, transitions) = s.engine.commit_counts();
-    let series: [(&str, &str, &str, u64); 15] = [
+    let series: [(&str, &str, &str, u64); 16] = [
         (
             "mikawaya_events_accepted_total",
             "counter",
@@ -34,6 +34,12 @@ pub async fn metrics(State(s): State<AppState>) -> String {
             "counter",
             "Requests refused with 503 because the backlog passed its bound.",
             load(&m.events_pushed_back),
+        ),
+        (
+            "mikawaya_events_rate_limited_total",
+            "counter",
+            "Requests refused with 429 because their token or source was over --rate-limit.",
+            load(&m.events_rate_limited),
         ),
         (
             "mikawaya_runs_started_total",

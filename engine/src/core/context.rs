@@ -84,6 +84,8 @@ pub struct Metrics {
     pub runs_in_flight: AtomicU64,
     /// Requests refused because the backlog passed its bound.
     pub events_pushed_back: AtomicU64,
+    /// Requests refused because their token or source was over its rate limit.
+    pub events_rate_limited: AtomicU64,
 }
 
 impl Metrics {
