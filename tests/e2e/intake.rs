@@ -294,6 +294,18 @@ async fn a_full_backlog_gets_503_with_retry_after_and_the_refused_events_are_not
         engine.metric("mikawaya_events_accepted_total", None).await,
         3
     );
+    // `mikawaya status` says so too, and exits 1 while the engine pushes back.
+    let status = std::process::Command::new(crate::harness::binary())
+        .args(["status", "--url", &engine.url])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(1), "{out}");
+    assert!(
+        out.starts_with("pushing back") && out.contains("backlog            3 of 3"),
+        "{out}"
+    );
+    assert!(out.contains("pushed back (503)  1"), "{out}");
     let explained = engine.get("/events/b3/explain").await;
     assert!(
         explained.get("error").is_some(),

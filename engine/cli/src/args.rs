@@ -1,7 +1,7 @@
 //! The `mikawaya` command line: argument parsing and the commands that need no server.
 
 use crate::serve_args::ServeArgs;
-use crate::{bench, chaos, client, insight, plugin, tokens, validate};
+use crate::{bench, chaos, client, insight, plugin, status, tokens, validate};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use mikawaya_dsl::{compile_file, graph, schema};
@@ -113,6 +113,8 @@ pub enum Command {
     },
     /// Create, list and revoke scoped API tokens.
     Token(tokens::TokenArgs),
+    /// Whether a running engine keeps up: backlog and its bound, timer lag, push-backs.
+    Status(status::StatusArgs),
     /// Show the audit log: who changed what through the API.
     Audit(tokens::AuditArgs),
     /// List tasks created by `task.create`.
@@ -183,6 +185,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Tasks { url, token } => client::get_print(&url, token, "/tasks").await,
         Command::Token(args) => tokens::run(args).await,
         Command::Audit(args) => tokens::audit(args).await,
+        Command::Status(args) => status::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Chaos(args) => tokio::task::block_in_place(|| chaos::run(args)),
     }

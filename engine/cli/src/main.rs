@@ -8,6 +8,7 @@ mod insight;
 mod log_writer;
 mod plugin;
 mod serve_args;
+mod status;
 mod tokens;
 mod validate;
 

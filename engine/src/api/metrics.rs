@@ -10,7 +10,13 @@ pub async fn metrics(State(s): State<AppState>) -> String {
     let m = s.engine.metrics();
     let load = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
     let (batches, transitions) = s.engine.commit_counts();
-    let series: [(&str, &str, &str, u64); 16] = [
+    // How late the earliest due timer is (0 when nothing is overdue): one read of an index.
+    let now = s.engine.clock().now_ms();
+    let timer_lag_ms = match s.engine.next_timer().await {
+        Ok(Some(due)) => (now - due).max(0) as u64,
+        _ => 0,
+    };
+    let series: [(&str, &str, &str, u64); 17] = [
         (
             "mikawaya_events_accepted_total",
             "counter",
@@ -100,6 +106,12 @@ pub async fn metrics(State(s): State<AppState>) -> String {
             "gauge",
             "Work not yet done: unmatched events plus ready and executing runs.",
             s.engine.backlog(),
+        ),
+        (
+            "mikawaya_timer_lag_ms",
+            "gauge",
+            "How long the earliest due timer (a next step, a retry, a wait's timeout) has been due without being taken.",
+            timer_lag_ms,
         ),
         (
             "mikawaya_backlog_bound",
