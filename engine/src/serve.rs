@@ -209,8 +209,7 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// Sleeps for `d`, or until woken, the executor took ready runs, or told to stop; returns
-/// `false` when stopping.
+/// Matches stored events until told to stop ([`Engine::match_continuously`]).
 async fn event_loop(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
     engine.match_continuously(stop).await
 }

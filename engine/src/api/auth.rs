@@ -37,17 +37,13 @@ pub async fn auth(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let saving = req.method() == Method::PUT;
-    if saving && !s.access.has_write_token() && s.access.is_open() {
-        return Err(ApiError::Forbidden(
-            "saving workflows needs the engine to run with --token (the write token)".into(),
-        ));
-    }
     let identity = if s.access.is_open() {
-        Identity {
-            name: "anonymous".into(),
-            scopes: [Scope::Admin].into(),
+        if req.method() == Method::PUT {
+            return Err(ApiError::Forbidden(
+                "saving workflows needs the engine to run with --token (the write token)".into(),
+            ));
         }
+        Identity::anonymous()
     } else {
         let given = req
             .headers()

@@ -96,9 +96,7 @@ async fn add_suppression(
     let address = body.address.to_lowercase();
     let detail = json!({ "reason": reason });
     record(&s, &who, "suppression.added", &address, detail).await?;
-    Ok(Json(
-        json!({ "address": body.address.to_lowercase(), "reason": reason }),
-    ))
+    Ok(Json(json!({ "address": address, "reason": reason })))
 }
 
 async fn remove_suppression(

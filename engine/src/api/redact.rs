@@ -4,7 +4,6 @@
 //! dead-letter inputs), each replaced by a note naming the scope.
 
 use crate::core::access::{Identity, Scope};
-use crate::store::{DeadLetterRow, RunRow, TaskRow, TimelineEntry};
 use serde_json::{json, Value};
 
 /// What stands in for hidden data.
@@ -12,48 +11,12 @@ pub fn hidden() -> Value {
     json!({ "hidden": "needs the customers:read scope" })
 }
 
-/// Whether `who` sees personal data.
-fn sees(who: &Identity) -> bool {
-    who.may(Scope::CustomersRead)
-}
-
-/// Runs as `who` may see them.
-pub fn runs(who: &Identity, mut runs: Vec<RunRow>) -> Vec<RunRow> {
-    if !sees(who) {
-        runs.iter_mut().for_each(|r| r.context = hidden());
+/// Replaces the data (`field`) of each of `rows` with [`hidden`] unless `who` may read
+/// customers' personal data; e.g. `hide(&who, &mut runs, |r| &mut r.context)`.
+pub fn hide<T>(who: &Identity, rows: &mut [T], field: impl Fn(&mut T) -> &mut Value) {
+    if !who.may(Scope::CustomersRead) {
+        for row in rows {
+            *field(row) = hidden();
+        }
     }
-    runs
-}
-
-/// Timeline lines as `who` may see them.
-pub fn timeline(who: &Identity, mut lines: Vec<TimelineEntry>) -> Vec<TimelineEntry> {
-    if !sees(who) {
-        lines.iter_mut().for_each(|l| l.detail = hidden());
-    }
-    lines
-}
-
-/// Timeline lines with their run ids as `who` may see them.
-pub fn lines_of_runs(
-    who: &Identity,
-    lines: Vec<(String, TimelineEntry)>,
-) -> Vec<(String, TimelineEntry)> {
-    let (ids, entries): (Vec<_>, Vec<_>) = lines.into_iter().unzip();
-    ids.into_iter().zip(timeline(who, entries)).collect()
-}
-
-/// Tasks as `who` may see them.
-pub fn tasks(who: &Identity, mut tasks: Vec<TaskRow>) -> Vec<TaskRow> {
-    if !sees(who) {
-        tasks.iter_mut().for_each(|t| t.data = hidden());
-    }
-    tasks
-}
-
-/// Dead letters as `who` may see them.
-pub fn dead_letters(who: &Identity, mut letters: Vec<DeadLetterRow>) -> Vec<DeadLetterRow> {
-    if !sees(who) {
-        letters.iter_mut().for_each(|d| d.input = hidden());
-    }
-    letters
 }

@@ -29,7 +29,9 @@ async fn list_runs(
     Extension(who): Extension<Identity>,
     ApiQuery(f): ApiQuery<RunFilter>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(redact::runs(&who, s.engine.runs(&f).await?))))
+    let mut runs = s.engine.runs(&f).await?;
+    redact::hide(&who, &mut runs, |r| &mut r.context);
+    Ok(Json(json!(runs)))
 }
 
 async fn get_run(
@@ -37,30 +39,32 @@ async fn get_run(
     Extension(who): Extension<Identity>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    let (run, timeline) = s
+    let (mut run, mut timeline) = s
         .engine
         .run_with_timeline(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
-    let run = redact::runs(&who, vec![run]);
-    let timeline = redact::timeline(&who, timeline);
-    Ok(Json(json!({ "run": run[0], "timeline": timeline })))
+    redact::hide(&who, std::slice::from_mut(&mut run), |r| &mut r.context);
+    redact::hide(&who, &mut timeline, |l| &mut l.detail);
+    Ok(Json(json!({ "run": run, "timeline": timeline })))
 }
 
 async fn list_tasks(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,
 ) -> ApiResult<Json<Value>> {
-    let tasks = s.engine.tasks(LIST_LIMIT).await?;
-    Ok(Json(json!(redact::tasks(&who, tasks))))
+    let mut tasks = s.engine.tasks(LIST_LIMIT).await?;
+    redact::hide(&who, &mut tasks, |t| &mut t.data);
+    Ok(Json(json!(tasks)))
 }
 
 async fn list_dead_letters(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,
 ) -> ApiResult<Json<Value>> {
-    let letters = s.engine.dead_letters(LIST_LIMIT).await?;
-    Ok(Json(json!(redact::dead_letters(&who, letters))))
+    let mut letters = s.engine.dead_letters(LIST_LIMIT).await?;
+    redact::hide(&who, &mut letters, |d| &mut d.input);
+    Ok(Json(json!(letters)))
 }
 
 async fn retry_dead_letter(

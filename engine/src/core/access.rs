@@ -108,6 +108,11 @@ impl Identity {
         self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
     }
 
+    /// The caller of an open API (no token of any kind configured): may do everything.
+    pub fn anonymous() -> Self {
+        Identity::new("anonymous", [Scope::Admin])
+    }
+
     /// Its scopes, comma-separated.
     pub fn scope_list(&self) -> String {
         let names: Vec<&str> = self.scopes.iter().map(|s| s.as_str()).collect();
@@ -170,11 +175,6 @@ impl Access {
         self.bootstrap_write.is_none()
             && self.bootstrap_read.is_none()
             && self.stored.read().expect("tokens").is_empty()
-    }
-
-    /// Whether a bootstrap write token is configured.
-    pub fn has_write_token(&self) -> bool {
-        self.bootstrap_write.is_some()
     }
 
     /// Who `bearer` is, if it is an active token.

@@ -113,14 +113,6 @@ pub struct Machine<'w> {
     run_value: Value,
 }
 
-/// Whether executing `run` on `workflow` needs the run's customer: it has one, is not finished,
-/// and the workflow's steps read it (or its version is not loaded).
-pub fn reads_customer(run: &RunRow, workflow: Option<&RuntimeWorkflow>) -> bool {
-    run.customer_id.is_some()
-        && !run.status.is_final()
-        && workflow.is_none_or(|w| w.steps_read_customer)
-}
-
 /// What an action may leave in the run by default: 64 KiB of JSON.
 pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
 
@@ -171,9 +163,12 @@ impl<'w> Machine<'w> {
         &self.customer
     }
 
-    /// Whether the run needs its customer (see [`reads_customer`]).
+    /// Whether the run needs its customer: it has one, is not finished, and its workflow's steps
+    /// read it (or its version is not loaded).
     pub fn needs_customer(&self) -> bool {
-        reads_customer(&self.run, self.workflow)
+        self.run.customer_id.is_some()
+            && !self.run.status.is_final()
+            && self.workflow.is_none_or(|w| w.steps_read_customer)
     }
 
     /// Sets the customer (after [`Machine::needs_customer`]).

@@ -86,7 +86,7 @@ impl RuntimeWorkflow {
                 (tz, Some(schedule))
             }
         };
-        let resolved = ir
+        let resolved: Vec<Option<ResolvedAction>> = ir
             .steps
             .iter()
             .map(|s| match &s.kind {
@@ -101,31 +101,18 @@ impl RuntimeWorkflow {
                 _ => None,
             })
             .collect();
-        let mut w = RuntimeWorkflow {
+        let steps_read_customer = ir
+            .steps
+            .iter()
+            .zip(&resolved)
+            .any(|(step, action)| step_reads_customer(&step.kind, action.as_ref()));
+        Ok(RuntimeWorkflow {
             ir,
             tz,
             schedule,
             actions: resolved,
-            steps_read_customer: true,
-        };
-        w.steps_read_customer = (0..w.ir.steps.len()).any(|i| w.step_reads_customer(i));
-        Ok(w)
-    }
-
-    fn step_reads_customer(&self, index: usize) -> bool {
-        let customer = mikawaya_dsl::expr::Root::Customer;
-        match &self.ir.steps[index].kind {
-            StepKind::Action { args, .. } => {
-                self.channel(index).is_some()
-                    || self.uses_scope(index)
-                    || args.values().any(|a| a.reads(customer))
-            }
-            StepKind::Branch { condition, .. } => condition.node.reads(customer),
-            StepKind::Wait { until, .. } => until
-                .as_ref()
-                .is_some_and(|u| u.match_key.node.reads(customer)),
-            StepKind::Exit { .. } => false,
-        }
+            steps_read_customer,
+        })
     }
 
     /// The implementation of the action at step `index`.
@@ -191,6 +178,25 @@ impl std::ops::Deref for RuntimeWorkflow {
     /// The IR's fields (`name`, `steps`, `trigger`, …) read through the runtime form.
     fn deref(&self) -> &Workflow {
         &self.ir
+    }
+}
+
+/// Whether a step reads the run's customer: an argument naming `customer`, a customer-facing
+/// action (consent, address), an action given the templates' scope (an action that is not
+/// loaded counts as one, as in [`RuntimeWorkflow::uses_scope`]), a branch or a wait's
+/// correlation key naming it.
+fn step_reads_customer(step: &StepKind, action: Option<&ResolvedAction>) -> bool {
+    let customer = mikawaya_dsl::expr::Root::Customer;
+    match step {
+        StepKind::Action { args, .. } => {
+            action.is_none_or(|a| a.channel.is_some() || a.uses_scope)
+                || args.values().any(|a| a.reads(customer))
+        }
+        StepKind::Branch { condition, .. } => condition.node.reads(customer),
+        StepKind::Wait { until, .. } => until
+            .as_ref()
+            .is_some_and(|u| u.match_key.node.reads(customer)),
+        StepKind::Exit { .. } => false,
     }
 }
 

@@ -225,16 +225,6 @@ impl Sources {
     pub fn get(&self, name: &str) -> Option<&Source> {
         self.by_name.get(name)
     }
-
-    /// How many sources there are.
-    pub fn len(&self) -> usize {
-        self.by_name.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -338,7 +328,6 @@ mod tests {
         };
         let text = "shop: { secret_env: SHOP_SECRET }\ndesk:\n  secret_file: /secrets/desk\n  tolerance: 1m\n";
         let sources = Sources::parse(text, &env, &read).unwrap();
-        assert_eq!(sources.len(), 2);
         assert_eq!(sources.get("desk").unwrap().tolerance_ms, 60_000);
         assert_eq!(sources.get("desk").unwrap().secrets.len(), 2);
         assert_eq!(
