@@ -165,21 +165,15 @@ impl Sim<'_> {
     }
 
     /// One random step of the schedule.
-    async fn step(
-        &self,
-        p: &Process,
-        maker: &mut EventMaker,
-        sent: &mut Vec<SentEvent>,
-        unacked: &mut Vec<Request>,
-    ) -> Result<(), EngineError> {
+    async fn step(&self, p: &Process, senders: &mut Senders) -> Result<(), EngineError> {
         let rng = &self.world.rng;
         match rng.below(100) {
-            0..=24 => self.send_events(p, maker, sent, unacked).await,
+            0..=24 => self.send_events(p, senders).await,
             25..=36 => {
                 let matched = p.engine.process_events().await?;
                 self.world.note(format!("matched {matched} event(s)"));
             }
-            37..=44 => self.match_pipelined(p, maker, sent, unacked).await?,
+            37..=44 => self.match_pipelined(p, senders).await?,
             45..=66 => {
                 let executed = p.engine.process_due().await?;
                 self.world.note(format!("executed {executed} timer(s)"));
@@ -220,7 +214,7 @@ impl Sim<'_> {
                     Request::Suppress(address(any_customer(rng)), rng.chance(50))
                 };
                 if !self.request(p, &request).await {
-                    unacked.push(request);
+                    senders.unacked.push(request);
                 }
             }
             _ => {
@@ -239,43 +233,31 @@ impl Sim<'_> {
     }
 
     /// Sends one to four events, now and then one sent before (a client's retry).
-    async fn send_events(
-        &self,
-        p: &Process,
-        maker: &mut EventMaker,
-        sent: &mut Vec<SentEvent>,
-        unacked: &mut Vec<Request>,
-    ) {
+    async fn send_events(&self, p: &Process, senders: &mut Senders) {
         let rng = &self.world.rng;
         let mut batch = vec![];
         for _ in 0..=rng.below(3) {
-            if !sent.is_empty() && rng.chance(10) {
-                batch.push(rng.pick(sent).clone());
+            if !senders.sent.is_empty() && rng.chance(10) {
+                batch.push(rng.pick(&senders.sent).clone());
             } else {
-                let event = maker.next(rng);
-                sent.push(event.clone());
+                let event = senders.maker.next(rng);
+                senders.sent.push(event.clone());
                 batch.push(event);
             }
         }
         let request = Request::Events(batch);
         if !self.request(p, &request).await {
-            unacked.push(request);
+            senders.unacked.push(request);
         }
     }
 
     /// The serving matcher's pipeline (`Engine::match_continuously`): a batch is matched, more
     /// events arrive, and the next batch is matched while the first one commits, seeing its
     /// customer changes, enrollments and started runs only through the carry; then it commits.
-    async fn match_pipelined(
-        &self,
-        p: &Process,
-        maker: &mut EventMaker,
-        sent: &mut Vec<SentEvent>,
-        unacked: &mut Vec<Request>,
-    ) -> Result<(), EngineError> {
+    async fn match_pipelined(&self, p: &Process, senders: &mut Senders) -> Result<(), EngineError> {
         let mut carry = crate::core::carry::Carry::default();
         let first = p.engine.prepare_events(&mut carry).await?;
-        self.send_events(p, maker, sent, unacked).await;
+        self.send_events(p, senders).await;
         let Some(first) = first else {
             self.world.note("pipelined: nothing to match".into());
             return Ok(());
@@ -329,6 +311,15 @@ impl Sim<'_> {
     }
 }
 
+/// The simulated clients: the events they make, every event sent, and the requests not
+/// acknowledged yet (re-sent after a crash).
+#[derive(Default)]
+struct Senders {
+    maker: EventMaker,
+    sent: Vec<SentEvent>,
+    unacked: Vec<Request>,
+}
+
 /// Runs one seed with the simulator's workflows in `workflows` (see [`write_workflows`]).
 /// Needs a Tokio runtime with time paused, so hung actions meet their timeout at once.
 pub async fn run_seed(seed: u64, workflows: &Path, options: &ChaosOptions) -> SeedOutcome {
@@ -343,21 +334,21 @@ pub async fn run_seed(seed: u64, workflows: &Path, options: &ChaosOptions) -> Se
         seed,
         ..SeedOutcome::default()
     };
-    let (mut maker, mut sent, mut unacked) = (EventMaker::default(), vec![], vec![]);
+    let mut senders = Senders::default();
     let result = async {
         let mut p = sim.boot().await?;
         for _ in 0..options.steps {
-            let result = sim.step(&p, &mut maker, &mut sent, &mut unacked).await;
+            let result = sim.step(&p, &mut senders).await;
             if p.faults.is_dead() {
                 outcome.crashes += 1;
-                p = sim.restart(&mut unacked).await?;
+                p = sim.restart(&mut senders.unacked).await?;
             } else if let Err(e) = result {
                 sim.world
                     .violation(format!("the engine failed without a crash: {e}"));
             }
         }
         sim.world.failures.store(false, Ordering::SeqCst);
-        let p = sim.restart(&mut unacked).await?;
+        let p = sim.restart(&mut senders.unacked).await?;
         sim.drain(&p).await;
         Ok::<(), String>(())
     }
@@ -365,8 +356,8 @@ pub async fn run_seed(seed: u64, workflows: &Path, options: &ChaosOptions) -> Se
     if let Err(e) = result {
         sim.world.violation(e);
     }
-    checks::check_end(&sim.world, &*sim.truth, &sent, CAP).await;
-    outcome.events = sent.len();
+    checks::check_end(&sim.world, &*sim.truth, &senders.sent, CAP).await;
+    outcome.events = senders.sent.len();
     outcome.effects = sim.world.effects.lock().expect("effects").len();
     outcome.violations = sim.world.violations.lock().expect("violations").clone();
     outcome.trace = sim.world.trace.lock().expect("trace").clone();
