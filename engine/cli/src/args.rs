@@ -42,12 +42,9 @@ pub enum Command {
     Explain {
         /// The event id.
         event_id: String,
-        /// Engine URL.
-        #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
-        url: String,
-        /// Bearer token.
-        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        /// The engine to ask.
+        #[command(flatten)]
+        remote: client::Remote,
     },
     /// Run a workflow file over the stored event history in a sandbox and report what it would do.
     Replay(insight::ReplayArgs),
@@ -68,12 +65,9 @@ pub enum Command {
     SendEvent {
         /// The event as JSON; `-` or nothing reads standard input.
         json: Option<String>,
-        /// Engine URL.
-        #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
-        url: String,
-        /// Bearer token.
-        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        /// The engine to ask.
+        #[command(flatten)]
+        remote: client::Remote,
         /// Send as this signed source (`POST /sources/<name>/events`), signing the body with the
         /// secret in `MIKAWAYA_SOURCE_SECRET`.
         #[arg(long)]
@@ -92,24 +86,18 @@ pub enum Command {
         /// Only this status (active, waiting, completed, exited, failed).
         #[arg(long)]
         status: Option<String>,
-        /// Engine URL.
-        #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
-        url: String,
-        /// Bearer token.
-        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        /// The engine to ask.
+        #[command(flatten)]
+        remote: client::Remote,
     },
     /// List dead letters, or send one back for another try.
     DeadLetters {
         /// Retry this dead letter.
         #[arg(long)]
         retry: Option<i64>,
-        /// Engine URL.
-        #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
-        url: String,
-        /// Bearer token.
-        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        /// The engine to ask.
+        #[command(flatten)]
+        remote: client::Remote,
     },
     /// Create, list and revoke scoped API tokens.
     Token(tokens::TokenArgs),
@@ -119,12 +107,9 @@ pub enum Command {
     Audit(tokens::AuditArgs),
     /// List tasks created by `task.create`.
     Tasks {
-        /// Engine URL.
-        #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
-        url: String,
-        /// Bearer token.
-        #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        /// The engine to ask.
+        #[command(flatten)]
+        remote: client::Remote,
     },
     /// Measure durable event intake over HTTP (starts its own engine unless --url is given).
     Bench(bench::BenchArgs),
@@ -142,11 +127,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Validate { paths, plugins } => validate::validate(paths, plugins),
         Command::Test { paths } => rule_tests(paths).await,
         Command::Plugin(cmd) => plugin::run(cmd).await,
-        Command::Explain {
-            event_id,
-            url,
-            token,
-        } => insight::explain(&url, token, &event_id).await,
+        Command::Explain { event_id, remote } => {
+            insight::explain(&remote.url, remote.token, &event_id).await
+        }
         Command::Replay(args) => insight::replay(args).await,
         Command::Graph { file, format } => {
             let text = std::fs::read_to_string(&file)
@@ -167,22 +150,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::SendEvent {
             json,
-            url,
-            token,
+            remote,
             source,
-        } => client::send_event(&url, token, json, source).await,
+        } => client::send_event(&remote.url, remote.token, json, source).await,
         Command::Runs {
             id,
             customer,
             workflow,
             status,
-            url,
-            token,
-        } => client::runs(&url, token, id, customer, workflow, status).await,
-        Command::DeadLetters { retry, url, token } => {
-            client::dead_letters(&url, token, retry).await
+            remote,
+        } => client::runs(&remote.url, remote.token, id, customer, workflow, status).await,
+        Command::DeadLetters { retry, remote } => {
+            client::dead_letters(&remote.url, remote.token, retry).await
         }
-        Command::Tasks { url, token } => client::get_print(&url, token, "/tasks").await,
+        Command::Tasks { remote } => client::get_print(&remote.url, remote.token, "/tasks").await,
         Command::Token(args) => tokens::run(args).await,
         Command::Audit(args) => tokens::audit(args).await,
         Command::Status(args) => status::run(args).await,

@@ -4,6 +4,23 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 use std::io::Read;
 
+/// Where a running engine is, and the token to call it with (the options every command that
+/// talks to one shares).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Remote {
+    /// Engine URL.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8080",
+        env = "MIKAWAYA_URL",
+        global = true
+    )]
+    pub url: String,
+    /// Bearer token (with the scope the command needs).
+    #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+}
+
 /// A request to `url`, with the bearer token if one is given.
 pub(crate) fn request(
     method: reqwest::Method,

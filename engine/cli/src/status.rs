@@ -2,19 +2,16 @@
 //! against its bound, unmatched events, ready and executing runs, how late the earliest due
 //! timer is, and the requests pushed back.
 
-use crate::client::request;
+use crate::client::{request, Remote};
 use anyhow::{bail, Context};
 use std::collections::HashMap;
 
 /// `status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// Engine URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
-    url: String,
-    /// Bearer token (`runs:read`).
-    #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    /// The engine to ask (a token with the scope the command needs).
+    #[command(flatten)]
+    remote: Remote,
 }
 
 /// The series of a Prometheus text page, by name (unlabelled ones only).
@@ -57,11 +54,11 @@ fn summary(text: &str) -> anyhow::Result<String> {
 
 /// Prints the status; exit code 1 while the engine pushes back.
 pub async fn run(args: StatusArgs) -> anyhow::Result<i32> {
-    let base = args.url.trim_end_matches('/');
+    let base = args.remote.url.trim_end_matches('/');
     let resp = request(
         reqwest::Method::GET,
         &format!("{base}/metrics"),
-        &args.token,
+        &args.remote.token,
     )
     .send()
     .await

@@ -1,7 +1,7 @@
 //! `mikawaya token create|list|revoke` (scoped API tokens) and `mikawaya audit` (who changed
 //! what), through a running engine's API (an admin token, e.g. the bootstrap `--token`).
 
-use crate::client::{print_response, request};
+use crate::client::{print_response, request, Remote};
 use anyhow::Context;
 use serde_json::json;
 
@@ -10,17 +10,9 @@ use serde_json::json;
 pub struct TokenArgs {
     #[command(subcommand)]
     action: TokenAction,
-    /// Engine URL.
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:8080",
-        env = "MIKAWAYA_URL",
-        global = true
-    )]
-    url: String,
-    /// Bearer token with the admin scope.
-    #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true, global = true)]
-    token: Option<String>,
+    /// The engine to ask (a token with the scope the command needs).
+    #[command(flatten)]
+    remote: Remote,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -50,35 +42,41 @@ pub struct AuditArgs {
     /// Most entries.
     #[arg(long, default_value_t = 200)]
     limit: i64,
-    /// Engine URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080", env = "MIKAWAYA_URL")]
-    url: String,
-    /// Bearer token with the admin scope.
-    #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    /// The engine to ask (a token with the scope the command needs).
+    #[command(flatten)]
+    remote: Remote,
 }
 
 /// Prints the audit log.
 pub async fn audit(args: AuditArgs) -> anyhow::Result<i32> {
     let path = format!("/audit?limit={}", args.limit);
-    crate::client::get_print(args.url.trim_end_matches('/'), args.token, &path).await
+    crate::client::get_print(
+        args.remote.url.trim_end_matches('/'),
+        args.remote.token,
+        &path,
+    )
+    .await
 }
 
 /// Runs a `token` command.
 pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
-    let base = args.url.trim_end_matches('/');
+    let base = args.remote.url.trim_end_matches('/');
     let req = match &args.action {
         TokenAction::Create { name, scopes } => request(
             reqwest::Method::POST,
             &format!("{base}/tokens"),
-            &args.token,
+            &args.remote.token,
         )
         .json(&json!({ "name": name, "scopes": scopes })),
-        TokenAction::List => request(reqwest::Method::GET, &format!("{base}/tokens"), &args.token),
+        TokenAction::List => request(
+            reqwest::Method::GET,
+            &format!("{base}/tokens"),
+            &args.remote.token,
+        ),
         TokenAction::Revoke { name } => request(
             reqwest::Method::DELETE,
             &format!("{base}/tokens/{name}"),
-            &args.token,
+            &args.remote.token,
         ),
     };
     let resp = req
