@@ -33,7 +33,7 @@ impl Node {
             Node::Not(e) => Ok(Val::Bool(!e.eval(scope)?.truthy())),
             Node::Neg(e) => match e.eval(scope)? {
                 Val::Num(n) => Ok(Val::Num(-n)),
-                Val::Dur(d) => Ok(Val::Dur(-d)),
+                Val::Dur(d) => d.checked_neg().map(Val::Dur).ok_or_else(too_long),
                 Val::Null => Ok(Val::Null),
                 v => Err(EvalError::new(format!(
                     "cannot negate {}",
@@ -147,12 +147,12 @@ fn arith<'a>(op: ArithOp, a: Val<'a>, b: Val<'a>) -> Result<Val<'a>, EvalError> 
             Div => x / y,
             Rem => x % y,
         }),
-        (Add, Val::Dur(x), Val::Dur(y)) => Val::Dur(x + y),
-        (Sub, Val::Dur(x), Val::Dur(y)) => Val::Dur(x - y),
+        (Add, Val::Dur(x), Val::Dur(y)) => Val::Dur(x.checked_add(*y).ok_or_else(too_long)?),
+        (Sub, Val::Dur(x), Val::Dur(y)) => Val::Dur(x.checked_sub(*y).ok_or_else(too_long)?),
         (Mul, Val::Dur(x), Val::Num(y)) | (Mul, Val::Num(y), Val::Dur(x)) => {
-            Val::Dur((*x as f64 * y) as i64)
+            Val::Dur(whole_ms(*x as f64 * y)?)
         }
-        (Div, Val::Dur(x), Val::Num(y)) => Val::Dur((*x as f64 / y) as i64),
+        (Div, Val::Dur(x), Val::Num(y)) => Val::Dur(whole_ms(*x as f64 / y)?),
         (Add | Sub, _, Val::Dur(ms)) => shift(op, &a, *ms).ok_or_else(|| bad(&a, &b))?,
         (Add, Val::Dur(ms), _) => shift(op, &b, *ms).ok_or_else(|| bad(&a, &b))?,
         (Sub, _, _) if a.as_time().is_some() && b.as_time().is_some() => Val::Dur(
@@ -163,9 +163,29 @@ fn arith<'a>(op: ArithOp, a: Val<'a>, b: Val<'a>) -> Result<Val<'a>, EvalError> 
     })
 }
 
-/// Moves a date or instant by a duration; whole days keep a date a date.
+/// A duration too long to compute with.
+fn too_long() -> EvalError {
+    EvalError::new("the duration is out of range (about ±292 million years)")
+}
+
+/// Milliseconds of a computed duration, refused when it is not a finite value in range (the
+/// cast would silently saturate, and the next `+` or `-` overflow).
+fn whole_ms(ms: f64) -> Result<i64, EvalError> {
+    if ms.is_finite() && ms.abs() < i64::MAX as f64 {
+        Ok(ms as i64)
+    } else {
+        Err(too_long())
+    }
+}
+
+/// Moves a date or instant by a duration; whole days keep a date a date. `None` when the result
+/// is out of the calendar's range.
 fn shift<'a>(op: ArithOp, base: &Val<'_>, ms: i64) -> Option<Val<'a>> {
-    let ms = if op == ArithOp::Sub { -ms } else { ms };
+    let ms = if op == ArithOp::Sub {
+        ms.checked_neg()?
+    } else {
+        ms
+    };
     let as_date = match base {
         Val::Date(d) => Some(*d),
         Val::Str(s) if s.len() == 10 => base.as_date(),
@@ -173,11 +193,11 @@ fn shift<'a>(op: ArithOp, base: &Val<'_>, ms: i64) -> Option<Val<'a>> {
     };
     match as_date {
         Some(d) if ms % 86_400_000 == 0 => d
-            .checked_add_signed(Duration::days(ms / 86_400_000))
+            .checked_add_signed(Duration::try_days(ms / 86_400_000)?)
             .map(Val::Date),
         _ => base
             .as_time()
-            .and_then(|t| t.checked_add_signed(Duration::milliseconds(ms)))
+            .and_then(|t| t.checked_add_signed(Duration::try_milliseconds(ms)?))
             .map(Val::Time),
     }
 }
