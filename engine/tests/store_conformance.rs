@@ -12,6 +12,9 @@ use restraint::*;
 #[path = "store_conformance/access.rs"]
 mod access;
 use access::*;
+#[path = "store_conformance/run_control.rs"]
+mod run_control;
+use run_control::*;
 
 fn event(
     id: &str,
@@ -575,7 +578,10 @@ macro_rules! conformance {
                 concurrent_claims_never_pass_the_limit_together,
                 tasks_kv_settings_and_versions_are_kept_once,
                 tokens_are_created_once_listed_and_revoked,
-                the_audit_log_keeps_entries_in_order);
+                the_audit_log_keeps_entries_in_order,
+                runs_are_cancelled_once_only_while_unfinished,
+                failed_runs_are_retried_through_their_latest_letter,
+                runs_are_listed_by_start_time_range);
         }
     };
     (@cases $open:expr; $($case:ident),*) => {

@@ -147,6 +147,37 @@ impl Engine {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// `method path` with a JSON `body` and bearer `token`; the status and the JSON answer.
+    pub async fn call(&self, method: &str, path: &str, token: &str, body: &str) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let resp = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Runs `mikawaya ARGS --url … --token TOKEN` against this engine; it must succeed, and its
+    /// standard output is JSON.
+    pub fn cli(&self, args: &[&str], token: &str) -> Value {
+        let out = std::process::Command::new(binary())
+            .args(args)
+            .args(["--url", &self.url, "--token", token])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mikawaya {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     /// The `/metrics` text (with a bearer token when the API needs one).
     pub async fn metrics_text(&self, token: Option<&str>) -> String {
         let mut request = reqwest::Client::new().get(format!("{}/metrics", self.url));

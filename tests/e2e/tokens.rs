@@ -10,33 +10,15 @@ const ADMIN: &str = "admin-bootstrap-token";
 
 /// Runs `mikawaya token …` against `engine` with the admin token; its JSON answer.
 fn token_cli(engine: &Engine, args: &[&str]) -> Value {
-    let out = std::process::Command::new(binary())
-        .arg("token")
-        .args(args)
-        .args(["--url", &engine.url, "--token", ADMIN])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let args: Vec<&str> = ["token"].into_iter().chain(args.iter().copied()).collect();
+    engine.cli(&args, ADMIN)
 }
 
-/// The status of `method path` with bearer `token`, and the answer.
+/// The status of `method path` with bearer `token` (and a lead event as the body), and the
+/// answer.
 async fn call(engine: &Engine, method: &str, path: &str, token: &str) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let resp = reqwest::Client::new()
-        .request(method, format!("{}{path}", engine.url))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(r#"{"id": "l-1", "type": "lead.created", "customer": "c-1"}"#)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let lead = r#"{"id": "l-1", "type": "lead.created", "customer": "c-1"}"#;
+    engine.call(method, path, token, lead).await
 }
 
 #[tokio::test]

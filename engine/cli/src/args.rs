@@ -1,7 +1,7 @@
 //! The `mikawaya` command line: argument parsing and the commands that need no server.
 
 use crate::serve_args::ServeArgs;
-use crate::{bench, chaos, client, insight, plugin, status, tokens, validate};
+use crate::{bench, chaos, client, insight, plugin, run_control, status, tokens, validate};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use mikawaya_dsl::{compile_file, graph, schema};
@@ -83,7 +83,7 @@ pub enum Command {
         /// Only this workflow.
         #[arg(long)]
         workflow: Option<String>,
-        /// Only this status (active, waiting, completed, exited, failed).
+        /// Only this status (active, waiting, completed, exited, failed, cancelled).
         #[arg(long)]
         status: Option<String>,
         /// The engine to ask.
@@ -99,6 +99,11 @@ pub enum Command {
         #[command(flatten)]
         remote: client::Remote,
     },
+    /// Cancel a run, or in bulk a workflow's active and waiting runs picked by status, customer
+    /// and start time.
+    Cancel(run_control::RunControlArgs),
+    /// Send a failed run back to its failed step, or in bulk a workflow's failed runs.
+    Retry(run_control::RunControlArgs),
     /// Create, list and revoke scoped API tokens.
     Token(tokens::TokenArgs),
     /// Whether a running engine keeps up: backlog and its bound, timer lag, push-backs.
@@ -164,6 +169,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             client::dead_letters(&remote.url, remote.token, retry).await
         }
         Command::Tasks { remote } => client::get_print(&remote.url, remote.token, "/tasks").await,
+        Command::Cancel(args) => run_control::run(run_control::Change::Cancel, args).await,
+        Command::Retry(args) => run_control::run(run_control::Change::Retry, args).await,
         Command::Token(args) => tokens::run(args).await,
         Command::Audit(args) => tokens::audit(args).await,
         Command::Status(args) => status::run(args).await,

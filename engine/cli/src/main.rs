@@ -7,6 +7,7 @@ mod client;
 mod insight;
 mod log_writer;
 mod plugin;
+mod run_control;
 mod serve_args;
 mod status;
 mod tokens;

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The token is right but not allowed to do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The thing exists but its state does not allow this (409), e.g. cancelling a finished run.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The body is not of a type this route takes.
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
@@ -97,6 +100,7 @@ impl IntoResponse for ApiError {
                 json!({ "error": format!("{what} not found") }),
             ),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({ "error": m })),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({ "error": m })),
             ApiError::UnsupportedMediaType(m) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 json!({ "error": m, "field": "content-type" }),

@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod metrics;
 mod redact;
+mod run_control;
 mod runs;
 mod tokens;
 mod web;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .merge(workflows::routes())
         .merge(runs::routes())
+        .merge(run_control::routes())
         .merge(tokens::routes())
         .merge(audit::routes())
         .merge(consent::protected())

@@ -28,6 +28,7 @@ pub mod plugins;
 pub mod ready;
 pub mod registry;
 pub mod restraint;
+pub mod run_control;
 pub mod runtime;
 pub mod scheduler;
 pub mod scope;

@@ -108,6 +108,11 @@ impl Engine {
         Ok(self.store().runs(filter).await?)
     }
 
+    /// One run.
+    pub async fn run(&self, id: &str) -> Result<Option<RunRow>, EngineError> {
+        Ok(self.store().run(id).await?)
+    }
+
     /// One run and its timeline.
     pub async fn run_with_timeline(
         &self,

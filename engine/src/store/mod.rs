@@ -124,6 +124,18 @@ pub trait RunStore: Send + Sync {
     /// Sends a dead letter's failed run back to its failed step; returns the run id (`None` when
     /// there is no such letter, it was retried already, or its run is no longer failed).
     async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>>;
+    /// Sends each failed run among `ids` back to its failed step, through its latest dead letter
+    /// not yet retried, in one transaction; the runs sent back.
+    async fn retry_runs(&self, ids: &[String], at: Millis) -> StoreResult<Vec<String>>;
+    /// Cancels each run among `ids` that is still active or waiting (its timer and wait cleared,
+    /// a `cancelled` line with `reason`), in one transaction; the runs cancelled. Bumps their
+    /// revision, so an executor holding one mid-step has its commit refused.
+    async fn cancel_runs(
+        &self,
+        ids: &[String],
+        reason: &str,
+        at: Millis,
+    ) -> StoreResult<Vec<String>>;
 }
 
 /// Cron schedule state and pending date-relative triggers.

@@ -5,6 +5,7 @@ use crate::event::Event;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::status::Cause;
 pub use super::status::RunStatus;
 
 /// A stored run.
@@ -179,10 +180,47 @@ pub struct EarlyExit {
 }
 
 impl EarlyExit {
-    /// The timeline line it adds.
+    /// The run's end it asks for.
+    pub fn end(&self) -> RunEnd<'_> {
+        RunEnd::new(&self.run_id, Cause::Goal, &self.reason, self.at)
+    }
+}
+
+/// An unfinished run ended from outside its steps, by its goal event (`exited`) or by an
+/// operator (`cancelled`): status, reason and end time set, timer and wait cleared, one
+/// run-level timeline line. Applies only while the run's status allows `cause`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEnd<'a> {
+    /// Run id.
+    pub run_id: &'a str,
+    /// What ends it.
+    pub cause: Cause,
+    /// Why, as the run's exit reason.
+    pub reason: &'a str,
+    /// When.
+    pub at: Millis,
+}
+
+impl<'a> RunEnd<'a> {
+    /// Run `run_id` ended by `cause` for `reason` at `at`.
+    pub fn new(run_id: &'a str, cause: Cause, reason: &'a str, at: Millis) -> Self {
+        RunEnd {
+            run_id,
+            cause,
+            reason,
+            at,
+        }
+    }
+
+    /// The status the run ends in (`exited` for a goal, `cancelled` for a cancel).
+    pub fn status(&self) -> RunStatus {
+        crate::store::status::to_statuses(self.cause)[0]
+    }
+
+    /// The timeline line it adds, named after the status.
     pub fn entry(&self) -> TimelineEntry {
         TimelineEntry::run_level(
-            "exited",
+            self.status().as_str(),
             self.at,
             serde_json::json!({ "reason": self.reason }),
         )
@@ -430,11 +468,25 @@ pub struct RunFilter {
     pub workflow: Option<String>,
     /// Only this status.
     pub status: Option<String>,
+    /// Only runs started at or after this instant (RFC 3339).
+    pub started_after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only runs started before this instant (RFC 3339).
+    pub started_before: Option<chrono::DateTime<chrono::Utc>>,
     /// At most this many (default 100).
     pub limit: Option<i64>,
 }
 
 impl RunFilter {
+    /// The start-time range as `[from, to)` milliseconds (the whole range when not set).
+    pub fn started_range(&self) -> (Millis, Millis) {
+        (
+            self.started_after
+                .map_or(Millis::MIN, |t| t.timestamp_millis()),
+            self.started_before
+                .map_or(Millis::MAX, |t| t.timestamp_millis()),
+        )
+    }
+
     /// The limit to apply: 100 by default, between 1 and 10,000.
     pub fn limit(&self) -> i64 {
         self.limit.unwrap_or(100).clamp(1, 10_000)

@@ -20,6 +20,8 @@ pub enum RunStatus {
     Exited,
     /// An action failed for good; see the dead letters.
     Failed,
+    /// Stopped by an operator (`POST /runs/{id}/cancel`, a bulk cancel).
+    Cancelled,
 }
 
 impl RunStatus {
@@ -31,6 +33,7 @@ impl RunStatus {
             RunStatus::Completed => "completed",
             RunStatus::Exited => "exited",
             RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 
@@ -42,6 +45,7 @@ impl RunStatus {
             RunStatus::Completed,
             RunStatus::Exited,
             RunStatus::Failed,
+            RunStatus::Cancelled,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -51,7 +55,7 @@ impl RunStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            RunStatus::Completed | RunStatus::Exited | RunStatus::Failed
+            RunStatus::Completed | RunStatus::Exited | RunStatus::Failed | RunStatus::Cancelled
         )
     }
 }
@@ -67,12 +71,20 @@ pub enum Cause {
     Goal,
     /// An operator retried the run's dead letter.
     Retry,
+    /// An operator cancelled the run.
+    Cancel,
 }
 
 use RunStatus::*;
 
 /// Every cause, for tables and tests.
-pub const CAUSES: [Cause; 4] = [Cause::Step, Cause::EventArrived, Cause::Goal, Cause::Retry];
+pub const CAUSES: [Cause; 5] = [
+    Cause::Step,
+    Cause::EventArrived,
+    Cause::Goal,
+    Cause::Retry,
+    Cause::Cancel,
+];
 
 /// The statuses a run may be in for `cause` to move it.
 pub fn from_statuses(cause: Cause) -> &'static [RunStatus] {
@@ -81,6 +93,7 @@ pub fn from_statuses(cause: Cause) -> &'static [RunStatus] {
         Cause::EventArrived => &[Waiting],
         Cause::Goal => &[Active, Waiting],
         Cause::Retry => &[Failed],
+        Cause::Cancel => &[Active, Waiting],
     }
 }
 
@@ -91,6 +104,7 @@ pub fn to_statuses(cause: Cause) -> &'static [RunStatus] {
         Cause::EventArrived => &[Active, Completed],
         Cause::Goal => &[Exited],
         Cause::Retry => &[Active],
+        Cause::Cancel => &[Cancelled],
     }
 }
 

@@ -13,24 +13,34 @@ waiting   step           active waiting completed exited failed
 completed step           -
 exited    step           -
 failed    step           -
+cancelled step           -
 active    event_arrived  -
 waiting   event_arrived  active completed
 completed event_arrived  -
 exited    event_arrived  -
 failed    event_arrived  -
+cancelled event_arrived  -
 active    goal           exited
 waiting   goal           exited
 completed goal           -
 exited    goal           -
 failed    goal           -
+cancelled goal           -
 active    retry          -
 waiting   retry          -
 completed retry          -
 exited    retry          -
 failed    retry          active
+cancelled retry          -
+active    cancel         cancelled
+waiting   cancel         cancelled
+completed cancel         -
+exited    cancel         -
+failed    cancel         -
+cancelled cancel         -
 ";
 
-const STATUSES: [RunStatus; 5] = [Active, Waiting, Completed, Exited, Failed];
+const STATUSES: [RunStatus; 6] = [Active, Waiting, Completed, Exited, Failed, Cancelled];
 
 fn cause_named(name: &str) -> Cause {
     match name {
@@ -38,6 +48,7 @@ fn cause_named(name: &str) -> Cause {
         "event_arrived" => Cause::EventArrived,
         "goal" => Cause::Goal,
         "retry" => Cause::Retry,
+        "cancel" => Cause::Cancel,
         other => panic!("unknown cause {other}"),
     }
 }
@@ -74,7 +85,7 @@ fn every_allowed_and_refused_transition_matches_the_table() {
 #[test]
 fn finished_runs_never_move_except_a_failed_one_by_retry() {
     for cause in CAUSES {
-        for from in [Completed, Exited] {
+        for from in [Completed, Exited, Cancelled] {
             assert!(STATUSES.iter().all(|to| check(from, *to, cause).is_err()));
         }
     }

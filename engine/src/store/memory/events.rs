@@ -109,16 +109,7 @@ impl EventLog for MemoryStore {
         // New runs first: a goal later in the batch may end one of them.
         let inserted = batch.new_runs.iter().map(|run| s.insert_run(run)).collect();
         for exit in &batch.exits {
-            if let Some(run) = s.run_for(&exit.run_id, Cause::Goal) {
-                run.status = RunStatus::Exited;
-                run.exit_reason = Some(exit.reason.clone());
-                run.ended_at = Some(exit.at);
-                run.updated_at = exit.at;
-                run.rev += 1;
-                s.set_timer(&exit.run_id, None);
-                s.waits.remove(&exit.run_id);
-                s.add_timeline(&exit.run_id, exit.entry());
-            }
+            s.end_run(&exit.end());
         }
         for r in &batch.resumes {
             let status = r.status();

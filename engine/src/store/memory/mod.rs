@@ -129,6 +129,23 @@ impl State {
             .filter(|r| status::from_statuses(cause).contains(&r.status))
     }
 
+    /// Ends an unfinished run from outside its steps (its goal, an operator's cancel), if its
+    /// status still allows it; whether it did.
+    fn end_run(&mut self, end: &RunEnd<'_>) -> bool {
+        let Some(run) = self.run_for(end.run_id, end.cause) else {
+            return false;
+        };
+        run.status = end.status();
+        run.exit_reason = Some(end.reason.to_string());
+        run.ended_at = Some(end.at);
+        run.updated_at = end.at;
+        run.rev += 1;
+        self.set_timer(end.run_id, None);
+        self.waits.remove(end.run_id);
+        self.add_timeline(end.run_id, end.entry());
+        true
+    }
+
     fn insert_run(&mut self, run: &NewRun) -> bool {
         let trigger = (run.workflow.clone(), run.trigger_key.clone());
         if self.runs.contains_key(&run.id) || self.trigger_keys.contains(&trigger) {

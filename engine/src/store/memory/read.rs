@@ -11,10 +11,12 @@ use std::collections::BTreeMap;
 impl ReadModel for MemoryStore {
     async fn runs(&self, f: &RunFilter) -> StoreResult<Vec<RunRow>> {
         let s = self.lock();
+        let (from, to) = f.started_range();
         let mut found: Vec<RunRow> = s
             .runs
             .values()
             .map(|r| &r.row)
+            .filter(|r| (from..to).contains(&r.started_at))
             .filter(|r| f.customer.is_none() || r.customer_id == f.customer)
             .filter(|r| f.workflow.as_ref().is_none_or(|w| &r.workflow == w))
             .filter(|r| f.status.as_ref().is_none_or(|st| r.status.as_str() == st))

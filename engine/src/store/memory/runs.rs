@@ -134,33 +134,64 @@ impl RunStore for MemoryStore {
     }
 
     async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>> {
+        Ok(self.lock().retry_letter(id, at))
+    }
+
+    async fn retry_runs(&self, ids: &[String], at: Millis) -> StoreResult<Vec<String>> {
         let mut s = self.lock();
-        let Some(run_id) = s
+        let mut retried = Vec::new();
+        for run_id in ids {
+            let letter = s
+                .dead_letters
+                .iter()
+                .filter(|d| &d.run_id == run_id && d.retried_at.is_none())
+                .map(|d| d.id)
+                .max();
+            if let Some(run_id) = letter.and_then(|id| s.retry_letter(id, at)) {
+                retried.push(run_id);
+            }
+        }
+        Ok(retried)
+    }
+
+    async fn cancel_runs(
+        &self,
+        ids: &[String],
+        reason: &str,
+        at: Millis,
+    ) -> StoreResult<Vec<String>> {
+        let mut s = self.lock();
+        Ok(ids
+            .iter()
+            .filter(|id| s.end_run(&RunEnd::new(id, Cause::Cancel, reason, at)))
+            .cloned()
+            .collect())
+    }
+}
+
+impl super::State {
+    /// Sends dead letter `id`'s run back to its failed step, unless the letter was retried
+    /// already or the run is no longer failed; the run id.
+    fn retry_letter(&mut self, id: i64, at: Millis) -> Option<String> {
+        let run_id = self
             .dead_letters
             .iter()
             .find(|d| d.id == id && d.retried_at.is_none())
-            .map(|d| d.run_id.clone())
-        else {
-            return Ok(None);
-        };
-        let Some(run) = s.run_for(&run_id, Cause::Retry) else {
-            return Ok(None);
-        };
+            .map(|d| d.run_id.clone())?;
+        let run = self.run_for(&run_id, Cause::Retry)?;
         run.status = RunStatus::Active;
         run.ended_at = None;
         run.exit_reason = None;
         run.updated_at = at;
         run.rev += 1;
-        if let Some(d) = s.dead_letters.iter_mut().find(|d| d.id == id) {
+        if let Some(d) = self.dead_letters.iter_mut().find(|d| d.id == id) {
             d.retried_at = Some(at);
         }
-        s.set_timer(&run_id, Some(Timer::exec(at)));
-        s.add_timeline(&run_id, TimelineEntry::retried(id, at));
-        Ok(Some(run_id))
+        self.set_timer(&run_id, Some(Timer::exec(at)));
+        self.add_timeline(&run_id, TimelineEntry::retried(id, at));
+        Some(run_id)
     }
-}
 
-impl super::State {
     /// Applies one run transition unless the run's revision moved.
     fn commit(&mut self, t: Transition) -> bool {
         let Some(run) = self.runs.get_mut(&t.run_id).map(|r| &mut r.row) else {

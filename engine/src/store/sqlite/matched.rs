@@ -5,7 +5,7 @@
 use super::commit::{insert_runs, mark_processed};
 use super::customers::merge_all;
 use super::restraint::record_consent;
-use super::statements::{add_timeline, clear_wait, statuses_for, TimerColumns};
+use super::statements::{add_timeline, clear_wait, end_run, statuses_for, TimerColumns};
 use crate::store::model::*;
 use crate::store::status::Cause;
 use crate::store::StoreResult;
@@ -21,7 +21,7 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &MatchBatch) -> StoreResult<Vec
     // New runs first: a goal later in the batch may end one of them.
     let inserted = insert_runs(tx, &batch.new_runs)?;
     for exit in &batch.exits {
-        end_run(tx, exit)?;
+        end_run(tx, &exit.end())?;
     }
     for r in &batch.resumes {
         resume(tx, r)?;
@@ -46,24 +46,6 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &MatchBatch) -> StoreResult<Vec
     }
     mark_processed(tx, &batch.seqs)?;
     Ok(inserted)
-}
-
-/// Ends an unfinished run because its goal was reached.
-fn end_run(tx: &Transaction<'_>, exit: &EarlyExit) -> StoreResult<()> {
-    let sql = format!(
-        "UPDATE runs SET status = 'exited', exit_reason = ?1, ended_at = ?2, updated_at = ?2, rev = rev + 1,
-                due_at = NULL, due_kind = NULL, due_attempt = NULL, lease_until = NULL
-         WHERE id = ?3 AND status IN {}",
-        statuses_for(Cause::Goal)
-    );
-    let changed = tx
-        .prepare_cached(&sql)?
-        .execute(params![exit.reason, exit.at, exit.run_id])?;
-    if changed == 1 {
-        clear_wait(tx, &exit.run_id)?;
-        add_timeline(tx, &exit.run_id, &exit.entry())?;
-    }
-    Ok(())
 }
 
 /// Moves a waiting run on because its event arrived (only if it still waits at that step).

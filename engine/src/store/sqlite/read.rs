@@ -52,13 +52,17 @@ impl ReadModel for SqliteStore {
     async fn runs(&self, f: &RunFilter) -> StoreResult<Vec<RunRow>> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR customer_id = ?1) AND (?2 IS NULL OR workflow = ?2) AND (?3 IS NULL OR status = ?3)
+               AND started_at >= ?5 AND started_at < ?6
              ORDER BY started_at DESC, id DESC LIMIT ?4"
         );
+        let (from, to) = f.started_range();
         let rows: Vec<RunRecord> = sqlx::query_as(&sql)
             .bind(&f.customer)
             .bind(&f.workflow)
             .bind(&f.status)
             .bind(f.limit())
+            .bind(from)
+            .bind(to)
             .fetch_all(&self.pool)
             .await?;
         run_rows(rows)

@@ -1,7 +1,7 @@
 //! SQLite [`RunStore`]: runs, timers, waits, enrollments, tasks and dead-letter retries.
 
 use super::rows::{run_rows, RunRecord, TimerRecord, WaitingRecord, RUN_COLUMNS};
-use super::statements::{add_timeline, set_timer, statuses_for};
+use super::statements::{add_timeline, end_run, set_timer, statuses_for};
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::store::model::*;
@@ -130,32 +130,81 @@ impl RunStore for SqliteStore {
     }
 
     async fn retry_dead_letter(&self, id: i64, at: Millis) -> StoreResult<Option<String>> {
+        self.write_tx(move |tx| retry_letter(tx, id, at)).await
+    }
+
+    async fn retry_runs(&self, ids: &[String], at: Millis) -> StoreResult<Vec<String>> {
+        let ids = ids.to_vec();
         self.write_tx(move |tx| {
-            let run_id: Option<String> = tx
-                .query_row(
-                    "SELECT run_id FROM dead_letters WHERE id = ?1 AND retried_at IS NULL",
-                    [id],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            let Some(run_id) = run_id else {
-                return Ok(None);
-            };
-            let sql = format!(
-                "UPDATE runs SET status = 'active', ended_at = NULL, exit_reason = NULL, updated_at = ?1, rev = rev + 1 WHERE id = ?2 AND status IN {}",
-                statuses_for(Cause::Retry)
-            );
-            if tx.execute(&sql, rusqlite::params![at, run_id])? == 0 {
-                return Ok(None);
+            let mut retried = Vec::new();
+            for run_id in &ids {
+                let letter: Option<i64> = tx
+                    .prepare_cached(
+                        "SELECT MAX(id) FROM dead_letters WHERE run_id = ?1 AND retried_at IS NULL",
+                    )?
+                    .query_row([run_id], |row| row.get(0))?;
+                if let Some(run_id) = letter
+                    .map(|id| retry_letter(tx, id, at))
+                    .transpose()?
+                    .flatten()
+                {
+                    retried.push(run_id);
+                }
             }
-            tx.execute(
-                "UPDATE dead_letters SET retried_at = ?1 WHERE id = ?2",
-                rusqlite::params![at, id],
-            )?;
-            set_timer(tx, &run_id, Some(&Timer::exec(at)))?;
-            add_timeline(tx, &run_id, &TimelineEntry::retried(id, at))?;
-            Ok(Some(run_id))
+            Ok(retried)
         })
         .await
     }
+
+    async fn cancel_runs(
+        &self,
+        ids: &[String],
+        reason: &str,
+        at: Millis,
+    ) -> StoreResult<Vec<String>> {
+        let (ids, reason) = (ids.to_vec(), reason.to_string());
+        self.write_tx(move |tx| {
+            let mut cancelled = Vec::new();
+            for run_id in ids {
+                if end_run(tx, &RunEnd::new(&run_id, Cause::Cancel, &reason, at))? {
+                    cancelled.push(run_id);
+                }
+            }
+            Ok(cancelled)
+        })
+        .await
+    }
+}
+
+/// Sends dead letter `id`'s run back to its failed step, unless the letter was retried already
+/// or the run is no longer failed; the run id.
+fn retry_letter(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    at: Millis,
+) -> StoreResult<Option<String>> {
+    let run_id: Option<String> = tx
+        .query_row(
+            "SELECT run_id FROM dead_letters WHERE id = ?1 AND retried_at IS NULL",
+            [id],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(run_id) = run_id else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "UPDATE runs SET status = 'active', ended_at = NULL, exit_reason = NULL, updated_at = ?1, rev = rev + 1 WHERE id = ?2 AND status IN {}",
+        statuses_for(Cause::Retry)
+    );
+    if tx.execute(&sql, rusqlite::params![at, run_id])? == 0 {
+        return Ok(None);
+    }
+    tx.execute(
+        "UPDATE dead_letters SET retried_at = ?1 WHERE id = ?2",
+        rusqlite::params![at, id],
+    )?;
+    set_timer(tx, &run_id, Some(&Timer::exec(at)))?;
+    add_timeline(tx, &run_id, &TimelineEntry::retried(id, at))?;
+    Ok(Some(run_id))
 }

@@ -59,6 +59,28 @@ impl TimerColumns {
     }
 }
 
+/// Ends an unfinished run from outside its steps (its goal, an operator's cancel), if its
+/// status still allows it; whether it did.
+pub(super) fn end_run(tx: &Transaction<'_>, end: &RunEnd<'_>) -> StoreResult<bool> {
+    let sql = format!(
+        "UPDATE runs SET status = ?1, exit_reason = ?2, ended_at = ?3, updated_at = ?3, rev = rev + 1,
+                due_at = NULL, due_kind = NULL, due_attempt = NULL, lease_until = NULL
+         WHERE id = ?4 AND status IN {}",
+        statuses_for(end.cause)
+    );
+    let changed = tx.prepare_cached(&sql)?.execute(params![
+        end.status().as_str(),
+        end.reason,
+        end.at,
+        end.run_id
+    ])?;
+    if changed == 1 {
+        clear_wait(tx, end.run_id)?;
+        add_timeline(tx, end.run_id, &end.entry())?;
+    }
+    Ok(changed == 1)
+}
+
 /// Removes a run's wait-for-event registration, if any.
 pub(super) fn clear_wait(tx: &Transaction<'_>, run_id: &str) -> StoreResult<()> {
     tx.prepare_cached("DELETE FROM waits WHERE run_id = ?1")?

@@ -135,6 +135,8 @@ through_faults!(RunStore {
     fn commit_batch(&self, ts: Vec<Transition>) -> Vec<bool>;
     fn create_task(&self, key: &str, run_id: &str, input: &Value, at: Millis) -> String;
     fn retry_dead_letter(&self, id: i64, at: Millis) -> Option<String>;
+    fn retry_runs(&self, ids: &[String], at: Millis) -> Vec<String>;
+    fn cancel_runs(&self, ids: &[String], reason: &str, at: Millis) -> Vec<String>;
 });
 
 through_faults!(ScheduleStore {
