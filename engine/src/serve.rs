@@ -154,7 +154,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
         None => None,
     };
     let engine = Engine::new(store, clock, actions, config, plugins);
-    crate::core::Metrics::add(&engine.metrics().events_unmatched, unmatched);
+    engine.metrics().events_unmatched.inc_by(unmatched as i64);
     engine.reload().await?;
 
     let (intake, writer) = Intake::start(engine.clone());

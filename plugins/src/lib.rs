@@ -39,6 +39,9 @@ pub struct ActionContext {
     pub scope: Value,
     /// One-click unsubscribe link for the run's customer on this action's channel, if any.
     pub unsubscribe_url: Option<String>,
+    /// The W3C `traceparent` of this call (the trace of the event that started the run), which
+    /// actions that call other services pass on; `None` outside a run.
+    pub traceparent: Option<String>,
 }
 
 impl ActionContext {
@@ -54,6 +57,7 @@ impl ActionContext {
             attempt: 1,
             scope: Value::Null,
             unsubscribe_url: None,
+            traceparent: None,
         }
     }
 }

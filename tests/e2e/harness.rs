@@ -68,7 +68,7 @@ impl Engine {
             .arg("--outbox")
             .arg(outbox)
             .args(extra)
-            .env("MIKAWAYA_LOG", "info,sqlx=warn")
+            .env("MIKAWAYA_LOG", "info,sqlx=warn,mikawaya::trace=debug")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod email;
 mod intake;
+mod metrics;
 mod run_control;
 mod runs;
 mod schedules;

@@ -6,9 +6,11 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use sha2::Digest;
 use std::sync::{Arc, Mutex};
 
-type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+/// What the receiver saw: idempotency key, body and `traceparent` of each call.
+type Seen = Arc<Mutex<Vec<(String, Value, String)>>>;
 
 async fn receiver() -> (String, Seen) {
     let seen: Seen = Arc::default();
@@ -18,10 +20,16 @@ async fn receiver() -> (String, Seen) {
         post(move |headers: HeaderMap, Json(body): Json<Value>| {
             let s = s.clone();
             async move {
-                s.lock().unwrap().push((
-                    headers["idempotency-key"].to_str().unwrap().to_string(),
-                    body,
-                ));
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                s.lock()
+                    .unwrap()
+                    .push((header("idempotency-key"), body, header("traceparent")));
                 "ok"
             }
         }),
@@ -55,13 +63,24 @@ async fn an_event_runs_its_workflow_and_the_action_reaches_the_target() {
     );
     let run_id = runs[0]["id"].as_str().unwrap();
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(
-        seen,
-        vec![(
-            format!("{run_id}:1"),
-            json!({"deal": "D-1", "amount": 5000})
-        )]
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (key, body, traceparent) = &seen[0];
+    assert_eq!(key, &format!("{run_id}:1"));
+    assert_eq!(body, &json!({"deal": "D-1", "amount": 5000}));
+    // The event's trace id (W3C) reaches the target and is on every log line of its path.
+    let trace_id = hex::encode(&sha2::Sha256::digest(b"w1")[..16]);
+    assert!(
+        traceparent.starts_with(&format!("00-{trace_id}-")) && traceparent.ends_with("-01"),
+        "{traceparent}"
     );
+    let log = engine.log();
+    for line in ["event stored", "run started", "action called"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(line) && l.contains(&trace_id)),
+            "no `{line}` line with trace {trace_id}:\n{log}"
+        );
+    }
     let detail = engine.get(&format!("/runs/{run_id}")).await;
     let steps: Vec<&str> = detail["timeline"]
         .as_array()

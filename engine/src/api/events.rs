@@ -5,7 +5,7 @@ use super::{ApiError, ApiPath, ApiResult, AppState};
 use crate::core::access::Identity;
 use crate::core::limits::LimitError;
 use crate::core::sources::SIGNATURE_HEADER;
-use crate::core::Metrics;
+use crate::core::trace;
 use crate::event::parse_events;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -64,7 +64,7 @@ async fn post_source_events(
     };
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     if let Err(e) = source.verify(signature, &body, s.engine.clock().now_ms()) {
-        Metrics::add(&s.engine.metrics().events_rejected, 1);
+        s.engine.metrics().events_rejected.inc();
         return Err(ApiError::BadSignature(format!("source `{name}`: {e}")));
     }
     accept(&s, &headers, &body, Some(&name), &format!("source:{name}")).await
@@ -82,9 +82,24 @@ async fn accept(
     source: Option<&str>,
     who: &str,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let started = std::time::Instant::now();
+    let answer = store_events(s, headers, body, source, who).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    s.engine.metrics().intake_seconds.observe(elapsed);
+    answer
+}
+
+/// Checks the request, validates its events and stores them durably (the 202's promise).
+async fn store_events(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    source: Option<&str>,
+    who: &str,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     if !is_json(content_type) {
-        Metrics::add(&s.engine.metrics().events_rejected, 1);
+        s.engine.metrics().events_rejected.inc();
         return Err(ApiError::UnsupportedMediaType(format!(
             "events must be sent with `Content-Type: application/json` (got {})",
             content_type.map_or("none".into(), |t| format!("`{t}`"))
@@ -92,18 +107,18 @@ async fn accept(
     }
     let (backlog, bound) = (s.engine.backlog(), s.engine.config().max_backlog);
     if backlog >= bound {
-        Metrics::add(&s.engine.metrics().events_pushed_back, 1);
+        s.engine.metrics().events_pushed_back.inc();
         return Err(ApiError::Busy(format!(
             "the engine is behind: {backlog} events and runs are waiting (bound {bound}); nothing of this request was stored, send it again after `Retry-After`"
         )));
     }
     let mut events = parse_events(body, s.engine.clock().now_ms()).map_err(|e| {
-        Metrics::add(&s.engine.metrics().events_rejected, 1);
+        s.engine.metrics().events_rejected.inc();
         ApiError::BadRequest(json!({ "error": e.to_string(), "index": e.index, "field": e.field, "reason": e.message }))
     })?;
     for (index, e) in events.iter_mut().enumerate() {
         if e.source.is_some() {
-            Metrics::add(&s.engine.metrics().events_rejected, 1);
+            s.engine.metrics().events_rejected.inc();
             let message = format!("event {index}: `source` is set by the engine from the route a signed source posts to (`/sources/<name>/events`); remove it");
             return Err(ApiError::BadRequest(
                 json!({ "error": message, "index": index, "field": "source" }),
@@ -112,7 +127,7 @@ async fn accept(
         e.source = source.map(String::from);
     }
     s.limits.check(who, events.len()).map_err(|e| {
-        Metrics::add(&s.engine.metrics().events_rate_limited, 1);
+        s.engine.metrics().events_rate_limited.inc();
         let wait = match &e {
             LimitError::Over { retry_after, .. } => retry_after.as_secs_f64().ceil().max(1.0),
             LimitError::TooLarge { .. } => 1.0,
@@ -125,6 +140,12 @@ async fn accept(
         .submit(events)
         .await
         .map_err(|e| ApiError::Internal(e.0))?;
+    if trace::enabled() {
+        for (id, _) in ids.iter().zip(&fresh).filter(|(_, f)| **f) {
+            let trace_id = trace::trace_id(id);
+            tracing::debug!(target: trace::TARGET, %trace_id, event_id = %id, source, "event stored");
+        }
+    }
     let duplicates: Vec<&String> = ids
         .iter()
         .zip(&fresh)

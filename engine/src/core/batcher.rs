@@ -6,9 +6,9 @@
 //! ([`CustomerReads`]) go through it.
 
 use crate::store::{Store, StoreError, StoreResult};
+use prometheus_client::metrics::counter::Counter;
 use serde_json::Value;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -20,9 +20,9 @@ pub struct Batcher<T, R> {
     turn: tokio::sync::Mutex<()>,
     max: usize,
     /// Calls made.
-    batches: AtomicU64,
+    batches: Counter,
     /// Items sent in them.
-    items: AtomicU64,
+    items: Counter,
 }
 
 impl<T, R> Batcher<T, R> {
@@ -32,17 +32,19 @@ impl<T, R> Batcher<T, R> {
             queue: Mutex::new(Vec::new()),
             turn: tokio::sync::Mutex::new(()),
             max: max.max(1),
-            batches: AtomicU64::new(0),
-            items: AtomicU64::new(0),
+            batches: Counter::default(),
+            items: Counter::default(),
         }
     }
 
     /// `(calls, items)` so far.
     pub fn counts(&self) -> (u64, u64) {
-        (
-            self.batches.load(Ordering::Relaxed),
-            self.items.load(Ordering::Relaxed),
-        )
+        (self.batches.get(), self.items.get())
+    }
+
+    /// The `(calls, items)` counters themselves, to register as metrics.
+    pub fn counters(&self) -> (Counter, Counter) {
+        (self.batches.clone(), self.items.clone())
     }
 
     /// Sends `item` with whatever else is queued through `call`, which answers per item in
@@ -73,8 +75,8 @@ impl<T, R> Batcher<T, R> {
                 queue.drain(..n).collect()
             };
             let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            self.batches.fetch_add(1, Ordering::Relaxed);
-            self.items.fetch_add(items.len() as u64, Ordering::Relaxed);
+            self.batches.inc();
+            self.items.inc_by(items.len() as u64);
             match call(items).await {
                 Ok(answers) => {
                     for (reply, a) in replies.into_iter().zip(answers) {
@@ -131,6 +133,11 @@ impl CustomerReads {
     /// `(reads, customers)` so far.
     pub fn counts(&self) -> (u64, u64) {
         self.batcher.counts()
+    }
+
+    /// The `(reads, customers)` counters, to register as metrics.
+    pub fn counters(&self) -> (Counter, Counter) {
+        self.batcher.counters()
     }
 }
 

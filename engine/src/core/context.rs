@@ -4,11 +4,11 @@
 //! one [`Context`]; the [`crate::core::Engine`] owns it and the loaded workflows.
 
 use crate::clock::Clock;
+use crate::core::metrics::Metrics;
 use crate::core::plugins::Plugins;
 use crate::core::restraint::Restraint;
 use crate::store::{Store, StoreError};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,47 +61,6 @@ impl Default for EngineConfig {
     }
 }
 
-/// Counters exposed on `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Events accepted (new).
-    pub events_accepted: AtomicU64,
-    /// Duplicate events ignored.
-    pub events_duplicate: AtomicU64,
-    /// Events refused as malformed.
-    pub events_rejected: AtomicU64,
-    /// Runs started.
-    pub runs_started: AtomicU64,
-    /// Action calls that succeeded.
-    pub actions_ok: AtomicU64,
-    /// Action calls that failed.
-    pub actions_failed: AtomicU64,
-    /// Runs that ended (completed, exited or failed) in this process.
-    pub runs_ended: AtomicU64,
-    /// Stored events not matched yet.
-    pub events_unmatched: AtomicU64,
-    /// Runs executing now.
-    pub runs_in_flight: AtomicU64,
-    /// Requests refused because the backlog passed its bound.
-    pub events_pushed_back: AtomicU64,
-    /// Requests refused because their token or source was over its rate limit.
-    pub events_rate_limited: AtomicU64,
-}
-
-impl Metrics {
-    /// Adds `n` to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Takes `n` from a gauge, stopping at 0.
-    pub fn sub(gauge: &AtomicU64, n: u64) {
-        let _ = gauge.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-            Some(v.saturating_sub(n))
-        });
-    }
-}
-
 /// Engine errors.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -147,10 +106,7 @@ pub struct Context {
 impl Context {
     /// Work not yet done: events not matched, runs ready or executing.
     pub fn backlog(&self) -> u64 {
-        let m = &self.metrics;
-        m.events_unmatched.load(Ordering::Relaxed)
-            + self.ready.len() as u64
-            + m.runs_in_flight.load(Ordering::Relaxed)
+        self.metrics.backlog(self.ready.len() as u64)
     }
 }
 

@@ -5,11 +5,12 @@
 use crate::clock::Clock;
 use crate::core::carry::Carry;
 use crate::core::checks::CheckLimiter;
-use crate::core::context::{Context, EngineConfig, EngineError, Metrics};
+use crate::core::context::{Context, EngineConfig, EngineError};
 use crate::core::executor::Executor;
 use crate::core::explain::{EventExplanation, Explainer};
 use crate::core::loader::{compile_dir, load_compiled, LoadReport};
 use crate::core::matcher::{Matcher, Prepared};
+use crate::core::metrics::Metrics;
 use crate::core::plugins::Plugins;
 use crate::core::registry::Registry;
 use crate::core::restraint::Restraint;
@@ -63,14 +64,36 @@ impl Engine {
             config.public_url.clone(),
             config.secret.clone(),
         );
+        let commits = crate::core::group_commit::GroupCommit::new(store.clone());
+        let customer_reads = crate::core::batcher::CustomerReads::new(store.clone());
+        let mut metrics = Metrics::new();
+        metrics.register_batches(
+            (
+                "run_commits",
+                "Transactions that committed run transitions.",
+            ),
+            (
+                "run_transitions",
+                "Run transitions committed (many per transaction under load).",
+            ),
+            commits.counters(),
+        );
+        metrics.register_batches(
+            (
+                "customer_reads",
+                "Reads of customers for executing runs (many runs share one).",
+            ),
+            ("customers_read", "Customers read for executing runs."),
+            customer_reads.counters(),
+        );
         let ctx = Arc::new(Context {
-            commits: crate::core::group_commit::GroupCommit::new(store.clone()),
-            customer_reads: crate::core::batcher::CustomerReads::new(store.clone()),
+            commits,
+            customer_reads,
             ready: crate::core::ready::ReadyQueue::new(config.ready_capacity),
             store,
             clock,
             config,
-            metrics: Metrics::default(),
+            metrics,
             plugins,
             restraint,
         });

@@ -3,11 +3,13 @@
 //! are pure (branches), so a crash repeats at most the last action call, with the same
 //! idempotency key.
 
-use crate::core::context::{Context, EngineError, Metrics};
+use crate::core::context::{Context, EngineError};
 use crate::core::lifecycle::{idempotency_key, Call, Effect, Input, Machine, Now};
+use crate::core::metrics::Metrics;
 use crate::core::registry::Registry;
 use crate::core::restraint::Message;
 use crate::core::runtime::RuntimeWorkflow;
+use crate::core::trace;
 use crate::store::{DueWork, RunRow, TimerKind};
 use mikawaya_plugins::{Action, ActionContext, ActionError};
 use serde_json::Value;
@@ -79,6 +81,13 @@ impl Executor {
         }
         let claimed = self.ctx.store.claim_due(now, want as i64, lease_ms).await?;
         let full = claimed.len() == want;
+        for due in &claimed {
+            let lag_ms = (now - due.due_at).max(0);
+            self.ctx
+                .metrics
+                .timer_lag_seconds
+                .observe(lag_ms as f64 / 1000.0);
+        }
         work.extend(claimed.into_iter().map(Work::Due));
         Ok((work, full))
     }
@@ -86,7 +95,7 @@ impl Executor {
     /// Executes `work` on its own task in `set`, counted as in flight until it ends.
     pub fn spawn(&self, set: &mut JoinSet<Result<(), EngineError>>, work: Work) {
         let executor = self.clone();
-        Metrics::add(&self.ctx.metrics.runs_in_flight, 1);
+        self.ctx.metrics.runs_in_flight.inc();
         set.spawn(async move {
             let result = match work {
                 Work::Ready(run) => {
@@ -94,6 +103,7 @@ impl Executor {
                         run_id: run.id.clone(),
                         kind: TimerKind::Exec,
                         attempt: 1,
+                        due_at: run.started_at,
                     };
                     executor.execute(due, Some(*run)).await
                 }
@@ -148,7 +158,7 @@ impl Executor {
                         return Ok(());
                     }
                     if ends && !was_final {
-                        Metrics::add(&self.ctx.metrics.runs_ended, 1);
+                        self.ctx.metrics.runs_ended.inc();
                     }
                     if !then_continue {
                         return Ok(());
@@ -178,18 +188,24 @@ impl Executor {
                         .decide(message, self.ctx.clock.now_ms())
                         .await
                         .map_err(|e| e.to_string());
+                    if let Ok(d) = &decision {
+                        self.ctx.metrics.message(channel, d.outcome());
+                    }
                     Input::Restraint(decision)
                 }
                 Effect::Call(call) => {
                     let w = workflow
                         .as_deref()
                         .expect("a call comes from a loaded workflow");
+                    let action = w.action_name(call.step).unwrap_or_default().to_string();
+                    let started = std::time::Instant::now();
                     let result = self.call_action(w, machine.run(), call).await;
-                    let counter = match &result {
-                        Ok(_) => &self.ctx.metrics.actions_ok,
-                        Err(_) => &self.ctx.metrics.actions_failed,
+                    let metrics = &self.ctx.metrics;
+                    metrics.step(&action, result.is_ok(), started.elapsed().as_secs_f64());
+                    match &result {
+                        Ok(_) => metrics.actions_ok.inc(),
+                        Err(_) => metrics.actions_failed.inc(),
                     };
-                    Metrics::add(counter, 1);
                     Input::Called(result)
                 }
             };
@@ -231,13 +247,16 @@ impl Executor {
             return Err(ActionError::Permanent(format!("unknown action `{name}`")));
         };
         let step_id = &w.steps[call.step].id;
+        let idempotency_key = idempotency_key(&run.id, step_id);
+        let trace_id = trace::of_run(run);
         let ctx = ActionContext {
             workflow: run.workflow.clone(),
             version: run.version,
             run_id: run.id.clone(),
             step_id: step_id.clone(),
             customer_id: run.customer_id.clone(),
-            idempotency_key: idempotency_key(&run.id, step_id),
+            traceparent: Some(trace::traceparent(&trace_id, &idempotency_key)),
+            idempotency_key,
             attempt: call.attempt,
             scope: call.scope,
             unsubscribe_url: call
@@ -246,11 +265,24 @@ impl Executor {
                 .map(|(channel, c)| self.ctx.restraint.unsubscribe_url(c, channel)),
         };
         let timeout = self.ctx.config.action_timeout;
-        match tokio::time::timeout(timeout, action.call(call.input, &ctx)).await {
+        let result = match tokio::time::timeout(timeout, action.call(call.input, &ctx)).await {
             Ok(r) => r,
             Err(_) => Err(ActionError::Retryable(format!(
                 "timed out after {timeout:?}"
             ))),
+        };
+        match &result {
+            Ok(_) => tracing::debug!(
+                target: trace::TARGET,
+                %trace_id, run_id = %run.id, workflow = %run.workflow, step = %step_id,
+                action = name, attempt = call.attempt, "action called"
+            ),
+            Err(e) => tracing::warn!(
+                target: trace::TARGET,
+                %trace_id, run_id = %run.id, workflow = %run.workflow, step = %step_id,
+                action = name, attempt = call.attempt, error = %e, "action failed"
+            ),
         }
+        result
     }
 }

@@ -30,6 +30,16 @@ impl GroupCommit {
         self.batcher.counts()
     }
 
+    /// The `(transactions, transitions)` counters, to register as metrics.
+    pub fn counters(
+        &self,
+    ) -> (
+        prometheus_client::metrics::counter::Counter,
+        prometheus_client::metrics::counter::Counter,
+    ) {
+        self.batcher.counters()
+    }
+
     /// Commits `t` with whatever else is queued; `false` when its run changed meanwhile.
     pub async fn commit(&self, t: Transition) -> StoreResult<bool> {
         self.batcher

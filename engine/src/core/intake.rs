@@ -2,7 +2,7 @@
 //! everything queued in a single transaction (one fsync), then answers each request. Under load
 //! the batches grow by themselves; when idle a lone event commits at once.
 
-use crate::core::{Engine, Metrics};
+use crate::core::Engine;
 use crate::event::Event;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -69,9 +69,12 @@ async fn writer(engine: Arc<Engine>, mut rx: mpsc::Receiver<Submission>) {
         match result {
             Ok(fresh) => {
                 let new = fresh.iter().filter(|f| **f).count() as u64;
-                Metrics::add(&engine.metrics().events_accepted, new);
-                Metrics::add(&engine.metrics().events_unmatched, new);
-                Metrics::add(&engine.metrics().events_duplicate, fresh.len() as u64 - new);
+                engine.metrics().events_accepted.inc_by(new);
+                engine.metrics().events_unmatched.inc_by(new as i64);
+                engine
+                    .metrics()
+                    .events_duplicate
+                    .inc_by(fresh.len() as u64 - new);
                 let mut rest = fresh.as_slice();
                 for s in subs {
                     let (mine, tail) = rest.split_at(s.events.len());

@@ -358,7 +358,7 @@ impl<'w> Machine<'w> {
                 ));
                 self.call_pending()
             }
-            Ok(Decision::Skip(reason)) => {
+            Ok(Decision::Skip(_, reason)) => {
                 let detail = json!({ "action": action, "reason": reason });
                 self.timeline
                     .push(entry(step, "skipped", call.attempt, detail, now));

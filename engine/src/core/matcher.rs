@@ -4,13 +4,15 @@
 
 use crate::clock::Millis;
 use crate::core::carry::Carry;
-use crate::core::context::{Context, EngineError, Metrics};
+use crate::core::context::{Context, EngineError};
 use crate::core::enroll::{BatchEnrollments, Candidate, Enroller};
+use crate::core::metrics::Metrics;
 use crate::core::ready::Ready;
 use crate::core::registry::Registry;
 use crate::core::runtime::target_index;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::{customer_value, key_string, ScopeData};
+use crate::core::trace;
 use crate::event::Event;
 use crate::store::merge::{consent_patch, merge_patch};
 use crate::store::{
@@ -31,6 +33,8 @@ pub struct Prepared {
     handed: Vec<Option<Ready>>,
     events: usize,
     number: u64,
+    /// When each event that started runs was stored, and how many it started.
+    starts: Vec<(Millis, usize)>,
 }
 
 impl Prepared {
@@ -92,11 +96,17 @@ impl<'a> Matcher<'a> {
         ids.dedup();
         let (mut customers, unknown) = carry.customers(&ids);
         customers.extend(self.ctx.store.customers(&unknown).await?);
+        let mut starts = Vec::new();
         for stored in &pending {
             match &stored.event {
                 Ok(event) => {
+                    let before = batch.new_runs.len();
                     self.match_event(event, &mut batch, &mut enrolled, &mut customers, carry)
-                        .await?
+                        .await?;
+                    let started = batch.new_runs.len() - before;
+                    if started > 0 {
+                        starts.push((stored.received_at, started));
+                    }
                 }
                 Err(problem) => {
                     tracing::error!(
@@ -122,6 +132,7 @@ impl<'a> Matcher<'a> {
             handed,
             events: pending.len(),
             number,
+            starts,
         }))
     }
 
@@ -132,11 +143,40 @@ impl<'a> Matcher<'a> {
             batch,
             handed,
             events,
+            starts,
             ..
         } = prepared;
-        Metrics::add(&self.ctx.metrics.runs_started, batch.new_runs.len() as u64);
+        self.ctx
+            .metrics
+            .runs_started
+            .inc_by(batch.new_runs.len() as u64);
+        let traced: Vec<(String, String, String)> = if trace::enabled() {
+            let of = |r: &NewRun| {
+                (
+                    r.id.clone(),
+                    r.workflow.clone(),
+                    r.event_id().unwrap_or(&r.id).to_string(),
+                )
+            };
+            batch.new_runs.iter().map(of).collect()
+        } else {
+            Vec::new()
+        };
         let inserted = self.ctx.store.apply_match(batch).await?;
+        for ((run_id, workflow, key), inserted) in traced.iter().zip(&inserted) {
+            if *inserted {
+                let trace_id = trace::trace_id(key);
+                tracing::debug!(target: trace::TARGET, %trace_id, %run_id, %workflow, "run started");
+            }
+        }
         Metrics::sub(&self.ctx.metrics.events_unmatched, events as u64);
+        let now = self.ctx.clock.now_ms();
+        for (received_at, runs) in starts {
+            let seconds = (now - received_at).max(0) as f64 / 1000.0;
+            for _ in 0..runs {
+                self.ctx.metrics.event_to_start_seconds.observe(seconds);
+            }
+        }
         self.ctx.ready.push(
             handed
                 .into_iter()

@@ -24,6 +24,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod loader;
 pub mod matcher;
+pub mod metrics;
 pub mod plugins;
 pub mod ready;
 pub mod registry;
@@ -34,6 +35,8 @@ pub mod scheduler;
 pub mod scope;
 pub mod services;
 pub mod sources;
+pub mod trace;
 
-pub use context::{Context, EngineConfig, EngineError, Metrics};
+pub use context::{Context, EngineConfig, EngineError};
 pub use engine::Engine;
+pub use metrics::Metrics;

@@ -42,6 +42,45 @@ impl FromStr for FrequencyCap {
     }
 }
 
+/// Why a message was not sent: a small fixed set, so it can label a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The step's `kind` is none of marketing, transactional, internal.
+    UnknownKind,
+    /// The address is on the suppression list.
+    Suppressed,
+    /// A marketing message with no customer to check consent for.
+    NoCustomer,
+    /// The customer has not consented to the channel.
+    NoConsent,
+    /// The frequency cap allows no more now.
+    Capped,
+}
+
+impl SkipReason {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::UnknownKind => "unknown_kind",
+            SkipReason::Suppressed => "suppressed",
+            SkipReason::NoCustomer => "no_customer",
+            SkipReason::NoConsent => "no_consent",
+            SkipReason::Capped => "capped",
+        }
+    }
+}
+
+impl Decision {
+    /// The outcome as the `mikawaya_messages_total` label: `sent`, `deferred` or the reason.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Decision::Send { .. } => "sent",
+            Decision::Skip(why, _) => why.as_str(),
+            Decision::Defer { .. } => "deferred",
+        }
+    }
+}
+
 /// What the rules say about one customer-facing call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
@@ -52,8 +91,8 @@ pub enum Decision {
         /// Recipient address, when the input names one.
         address: Option<String>,
     },
-    /// Do not send; go on with the next step.
-    Skip(String),
+    /// Do not send; go on with the next step (why, and the sentence the timeline shows).
+    Skip(SkipReason, String),
     /// Try again at `until`.
     Defer {
         /// When the cap allows the next message.
@@ -144,30 +183,36 @@ impl Restraint {
             return Ok(Decision::Send { kind, address });
         }
         if !matches!(kind.as_str(), "marketing" | "transactional") {
-            return Ok(Decision::Skip(format!(
-                "unknown message kind `{kind}`; use marketing, transactional or internal"
-            )));
+            return Ok(Decision::Skip(
+                SkipReason::UnknownKind,
+                format!("unknown message kind `{kind}`; use marketing, transactional or internal"),
+            ));
         }
         if let Some(a) = &address {
             if let Some(reason) = self.store.suppressed(a).await? {
-                return Ok(Decision::Skip(format!("{a} is suppressed ({reason})")));
+                return Ok(Decision::Skip(
+                    SkipReason::Suppressed,
+                    format!("{a} is suppressed ({reason})"),
+                ));
             }
         }
         if kind == "transactional" {
             return Ok(Decision::Send { kind, address });
         }
         let Some(cid) = customer_id else {
-            return Ok(Decision::Skip("no customer to check consent for; mark the step `kind: transactional` or `internal` if it is one".into()));
+            return Ok(Decision::Skip(SkipReason::NoCustomer, "no customer to check consent for; mark the step `kind: transactional` or `internal` if it is one".into()));
         };
         if customer.get("consent").and_then(|c| c.get(channel)) != Some(&Value::Bool(true)) {
-            return Ok(Decision::Skip(format!(
-                "customer {cid} has not consented to {channel}"
-            )));
+            return Ok(Decision::Skip(
+                SkipReason::NoConsent,
+                format!("customer {cid} has not consented to {channel}"),
+            ));
         }
         if self.cap.is_some_and(|cap| cap.max == 0) {
-            return Ok(Decision::Skip(format!(
-                "frequency cap: no {channel} marketing messages are allowed"
-            )));
+            return Ok(Decision::Skip(
+                SkipReason::Capped,
+                format!("frequency cap: no {channel} marketing messages are allowed"),
+            ));
         }
         // A message counts while `now < sent_at + window`, so a deferred step is allowed exactly
         // at the time `Defer::until` names (an inclusive window re-deferred it to the same
@@ -198,7 +243,7 @@ impl Restraint {
             format_duration(cap.window_ms)
         );
         Ok(match over_cap {
-            OverCap::Skip => Decision::Skip(reason),
+            OverCap::Skip => Decision::Skip(SkipReason::Capped, reason),
             OverCap::Defer => Decision::Defer {
                 until: sent
                     .get(sent.len().saturating_sub(cap.max as usize))
@@ -308,7 +353,7 @@ mod tests {
 
     fn skipped(d: Decision) -> String {
         match d {
-            Decision::Skip(reason) => reason,
+            Decision::Skip(_, reason) => reason,
             other => panic!("expected a skip, got {other:?}"),
         }
     }

@@ -1,7 +1,7 @@
 //! Cron schedules (in their time zones, optionally once per stored entity) and date-relative
 //! triggers. Each firing has a unique trigger key, so it starts its runs once, across restarts.
 
-use crate::core::context::{Context, EngineError, Metrics};
+use crate::core::context::{Context, EngineError};
 use crate::core::enroll::{BatchEnrollments, Candidate, Enroller};
 use crate::core::registry::Registry;
 use crate::core::runtime::RuntimeWorkflow;
@@ -94,7 +94,7 @@ impl<'a> Scheduler<'a> {
             }
         }
         let next = w.next_cron(now.max(due)).unwrap_or(i64::MAX);
-        Metrics::add(&self.ctx.metrics.runs_started, runs.len() as u64);
+        self.ctx.metrics.runs_started.inc_by(runs.len() as u64);
         tracing::info!(workflow = %w.name, runs = runs.len(), "schedule fired");
         self.ctx.store.apply_schedule(&w.name, next, runs).await?;
         Ok(1)
@@ -138,7 +138,7 @@ impl<'a> Scheduler<'a> {
                     .await?,
             );
         }
-        Metrics::add(&self.ctx.metrics.runs_started, runs.len() as u64);
+        self.ctx.metrics.runs_started.inc_by(runs.len() as u64);
         let n = due.len();
         self.ctx.store.fire_date_triggers(due, runs).await?;
         Ok(n)

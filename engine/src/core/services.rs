@@ -108,6 +108,11 @@ impl Engine {
         Ok(self.store().runs(filter).await?)
     }
 
+    /// How many timers are due now and not taken, counted up to `cap`.
+    pub async fn due_timers(&self, cap: i64) -> Result<u64, EngineError> {
+        Ok(self.store().due_count(self.clock().now_ms(), cap).await?)
+    }
+
     /// One run.
     pub async fn run(&self, id: &str) -> Result<Option<RunRow>, EngineError> {
         Ok(self.store().run(id).await?)

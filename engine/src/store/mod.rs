@@ -101,6 +101,8 @@ pub trait RunStore: Send + Sync {
     /// Frees every timer lease. An embedded store serves one process, so at start-up any lease
     /// belongs to a process that died; its runs are due again at once instead of after the lease.
     async fn release_leases(&self) -> StoreResult<u64>;
+    /// How many timers are due at `now` and not leased, counted up to `cap`.
+    async fn due_count(&self, now: Millis, cap: i64) -> StoreResult<u64>;
     /// When the next timer is due (or its lease ends, if later).
     async fn next_due(&self) -> StoreResult<Option<Millis>>;
     /// One run.

@@ -301,6 +301,8 @@ pub struct DueWork {
     pub kind: TimerKind,
     /// Attempt of the current step.
     pub attempt: u32,
+    /// When it was due (how late it is taken is a metric).
+    pub due_at: Millis,
 }
 
 /// A timer to set.
@@ -517,6 +519,8 @@ pub struct VersionRow {
 pub struct StoredEvent {
     /// Arrival order.
     pub seq: i64,
+    /// When the engine stored it.
+    pub received_at: Millis,
     /// The event, or why its stored body can no longer be read (it is then skipped, logged and
     /// marked processed, so one bad row never stops matching for everyone).
     pub event: Result<Event, String>,

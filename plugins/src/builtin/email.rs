@@ -212,6 +212,7 @@ mod tests {
             attempt: 1,
             scope: json!({"customer": {"first_name": "Ada"}}),
             unsubscribe_url: Some("http://127.0.0.1:8080/unsubscribe/abc".into()),
+            traceparent: None,
         }
     }
 

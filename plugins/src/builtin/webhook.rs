@@ -54,6 +54,9 @@ impl Action for WebhookAction {
             .header("Idempotency-Key", &ctx.idempotency_key)
             .header("X-Mikawaya-Run", &ctx.run_id)
             .json(&body);
+        if let Some(traceparent) = &ctx.traceparent {
+            req = req.header("traceparent", traceparent);
+        }
         if let Some(headers) = input.get("headers").and_then(Value::as_object) {
             for (k, v) in headers {
                 req = req.header(
@@ -153,6 +156,7 @@ mod tests {
             attempt: 1,
             scope: Value::Null,
             unsubscribe_url: None,
+            traceparent: None,
         }
     }
 

@@ -277,7 +277,13 @@ fn restraint_skips_defers_or_lets_a_marketing_call_through_with_an_unsubscribe_l
         m.advance(Input::Restraint(d), NOW)
     };
     let mut m = Machine::new(run(Active, Some(0)), Some(&w), Value::Null);
-    let (t, _) = committed(restrain(&mut m, Ok(Decision::Skip("no consent".into()))));
+    let (t, _) = committed(restrain(
+        &mut m,
+        Ok(Decision::Skip(
+            crate::core::restraint::SkipReason::NoConsent,
+            "no consent".into(),
+        )),
+    ));
     assert_eq!(
         (t.status, t.timeline[0].status.as_str()),
         (Completed, "skipped")

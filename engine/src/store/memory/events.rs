@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 #[async_trait]
 impl EventLog for MemoryStore {
-    async fn insert_events(&self, events: &[Event], _at: Millis) -> StoreResult<Vec<bool>> {
+    async fn insert_events(&self, events: &[Event], at: Millis) -> StoreResult<Vec<bool>> {
         let mut s = self.lock();
         Ok(events
             .iter()
@@ -25,6 +25,7 @@ impl EventLog for MemoryStore {
                 s.events.push(EventEntry {
                     seq,
                     event: e.clone(),
+                    received_at: at,
                     processed: false,
                 });
                 true
@@ -41,6 +42,7 @@ impl EventLog for MemoryStore {
             .map(|e| StoredEvent {
                 seq: e.seq,
                 event: Ok(e.event.clone()),
+                received_at: e.received_at,
             })
             .collect())
     }

@@ -49,6 +49,7 @@ struct State {
 struct EventEntry {
     seq: i64,
     event: Event,
+    received_at: Millis,
     processed: bool,
 }
 

@@ -77,6 +77,7 @@ impl RunStore for MemoryStore {
                     run_id: id,
                     kind: t.kind,
                     attempt: t.attempt,
+                    due_at: t.due_at,
                 })
             })
             .collect())
@@ -90,6 +91,15 @@ impl RunStore for MemoryStore {
             n += 1;
         }
         Ok(n)
+    }
+
+    async fn due_count(&self, now: Millis, cap: i64) -> StoreResult<u64> {
+        let s = self.lock();
+        let due = s
+            .timers
+            .values()
+            .filter(|t| t.due_at <= now && t.lease_until < now);
+        Ok(due.take(cap.max(0) as usize).count() as u64)
     }
 
     async fn next_due(&self) -> StoreResult<Option<Millis>> {

@@ -15,6 +15,14 @@ struct EventRecord {
     body: String,
 }
 
+/// A pending `events` row: the event and when it was stored.
+#[derive(sqlx::FromRow)]
+struct PendingRecord {
+    seq: i64,
+    body: String,
+    received_at: Millis,
+}
+
 impl EventRecord {
     fn event(&self) -> StoreResult<Event> {
         Event::from_stored(&self.body)
@@ -32,8 +40,8 @@ impl EventLog for SqliteStore {
     }
 
     async fn pending_events(&self, after: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
-        let rows: Vec<EventRecord> = sqlx::query_as(
-            "SELECT seq, body FROM events WHERE seq > MAX(?, (SELECT seq FROM match_cursor)) ORDER BY seq LIMIT ?",
+        let rows: Vec<PendingRecord> = sqlx::query_as(
+            "SELECT seq, body, received_at FROM events WHERE seq > MAX(?, (SELECT seq FROM match_cursor)) ORDER BY seq LIMIT ?",
         )
         .bind(after)
         .bind(limit)
@@ -43,7 +51,9 @@ impl EventLog for SqliteStore {
             .iter()
             .map(|r| StoredEvent {
                 seq: r.seq,
-                event: r.event().map_err(|e| e.to_string()),
+                event: Event::from_stored(&r.body)
+                    .ok_or_else(|| format!("the stored body of event {} is not an event", r.seq)),
+                received_at: r.received_at,
             })
             .collect())
     }

@@ -119,6 +119,7 @@ impl From<TimerRecord> for DueWork {
             run_id: r.run_id,
             kind: TimerKind::parse(&r.kind),
             attempt: r.attempt as u32,
+            due_at: r.due_at,
         }
     }
 }

@@ -81,6 +81,18 @@ impl RunStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn due_count(&self, now: Millis, cap: i64) -> StoreResult<u64> {
+        // The claim's predicate, over the same index range, stopped at `cap`.
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM runs WHERE due_at IS NOT NULL AND MAX(due_at, lease_until) <= ?1 AND lease_until < ?1 LIMIT ?2)",
+        )
+        .bind(now)
+        .bind(cap)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count as u64)
+    }
+
     async fn next_due(&self) -> StoreResult<Option<Millis>> {
         let next: Option<Millis> = sqlx::query_scalar(
             "SELECT MIN(MAX(due_at, lease_until)) FROM runs WHERE due_at IS NOT NULL",

@@ -130,6 +130,7 @@ through_faults!(RunStore {
     fn open_runs(&self, workflow: &str, customer_id: &str) -> Vec<String>;
     fn claim_due(&self, now: Millis, limit: i64, lease_ms: i64) -> Vec<DueWork>;
     fn release_leases(&self) -> u64;
+    fn due_count(&self, now: Millis, cap: i64) -> u64;
     fn next_due(&self) -> Option<Millis>;
     fn run(&self, id: &str) -> Option<RunRow>;
     fn commit_batch(&self, ts: Vec<Transition>) -> Vec<bool>;
