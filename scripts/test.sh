@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what the tests need beyond Rust (aiosmtpd: the real SMTP server
 # the email tests send to; clang/lld and AssemblyScript: the example WASM plugins, built from
-# source; Node.js for the web page; Chromium for its tests), then runs every test.
+# source; Node.js for the web page; Chromium for its tests; Schemathesis for the API contract),
+# then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! python3 -c "import aiosmtpd" 2>/dev/null; then
@@ -14,6 +15,9 @@ engine/web/build.sh
 # `cargo test` runs 300.
 export MIKAWAYA_CHAOS_SEEDS="${MIKAWAYA_CHAOS_SEEDS:-10000}"
 cargo test --workspace "$@"
+
+# The HTTP API against its OpenAPI document (Schemathesis, from PyPI).
+scripts/api-contract.sh
 
 # The web page in a real headless Chromium (Debian's package), driven by playwright-core.
 if ! command -v chromium >/dev/null; then

@@ -284,8 +284,22 @@ async fn reload_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, watch
         if signalled || (watch_files && now != stamp) {
             stamp = now;
             engine.reload_plugins();
-            if let Err(e) = engine.reload().await {
-                tracing::error!("reload failed: {e}");
+            // Audited like a reload through the API; the actor says what noticed the change.
+            let actor = if signalled { "sighup" } else { "file-watcher" };
+            let audited = match engine.reload().await {
+                Ok(report) => {
+                    let active = serde_json::json!({ "active": report.active });
+                    engine
+                        .audit(actor, "workflows.reloaded", "workflows", active)
+                        .await
+                }
+                Err(e) => {
+                    tracing::error!("reload failed: {e}");
+                    Ok(())
+                }
+            };
+            if let Err(e) = audited {
+                tracing::error!("recording the reload in the audit log: {e}");
             }
         }
     }

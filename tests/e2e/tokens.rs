@@ -271,3 +271,35 @@ async fn each_token_has_its_own_intake_rate_and_a_refused_request_stores_nothing
     let limited = engine.metric("mikawaya_events_rate_limited_total", Some(ADMIN));
     assert_eq!(limited.await, 2, "the two refused requests are counted");
 }
+
+#[tokio::test]
+async fn a_workflow_file_changed_on_disk_is_reloaded_and_audited_as_the_file_watcher() {
+    let dir = workspace(&[("count.mkw", FLOW)]);
+    let engine = start_with(&dir, &["--token".to_string(), ADMIN.to_string()]);
+    let second = FLOW.replace("\"count\"", "\"second\"");
+    // The watcher takes its first look at the folder once serving; a file written before that
+    // look is part of the starting state, not a change.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    std::fs::write(dir.path().join("workflows/second.mkw"), second).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let entry = loop {
+        let (_, log) = call(&engine, "GET", "/audit", ADMIN).await;
+        let found = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "workflows.reloaded")
+            .cloned();
+        if let Some(entry) = found {
+            break entry;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload audited: {log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(entry["actor"], "file-watcher", "{entry}");
+    let active = entry["detail"]["active"].to_string();
+    assert!(active.contains("second"), "{entry}");
+}

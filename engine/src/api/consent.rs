@@ -6,11 +6,13 @@ use super::{ApiError, ApiJson, ApiPath, ApiResult, AppState};
 use crate::core::access::Identity;
 use axum::extract::State;
 use axum::response::Html;
-use axum::routing::{delete, get};
+use axum::routing::get;
 use axum::Extension;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Routes customers reach without a token.
 pub fn public() -> Router<AppState> {
@@ -21,14 +23,11 @@ pub fn public() -> Router<AppState> {
 }
 
 /// Routes for operators (behind the API token).
-pub fn protected() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/suppressions",
-            get(list_suppressions).post(add_suppression),
-        )
-        .route("/suppressions/{address}", delete(remove_suppression))
-        .route("/customers/{id}", get(get_customer))
+pub fn protected() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_suppressions, add_suppression))
+        .routes(routes!(remove_suppression))
+        .routes(routes!(get_customer))
 }
 
 fn page(title: &str, body: &str) -> Html<String> {
@@ -70,16 +69,25 @@ async fn unsubscribe(
     ))
 }
 
-async fn list_suppressions(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(s.engine.suppressions().await?)))
+/// The suppression list, newest first (`customers:read`).
+#[utoipa::path(get, path = "/suppressions", tag = "consent",
+    responses((status = 200, body = Vec<crate::store::Suppression>), super::openapi::Refusals))]
+async fn list_suppressions(
+    State(s): State<AppState>,
+) -> ApiResult<Json<Vec<crate::store::Suppression>>> {
+    Ok(Json(s.engine.suppressions().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewSuppression {
+    #[schema(pattern = "@")]
     address: String,
     reason: Option<String>,
 }
 
+/// Suppresses an address: no message goes to it (`consent:write`; audited).
+#[utoipa::path(post, path = "/suppressions", tag = "consent", request_body = NewSuppression,
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn add_suppression(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,
@@ -99,6 +107,10 @@ async fn add_suppression(
     Ok(Json(json!({ "address": address, "reason": reason })))
 }
 
+/// Lifts a suppression (`consent:write`; audited).
+#[utoipa::path(delete, path = "/suppressions/{address}", tag = "consent",
+    params(("address" = String, Path, description = "The address")),
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn remove_suppression(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,
@@ -112,6 +124,10 @@ async fn remove_suppression(
     Ok(Json(json!({ "removed": address })))
 }
 
+/// A customer's merged attributes, as expressions see them (`customers:read`).
+#[utoipa::path(get, path = "/customers/{id}", tag = "consent",
+    params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn get_customer(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,

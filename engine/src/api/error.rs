@@ -91,54 +91,89 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, body) = match self {
+impl ApiError {
+    /// The stable code a client can branch on (the message may change; the code does not).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::BadSignature(_) => "bad_signature",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::TooMany(..) => "rate_limited",
+            ApiError::Busy(_) => "busy",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The status and body (without the code).
+    fn parts(self) -> (StatusCode, Value) {
+        let message = |m: String| json!({ "error": m });
+        match self {
             ApiError::BadRequest(v) => (StatusCode::BAD_REQUEST, v),
-            ApiError::NotFound(what) => (
-                StatusCode::NOT_FOUND,
-                json!({ "error": format!("{what} not found") }),
-            ),
-            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({ "error": m })),
-            ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({ "error": m })),
+            ApiError::NotFound(what) => {
+                (StatusCode::NOT_FOUND, message(format!("{what} not found")))
+            }
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, message(m)),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, message(m)),
             ApiError::UnsupportedMediaType(m) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 json!({ "error": m, "field": "content-type" }),
             ),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
-                json!({ "error": "missing or wrong bearer token" }),
+                message("missing or wrong bearer token".into()),
             ),
             ApiError::BadSignature(m) => (
                 StatusCode::UNAUTHORIZED,
                 json!({ "error": m, "field": "mikawaya-signature" }),
             ),
-            ApiError::TooMany(m, retry_after_s) => {
-                let body = Json(json!({ "error": m, "retry_after_s": retry_after_s }));
-                let retry_after = retry_after_s.to_string();
-                return (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    [("retry-after", retry_after)],
-                    body,
-                )
-                    .into_response();
-            }
-            ApiError::Busy(m) => {
-                let body = Json(json!({ "error": m }));
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    [("retry-after", "1")],
-                    body,
-                )
-                    .into_response();
-            }
+            ApiError::TooMany(m, retry_after_s) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({ "error": m, "retry_after_s": retry_after_s }),
+            ),
+            ApiError::Busy(m) => (StatusCode::SERVICE_UNAVAILABLE, message(m)),
             ApiError::Internal(m) => {
                 tracing::error!("{m}");
-                (StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": m }))
+                (StatusCode::INTERNAL_SERVER_ERROR, message(m))
             }
-        };
-        (status, Json(body)).into_response()
+        }
     }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        let retry_after = match &self {
+            ApiError::TooMany(_, s) => Some(s.to_string()),
+            ApiError::Busy(_) => Some("1".to_string()),
+            _ => None,
+        };
+        let (status, mut body) = self.parts();
+        if let Some(fields) = body.as_object_mut() {
+            fields.insert("code".into(), Value::String(code.into()));
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after.and_then(|s| s.parse().ok()) {
+            response.headers_mut().insert("retry-after", seconds);
+        }
+        response
+    }
+}
+
+/// The JSON shape of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong and how to fix it.
+    pub error: String,
+    /// A stable code: `bad_request`, `not_found`, `unauthorized`, `bad_signature`, `forbidden`,
+    /// `conflict`, `unsupported_media_type`, `rate_limited`, `busy`, `internal`,
+    /// `method_not_allowed`.
+    pub code: String,
+    /// The field, parameter or header at fault, when one is.
+    pub field: Option<String>,
 }
 
 /// A JSON body whose rejection is an [`ApiError`].

@@ -11,22 +11,92 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
 use axum::Extension;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The routes behind the bearer token.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/events", post(post_events))
-        .route("/events/{id}/explain", get(explain_event))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_events))
+        .routes(routes!(explain_event))
+}
+
+/// An event as sent, for the document (the intake parses events itself, to name the field at
+/// fault in a 400).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
+struct EventInput {
+    /// Unique id; a duplicate is ignored.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    id: String,
+    /// Dotted words, e.g. `cart.abandoned`.
+    #[serde(rename = "type")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[A-Za-z0-9._-]+$")]
+    event_type: String,
+    /// A customer id, or an object with `id` and attributes to merge.
+    #[schema(min_length = 1)]
+    customer: Option<String>,
+    /// When it happened (RFC 3339; default: now).
+    #[schema(format = DateTime)]
+    occurred_at: Option<String>,
+    /// The payload.
+    data: Option<std::collections::HashMap<String, Value>>,
+}
+
+/// One event or an array of them.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum Events {
+    /// One event.
+    One(EventInput),
+    /// Several (at least one), stored together.
+    Many(EventBatch),
+}
+
+/// At least one event.
+#[derive(serde::Serialize)]
+#[allow(dead_code)]
+struct EventBatch(Vec<EventInput>);
+
+impl utoipa::PartialSchema for EventBatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ArrayBuilder::new()
+            .items(utoipa::openapi::Ref::from_schema_name("EventInput"))
+            .min_items(Some(1))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventBatch {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("EventInput".into(), EventInput::schema()));
+    }
+}
+
+/// The intake's answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    /// Events stored now.
+    accepted: usize,
+    /// Ids of events stored before (ignored).
+    duplicates: Vec<String>,
 }
 
 /// The routes of signed sources: their signature is their authentication, so a sending system
 /// needs no bearer token.
-pub fn signed() -> Router<AppState> {
-    Router::new().route("/sources/{name}/events", post(post_source_events))
+pub fn signed() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(post_source_events))
 }
 
 /// Whether a `Content-Type` names JSON (`application/json`, with parameters or a `+json` type).
@@ -39,24 +109,46 @@ fn is_json(content_type: Option<&str>) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// Stores one event or a JSON array of events durably (`events:write`); runs start from them.
+#[utoipa::path(post, path = "/events", tag = "events",
+    request_body(content = Events, content_type = "application/json",
+        description = "One event or an array of them"),
+    responses((status = 202, body = Accepted), super::openapi::Refusals,
+        (status = 413, description = "The body is larger than the intake takes"),
+        (status = 415, description = "Not sent as JSON", body = super::error::ErrorBody),
+        (status = 429, description = "Over the sender's rate limit; see Retry-After", body = super::error::ErrorBody),
+        (status = 503, description = "The backlog is past its bound; see Retry-After", body = super::error::ErrorBody)))]
 async fn post_events(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
     accept(&s, &headers, &body, None, &who.name).await
 }
 
 /// Events from the signed source `name`: refused with 401 and the reason unless the
 /// `Mikawaya-Signature` header signs this body within the source's tolerance; each accepted
 /// event records the source (`event.source` in rules).
+#[utoipa::path(post, path = "/sources/{name}/events", tag = "events", security(()),
+    params(("name" = String, Path, description = "The source, as configured with `serve --sources`"),
+        ("Mikawaya-Signature" = String, Header, description = "`t=<unix seconds>,v1=<hex HMAC-SHA256 of t.body>`")),
+    request_body(content = Events, content_type = "application/json"),
+    responses((status = 202, body = Accepted),
+        (status = 400, description = "A malformed event", body = super::error::ErrorBody),
+        (status = 401, description = "The signature does not hold", body = super::error::ErrorBody),
+        (status = 404, description = "No such source", body = super::error::ErrorBody),
+        (status = 500, description = "An internal error", body = super::error::ErrorBody),
+        (status = 413, description = "The body is larger than the intake takes"),
+        (status = 415, description = "Not sent as JSON", body = super::error::ErrorBody),
+        (status = 429, description = "Over the sender's rate limit; see Retry-After", body = super::error::ErrorBody),
+        (status = 503, description = "The backlog is past its bound; see Retry-After", body = super::error::ErrorBody)))]
 async fn post_source_events(
     State(s): State<AppState>,
     ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let Some(source) = s.sources.get(&name) else {
         return Err(ApiError::NotFound(format!(
             "source `{name}` (sources are configured in the file given to `serve --sources`)"
@@ -81,7 +173,7 @@ async fn accept(
     body: &Bytes,
     source: Option<&str>,
     who: &str,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let started = std::time::Instant::now();
     let answer = store_events(s, headers, body, source, who).await;
     let elapsed = started.elapsed().as_secs_f64();
@@ -96,7 +188,7 @@ async fn store_events(
     body: &Bytes,
     source: Option<&str>,
     who: &str,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     if !is_json(content_type) {
         s.engine.metrics().events_rejected.inc();
@@ -146,17 +238,27 @@ async fn store_events(
             tracing::debug!(target: trace::TARGET, %trace_id, event_id = %id, source, "event stored");
         }
     }
-    let duplicates: Vec<&String> = ids
+    let duplicates: Vec<String> = ids
         .iter()
         .zip(&fresh)
         .filter(|(_, f)| !**f)
-        .map(|(id, _)| id)
+        .map(|(id, _)| id.clone())
         .collect();
-    let body =
-        json!({ "accepted": fresh.iter().filter(|f| **f).count(), "duplicates": duplicates });
-    Ok((StatusCode::ACCEPTED, Json(body)))
+    let accepted = fresh.iter().filter(|f| **f).count();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            accepted,
+            duplicates,
+        }),
+    ))
 }
 
+/// Why each workflow listening to the event did or did not start (`customers:read`: it shows
+/// the attribute values its conditions saw).
+#[utoipa::path(get, path = "/events/{id}/explain", tag = "events",
+    params(("id" = String, Path, description = "Event id")),
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn explain_event(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,

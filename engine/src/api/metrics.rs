@@ -11,7 +11,10 @@ use axum::response::IntoResponse;
 /// Due timers are counted up to this many (the gauge then reads "at least").
 const DUE_COUNT_CAP: i64 = 100_000;
 
-/// The OpenMetrics text.
+/// The engine's metrics in OpenMetrics text, for Prometheus (`runs:read`).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String),
+        super::openapi::Refusals))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let now = s.engine.clock().now_ms();
     // How late the earliest due timer is (0 when nothing is overdue): one read of an index.

@@ -8,6 +8,7 @@ mod consent;
 mod error;
 mod events;
 mod metrics;
+mod openapi;
 mod redact;
 mod run_control;
 mod runs;
@@ -23,6 +24,8 @@ use crate::core::Engine;
 use axum::routing::get;
 use axum::{middleware, Router};
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -59,13 +62,24 @@ async fn wrong_method(
     uri: axum::http::Uri,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let body = serde_json::json!({ "error": format!("`{}` does not take {method}", uri.path()) });
+    let body = serde_json::json!({
+        "error": format!("`{}` does not take {method}", uri.path()),
+        "code": "method_not_allowed",
+    });
     (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }
 
-/// The router with every route.
+/// Whether the engine answers.
+#[utoipa::path(get, path = "/health", tag = "operations", security(()),
+    responses((status = 200, description = "The engine is up", content_type = "text/plain", body = String)))]
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// The router with every route, and the OpenAPI document of its API routes (served at
+/// `/openapi.json`).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let (api, paths) = OpenApiRouter::new()
         .merge(events::routes())
         .merge(workflows::routes())
         .merge(runs::routes())
@@ -74,10 +88,21 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(consent::protected())
         .merge(web::routes())
-        .route("/metrics", get(metrics::metrics))
+        .routes(routes!(metrics::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), auth::auth))
-        .route("/health", get(|| async { "ok" }))
+        .routes(routes!(health))
         .merge(events::signed())
+        .split_for_parts();
+    let document = Arc::new(openapi::document(paths));
+    Router::new()
+        .merge(api)
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { axum::Json(document) }
+            }),
+        )
         .merge(consent::public())
         .merge(web::page())
         .fallback(unknown_route)

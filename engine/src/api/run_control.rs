@@ -8,26 +8,27 @@ use crate::core::access::Identity;
 use crate::core::run_control::BulkAction;
 use crate::store::RunFilter;
 use axum::extract::State;
-use axum::routing::post;
 use axum::Extension;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Most run ids written into one audit entry (the count is always there).
 const AUDITED_IDS: usize = 100;
 
 /// The routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/runs/{id}/cancel", post(cancel_run))
-        .route("/runs/{id}/retry", post(retry_run))
-        .route("/runs/cancel", post(cancel_selected))
-        .route("/runs/retry", post(retry_selected))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(cancel_run))
+        .routes(routes!(retry_run))
+        .routes(routes!(cancel_selected))
+        .routes(routes!(retry_selected))
 }
 
 /// The body of a single cancel (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelBody {
     /// Why, kept as the run's exit reason.
@@ -35,7 +36,7 @@ struct CancelBody {
 }
 
 /// The body of a bulk request: which runs, and whether to only count them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Selection {
     /// The workflow whose runs to change (required: a bulk action never spans every workflow).
@@ -108,6 +109,11 @@ async fn refusal(s: &AppState, id: &str, action: BulkAction) -> ApiError {
     }
 }
 
+/// Cancels an active or waiting run (`runs:write`; audited). The body is optional.
+#[utoipa::path(post, path = "/runs/{id}/cancel", tag = "run control",
+    params(("id" = String, Path, description = "Run id")),
+    request_body(content = Option<CancelBody>, content_type = "application/json"),
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals, (status = 409, description = "The run's status does not allow it", body = super::error::ErrorBody)))]
 async fn cancel_run(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,
@@ -130,6 +136,10 @@ async fn cancel_run(
     Ok(Json(json!({ "run_id": id, "status": "cancelled" })))
 }
 
+/// Sends a failed run back to its failed step (`runs:write`; audited).
+#[utoipa::path(post, path = "/runs/{id}/retry", tag = "run control",
+    params(("id" = String, Path, description = "Run id")),
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals, (status = 409, description = "The run's status does not allow it", body = super::error::ErrorBody)))]
 async fn retry_run(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,
@@ -143,6 +153,10 @@ async fn retry_run(
     Ok(Json(json!({ "run_id": id, "status": "active" })))
 }
 
+/// Cancels a workflow's active and waiting runs picked by the selection (`runs:write`; one
+/// audit entry).
+#[utoipa::path(post, path = "/runs/cancel", tag = "run control", request_body = Selection,
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn cancel_selected(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,
@@ -151,6 +165,10 @@ async fn cancel_selected(
     bulk(&s, &who, BulkAction::Cancel, selection).await
 }
 
+/// Sends a workflow's failed runs picked by the selection back to their failed step
+/// (`runs:write`; one audit entry).
+#[utoipa::path(post, path = "/runs/retry", tag = "run control", request_body = Selection,
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn retry_selected(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,

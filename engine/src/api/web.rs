@@ -7,12 +7,14 @@ use crate::core::access::Identity;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Extension;
 use axum::{Json, Router};
 use mikawaya_dsl::Diagnostics;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The built page (`engine/web/dist`, from `engine/web/build.sh`).
 #[derive(rust_embed::Embed)]
@@ -21,11 +23,11 @@ use serde_json::{json, Value};
 struct Assets;
 
 /// Routes for readers (behind the read or write token).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/validate", post(validate))
-        .route("/workflows/{name}/source", get(get_source).put(save_source))
-        .route("/workflows/{name}/steps", get(step_stats))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(validate))
+        .routes(routes!(get_source, save_source))
+        .routes(routes!(step_stats))
 }
 
 /// The page and its assets (open: the page asks for the token itself).
@@ -77,12 +79,16 @@ fn problems_json(d: &Diagnostics) -> Value {
     Value::Array(list)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Draft {
     file: String,
     source: String,
 }
 
+/// Checks a draft (the web editor's live validation; `workflows:read`): problems with
+/// line:column, or the graph.
+#[utoipa::path(post, path = "/validate", tag = "workflows", request_body = Draft,
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn validate(
     State(s): State<AppState>,
     ApiJson(draft): ApiJson<Draft>,
@@ -97,6 +103,10 @@ async fn validate(
     ))
 }
 
+/// A workflow's source file (`workflows:read`).
+#[utoipa::path(get, path = "/workflows/{name}/source", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn get_source(
     State(s): State<AppState>,
     ApiPath(name): ApiPath<String>,
@@ -108,12 +118,16 @@ async fn get_source(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Save {
     source: String,
 }
 
-/// Saves a new version: checked first, written atomically, then loaded (runs in flight keep theirs).
+/// Saves a new version: checked first, written atomically, then loaded (runs in flight keep
+/// theirs; `workflows:write`; audited).
+#[utoipa::path(put, path = "/workflows/{name}/source", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")), request_body = Save,
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn save_source(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,
@@ -153,6 +167,10 @@ async fn save_source(
     ))
 }
 
+/// Per-step counts and recent lines of a workflow's active version (`workflows:read`).
+#[utoipa::path(get, path = "/workflows/{name}/steps", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn step_stats(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,

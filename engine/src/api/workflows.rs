@@ -5,22 +5,25 @@ use super::{ApiError, ApiPath, ApiQuery, ApiResult, AppState};
 use crate::core::access::Identity;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Extension;
-use axum::{Json, Router};
+use axum::Json;
 use mikawaya_dsl::graph;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/workflows", get(list_workflows))
-        .route("/workflows/reload", post(reload))
-        .route("/workflows/{name}", get(get_workflow))
-        .route("/workflows/{name}/graph", get(get_graph))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_workflows))
+        .routes(routes!(reload))
+        .routes(routes!(get_workflow))
+        .routes(routes!(get_graph))
 }
 
+/// Active workflows with their run counts of the last 24 hours (`workflows:read`).
+#[utoipa::path(get, path = "/workflows", tag = "workflows", responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn list_workflows(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     let list: Vec<Value> = s
         .engine
@@ -37,6 +40,10 @@ async fn list_workflows(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(Value::Array(list)))
 }
 
+/// One workflow's checked form, graph and runs at each step (`workflows:read`).
+#[utoipa::path(get, path = "/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn get_workflow(
     State(s): State<AppState>,
     ApiPath(name): ApiPath<String>,
@@ -58,11 +65,18 @@ async fn get_workflow(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct GraphQuery {
+    /// `json` (default), `mermaid` or `dot`.
     format: Option<String>,
 }
 
+/// One workflow's graph as JSON, Mermaid or Graphviz dot (`workflows:read`).
+#[utoipa::path(get, path = "/workflows/{name}/graph", tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name"), GraphQuery),
+    responses((status = 200, description = "The graph", content(
+        (serde_json::Value = "application/json"), (String = "text/plain"))), super::openapi::Refusals))]
 async fn get_graph(
     State(s): State<AppState>,
     ApiPath(name): ApiPath<String>,
@@ -82,6 +96,8 @@ async fn get_graph(
     })
 }
 
+/// Reloads the workflow folder (`workflows:write`; audited).
+#[utoipa::path(post, path = "/workflows/reload", tag = "workflows", responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn reload(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,

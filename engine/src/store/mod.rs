@@ -14,10 +14,12 @@ pub mod merge;
 pub mod model;
 pub mod sqlite;
 pub mod status;
+pub mod views;
 
 pub use memory::MemoryStore;
 pub use model::*;
 pub use sqlite::SqliteStore;
+pub use views::*;
 
 use crate::clock::Millis;
 use crate::event::Event;

@@ -9,7 +9,7 @@ use super::status::Cause;
 pub use super::status::RunStatus;
 
 /// A stored run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RunRow {
     /// Run id.
     pub id: String,
@@ -38,7 +38,7 @@ pub struct RunRow {
 }
 
 /// One line of a run's timeline.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TimelineEntry {
     /// Step id (or `run` for run-level entries).
     pub step_id: String,
@@ -450,51 +450,6 @@ pub enum Claim {
     Over(Vec<Millis>),
 }
 
-/// A suppressed address.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct Suppression {
-    /// The address.
-    pub address: String,
-    /// Why (`hard bounce`, `complaint`, `manual`).
-    pub reason: String,
-    /// Since when.
-    pub created_at: Millis,
-}
-
-/// Filters for listing runs.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct RunFilter {
-    /// Only this customer.
-    pub customer: Option<String>,
-    /// Only this workflow.
-    pub workflow: Option<String>,
-    /// Only this status.
-    pub status: Option<String>,
-    /// Only runs started at or after this instant (RFC 3339).
-    pub started_after: Option<chrono::DateTime<chrono::Utc>>,
-    /// Only runs started before this instant (RFC 3339).
-    pub started_before: Option<chrono::DateTime<chrono::Utc>>,
-    /// At most this many (default 100).
-    pub limit: Option<i64>,
-}
-
-impl RunFilter {
-    /// The start-time range as `[from, to)` milliseconds (the whole range when not set).
-    pub fn started_range(&self) -> (Millis, Millis) {
-        (
-            self.started_after
-                .map_or(Millis::MIN, |t| t.timestamp_millis()),
-            self.started_before
-                .map_or(Millis::MAX, |t| t.timestamp_millis()),
-        )
-    }
-
-    /// The limit to apply: 100 by default, between 1 and 10,000.
-    pub fn limit(&self) -> i64 {
-        self.limit.unwrap_or(100).clamp(1, 10_000)
-    }
-}
-
 /// A stored workflow version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VersionRow {
@@ -526,61 +481,6 @@ pub struct StoredEvent {
     pub event: Result<Event, String>,
 }
 
-/// A task created by `task.create`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TaskRow {
-    /// Task id.
-    pub id: String,
-    /// Run that created it.
-    pub run_id: String,
-    /// Title.
-    pub title: String,
-    /// Person assigned.
-    pub assignee: Option<String>,
-    /// Queue.
-    pub queue: Option<String>,
-    /// Other data.
-    pub data: Value,
-    /// `open` or `done`.
-    pub status: String,
-    /// Creation time.
-    pub created_at: Millis,
-}
-
-/// A dead letter as listed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeadLetterRow {
-    /// Id.
-    pub id: i64,
-    /// Run.
-    pub run_id: String,
-    /// Step.
-    pub step_id: String,
-    /// Action.
-    pub action: String,
-    /// Input.
-    pub input: Value,
-    /// Last error.
-    pub error: String,
-    /// Attempts made.
-    pub attempts: u32,
-    /// When.
-    pub created_at: Millis,
-    /// When it was sent back for another try.
-    pub retried_at: Option<Millis>,
-}
-
-/// Run counts of one workflow.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct WorkflowCounts {
-    /// Runs active or waiting now.
-    pub active: i64,
-    /// Completed or exited in the last 24h.
-    pub completed: i64,
-    /// Failed in the last 24h.
-    pub failed: i64,
-}
-
 /// A run waiting for an event, as found by its correlation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitingRun {
@@ -592,60 +492,4 @@ pub struct WaitingRun {
     pub version: u32,
     /// The wait step it sits in.
     pub step: usize,
-}
-
-/// Unfinished runs of one workflow version at one step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StepCount {
-    /// Version.
-    pub version: u32,
-    /// Step index.
-    pub step: usize,
-    /// Runs there now.
-    pub runs: i64,
-}
-
-/// Timeline lines of one step with one status, over all runs of a version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-pub struct StepStat {
-    /// Step id.
-    pub step_id: String,
-    /// Timeline status (`done`, `failed`, `skipped`, …).
-    pub status: String,
-    /// How many.
-    pub count: i64,
-}
-
-/// A scoped API token as stored: its hash, never the token itself.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TokenRow {
-    /// Unique name (who holds it: `shop`, `grafana`); the actor in logs and the audit.
-    pub name: String,
-    /// Hex SHA-256 of the token.
-    #[serde(skip)]
-    pub hash: String,
-    /// Scope names, e.g. `events:write`.
-    pub scopes: Vec<String>,
-    /// When it was created.
-    pub created_at: Millis,
-    /// When it was revoked, if it was.
-    pub revoked_at: Option<Millis>,
-}
-
-/// One change recorded in the audit log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AuditEntry {
-    /// Order of recording (0 before it is stored).
-    pub id: i64,
-    /// When.
-    pub at: Millis,
-    /// Who: the token's name (`bootstrap`, `anonymous` on an open API, `customer` for an
-    /// unsubscribe link).
-    pub actor: String,
-    /// What, e.g. `token.created`, `workflow.saved`, `suppression.removed`.
-    pub action: String,
-    /// On what: a token, workflow, address or dead letter.
-    pub target: String,
-    /// Small details (scopes, version, reason).
-    pub detail: Value,
 }

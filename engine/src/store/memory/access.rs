@@ -2,7 +2,7 @@
 
 use super::MemoryStore;
 use crate::clock::Millis;
-use crate::store::model::{AuditEntry, TokenRow};
+use crate::store::views::{AuditEntry, TokenRow};
 use crate::store::{AccessStore, StoreResult};
 use async_trait::async_trait;
 

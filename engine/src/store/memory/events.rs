@@ -5,6 +5,7 @@ use crate::clock::Millis;
 use crate::event::Event;
 use crate::store::model::*;
 use crate::store::status::Cause;
+use crate::store::views::*;
 use crate::store::{EventLog, StoreResult};
 use async_trait::async_trait;
 use serde_json::{Map, Value};

@@ -15,6 +15,7 @@ use crate::event::Event;
 use crate::store::merge::{consent_patch, merge_patch};
 use crate::store::model::*;
 use crate::store::status::{self, Cause};
+use crate::store::views::*;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};

@@ -3,6 +3,7 @@
 use super::MemoryStore;
 use crate::clock::Millis;
 use crate::store::model::*;
+use crate::store::views::*;
 use crate::store::{ReadModel, StoreResult};
 use async_trait::async_trait;
 use std::collections::BTreeMap;

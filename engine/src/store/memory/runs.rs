@@ -4,6 +4,7 @@ use super::MemoryStore;
 use crate::clock::Millis;
 use crate::store::model::*;
 use crate::store::status::Cause;
+use crate::store::views::*;
 use crate::store::{RunStore, StoreResult};
 use async_trait::async_trait;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 use super::rows::json_of;
 use super::SqliteStore;
 use crate::clock::Millis;
-use crate::store::model::{AuditEntry, TokenRow};
+use crate::store::views::{AuditEntry, TokenRow};
 use crate::store::{AccessStore, StoreResult};
 use async_trait::async_trait;
 

@@ -4,6 +4,7 @@ use super::rows::{json_of, run_rows, RunRecord, TimelineRecord, RUN_COLUMNS};
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::store::model::*;
+use crate::store::views::*;
 use crate::store::{ReadModel, StoreResult};
 use async_trait::async_trait;
 

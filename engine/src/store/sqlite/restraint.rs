@@ -5,6 +5,7 @@ use super::SqliteStore;
 use crate::clock::Millis;
 use crate::store::merge::consent_patch;
 use crate::store::model::*;
+use crate::store::views::*;
 use crate::store::{RestraintStore, StoreResult};
 use async_trait::async_trait;
 use rusqlite::Transaction;
