@@ -1,6 +1,8 @@
 //! The HTTP API (axum). Each resource has its file; a handler parses, is authorised by
 //! [`auth`], calls one engine service and maps the result. Every error, including a rejected
-//! body, path or query, answers with the JSON shape of [`ApiError`].
+//! body, path or query, answers with the JSON shape of [`ApiError`]. Each handler's
+//! `#[utoipa::path]` annotation describes it in the OpenAPI document ([`openapi`]), and the
+//! router registers it from that annotation, so the two cannot disagree.
 
 mod audit;
 mod auth;

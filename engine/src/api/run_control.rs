@@ -96,12 +96,7 @@ async fn refusal(s: &AppState, id: &str, action: BulkAction) -> ApiError {
         Ok(Some(run)) => ApiError::Conflict(format!(
             "run `{id}` is {}; only {} runs can be {}",
             run.status.as_str(),
-            action
-                .statuses()
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" or "),
+            action.statuses_text(),
             action.done()
         )),
         Ok(None) => ApiError::NotFound(format!("run `{id}`")),

@@ -31,6 +31,12 @@ impl BulkAction {
         }
     }
 
+    /// The statuses it can change, as words: `active or waiting`, `failed`.
+    pub fn statuses_text(self) -> String {
+        let names: Vec<&str> = self.statuses().iter().map(|s| s.as_str()).collect();
+        names.join(" or ")
+    }
+
     /// What it does to a run, in the past tense (`cancelled`, `retried`).
     pub fn done(self) -> &'static str {
         match self {
@@ -56,11 +62,9 @@ impl Engine {
                 let status = RunStatus::parse(name)
                     .filter(|s| action.statuses().contains(s))
                     .ok_or_else(|| {
-                        let allowed: Vec<&str> =
-                            action.statuses().iter().map(|s| s.as_str()).collect();
                         EngineError::Input(format!(
                             "status `{name}`: only {} runs can be {}",
-                            allowed.join(" or "),
+                            action.statuses_text(),
                             action.done()
                         ))
                     })?;
