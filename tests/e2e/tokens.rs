@@ -117,6 +117,13 @@ async fn scoped_tokens_allow_exactly_their_scopes_and_revoking_one_refuses_it_at
     let revoked = token_cli(&engine, &["revoke", "shop"]);
     assert_eq!(revoked["revoked"], "shop");
     assert_eq!(call(&engine, "POST", "/events", &shop).await.0, 401);
+    let again = r#"{"name": "shop", "scopes": ["events:write"]}"#;
+    let (status, answer) = engine.call("POST", "/tokens", ADMIN, again).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("conflict")),
+        "a revoked name stays taken: {answer}"
+    );
 
     // Kept across a restart: the dashboard still reads, the shop stays refused.
     engine.terminate();

@@ -67,6 +67,7 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Busy(busy) => ApiError::Busy(busy),
+            EngineError::Conflict(message) => ApiError::Conflict(message),
             EngineError::Input(message) => ApiError::BadRequest(json!({ "error": message })),
             other => ApiError::Internal(other.to_string()),
         }

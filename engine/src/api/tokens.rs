@@ -62,7 +62,8 @@ async fn list_tokens(State(s): State<AppState>) -> ApiResult<Json<Vec<crate::sto
 
 /// Creates a scoped token, shown this once (`admin`; audited).
 #[utoipa::path(post, path = "/tokens", tag = "access", request_body = NewToken,
-    responses((status = 201, body = serde_json::Value), super::openapi::Refusals))]
+    responses((status = 201, body = serde_json::Value), super::openapi::Refusals,
+        (status = 409, description = "A token with this name exists or existed (names are never reused)", body = super::error::ErrorBody)))]
 async fn create_token(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,

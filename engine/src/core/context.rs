@@ -70,6 +70,9 @@ pub enum EngineError {
     /// What the caller gave is not valid (the message says why).
     #[error("{0}")]
     Input(String),
+    /// What the caller asks for clashes with what exists (a name already taken).
+    #[error("{0}")]
+    Conflict(String),
     /// Too much work of this kind is running; the caller may retry.
     #[error("{0}")]
     Busy(String),

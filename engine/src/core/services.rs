@@ -218,7 +218,7 @@ impl Engine {
             revoked_at: None,
         };
         if !self.store().create_token(&row).await? {
-            return Err(EngineError::Input(format!(
+            return Err(EngineError::Conflict(format!(
                 "a token named `{name}` exists (names are not reused, even after a revocation, so the name always means one holder)"
             )));
         }
