@@ -197,16 +197,7 @@ impl Executor {
                     let w = workflow
                         .as_deref()
                         .expect("a call comes from a loaded workflow");
-                    let action = w.action_name(call.step).unwrap_or_default().to_string();
-                    let started = std::time::Instant::now();
-                    let result = self.call_action(w, machine.run(), call).await;
-                    let metrics = &self.ctx.metrics;
-                    metrics.step(&action, result.is_ok(), started.elapsed().as_secs_f64());
-                    match &result {
-                        Ok(_) => metrics.actions_ok.inc(),
-                        Err(_) => metrics.actions_failed.inc(),
-                    };
-                    Input::Called(result)
+                    Input::Called(self.call_action(w, machine.run(), call).await)
                 }
             };
             effect = machine.advance(input, self.now());
@@ -236,6 +227,8 @@ impl Executor {
         Some(resolved.action.clone())
     }
 
+    /// Calls step `call.step`'s action and records what happened: its duration and outcome in
+    /// the metrics, and a trace line (a failure at warn level).
     async fn call_action(
         &self,
         w: &RuntimeWorkflow,
@@ -243,19 +236,55 @@ impl Executor {
         call: Call,
     ) -> Result<Value, ActionError> {
         let name = w.action_name(call.step).unwrap_or_default();
+        let step_id = &w.steps[call.step].id;
+        let attempt = call.attempt;
+        let trace_id = trace::of_run(run);
+        let started = std::time::Instant::now();
+        let result = self.invoke(w, run, call, &trace_id).await;
+        let metrics = &self.ctx.metrics;
+        metrics.step(name, result.is_ok(), started.elapsed().as_secs_f64());
+        match &result {
+            Ok(_) => {
+                metrics.actions_ok.inc();
+                tracing::debug!(
+                    target: trace::TARGET,
+                    %trace_id, run_id = %run.id, workflow = %run.workflow, step = %step_id,
+                    action = name, attempt, "action called"
+                );
+            }
+            Err(e) => {
+                metrics.actions_failed.inc();
+                tracing::warn!(
+                    target: trace::TARGET,
+                    %trace_id, run_id = %run.id, workflow = %run.workflow, step = %step_id,
+                    action = name, attempt, error = %e, "action failed"
+                );
+            }
+        }
+        result
+    }
+
+    /// The action call itself, bounded by the action timeout, in trace `trace_id`.
+    async fn invoke(
+        &self,
+        w: &RuntimeWorkflow,
+        run: &RunRow,
+        call: Call,
+        trace_id: &str,
+    ) -> Result<Value, ActionError> {
         let Some(action) = self.action_for(w, call.step, run) else {
+            let name = w.action_name(call.step).unwrap_or_default();
             return Err(ActionError::Permanent(format!("unknown action `{name}`")));
         };
         let step_id = &w.steps[call.step].id;
         let idempotency_key = idempotency_key(&run.id, step_id);
-        let trace_id = trace::of_run(run);
         let ctx = ActionContext {
             workflow: run.workflow.clone(),
             version: run.version,
             run_id: run.id.clone(),
             step_id: step_id.clone(),
             customer_id: run.customer_id.clone(),
-            traceparent: Some(trace::traceparent(&trace_id, &idempotency_key)),
+            traceparent: Some(trace::traceparent(trace_id, &idempotency_key)),
             idempotency_key,
             attempt: call.attempt,
             scope: call.scope,
@@ -265,24 +294,11 @@ impl Executor {
                 .map(|(channel, c)| self.ctx.restraint.unsubscribe_url(c, channel)),
         };
         let timeout = self.ctx.config.action_timeout;
-        let result = match tokio::time::timeout(timeout, action.call(call.input, &ctx)).await {
+        match tokio::time::timeout(timeout, action.call(call.input, &ctx)).await {
             Ok(r) => r,
             Err(_) => Err(ActionError::Retryable(format!(
                 "timed out after {timeout:?}"
             ))),
-        };
-        match &result {
-            Ok(_) => tracing::debug!(
-                target: trace::TARGET,
-                %trace_id, run_id = %run.id, workflow = %run.workflow, step = %step_id,
-                action = name, attempt = call.attempt, "action called"
-            ),
-            Err(e) => tracing::warn!(
-                target: trace::TARGET,
-                %trace_id, run_id = %run.id, workflow = %run.workflow, step = %step_id,
-                action = name, attempt = call.attempt, error = %e, "action failed"
-            ),
         }
-        result
     }
 }
