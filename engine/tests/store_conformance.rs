@@ -1,5 +1,7 @@
-//! One contract, every backend: each case runs against SQLite and the in-memory store. A new
-//! backend joins with one line at the bottom (`conformance!(postgres, open_postgres().await);`).
+//! One contract, every backend: each case runs against SQLite, PostgreSQL (the real server named
+//! by `MIKAWAYA_TEST_POSTGRES`, by default `postgres://postgres@127.0.0.1:5432/test`, each case in
+//! a schema of its own, dropped afterwards) and the in-memory store. A new backend joins with one
+//! line at the bottom.
 
 use mikawaya_engine::event::parse_event;
 use mikawaya_engine::store::*;
@@ -12,6 +14,12 @@ use restraint::*;
 #[path = "store_conformance/access.rs"]
 mod access;
 use access::*;
+#[path = "store_conformance/backends.rs"]
+mod backends;
+use backends::*;
+#[path = "store_conformance/fencing.rs"]
+mod fencing;
+use fencing::*;
 #[path = "store_conformance/run_control.rs"]
 mod run_control;
 use run_control::*;
@@ -91,7 +99,7 @@ async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>
             .unwrap(),
         [false]
     );
-    let pending = store.pending_events(0, 10).await.unwrap();
+    let pending = store.pending_events(&[], 10).await.unwrap();
     assert_eq!(
         pending
             .iter()
@@ -100,7 +108,7 @@ async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>
         ["a", "b"]
     );
     assert!(pending[0].seq < pending[1].seq);
-    let after_a = store.pending_events(pending[0].seq, 10).await.unwrap();
+    let after_a = store.pending_events(&[pending[0].seq], 10).await.unwrap();
     assert_eq!(
         after_a.len(),
         1,
@@ -117,7 +125,7 @@ async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>
         ..Default::default()
     };
     store.apply_match(batch).await.unwrap();
-    let left = store.pending_events(0, 10).await.unwrap();
+    let left = store.pending_events(&[], 10).await.unwrap();
     assert_eq!(
         left.iter()
             .map(|p| p.event.as_ref().unwrap().id.as_str())
@@ -581,7 +589,8 @@ macro_rules! conformance {
                 the_audit_log_keeps_entries_in_order,
                 runs_are_cancelled_once_only_while_unfinished,
                 failed_runs_are_retried_through_their_latest_letter,
-                runs_are_listed_by_start_time_range);
+                runs_are_listed_by_start_time_range,
+                a_claim_fences_the_runs_earlier_holder);
         }
     };
     (@cases $open:expr; $($case:ident),*) => {
@@ -595,11 +604,6 @@ macro_rules! conformance {
     };
 }
 
-async fn open_sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("c.db")).await.unwrap();
-    (Arc::new(store), dir)
-}
-
 conformance!(sqlite, open_sqlite().await);
+conformance!(postgres, open_postgres().await);
 conformance!(memory, (Arc::new(MemoryStore::new()) as Arc<dyn Store>, ()));

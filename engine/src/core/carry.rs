@@ -27,7 +27,7 @@ pub struct StartedRun {
 /// The uncommitted changes of the batches in flight, by batch.
 #[derive(Debug, Default)]
 pub struct Carry {
-    after_seq: i64,
+    taken: Vec<(u64, Vec<i64>)>,
     next_batch: u64,
     customers: HashMap<String, (u64, Map<String, Value>)>,
     enrollments: HashMap<(String, String), (u64, Millis)>,
@@ -36,9 +36,15 @@ pub struct Carry {
 }
 
 impl Carry {
-    /// Events up to this sequence number belong to a batch already.
-    pub fn after_seq(&self) -> i64 {
-        self.after_seq
+    /// The events of the batches in flight, in sequence order: the next batch leaves them out.
+    pub fn taken(&self) -> Vec<i64> {
+        let mut seqs: Vec<i64> = self
+            .taken
+            .iter()
+            .flat_map(|(_, s)| s.iter().copied())
+            .collect();
+        seqs.sort_unstable();
+        seqs
     }
 
     /// The number of the next batch.
@@ -80,17 +86,17 @@ impl Carry {
         self.handed.iter().map(|(_, n)| n).sum()
     }
 
-    /// Records what batch `batch` (events up to `last_seq`) changed.
+    /// Records what batch `batch` (of the events `seqs`) changed.
     pub fn absorb(
         &mut self,
         batch: u64,
-        last_seq: i64,
+        seqs: &[i64],
         customers: HashMap<String, Map<String, Value>>,
         enrollments: BatchEnrollments,
         new_runs: &[NewRun],
         handed: usize,
     ) {
-        self.after_seq = self.after_seq.max(last_seq);
+        self.taken.push((batch, seqs.to_vec()));
         for (id, attrs) in customers {
             self.customers.insert(id, (batch, attrs));
         }
@@ -118,6 +124,7 @@ impl Carry {
         self.enrollments.retain(|_, (b, _)| *b > batch);
         self.started.retain(|(b, _)| *b > batch);
         self.handed.retain(|(b, _)| *b > batch);
+        self.taken.retain(|(b, _)| *b > batch);
     }
 
     /// Forgets everything (a batch failed to commit): the next batch starts from the store.
@@ -141,12 +148,12 @@ mod tests {
         let first = carry.begin_batch();
         let customers = HashMap::from([("c1".to_string(), attrs(json!({"tier": "gold"})))]);
         let enrolled = BatchEnrollments::from([(("w".to_string(), "c1".to_string()), 5)]);
-        carry.absorb(first, 10, customers, enrolled, &[], 3);
+        carry.absorb(first, &[9, 10], customers, enrolled, &[], 3);
         let second = carry.begin_batch();
         let customers = HashMap::from([("c2".to_string(), attrs(json!({"tier": "silver"})))]);
-        carry.absorb(second, 20, customers, BatchEnrollments::new(), &[], 4);
+        carry.absorb(second, &[20], customers, BatchEnrollments::new(), &[], 4);
 
-        assert_eq!(carry.after_seq(), 20);
+        assert_eq!(carry.taken(), [9, 10, 20]);
         assert_eq!(carry.handed(), 7);
         let (known, unknown) = carry.customers(&["c1".into(), "c3".into()]);
         assert_eq!(known["c1"], attrs(json!({"tier": "gold"})));
@@ -158,10 +165,10 @@ mod tests {
         assert!(!known.contains_key("c1"), "the store answers for c1 now");
         assert!(known.contains_key("c2"));
         assert!(carry.enrollments().is_empty());
-        assert_eq!((carry.handed(), carry.after_seq()), (4, 20));
+        assert_eq!((carry.handed(), carry.taken()), (4, vec![20]));
 
         carry.committed(second);
         assert_eq!(carry.customers(&["c2".into()]).1, ["c2"]);
-        assert_eq!(carry.after_seq(), 20, "the events stay taken");
+        assert!(carry.taken().is_empty(), "the store knows they are matched");
     }
 }

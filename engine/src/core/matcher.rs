@@ -78,11 +78,11 @@ impl<'a> Matcher<'a> {
         let pending = self
             .ctx
             .store
-            .pending_events(carry.after_seq(), EVENT_BATCH)
+            .pending_events(&carry.taken(), EVENT_BATCH)
             .await?;
-        let Some(last_seq) = pending.last().map(|p| p.seq) else {
+        if pending.is_empty() {
             return Ok(None);
-        };
+        }
         let number = carry.begin_batch();
         let mut batch = MatchBatch::default();
         let mut enrolled = carry.enrollments();
@@ -121,7 +121,7 @@ impl<'a> Matcher<'a> {
         let handed_count = handed.iter().flatten().count();
         carry.absorb(
             number,
-            last_seq,
+            &batch.seqs,
             customers,
             enrolled,
             &batch.new_runs,

@@ -3,8 +3,8 @@
 //! and date triggers), [`RestraintStore`] (consent, suppressions, sent messages), [`PluginKv`],
 //! [`ReadModel`] (what the page, the API and the CLI list) and [`MetaStore`] (workflow versions
 //! and settings). [`Store`] is all of them; each backend implements every trait in its own file:
-//! [`sqlite`] (embedded, the default) and [`memory`] (tests and simulations). Both pass one
-//! conformance suite (`engine/tests/store_conformance.rs`).
+//! [`sqlite`] (embedded, the default), [`postgres`] (many nodes on one database) and [`memory`]
+//! (tests and simulations). All pass one conformance suite (`engine/tests/store_conformance.rs`).
 //!
 //! Every method that changes several rows does so atomically. Which run status may follow which
 //! is stated in [`status`]; the stores apply the guards it states.
@@ -12,12 +12,15 @@
 pub mod memory;
 pub mod merge;
 pub mod model;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 pub mod status;
 pub mod views;
 
 pub use memory::MemoryStore;
 pub use model::*;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use views::*;
 
@@ -47,6 +50,10 @@ pub enum StoreError {
     /// The store URL names nothing this build can open.
     #[error("{0}")]
     Url(String),
+    /// This node lost the role or lease the change was made under (it stalled past its lease
+    /// and another node took over); nothing was applied.
+    #[error("fenced: {0}")]
+    Fenced(String),
     /// The store cannot be reached (the connection or the process is gone; the simulator's
     /// crashes end here too). Whether the last change was applied is unknown.
     #[error("store unavailable: {0}")]
@@ -62,9 +69,11 @@ pub trait EventLog: Send + Sync {
     /// Inserts events durably in one transaction; `true` for each new id, `false` for duplicates
     /// (the first occurrence of an id within `events` is the new one).
     async fn insert_events(&self, events: &[Event], at: Millis) -> StoreResult<Vec<bool>>;
-    /// Events not yet matched whose sequence number is above `after`, oldest first (`after` is
-    /// the last event of a batch still being written, or 0).
-    async fn pending_events(&self, after: i64, limit: i64) -> StoreResult<Vec<StoredEvent>>;
+    /// Events not yet matched, oldest first, except those in `taken` (the events of the batches
+    /// still being written, in sequence order). A store that commits sequence numbers in order
+    /// (SQLite's single writer) may read `taken` as "everything up to its last one"; with many
+    /// writers a lower number can commit later, so PostgreSQL leaves out exactly `taken`.
+    async fn pending_events(&self, taken: &[i64], limit: i64) -> StoreResult<Vec<StoredEvent>>;
     /// One event by id.
     async fn event(&self, id: &str) -> StoreResult<Option<Event>>;
     /// Events that occurred in `[from, to)`, oldest first.
@@ -98,10 +107,15 @@ pub trait RunStore: Send + Sync {
     ) -> StoreResult<Vec<WaitingRun>>;
     /// Ids of a customer's unfinished runs in a workflow.
     async fn open_runs(&self, workflow: &str, customer_id: &str) -> StoreResult<Vec<String>>;
-    /// Claims up to `limit` due, unleased timers for `lease_ms`, earliest first.
+    /// Claims up to `limit` due, unleased timers for `lease_ms`, earliest first. A claim bumps
+    /// each run's revision: the revision is the fencing counter, so whoever held the run before
+    /// (a worker that stalled past its lease) has its late commit refused, never applied over the
+    /// claimer's progress. The claimer reads the run after claiming it.
     async fn claim_due(&self, now: Millis, limit: i64, lease_ms: i64) -> StoreResult<Vec<DueWork>>;
-    /// Frees every timer lease. An embedded store serves one process, so at start-up any lease
-    /// belongs to a process that died; its runs are due again at once instead of after the lease.
+    /// Frees the timer leases this process holds, so their runs are due again at once instead of
+    /// after the lease. An embedded store serves one process, so at start-up every lease is one
+    /// the process that died held; a shared store frees only its own node's (none at start-up:
+    /// a node's id is new at every start, and a dead node's leases end by themselves).
     async fn release_leases(&self) -> StoreResult<u64>;
     /// How many timers are due at `now` and not leased, counted up to `cap`.
     async fn due_count(&self, now: Millis, cap: i64) -> StoreResult<u64>;
@@ -299,7 +313,8 @@ union_of_concerns!(
 );
 
 /// Opens the store a `--db` value names: `memory:` (nothing kept), `sqlite://path` or
-/// `sqlite:path`, or a bare file path (SQLite). Other schemes are refused with the ones known.
+/// `sqlite:path`, or a bare file path (SQLite), `postgres://…` (PostgreSQL, shared by many
+/// nodes). Other schemes are refused with the ones known.
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url == "memory:" {
         return Ok(Arc::new(MemoryStore::default()));
@@ -308,9 +323,12 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url);
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::open(url, None).await?));
+    }
     if let Some((scheme, _)) = path.split_once("://") {
         return Err(StoreError::Url(format!(
-            "`{scheme}://` is not a store this build knows; use a file path, `sqlite://FILE` or `memory:`"
+            "`{scheme}://` is not a store this build knows; use a file path, `sqlite://FILE`, `postgres://HOST/DATABASE` or `memory:`"
         )));
     }
     Ok(Arc::new(

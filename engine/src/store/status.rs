@@ -146,3 +146,11 @@ pub fn initial_status(start: Option<usize>) -> RunStatus {
 pub fn after_wait(target: Option<usize>) -> RunStatus {
     initial_status(target)
 }
+/// The SQL list of the statuses a run may be in for `cause`, e.g. `('active', 'waiting')`.
+pub(crate) fn statuses_for(cause: Cause) -> String {
+    let names: Vec<String> = from_statuses(cause)
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!("({})", names.join(", "))
+}

@@ -34,11 +34,11 @@ impl EventLog for MemoryStore {
             .collect())
     }
 
-    async fn pending_events(&self, after: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+    async fn pending_events(&self, taken: &[i64], limit: i64) -> StoreResult<Vec<StoredEvent>> {
         let s = self.lock();
         Ok(s.events
             .iter()
-            .filter(|e| !e.processed && e.seq > after)
+            .filter(|e| !e.processed && taken.binary_search(&e.seq).is_err())
             .take(limit.max(0) as usize)
             .map(|e| StoredEvent {
                 seq: e.seq,

@@ -74,12 +74,17 @@ impl RunStore for MemoryStore {
             .filter_map(|(_, id)| {
                 let t = s.timers.get_mut(&id)?;
                 t.lease_until = now + lease_ms;
-                Some(DueWork {
-                    run_id: id,
+                let work = DueWork {
+                    run_id: id.clone(),
                     kind: t.kind,
                     attempt: t.attempt,
                     due_at: t.due_at,
-                })
+                };
+                // The claim fences earlier holders of the run (see `RunStore::claim_due`).
+                if let Some(run) = s.runs.get_mut(&id) {
+                    run.row.rev += 1;
+                }
+                Some(work)
             })
             .collect())
     }

@@ -1,30 +1,11 @@
 //! SQLite [`AccessStore`]: scoped API tokens, kept as hashes, and the audit log.
 
-use super::rows::json_of;
 use super::SqliteStore;
 use crate::clock::Millis;
+use crate::store::rows::{AuditRecord, TokenRecord};
 use crate::store::views::{AuditEntry, TokenRow};
 use crate::store::{AccessStore, StoreResult};
 use async_trait::async_trait;
-
-#[derive(sqlx::FromRow)]
-struct TokenRecord {
-    name: String,
-    hash: String,
-    scopes: String,
-    created_at: Millis,
-    revoked_at: Option<Millis>,
-}
-
-#[derive(sqlx::FromRow)]
-struct AuditRecord {
-    id: i64,
-    at: Millis,
-    actor: String,
-    action: String,
-    target: String,
-    detail: String,
-}
 
 #[async_trait]
 impl AccessStore for SqliteStore {
@@ -47,16 +28,7 @@ impl AccessStore for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| TokenRow {
-                name: r.name,
-                hash: r.hash,
-                scopes: r.scopes.split_whitespace().map(String::from).collect(),
-                created_at: r.created_at,
-                revoked_at: r.revoked_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(TokenRow::from).collect())
     }
 
     async fn revoke_token(&self, name: &str, at: Millis) -> StoreResult<bool> {
@@ -91,16 +63,6 @@ impl AccessStore for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditEntry {
-                id: r.id,
-                at: r.at,
-                actor: r.actor,
-                action: r.action,
-                target: r.target,
-                detail: json_of(&r.detail),
-            })
-            .collect())
+        Ok(rows.into_iter().map(AuditEntry::from).collect())
     }
 }

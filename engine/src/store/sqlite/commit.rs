@@ -2,8 +2,9 @@
 //! each run's row moves only if its revision is still the transition's `rev`, and its timeline
 //! lines, timer, wait, sent message and dead letter follow in the same transaction.
 
-use super::statements::{add_timeline, clear_wait, insert_message, insert_wait, TimerColumns};
+use super::statements::{add_timeline, clear_wait, insert_message, insert_wait};
 use crate::store::model::*;
+use crate::store::rows::TimerColumns;
 use crate::store::StoreResult;
 use rusqlite::{params, Transaction};
 

@@ -1,34 +1,13 @@
 //! SQLite [`EventLog`]: events, customer and entity snapshots, and applying a matched batch.
 
-use super::rows::json_of;
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::event::Event;
 use crate::store::model::*;
-use crate::store::{EventLog, StoreError, StoreResult};
+use crate::store::rows::{json_of, EventRecord, PendingRecord};
+use crate::store::{EventLog, StoreResult};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
-
-#[derive(sqlx::FromRow)]
-struct EventRecord {
-    seq: i64,
-    body: String,
-}
-
-/// A pending `events` row: the event and when it was stored.
-#[derive(sqlx::FromRow)]
-struct PendingRecord {
-    seq: i64,
-    body: String,
-    received_at: Millis,
-}
-
-impl EventRecord {
-    fn event(&self) -> StoreResult<Event> {
-        Event::from_stored(&self.body)
-            .ok_or_else(|| StoreError::Corrupt(format!("event {}", self.seq)))
-    }
-}
 
 #[async_trait]
 impl EventLog for SqliteStore {
@@ -39,7 +18,10 @@ impl EventLog for SqliteStore {
             .await
     }
 
-    async fn pending_events(&self, after: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+    async fn pending_events(&self, taken: &[i64], limit: i64) -> StoreResult<Vec<StoredEvent>> {
+        // One writer commits sequence numbers in order and a batch is always the next events,
+        // so the events taken are all those up to the last one.
+        let after = taken.iter().max().copied().unwrap_or(0);
         let rows: Vec<PendingRecord> = sqlx::query_as(
             "SELECT seq, body, received_at FROM events WHERE seq > MAX(?, (SELECT seq FROM match_cursor)) ORDER BY seq LIMIT ?",
         )
@@ -47,15 +29,7 @@ impl EventLog for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| StoredEvent {
-                seq: r.seq,
-                event: Event::from_stored(&r.body)
-                    .ok_or_else(|| format!("the stored body of event {} is not an event", r.seq)),
-                received_at: r.received_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(StoredEvent::from).collect())
     }
 
     async fn event(&self, id: &str) -> StoreResult<Option<Event>> {

@@ -5,8 +5,10 @@
 use super::commit::{insert_runs, mark_processed};
 use super::customers::merge_all;
 use super::restraint::record_consent;
-use super::statements::{add_timeline, clear_wait, end_run, statuses_for, TimerColumns};
+use super::statements::{add_timeline, clear_wait, end_run};
 use crate::store::model::*;
+use crate::store::rows::TimerColumns;
+use crate::store::status::statuses_for;
 use crate::store::status::Cause;
 use crate::store::StoreResult;
 use rusqlite::{params, Transaction};

@@ -3,19 +3,9 @@
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::store::model::*;
+use crate::store::rows::VersionRecord;
 use crate::store::{MetaStore, PluginKv, StoreResult};
 use async_trait::async_trait;
-
-#[derive(sqlx::FromRow)]
-struct VersionRecord {
-    name: String,
-    version: i64,
-    file: String,
-    source: String,
-    digest: String,
-    ir: Option<String>,
-    compiler: Option<String>,
-}
 
 #[async_trait]
 impl MetaStore for SqliteStore {
@@ -42,18 +32,7 @@ impl MetaStore for SqliteStore {
         let rows: Vec<VersionRecord> = sqlx::query_as("SELECT name, version, file, source, digest, ir, compiler FROM workflow_versions ORDER BY name, version")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| VersionRow {
-                name: r.name,
-                version: r.version as u32,
-                file: r.file,
-                source: r.source,
-                digest: r.digest,
-                ir: r.ir,
-                compiler: r.compiler,
-            })
-            .collect())
+        Ok(rows.into_iter().map(VersionRow::from).collect())
     }
 
     async fn setting_or_init(&self, key: &str, default: &str) -> StoreResult<String> {

@@ -11,7 +11,6 @@ mod matched;
 mod meta;
 mod read;
 mod restraint;
-mod rows;
 mod runs;
 mod schedules;
 mod shapes;

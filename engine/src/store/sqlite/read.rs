@@ -1,52 +1,15 @@
 //! SQLite [`ReadModel`]: the listings of the page, the API and the CLI.
 
-use super::rows::{json_of, run_rows, RunRecord, TimelineRecord, RUN_COLUMNS};
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::store::model::*;
+use crate::store::rows::{
+    run_rows, CountsRecord, DeadLetterRecord, RunRecord, StepCountRecord, TaskRecord,
+    TimelineRecord, RUN_COLUMNS,
+};
 use crate::store::views::*;
 use crate::store::{ReadModel, StoreResult};
 use async_trait::async_trait;
-
-#[derive(sqlx::FromRow)]
-struct TaskRecord {
-    id: String,
-    run_id: String,
-    title: String,
-    assignee: Option<String>,
-    queue: Option<String>,
-    data: String,
-    status: String,
-    created_at: Millis,
-}
-
-#[derive(sqlx::FromRow)]
-struct DeadLetterRecord {
-    id: i64,
-    run_id: String,
-    step_id: String,
-    action: String,
-    input: String,
-    error: String,
-    attempts: i64,
-    created_at: Millis,
-    retried_at: Option<Millis>,
-}
-
-#[derive(sqlx::FromRow)]
-struct CountsRecord {
-    workflow: String,
-    active: i64,
-    completed: i64,
-    failed: i64,
-}
-
-#[derive(sqlx::FromRow)]
-struct StepCountRecord {
-    version: i64,
-    step: i64,
-    runs: i64,
-}
 
 #[async_trait]
 impl ReadModel for SqliteStore {
@@ -108,17 +71,7 @@ impl ReadModel for SqliteStore {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let counts = WorkflowCounts {
-                    active: r.active,
-                    completed: r.completed,
-                    failed: r.failed,
-                };
-                (r.workflow, counts)
-            })
-            .collect())
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn step_counts(&self, workflow: &str) -> StoreResult<Vec<StepCount>> {
@@ -126,14 +79,7 @@ impl ReadModel for SqliteStore {
             .bind(workflow)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| StepCount {
-                version: r.version as u32,
-                step: r.step as usize,
-                runs: r.runs,
-            })
-            .collect())
+        Ok(rows.into_iter().map(StepCount::from).collect())
     }
 
     async fn step_stats(&self, workflow: &str, version: u32) -> StoreResult<Vec<StepStat>> {
@@ -173,19 +119,7 @@ impl ReadModel for SqliteStore {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| TaskRow {
-                id: r.id,
-                run_id: r.run_id,
-                title: r.title,
-                assignee: r.assignee,
-                queue: r.queue,
-                data: json_of(&r.data),
-                status: r.status,
-                created_at: r.created_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(TaskRow::from).collect())
     }
 
     async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetterRow>> {
@@ -193,19 +127,6 @@ impl ReadModel for SqliteStore {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| DeadLetterRow {
-                id: r.id,
-                run_id: r.run_id,
-                step_id: r.step_id,
-                action: r.action,
-                input: json_of(&r.input),
-                error: r.error,
-                attempts: r.attempts as u32,
-                created_at: r.created_at,
-                retried_at: r.retried_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(DeadLetterRow::from).collect())
     }
 }

@@ -1,10 +1,11 @@
 //! SQLite [`RunStore`]: runs, timers, waits, enrollments, tasks and dead-letter retries.
 
-use super::rows::{run_rows, RunRecord, TimerRecord, WaitingRecord, RUN_COLUMNS};
-use super::statements::{add_timeline, end_run, set_timer, statuses_for};
+use super::statements::{add_timeline, end_run, set_timer};
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::store::model::*;
+use crate::store::rows::{run_rows, RunRecord, TimerRecord, WaitingRecord, RUN_COLUMNS};
+use crate::store::status::statuses_for;
 use crate::store::status::Cause;
 use crate::store::{RunStore, StoreResult};
 use async_trait::async_trait;
@@ -59,7 +60,7 @@ impl RunStore for SqliteStore {
         // Due and not leased is "wakes at or before now" and "lease ended before now": the range
         // of the wake-up index, earliest wake-up first (for an unleased timer, its due time).
         let mut rows: Vec<TimerRecord> = sqlx::query_as(
-            "UPDATE runs SET lease_until = ?1 WHERE id IN
+            "UPDATE runs SET lease_until = ?1, rev = rev + 1 WHERE id IN
                (SELECT id FROM runs WHERE due_at IS NOT NULL AND MAX(due_at, lease_until) <= ?2 AND lease_until < ?2
                 ORDER BY MAX(due_at, lease_until) LIMIT ?3)
              RETURNING id AS run_id, due_kind AS kind, due_attempt AS attempt, due_at",

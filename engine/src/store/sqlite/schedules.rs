@@ -1,9 +1,9 @@
 //! SQLite [`ScheduleStore`]: cron state and date triggers.
 
-use super::rows::DateTriggerRecord;
 use super::SqliteStore;
 use crate::clock::Millis;
 use crate::store::model::*;
+use crate::store::rows::DateTriggerRecord;
 use crate::store::{ScheduleStore, StoreResult};
 use async_trait::async_trait;
 

@@ -4,7 +4,8 @@
 
 use crate::clock::Millis;
 use crate::store::model::*;
-use crate::store::status::{self, Cause};
+use crate::store::rows::TimerColumns;
+use crate::store::status::statuses_for;
 use crate::store::StoreResult;
 use rusqlite::{params, Transaction};
 
@@ -32,31 +33,6 @@ pub(super) fn set_timer(
     )?
     .execute(params![run_id, t.due_at, t.kind, t.attempt, t.lease_until])?;
     Ok(())
-}
-
-/// A timer as the run row's `due_at`, `due_kind`, `due_attempt` and `lease_until` columns (all
-/// NULL without one).
-pub(super) struct TimerColumns {
-    /// When it is due.
-    pub due_at: Option<Millis>,
-    /// `exec` or `wake`.
-    pub kind: Option<&'static str>,
-    /// Attempt of the step it runs.
-    pub attempt: Option<i64>,
-    /// Until when it is leased to a worker.
-    pub lease_until: Option<Millis>,
-}
-
-impl TimerColumns {
-    /// The columns of `timer`.
-    pub fn of(timer: Option<&Timer>) -> Self {
-        TimerColumns {
-            due_at: timer.map(|t| t.due_at),
-            kind: timer.map(|t| t.kind.as_str()),
-            attempt: timer.map(|t| t.attempt as i64),
-            lease_until: timer.map(|t| t.lease_until),
-        }
-    }
 }
 
 /// Ends an unfinished run from outside its steps (its goal, an operator's cancel), if its
@@ -124,13 +100,4 @@ pub(super) fn insert_message(
     tx.prepare_cached("INSERT INTO messages (customer_id, channel, kind, address, workflow, run_id, sent_at, key) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE key = ?8)")?
         .execute(params![m.customer_id, m.channel, m.kind, m.address, m.workflow, run_id, at, m.key])?;
     Ok(())
-}
-
-/// The SQL list of the statuses a run may be in for `cause`, e.g. `('active', 'waiting')`.
-pub(super) fn statuses_for(cause: Cause) -> String {
-    let names: Vec<String> = status::from_statuses(cause)
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect();
-    format!("({})", names.join(", "))
 }

@@ -48,7 +48,7 @@ async fn a_database_of_the_schema_before_0007_keeps_its_timers_pending_events_an
     let store = SqliteStore::open(&path).await.unwrap();
 
     let pending: Vec<String> = store
-        .pending_events(0, 10)
+        .pending_events(&[], 10)
         .await
         .unwrap()
         .into_iter()

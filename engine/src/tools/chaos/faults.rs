@@ -114,7 +114,7 @@ macro_rules! through_faults {
 
 through_faults!(EventLog {
     fn insert_events(&self, events: &[Event], at: Millis) -> Vec<bool>;
-    fn pending_events(&self, after: i64, limit: i64) -> Vec<StoredEvent>;
+    fn pending_events(&self, taken: &[i64], limit: i64) -> Vec<StoredEvent>;
     fn event(&self, id: &str) -> Option<Event>;
     fn events_between(&self, from: Millis, to: Millis, limit: i64) -> Vec<Event>;
     fn customer(&self, id: &str) -> Option<Map<String, Value>>;

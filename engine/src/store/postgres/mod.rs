@@ -1,0 +1,123 @@
+//! The PostgreSQL store, for many engine nodes on one database (`--db postgres://…`). Each
+//! concern's queries live in their own file, as for SQLite; the rows are the shared records of
+//! `store/rows.rs`. The schema is `engine/migrations-postgres/*.sql`, applied by sqlx's migrator.
+//!
+//! What changes with many nodes, and where it is handled:
+//! - timers are claimed with `FOR UPDATE SKIP LOCKED`, and a claim bumps the run's revision, the
+//!   fencing counter a late commit is checked against (`runs.rs`);
+//! - matching stays in event order on one node at a time, the holder of the `matcher` lease, and
+//!   a matched batch is applied only under the lease it was read with ([`lease`]);
+//! - leases of a node that died end by themselves (nothing is freed at start-up);
+//! - frequency-cap claims lock the customer's channel for their transaction (`restraint.rs`);
+//! - customer merges lock the customers' rows and apply [`crate::store::merge`] (`customers.rs`).
+
+mod access;
+mod customers;
+mod events;
+mod lease;
+mod matched;
+mod meta;
+mod read;
+mod restraint;
+mod runs;
+mod schedules;
+mod statements;
+
+use super::{StoreError, StoreResult};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// How often a node writes its heartbeat.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// PostgreSQL behind the store traits, shared by every node that opens the same database.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    /// This process's node id (a fresh one per start: a restarted node does not inherit the
+    /// leases of its previous life, they end by themselves).
+    node: Arc<str>,
+    /// The fence of the matcher lease the last pending events were read under.
+    matcher_fence: Arc<Mutex<Option<i64>>>,
+    /// Stops the heartbeat when the last clone is dropped.
+    _heartbeat: Arc<oneshot::Sender<()>>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/database`), applies the migrations and
+    /// registers this node. `schema`, when given, is created if missing and used for every table
+    /// (the tests give each case its own).
+    pub async fn open(url: &str, schema: Option<&str>) -> StoreResult<Self> {
+        let mut options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Url(format!("`{url}` is not a PostgreSQL URL: {e}")))?
+            // A node stopped mid-transaction (SIGSTOP, a pause of its VM) must not hold row
+            // locks, such as the matcher lease's, until it wakes: the server ends its session.
+            .options([("idle_in_transaction_session_timeout", "15s")]);
+        if let Some(schema) = schema {
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .execute(&admin)
+                .await?;
+            admin.close().await;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("connecting to {url}: {e}")))?;
+        // Two nodes starting at once must not both create the tables: one migrates, the other
+        // waits for it (sqlx's migrator takes an advisory lock for the run).
+        sqlx::migrate!("./migrations-postgres").run(&pool).await?;
+        let node: Arc<str> = node_id().into();
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(heartbeat(pool.clone(), node.clone(), stopped));
+        Ok(PostgresStore {
+            pool,
+            node,
+            matcher_fence: Arc::new(Mutex::new(None)),
+            _heartbeat: Arc::new(stop),
+        })
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+}
+
+/// `host-pid-random`: readable in `nodes` and in the leases, unique per process start.
+fn node_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &random[..8])
+}
+
+/// The database's clock in milliseconds, as SQL: leases compare times written by different
+/// machines, so they use one clock.
+pub(super) const DB_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+
+/// Writes this node's heartbeat every [`HEARTBEAT`] until `stopped`.
+async fn heartbeat(pool: PgPool, node: Arc<str>, mut stopped: oneshot::Receiver<()>) {
+    let sql = format!(
+        "INSERT INTO nodes (id, started_at, heartbeat_at) VALUES ($1, {DB_NOW}, {DB_NOW})
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
+    );
+    loop {
+        if let Err(e) = sqlx::query(&sql).bind(&*node).execute(&pool).await {
+            tracing::warn!(%node, "writing the node's heartbeat: {e}");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HEARTBEAT) => {}
+            _ = &mut stopped => return,
+        }
+    }
+}

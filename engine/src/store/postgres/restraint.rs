@@ -1,0 +1,169 @@
+//! PostgreSQL [`RestraintStore`]: sent messages, suppressions and consent.
+
+use super::customers::merge_all;
+use super::PostgresStore;
+use crate::clock::Millis;
+use crate::store::merge::consent_patch;
+use crate::store::model::*;
+use crate::store::views::*;
+use crate::store::{RestraintStore, StoreResult};
+use async_trait::async_trait;
+use sqlx::PgConnection;
+
+/// The messages of other steps (keys) of one customer, channel and kind since a time; rows
+/// without a key (older versions) count one each.
+const OTHERS: &str = "FROM messages WHERE customer_id = $1 AND channel = $2 AND kind = $3 \
+     AND sent_at >= $4 AND (key IS NULL OR key <> $5)";
+
+#[async_trait]
+impl RestraintStore for PostgresStore {
+    async fn messages_since(
+        &self,
+        customer_id: &str,
+        channel: &str,
+        kind: &str,
+        since: Millis,
+    ) -> StoreResult<Vec<Millis>> {
+        Ok(sqlx::query_scalar(
+            "SELECT sent_at FROM messages WHERE customer_id = $1 AND channel = $2 AND kind = $3 AND sent_at >= $4 ORDER BY sent_at",
+        )
+        .bind(customer_id)
+        .bind(channel)
+        .bind(kind)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn claim_message(
+        &self,
+        m: &SentMessage,
+        run_id: &str,
+        at: Millis,
+        limit: Option<MessageLimit>,
+    ) -> StoreResult<Claim> {
+        let since = limit.map_or(0, |l| l.since);
+        let mut tx = self.pool.begin().await?;
+        // Claims of one customer, channel and kind take turns, on every node: the count and the
+        // insert below see every claim committed before, so together they never pass the limit.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!(
+                "messages/{}/{}/{}",
+                m.customer_id.as_deref().unwrap_or(""),
+                m.channel,
+                m.kind
+            ))
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO messages (customer_id, channel, kind, sent_at, key, address, workflow, run_id) \
+             SELECT $1, $2, $3, $7, $5, $8, $9, $10 WHERE $6::bigint IS NULL \
+             OR (SELECT COUNT(DISTINCT COALESCE(key, 'row:' || id)) {OTHERS}) < $6"
+        ))
+        .bind(&m.customer_id)
+        .bind(&m.channel)
+        .bind(&m.kind)
+        .bind(since)
+        .bind(&m.key)
+        .bind(limit.map(|l| l.max as i64))
+        .bind(at)
+        .bind(&m.address)
+        .bind(&m.workflow)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            tx.commit().await?;
+            return Ok(Claim::Granted);
+        }
+        let latest: Vec<Millis> = sqlx::query_scalar(&format!(
+            "SELECT MAX(sent_at) AS at {OTHERS} GROUP BY COALESCE(key, 'row:' || id) ORDER BY at"
+        ))
+        .bind(&m.customer_id)
+        .bind(&m.channel)
+        .bind(&m.kind)
+        .bind(since)
+        .bind(&m.key)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Claim::Over(latest))
+    }
+
+    async fn suppressed(&self, address: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT reason FROM suppressions WHERE address = $1")
+                .bind(address.to_lowercase())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn suppress(&self, address: &str, reason: &str, at: Millis) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO suppressions (address, reason, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (address) DO UPDATE SET reason = excluded.reason",
+        )
+        .bind(address.to_lowercase())
+        .bind(reason)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn unsuppress(&self, address: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM suppressions WHERE address = $1")
+            .bind(address.to_lowercase())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn suppressions(&self) -> StoreResult<Vec<Suppression>> {
+        Ok(sqlx::query_as(
+            "SELECT address, reason, created_at FROM suppressions ORDER BY created_at DESC, address",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn set_consent(
+        &self,
+        customer_id: &str,
+        channel: &str,
+        granted: bool,
+        source: &str,
+        at: Millis,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let patch = (customer_id.to_string(), consent_patch(channel, granted), at);
+        merge_all(&mut tx, &[patch]).await?;
+        log_consents(&mut tx, &[(customer_id, channel, granted, source, at)]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Appends consent changes (customer, channel, granted, source, when) to the consent log.
+pub(super) async fn log_consents(
+    tx: &mut PgConnection,
+    changes: &[(&str, &str, bool, &str, Millis)],
+) -> StoreResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO consent_log (customer_id, channel, granted, source, at)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::boolean[], $4::text[], $5::bigint[])",
+    )
+    .bind(changes.iter().map(|c| c.0).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.1).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.2).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.3).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.4).collect::<Vec<_>>())
+    .execute(tx)
+    .await?;
+    Ok(())
+}

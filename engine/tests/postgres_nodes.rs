@@ -1,0 +1,180 @@
+//! Many nodes on one PostgreSQL database, as the store sees them: each case opens several
+//! stores on one schema (each is a node, with its own id) and checks what they must not do
+//! together: match the same events, claim the same timer, pass a frequency cap.
+
+#[path = "store_conformance/backends.rs"]
+mod backends;
+
+use backends::{postgres_url, Schema};
+use mikawaya_engine::event::parse_event;
+use mikawaya_engine::store::*;
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// `n` nodes on a fresh schema.
+async fn nodes(n: usize) -> (Vec<Arc<PostgresStore>>, Schema) {
+    let schema = format!("nodes_{}", uuid::Uuid::new_v4().simple());
+    let mut stores = Vec::new();
+    for _ in 0..n {
+        let store = PostgresStore::open(&postgres_url(), Some(&schema))
+            .await
+            .unwrap();
+        stores.push(Arc::new(store));
+    }
+    (stores, Schema(schema))
+}
+
+/// Runs SQL in the schema, as an operator (or a test standing in for time) would.
+async fn sql(schema: &Schema, statement: &str) {
+    let pool = sqlx::PgPool::connect(&postgres_url()).await.unwrap();
+    let statement = format!("SET search_path TO \"{}\"; {statement}", schema.0);
+    sqlx::raw_sql(&statement).execute(&pool).await.unwrap();
+}
+
+fn event(id: &str) -> mikawaya_engine::event::Event {
+    parse_event(0, json!({"id": id, "type": "x.y", "customer": "c1"}), 1_000).unwrap()
+}
+
+#[tokio::test]
+async fn one_node_matches_at_a_time_and_a_stalled_one_is_fenced_off() {
+    let (n, schema) = nodes(2).await;
+    let (a, b) = (&n[0], &n[1]);
+    b.insert_events(&[event("e1"), event("e2")], 1_000)
+        .await
+        .unwrap();
+    let read_by_a = a.pending_events(&[], 10).await.unwrap();
+    assert_eq!(
+        read_by_a.len(),
+        2,
+        "events stored on b are matched by a, the lease holder"
+    );
+    assert!(
+        b.pending_events(&[], 10).await.unwrap().is_empty(),
+        "b does not match while a holds the lease"
+    );
+    // a stalls past its lease: b takes the role over and reads the same events.
+    sql(
+        &schema,
+        "UPDATE leases SET until = 0 WHERE name = 'matcher'",
+    )
+    .await;
+    let read_by_b = b.pending_events(&[], 10).await.unwrap();
+    assert_eq!(read_by_b.len(), 2);
+    // a wakes up and applies what it read under its old lease: refused, nothing applied.
+    let late = MatchBatch {
+        seqs: read_by_a.iter().map(|e| e.seq).collect(),
+        customers: vec![(
+            "c1".into(),
+            json!({"from": "a"}).as_object().unwrap().clone(),
+            5,
+        )],
+        ..Default::default()
+    };
+    let refused = a.apply_match(late).await;
+    assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
+    assert_eq!(b.pending_count().await.unwrap(), 2, "still queued");
+    assert_eq!(
+        b.customer("c1").await.unwrap(),
+        None,
+        "nothing of a's batch"
+    );
+    let batch = MatchBatch {
+        seqs: read_by_b.iter().map(|e| e.seq).collect(),
+        ..Default::default()
+    };
+    b.apply_match(batch).await.unwrap();
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+    assert!(
+        a.pending_events(&[], 10).await.unwrap().is_empty(),
+        "b holds the role now"
+    );
+}
+
+#[tokio::test]
+async fn nodes_claiming_at_once_never_take_the_same_timer() {
+    let (n, _schema) = nodes(3).await;
+    let runs: Vec<NewRun> = (0..300)
+        .map(|i| NewRun {
+            id: format!("r{i:03}"),
+            workflow: "w".into(),
+            version: 1,
+            customer_id: None,
+            enroll_key: format!("k{i}"),
+            trigger_key: format!("t{i}"),
+            context: json!({"steps": {}}),
+            start: Some(0),
+            at: 10,
+            lease_until: 0,
+        })
+        .collect();
+    n[0].apply_match(MatchBatch {
+        new_runs: runs,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let claims = n.iter().map(|store| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = store.claim_due(100, 7, 60_000).await.unwrap();
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|d| d.run_id));
+            }
+        })
+    });
+    let mut all = Vec::new();
+    let mut per_node = Vec::new();
+    for claim in claims.collect::<Vec<_>>() {
+        let mine = claim.await.unwrap();
+        per_node.push(mine.len());
+        all.extend(mine);
+    }
+    let distinct: HashSet<&String> = all.iter().collect();
+    assert_eq!(
+        (all.len(), distinct.len()),
+        (300, 300),
+        "each timer claimed once: {per_node:?}"
+    );
+}
+
+#[tokio::test]
+async fn sends_from_many_nodes_never_pass_the_cap_together() {
+    let (n, _schema) = nodes(3).await;
+    let limit = Some(MessageLimit { max: 2, since: 0 });
+    let attempts = (0..30).map(|i| {
+        let store = n[i % 3].clone();
+        tokio::spawn(async move {
+            let m = SentMessage {
+                customer_id: Some("c1".into()),
+                channel: "email".into(),
+                kind: "marketing".into(),
+                address: None,
+                workflow: "w".into(),
+                key: format!("run{i}:send"),
+            };
+            store
+                .claim_message(&m, &format!("run{i}"), 100 + i as i64, limit)
+                .await
+                .unwrap()
+        })
+    });
+    let mut granted = 0;
+    for attempt in attempts.collect::<Vec<_>>() {
+        if attempt.await.unwrap() == Claim::Granted {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 2, "the cap of 2 held across three nodes");
+    assert_eq!(
+        n[1].messages_since("c1", "email", "marketing", 0)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
