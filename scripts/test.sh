@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need beyond Rust (aiosmtpd: the real SMTP server
+# The whole test suite. Starts PostgreSQL and NATS if they are down (scripts/services.sh) and
+# installs what the tests need beyond Rust (aiosmtpd: the real SMTP server
 # the email tests send to; clang/lld and AssemblyScript: the example WASM plugins, built from
 # source; Node.js for the web page; Chromium for its tests; Schemathesis for the API contract),
 # then runs every test.
@@ -9,6 +10,8 @@ if ! python3 -c "import aiosmtpd" 2>/dev/null; then
   echo "installing aiosmtpd (the SMTP server the email tests use)"
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 fi
+# PostgreSQL (the store conformance suite, the many-node tests) and NATS, started if down.
+scripts/services.sh
 plugins/examples/build.sh
 engine/web/build.sh
 # The simulator with crash points runs 10,000 seeds here (about 4 minutes on two cores); plain

@@ -62,6 +62,9 @@ pub struct ServeConfig {
     pub max_backlog: u64,
     /// Runs executing at once.
     pub max_in_flight: usize,
+    /// How long a run's timer stays leased to the node executing it (see
+    /// [`EngineConfig::lease_ms`]).
+    pub lease_ms: i64,
 }
 
 impl ServeConfig {
@@ -119,6 +122,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
         max_output_bytes: opts.max_step_output,
         max_backlog: opts.max_backlog,
         max_in_flight: opts.max_in_flight,
+        lease_ms: opts.lease_ms,
         public_url: opts
             .public_url
             .clone()

@@ -91,6 +91,16 @@ impl Engine {
         self.child.wait().unwrap();
     }
 
+    /// Sends a signal (`STOP`, `CONT`, `HUP`, …) without waiting for anything.
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{name}");
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the exit code and the log.
     pub fn terminate(mut self) -> (Option<i32>, String) {
         Command::new("kill")

@@ -1,4 +1,5 @@
-//! End-to-end tests: each starts the real `mikawaya` binary on a real SQLite file and real ports.
+//! End-to-end tests: each starts the real `mikawaya` binary on a real SQLite file (or the real
+//! PostgreSQL server, for many nodes) and real ports.
 
 mod harness;
 
@@ -7,6 +8,7 @@ mod crash;
 mod email;
 mod intake;
 mod metrics;
+mod nodes;
 mod run_control;
 mod runs;
 mod schedules;

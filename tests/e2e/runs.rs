@@ -10,9 +10,15 @@ use sha2::Digest;
 use std::sync::{Arc, Mutex};
 
 /// What the receiver saw: idempotency key, body and `traceparent` of each call.
-type Seen = Arc<Mutex<Vec<(String, Value, String)>>>;
+pub type Seen = Arc<Mutex<Vec<(String, Value, String)>>>;
 
+/// A real HTTP server recording every call to `/hook`; its URL and what it saw.
 async fn receiver() -> (String, Seen) {
+    receiver_answering_after(std::time::Duration::ZERO).await
+}
+
+/// Like [`receiver`], answering each call only after `delay` (the call is recorded at once).
+pub async fn receiver_answering_after(delay: std::time::Duration) -> (String, Seen) {
     let seen: Seen = Arc::default();
     let s = seen.clone();
     let app = Router::new().route(
@@ -30,6 +36,7 @@ async fn receiver() -> (String, Seen) {
                 s.lock()
                     .unwrap()
                     .push((header("idempotency-key"), body, header("traceparent")));
+                tokio::time::sleep(delay).await;
                 "ok"
             }
         }),

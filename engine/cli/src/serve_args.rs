@@ -10,7 +10,8 @@ pub struct ServeArgs {
     /// Folder of workflow files (.yaml, .mkw).
     #[arg(long, default_value = "workflows", env = "MIKAWAYA_WORKFLOWS")]
     pub workflows: PathBuf,
-    /// The store: a SQLite file (created if missing), `sqlite://FILE`, or `memory:` (nothing kept).
+    /// The store: a SQLite file (created if missing), `sqlite://FILE`, `postgres://HOST/DB`
+    /// (many nodes on one database; `?schema=NAME` for a schema of its own), or `memory:`.
     #[arg(long, default_value = "mikawaya.db", env = "MIKAWAYA_DB")]
     pub db: String,
     /// Address to listen on (`127.0.0.1:0` picks a free port).
@@ -74,6 +75,10 @@ pub struct ServeArgs {
     /// Runs executing at once.
     #[arg(long, default_value_t = 512, env = "MIKAWAYA_MAX_IN_FLIGHT")]
     pub max_in_flight: usize,
+    /// Seconds a node keeps a run it executes to itself; a node that dies (or stalls) gives its
+    /// runs up after this, to any other node. Longer than the slowest action call.
+    #[arg(long, default_value_t = 60, env = "MIKAWAYA_LEASE_SECONDS")]
+    pub lease_seconds: u32,
 }
 
 impl ServeArgs {
@@ -101,6 +106,7 @@ impl ServeArgs {
             max_step_output: self.max_step_output,
             max_backlog: self.max_backlog,
             max_in_flight: self.max_in_flight,
+            lease_ms: i64::from(self.lease_seconds.max(1)) * 1000,
         })
     }
 }

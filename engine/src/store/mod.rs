@@ -314,7 +314,7 @@ union_of_concerns!(
 
 /// Opens the store a `--db` value names: `memory:` (nothing kept), `sqlite://path` or
 /// `sqlite:path`, or a bare file path (SQLite), `postgres://…` (PostgreSQL, shared by many
-/// nodes). Other schemes are refused with the ones known.
+/// nodes; `?schema=NAME` keeps the tables in that schema, created if missing). Other schemes are refused with the ones known.
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url == "memory:" {
         return Ok(Arc::new(MemoryStore::default()));
@@ -324,7 +324,10 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url);
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(PostgresStore::open(url, None).await?));
+        let (url, schema) = postgres::split_schema(url);
+        return Ok(Arc::new(
+            PostgresStore::open(&url, schema.as_deref()).await?,
+        ));
     }
     if let Some((scheme, _)) = path.split_once("://") {
         return Err(StoreError::Url(format!(

@@ -58,13 +58,28 @@ impl PostgresStore {
             // locks, such as the matcher lease's, until it wakes: the server ends its session.
             .options([("idle_in_transaction_session_timeout", "15s")]);
         if let Some(schema) = schema {
+            if schema.is_empty()
+                || !schema
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(StoreError::Url(format!(
+                    "schema `{schema}`: use letters, digits and `_` only"
+                )));
+            }
             let admin = PgPoolOptions::new()
                 .max_connections(1)
                 .connect_with(options.clone())
                 .await?;
-            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                .execute(&admin)
+            // Nodes starting together would race on CREATE SCHEMA; they take turns.
+            let mut tx = admin.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('mikawaya schema', 0))")
+                .execute(&mut *tx)
                 .await?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
             admin.close().await;
             options = options.options([("search_path", schema)]);
         }
@@ -94,6 +109,31 @@ impl PostgresStore {
     }
 }
 
+/// Takes mikawaya's own `schema=NAME` parameter out of a PostgreSQL URL (the driver would
+/// refuse it): the URL left, and the schema.
+pub fn split_schema(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut schema = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("schema=") {
+            Some(name) => {
+                schema = Some(name.to_string());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, schema)
+}
+
 /// `host-pid-random`: readable in `nodes` and in the leases, unique per process start.
 fn node_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
@@ -119,5 +159,29 @@ async fn heartbeat(pool: PgPool, node: Arc<str>, mut stopped: oneshot::Receiver<
             _ = tokio::time::sleep(HEARTBEAT) => {}
             _ = &mut stopped => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_schema;
+
+    #[test]
+    fn the_schema_parameter_is_taken_out_of_the_url() {
+        assert_eq!(
+            split_schema("postgres://h/db?schema=crm&sslmode=disable"),
+            (
+                "postgres://h/db?sslmode=disable".to_string(),
+                Some("crm".to_string())
+            )
+        );
+        assert_eq!(
+            split_schema("postgres://h/db?schema=crm"),
+            ("postgres://h/db".to_string(), Some("crm".to_string()))
+        );
+        assert_eq!(
+            split_schema("postgres://h/db"),
+            ("postgres://h/db".to_string(), None)
+        );
     }
 }

@@ -1,0 +1,147 @@
+//! Many nodes on one PostgreSQL database: three `mikawaya serve` processes share a schema of
+//! the real server; events go to all of them over HTTP; one node is SIGKILLed under load and
+//! another stopped (SIGSTOP) past its lease and resumed, both while webhook calls are under way.
+//! Afterwards every accepted event has exactly its one run, every run completed, and every
+//! webhook call reached the real HTTP sink under its run's idempotency key (a call cut off by
+//! the kill or the stall is made again by another node, under the same key).
+
+use crate::harness::{workspace, Engine};
+use crate::runs::receiver_answering_after;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::process::Command;
+use std::time::Duration;
+
+const EVENTS: usize = 300;
+
+fn postgres_url() -> String {
+    std::env::var("MIKAWAYA_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A schema of its own on the test database, dropped afterwards (with psql, when present).
+struct Schema(String);
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        Command::new("psql")
+            .arg(postgres_url())
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0),
+            ])
+            .output()
+            .ok();
+    }
+}
+
+#[tokio::test]
+async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
+    // Calls take 300 ms, so the stalled node is stopped with calls in flight.
+    let (hook, seen) = receiver_answering_after(Duration::from_millis(300)).await;
+    let flow = format!(
+        "workflow \"spread\" version 1\non event load.test\nre-enroll always\nwait 1s\ndo webhook(url: \"{hook}\", event: \"{{{{ event.id }}}}\")\n"
+    );
+    let dir = workspace(&[("spread.mkw", &flow)]);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let schema = Schema(format!("e2e_nodes_{nanos}"));
+    let db = format!("{}?schema={}", postgres_url(), schema.0);
+    let lease = ["--lease-seconds".to_string(), "3".to_string()];
+    let nodes: Vec<Engine> = (0..3)
+        .map(|i| {
+            let outbox = dir.path().join(format!("outbox{i}"));
+            Engine::start(&dir.path().join("workflows"), &db, &outbox, &lease)
+        })
+        .collect();
+
+    let client = reqwest::Client::new();
+    let mut accepted = HashSet::new();
+    for (n, chunk) in (0..EVENTS).collect::<Vec<_>>().chunks(10).enumerate() {
+        let body: Vec<_> = chunk
+            .iter()
+            .map(|i| json!({"id": format!("ev-{i:04}"), "type": "load.test", "customer": format!("c{}", i % 50)}))
+            .collect();
+        let node = &nodes[n % 3];
+        let resp = client
+            .post(format!("{}/events", node.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 202, "node {} refused a batch", n % 3);
+        accepted.extend(chunk.iter().map(|i| format!("ev-{i:04}")));
+    }
+    // With runs in hand, node 1 sleeps past its 3 s lease, then wakes up; node 2 dies.
+    let mut nodes = nodes.into_iter();
+    let (first, second, third) = (
+        nodes.next().unwrap(),
+        nodes.next().unwrap(),
+        nodes.next().unwrap(),
+    );
+    // The runs' waits end about a second after they started: their calls are under way then.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    second.signal("STOP");
+    third.kill9();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    second.signal("CONT");
+
+    let runs = first
+        .wait_for("/runs?workflow=spread&limit=10000", 90, |r| {
+            r.as_array().is_some_and(|a| {
+                a.len() == EVENTS && a.iter().all(|run| run["status"] == "completed")
+            })
+        })
+        .await;
+    let runs = runs.as_array().unwrap();
+    let mut per_event: HashMap<String, usize> = HashMap::new();
+    for run in runs {
+        let event = run["context"]["event"]["id"].as_str().unwrap().to_string();
+        *per_event.entry(event).or_default() += 1;
+    }
+    assert_eq!(per_event.len(), EVENTS, "every accepted event has a run");
+    assert!(
+        per_event.values().all(|n| *n == 1),
+        "never two runs for one event"
+    );
+    assert_eq!(per_event.keys().cloned().collect::<HashSet<_>>(), accepted);
+
+    // Every call carried its run's key; the sink saw every run's call.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let calls = seen.lock().unwrap().clone();
+    // The webhook is the run's second step (after the wait): its key is `<run>:2`.
+    let expected: HashSet<String> = runs
+        .iter()
+        .map(|r| format!("{}:2", r["id"].as_str().unwrap()))
+        .collect();
+    let keys: HashSet<String> = calls.iter().map(|(key, _, _)| key.clone()).collect();
+    let strays: Vec<&String> = keys.symmetric_difference(&expected).take(5).collect();
+    assert!(
+        strays.is_empty(),
+        "one key per run, and only those: {strays:?}"
+    );
+    // A call repeats only when the node making it died or stalled before its commit, and then
+    // once, by the node that took the run over, under the same key (the sink can drop it).
+    let mut per_key: HashMap<&str, usize> = HashMap::new();
+    for (key, _, _) in &calls {
+        *per_key.entry(key).or_default() += 1;
+    }
+    assert!(per_key.values().all(|n| *n <= 2), "a call made three times");
+    let repeated = calls.len() - keys.len();
+    eprintln!("{} calls, {repeated} repeated under their key", calls.len());
+    let log = second.log();
+    assert!(!log.contains("panicked"), "{log}");
+    eprintln!(
+        "the stalled node's log after waking:\n{}",
+        log.lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+            .take(8)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    first.terminate();
+    second.terminate();
+}
