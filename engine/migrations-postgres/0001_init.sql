@@ -207,6 +207,14 @@ CREATE TABLE audit_log (
     detail  TEXT NOT NULL
 );
 
+CREATE TABLE rejected_messages (
+    id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at      BIGINT NOT NULL,
+    source  TEXT NOT NULL,
+    reason  TEXT NOT NULL,
+    body    TEXT NOT NULL
+);
+
 -- The engine nodes sharing this database: each writes its heartbeat every few seconds.
 CREATE TABLE nodes (
     id            TEXT PRIMARY KEY,

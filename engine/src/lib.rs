@@ -10,7 +10,7 @@
 //!
 //! The folders are the layers, each using only those below it:
 //! - [`store`]: one trait per concern (event log, runs, schedules, restraint, plugin key-values,
-//!   read model), implemented by SQLite and in memory;
+//!   read model), implemented by SQLite, PostgreSQL and in memory;
 //! - [`core`]: the engine — intake, matching, the pure run lifecycle and the executor that
 //!   carries out its effects, schedules, restraint, the registry of compiled workflows;
 //! - [`api`]: HTTP handlers that parse, authorise and call one engine service each;
@@ -24,6 +24,7 @@ pub mod clock;
 pub mod core;
 pub mod event;
 pub mod fuzzing;
+pub mod nats;
 pub mod serve;
 pub mod store;
 pub mod tools;

@@ -65,6 +65,8 @@ pub struct ServeConfig {
     /// How long a run's timer stays leased to the node executing it (see
     /// [`EngineConfig::lease_ms`]).
     pub lease_ms: i64,
+    /// A NATS JetStream stream to take events from, besides HTTP.
+    pub nats: Option<crate::nats::NatsSource>,
 }
 
 impl ServeConfig {
@@ -163,6 +165,16 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
 
     let (intake, writer) = Intake::start(engine.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Inputs besides HTTP stop with the HTTP server, before the intake's writer drains.
+    let (inputs_stop, inputs_stopped) = watch::channel(false);
+    let nats = opts.nats.clone().map(|source| {
+        tokio::spawn(crate::nats::consume(
+            engine.clone(),
+            intake.clone(),
+            source,
+            inputs_stopped.clone(),
+        ))
+    });
     let loops = vec![
         tokio::spawn(event_loop(engine.clone(), stop_rx.clone())),
         tokio::spawn(timer_loop(engine.clone(), stop_rx.clone())),
@@ -188,6 +200,10 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
         .await?;
 
     tracing::info!("stopping: intake closed, finishing in-flight work");
+    inputs_stop.send(true).ok();
+    if let Some(nats) = nats {
+        nats.await.ok();
+    }
     writer.await.ok();
     stop_tx.send(true).ok();
     for l in loops {

@@ -590,7 +590,8 @@ macro_rules! conformance {
                 runs_are_cancelled_once_only_while_unfinished,
                 failed_runs_are_retried_through_their_latest_letter,
                 runs_are_listed_by_start_time_range,
-                a_claim_fences_the_runs_earlier_holder);
+                a_claim_fences_the_runs_earlier_holder,
+                rejected_messages_are_kept_newest_first);
         }
     };
     (@cases $open:expr; $($case:ident),*) => {

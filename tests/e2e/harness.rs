@@ -278,3 +278,36 @@ pub fn count(runs: &Value, status: &str) -> usize {
         .map(|a| a.iter().filter(|r| r["status"] == status).count())
         .unwrap_or(0)
 }
+
+/// The PostgreSQL server the many-node tests use (`MIKAWAYA_TEST_POSTGRES`).
+pub fn postgres_url() -> String {
+    std::env::var("MIKAWAYA_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A schema of its own on the test database, dropped afterwards (with psql, when present).
+pub struct Schema(pub String);
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        Command::new("psql")
+            .arg(postgres_url())
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0),
+            ])
+            .output()
+            .ok();
+    }
+}
+
+/// A `--db` URL naming a new schema (`<prefix>_<nanos>`), and the guard that drops it.
+pub fn fresh_schema(prefix: &str) -> (String, Schema) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let schema = Schema(format!("{prefix}_{nanos}"));
+    (format!("{}?schema={}", postgres_url(), schema.0), schema)
+}

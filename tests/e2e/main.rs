@@ -8,6 +8,7 @@ mod crash;
 mod email;
 mod intake;
 mod metrics;
+mod nats;
 mod nodes;
 mod run_control;
 mod runs;

@@ -5,36 +5,13 @@
 //! webhook call reached the real HTTP sink under its run's idempotency key (a call cut off by
 //! the kill or the stall is made again by another node, under the same key).
 
-use crate::harness::{workspace, Engine};
+use crate::harness::{fresh_schema, workspace, Engine};
 use crate::runs::receiver_answering_after;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use std::process::Command;
 use std::time::Duration;
 
 const EVENTS: usize = 300;
-
-fn postgres_url() -> String {
-    std::env::var("MIKAWAYA_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A schema of its own on the test database, dropped afterwards (with psql, when present).
-struct Schema(String);
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        Command::new("psql")
-            .arg(postgres_url())
-            .args([
-                "-q",
-                "-c",
-                &format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0),
-            ])
-            .output()
-            .ok();
-    }
-}
 
 #[tokio::test]
 async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
@@ -44,12 +21,7 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
         "workflow \"spread\" version 1\non event load.test\nre-enroll always\nwait 1s\ndo webhook(url: \"{hook}\", event: \"{{{{ event.id }}}}\")\n"
     );
     let dir = workspace(&[("spread.mkw", &flow)]);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let schema = Schema(format!("e2e_nodes_{nanos}"));
-    let db = format!("{}?schema={}", postgres_url(), schema.0);
+    let (db, _schema) = fresh_schema("e2e_nodes");
     let lease = ["--lease-seconds".to_string(), "3".to_string()];
     let nodes: Vec<Engine> = (0..3)
         .map(|i| {

@@ -72,6 +72,13 @@ pub enum Command {
         /// secret in `MIKAWAYA_SOURCE_SECRET`.
         #[arg(long)]
         source: Option<String>,
+        /// Publish to this NATS server's JetStream instead of calling the engine, each event
+        /// to `<prefix>.<type>` with its id as `Nats-Msg-Id`.
+        #[arg(long, env = "MIKAWAYA_NATS")]
+        nats: Option<String>,
+        /// The subject prefix for `--nats`.
+        #[arg(long, default_value = "crm.events")]
+        nats_prefix: String,
     },
     /// List runs, or show one run's timeline.
     Runs {
@@ -155,8 +162,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::SendEvent {
             json,
+            nats: Some(nats),
+            nats_prefix,
+            ..
+        } => {
+            let body = client::read_body(json)?;
+            let n = mikawaya_engine::nats::publish(&nats, &nats_prefix, &body).await?;
+            println!("published {n} event(s) to {nats_prefix}.*");
+            Ok(0)
+        }
+        Command::SendEvent {
+            json,
             remote,
             source,
+            ..
         } => client::send_event(&remote.url, remote.token, json, source).await,
         Command::Runs {
             id,

@@ -50,6 +50,18 @@ pub(crate) async fn print_response(resp: reqwest::Response) -> anyhow::Result<i3
     }
 }
 
+/// The events given on the command line, or (`-`, nothing) read from standard input.
+pub fn read_body(json: Option<String>) -> anyhow::Result<String> {
+    Ok(match json.as_deref() {
+        None | Some("-") => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            s
+        }
+        Some(j) => j.to_string(),
+    })
+}
+
 /// `send-event`.
 pub async fn send_event(
     url: &str,
@@ -57,14 +69,7 @@ pub async fn send_event(
     json: Option<String>,
     source: Option<String>,
 ) -> anyhow::Result<i32> {
-    let body = match json.as_deref() {
-        None | Some("-") => {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s)?;
-            s
-        }
-        Some(j) => j.to_string(),
-    };
+    let body = read_body(json)?;
     let (path, signature) = match &source {
         None => ("/events".to_string(), None),
         Some(name) => {

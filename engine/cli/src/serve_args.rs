@@ -79,6 +79,19 @@ pub struct ServeArgs {
     /// runs up after this, to any other node. Longer than the slowest action call.
     #[arg(long, default_value_t = 60, env = "MIKAWAYA_LEASE_SECONDS")]
     pub lease_seconds: u32,
+    /// Also take events from this NATS server's JetStream, e.g. `nats://127.0.0.1:4222`; every
+    /// node joins one durable pull consumer.
+    #[arg(long, env = "MIKAWAYA_NATS")]
+    pub nats: Option<String>,
+    /// The JetStream stream (created if missing).
+    #[arg(long, default_value = "MIKAWAYA_EVENTS", env = "MIKAWAYA_NATS_STREAM")]
+    pub nats_stream: String,
+    /// The subjects taken from the stream.
+    #[arg(long, default_value = "crm.events.>", env = "MIKAWAYA_NATS_SUBJECT")]
+    pub nats_subject: String,
+    /// The durable consumer the nodes share.
+    #[arg(long, default_value = "mikawaya", env = "MIKAWAYA_NATS_CONSUMER")]
+    pub nats_consumer: String,
 }
 
 impl ServeArgs {
@@ -107,6 +120,12 @@ impl ServeArgs {
             max_backlog: self.max_backlog,
             max_in_flight: self.max_in_flight,
             lease_ms: i64::from(self.lease_seconds.max(1)) * 1000,
+            nats: self.nats.map(|url| mikawaya_engine::nats::NatsSource {
+                url,
+                stream: self.nats_stream,
+                subject: self.nats_subject,
+                consumer: self.nats_consumer,
+            }),
         })
     }
 }

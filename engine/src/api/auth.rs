@@ -78,6 +78,7 @@ mod tests {
         let cases = [
             ("POST", "/events", Some(EventsWrite)),
             ("GET", "/events/e1/explain", Some(CustomersRead)),
+            ("GET", "/events/rejected", Some(CustomersRead)),
             ("GET", "/workflows/cart/graph", Some(WorkflowsRead)),
             ("POST", "/validate", Some(WorkflowsRead)),
             ("PUT", "/workflows/cart/source", Some(WorkflowsWrite)),

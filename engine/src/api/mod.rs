@@ -12,6 +12,7 @@ mod events;
 mod metrics;
 mod openapi;
 mod redact;
+mod rejected;
 mod run_control;
 mod runs;
 mod tokens;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(run_control::routes())
         .merge(tokens::routes())
         .merge(audit::routes())
+        .merge(rejected::routes())
         .merge(consent::protected())
         .merge(web::routes())
         .routes(routes!(metrics::metrics))

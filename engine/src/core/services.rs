@@ -6,8 +6,8 @@ use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::customer_value;
 use crate::core::Engine;
 use crate::store::{
-    AuditEntry, DeadLetterRow, RunFilter, RunRow, StepCount, StepStat, Suppression, TaskRow,
-    TimelineEntry, TokenRow, WorkflowCounts,
+    AuditEntry, DeadLetterRow, RejectedMessage, RunFilter, RunRow, StepCount, StepStat,
+    Suppression, TaskRow, TimelineEntry, TokenRow, WorkflowCounts,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -16,6 +16,11 @@ use std::sync::Arc;
 const DAY_MS: i64 = 86_400_000;
 
 impl Engine {
+    /// Messages an intake refused, newest first.
+    pub async fn rejected_messages(&self, limit: i64) -> Result<Vec<RejectedMessage>, EngineError> {
+        Ok(self.store().rejected_messages(limit).await?)
+    }
+
     /// The active version of workflow `name`.
     pub fn active_workflow(&self, name: &str) -> Option<Arc<RuntimeWorkflow>> {
         self.registry().active(name)

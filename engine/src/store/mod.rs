@@ -91,6 +91,10 @@ pub trait EventLog: Send + Sync {
     async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>>;
     /// How many stored events are not matched yet.
     async fn pending_count(&self) -> StoreResult<u64>;
+    /// Keeps a message an intake could not take (its `id` is assigned by the store).
+    async fn reject_message(&self, m: &RejectedMessage) -> StoreResult<()>;
+    /// The latest `limit` rejected messages, newest first.
+    async fn rejected_messages(&self, limit: i64) -> StoreResult<Vec<RejectedMessage>>;
 }
 
 /// Runs and what makes them move: timers, waits for events, enrollments, tasks, dead letters.

@@ -163,3 +163,19 @@ pub struct AuditEntry {
     /// Small details (scopes, version, reason).
     pub detail: Value,
 }
+
+/// A message an intake could not take (not an event, or not JSON), kept with why, so nothing a
+/// sender published is silently dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct RejectedMessage {
+    /// Order of recording (0 before it is stored).
+    pub id: i64,
+    /// When it was refused.
+    pub at: Millis,
+    /// Where it came from, e.g. `nats:crm.events.cart` (the subject).
+    pub source: String,
+    /// Why, naming the field where one is to blame.
+    pub reason: String,
+    /// The message as received (at most 64 KiB of it).
+    pub body: String,
+}

@@ -64,3 +64,23 @@ pub async fn the_audit_log_keeps_entries_in_order(store: Arc<dyn Store>) {
     assert_eq!(log[0].detail, serde_json::json!({ "n": 2 }));
     assert_eq!(store.audit_log(10).await.unwrap().len(), 3);
 }
+
+/// Messages an intake refused are kept with their reason, newest first.
+pub async fn rejected_messages_are_kept_newest_first(store: Arc<dyn Store>) {
+    for (i, reason) in ["not JSON", "event 0: `id` is missing"].iter().enumerate() {
+        let m = RejectedMessage {
+            id: 0,
+            at: 10 + i as i64,
+            source: "nats:crm.events.x".into(),
+            reason: reason.to_string(),
+            body: format!("body {i}"),
+        };
+        store.reject_message(&m).await.unwrap();
+    }
+    let kept = store.rejected_messages(10).await.unwrap();
+    let reasons: Vec<&str> = kept.iter().map(|m| m.reason.as_str()).collect();
+    assert_eq!(reasons, ["event 0: `id` is missing", "not JSON"]);
+    assert!(kept[0].id > kept[1].id);
+    assert_eq!((kept[1].at, kept[1].body.as_str()), (10, "body 0"));
+    assert_eq!(store.rejected_messages(1).await.unwrap().len(), 1);
+}

@@ -101,6 +101,23 @@ impl EventLog for MemoryStore {
         Ok(self.lock().events.iter().filter(|e| !e.processed).count() as u64)
     }
 
+    async fn reject_message(&self, m: &RejectedMessage) -> StoreResult<()> {
+        let mut s = self.lock();
+        let id = s.rejected.len() as i64 + 1;
+        s.rejected.push(RejectedMessage { id, ..m.clone() });
+        Ok(())
+    }
+
+    async fn rejected_messages(&self, limit: i64) -> StoreResult<Vec<RejectedMessage>> {
+        let s = self.lock();
+        Ok(s.rejected
+            .iter()
+            .rev()
+            .take(limit.max(0) as usize)
+            .cloned()
+            .collect())
+    }
+
     async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>> {
         let mut s = self.lock();
         for (id, attrs, at) in &batch.customers {

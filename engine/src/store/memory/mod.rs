@@ -45,6 +45,7 @@ struct State {
     versions: BTreeMap<(String, u32), VersionRow>,
     tokens: Vec<TokenRow>,
     audit: Vec<AuditEntry>,
+    rejected: Vec<RejectedMessage>,
 }
 
 struct EventEntry {

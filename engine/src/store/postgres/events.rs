@@ -5,6 +5,7 @@ use crate::clock::Millis;
 use crate::event::Event;
 use crate::store::model::*;
 use crate::store::rows::{json_of, EventRecord, PendingRecord};
+use crate::store::views::RejectedMessage;
 use crate::store::{EventLog, StoreResult};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -113,6 +114,28 @@ impl EventLog for PostgresStore {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(rows.iter().map(|d| json_of(d)).collect())
+    }
+
+    async fn reject_message(&self, m: &RejectedMessage) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO rejected_messages (at, source, reason, body) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(m.at)
+        .bind(&m.source)
+        .bind(&m.reason)
+        .bind(&m.body)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn rejected_messages(&self, limit: i64) -> StoreResult<Vec<RejectedMessage>> {
+        Ok(sqlx::query_as(
+            "SELECT id, at, source, reason, body FROM rejected_messages ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>> {

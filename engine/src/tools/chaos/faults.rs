@@ -122,6 +122,8 @@ through_faults!(EventLog {
     fn entities(&self, kind: &str) -> Vec<Value>;
     fn apply_match(&self, batch: MatchBatch) -> Vec<bool>;
     fn pending_count(&self) -> u64;
+    fn reject_message(&self, m: &RejectedMessage) -> ();
+    fn rejected_messages(&self, limit: i64) -> Vec<RejectedMessage>;
 });
 
 through_faults!(RunStore {
