@@ -159,7 +159,14 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let engine = Engine::new(store, clock, actions, config, plugins);
+    let engine = Engine::new(store.clone(), clock, actions, config, plugins);
+    // Another node's new events and runs wake this one's loops at once (PostgreSQL's NOTIFY).
+    let woken = Arc::downgrade(&engine);
+    store.on_remote_work(Arc::new(move || {
+        if let Some(engine) = woken.upgrade() {
+            engine.wake();
+        }
+    }));
     engine.metrics().events_unmatched.inc_by(unmatched as i64);
     engine.reload().await?;
 

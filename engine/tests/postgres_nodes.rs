@@ -178,3 +178,48 @@ async fn sends_from_many_nodes_never_pass_the_cap_together() {
         2
     );
 }
+
+#[tokio::test]
+async fn events_stored_on_one_node_wake_the_others_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (n, _schema) = nodes(2).await;
+    let hints = Arc::new(AtomicUsize::new(0));
+    let h = hints.clone();
+    n[1].on_remote_work(Arc::new(move || {
+        h.fetch_add(1, Ordering::SeqCst);
+    }));
+    let heard_within = |before: usize, ms: u64| {
+        let hints = hints.clone();
+        async move {
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+            while std::time::Instant::now() < until {
+                if hints.load(Ordering::SeqCst) > before {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            false
+        }
+    };
+    // The listener connects in the background: wait until a hint gets through.
+    let mut heard = false;
+    for i in 0..50 {
+        let before = hints.load(Ordering::SeqCst);
+        n[0].insert_events(&[event(&format!("warm-{i}"))], 1_000)
+            .await
+            .unwrap();
+        if heard_within(before, 100).await {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "node 1 never heard of node 0's events");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let before = hints.load(Ordering::SeqCst);
+    assert!(!heard_within(before, 300).await, "no hint without work");
+    n[0].insert_events(&[event("e-late")], 1_000).await.unwrap();
+    assert!(
+        heard_within(before, 2_000).await,
+        "a hint for the new event"
+    );
+}

@@ -95,6 +95,12 @@ pub trait EventLog: Send + Sync {
     async fn reject_message(&self, m: &RejectedMessage) -> StoreResult<()>;
     /// The latest `limit` rejected messages, newest first.
     async fn rejected_messages(&self, limit: i64) -> StoreResult<Vec<RejectedMessage>>;
+    /// Has `wake` called whenever another process sharing the store may have made work for
+    /// this one (stored events, started runs). A hint only: the engine polls anyway. A store
+    /// that serves one process has no one to hear from and never calls it.
+    fn on_remote_work(&self, wake: Arc<dyn Fn() + Send + Sync>) {
+        let _ = wake;
+    }
 }
 
 /// Runs and what makes them move: timers, waits for events, enrollments, tasks, dead letters.

@@ -68,12 +68,43 @@ pub fn prepare(workflows: &[(String, String)]) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Starts `nodes` engines with `workflows` on one store: `db` (a PostgreSQL URL, each run of
+/// the benchmark in a new schema of it), or a new SQLite file.
+pub async fn start_nodes(
+    workflows: &[(String, String)],
+    db: Option<&str>,
+    nodes: usize,
+) -> anyhow::Result<Vec<EngineProc>> {
+    let dir = prepare(workflows)?;
+    let db = match db {
+        Some(url) => {
+            let joiner = if url.contains('?') { '&' } else { '?' };
+            format!(
+                "{url}{joiner}schema=bench_{}",
+                uuid::Uuid::now_v7().simple()
+            )
+        }
+        None => dir.join("bench.db").display().to_string(),
+    };
+    let mut started = Vec::new();
+    for _ in 0..nodes.max(1) {
+        started.push(start_on(dir.clone(), &db).await?);
+    }
+    Ok(started)
+}
+
 /// Starts `mikawaya serve` in `dir` (its `workflows` folder and `bench.db`).
 pub async fn start_in(dir: PathBuf) -> anyhow::Result<EngineProc> {
+    let db = dir.join("bench.db").display().to_string();
+    start_on(dir, &db).await
+}
+
+/// Starts `mikawaya serve` with the workflows of `dir` on the store `db`.
+async fn start_on(dir: PathBuf, db: &str) -> anyhow::Result<EngineProc> {
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .args(["serve", "--listen", "127.0.0.1:0", "--no-watch"])
         .arg("--db")
-        .arg(dir.join("bench.db"))
+        .arg(db)
         .arg("--workflows")
         .arg(dir.join("workflows"))
         .env("MIKAWAYA_LOG", "warn")

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// The engine's base URL.
-    pub url: String,
+    pub urls: Vec<String>,
     /// Bearer token.
     pub token: Option<String>,
     /// Events in total.
@@ -112,7 +112,9 @@ async fn sender(
         }
         let body: Vec<_> = (from..to).map(|i| event(&plan.prefix, i)).collect();
         loop {
-            let mut req = client.post(format!("{}/events", plan.url)).json(&body);
+            // Requests go round the engines (the nodes of one store).
+            let url = &plan.urls[(from / batch) % plan.urls.len()];
+            let mut req = client.post(format!("{url}/events")).json(&body);
             if let Some(t) = &plan.token {
                 req = req.bearer_auth(t);
             }

@@ -27,6 +27,13 @@ pub struct BenchArgs {
     /// Engine to measure; without it a fresh engine is started on a temporary database.
     #[arg(long)]
     pub url: Option<String>,
+    /// The store of the engines started here: a PostgreSQL URL (each benchmark in a new schema
+    /// of it); without it, a new SQLite file.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Engines started on that store (the nodes); requests go round them.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
     /// Events to send in total.
     #[arg(long, default_value_t = 20_000)]
     pub events: usize,
@@ -115,28 +122,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<i32> {
         true => Some(sink::start(args.events, prefix.clone(), args.sink_port).await?),
         false => None,
     };
-    let engine = match (&args.url, &sink) {
-        (Some(_), _) => None,
-        (None, Some(s)) => Some(
-            engine_proc::start(&engine_proc::workflows(
-                &s.url,
-                args.workflows,
-                args.customer_in_step,
-            ))
-            .await?,
-        ),
-        (None, None) => Some(engine_proc::start(&[]).await?),
+    let engines = match (&args.url, &sink) {
+        (Some(_), _) => Vec::new(),
+        (None, sink) => {
+            let files = sink.as_ref().map_or_else(Vec::new, |s| {
+                engine_proc::workflows(&s.url, args.workflows, args.customer_in_step)
+            });
+            engine_proc::start_nodes(&files, args.db.as_deref(), args.nodes).await?
+        }
     };
-    let url = args
-        .url
-        .clone()
-        .or_else(|| engine.as_ref().map(|e| e.url.clone()))
-        .expect("an engine");
-    if let Some(pid) = engine.as_ref().and_then(|e| e.pid()) {
-        eprintln!("engine pid {pid} at {url}");
+    let urls: Vec<String> = match &args.url {
+        Some(url) => vec![url.clone()],
+        None => engines.iter().map(|e| e.url.clone()).collect(),
+    };
+    for e in &engines {
+        if let Some(pid) = e.pid() {
+            eprintln!("engine pid {pid} at {}", e.url);
+        }
     }
     let plan = load::Plan {
-        url,
+        urls,
         token: args.token.clone(),
         events: args.events,
         concurrency: args.concurrency,
@@ -165,7 +170,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<i32> {
         }
         report_completion(&args, &sent, sink);
     }
-    if let Some(e) = engine {
+    for e in engines {
         e.stop().await;
     }
     Ok(0)

@@ -101,7 +101,7 @@ fn usage(pid: u32) -> (u64, u64) {
 /// Intake events/s into `engine` (20,000 events, 50 per request, 16 in flight).
 async fn intake(engine: &EngineProc) -> anyhow::Result<f64> {
     let plan = load::Plan {
-        url: engine.url.clone(),
+        urls: vec![engine.url.clone()],
         token: None,
         events: 20_000,
         concurrency: 16,

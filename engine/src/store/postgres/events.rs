@@ -20,7 +20,7 @@ impl EventLog for PostgresStore {
         let column = |f: fn(&Event) -> String| events.iter().map(f).collect::<Vec<_>>();
         // One statement stores the new events and queues them for matching; `ON CONFLICT`
         // leaves out ids stored before and repeats within the list (the first one is kept).
-        let fresh: Vec<String> = sqlx::query_scalar(
+        let fresh: Vec<String> = sqlx::query_scalar(&format!(
             "WITH stored AS (
                  INSERT INTO events (id, type, customer_id, occurred_at, received_at, body)
                  SELECT id, type, customer_id, occurred_at, $5, body
@@ -30,8 +30,9 @@ impl EventLog for PostgresStore {
                  ON CONFLICT (id) DO NOTHING
                  RETURNING seq, id),
              queued AS (INSERT INTO event_queue (seq) SELECT seq FROM stored)
-             SELECT id FROM stored",
-        )
+             SELECT id FROM stored, pg_notify('{}', '') AS hint",
+            super::CHANNEL
+        ))
         .bind(column(|e| e.id.clone()))
         .bind(column(|e| e.event_type.clone()))
         .bind(events.iter().map(|e| e.customer_id.clone()).collect::<Vec<_>>())
@@ -138,10 +139,21 @@ impl EventLog for PostgresStore {
         .await?)
     }
 
+    fn on_remote_work(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        *self.wake.lock().expect("the wake-up lock") = Some(wake);
+    }
+
     async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>> {
         let mut tx = self.pool.begin().await?;
         self.check_matcher(&mut tx).await?;
         let inserted = super::matched::apply(&mut tx, &batch, &self.node).await?;
+        if !batch.new_runs.is_empty() || !batch.resumes.is_empty() {
+            // Runs are due: the other nodes' executors may claim them at once.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(super::CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(inserted)
     }

@@ -29,7 +29,7 @@ use sqlx::PgPool;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 
 /// How often a node writes its heartbeat.
 const HEARTBEAT: Duration = Duration::from_secs(2);
@@ -43,9 +43,17 @@ pub struct PostgresStore {
     node: Arc<str>,
     /// The fence of the matcher lease the last pending events were read under.
     matcher_fence: Arc<Mutex<Option<i64>>>,
-    /// Stops the heartbeat when the last clone is dropped.
-    _heartbeat: Arc<oneshot::Sender<()>>,
+    /// Who to wake when another node made work (see [`super::EventLog::on_remote_work`]).
+    wake: Wakeup,
+    /// Stops the heartbeat and the listener when the last clone is dropped.
+    _stop: Arc<watch::Sender<()>>,
 }
+
+/// The callback a notification calls, once the engine has set it.
+type Wakeup = Arc<Mutex<Option<Arc<dyn Fn() + Send + Sync>>>>;
+
+/// The channel nodes notify each other on (`NOTIFY`), as a hint that work is waiting.
+pub(super) const CHANNEL: &str = "mikawaya_work";
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/database`), applies the migrations and
@@ -93,13 +101,16 @@ impl PostgresStore {
         // waits for it (sqlx's migrator takes an advisory lock for the run).
         sqlx::migrate!("./migrations-postgres").run(&pool).await?;
         let node: Arc<str> = node_id().into();
-        let (stop, stopped) = oneshot::channel();
-        tokio::spawn(heartbeat(pool.clone(), node.clone(), stopped));
+        let (stop, stopped) = watch::channel(());
+        let wake: Wakeup = Arc::default();
+        tokio::spawn(heartbeat(pool.clone(), node.clone(), stopped.clone()));
+        tokio::spawn(listen(pool.clone(), wake.clone(), stopped));
         Ok(PostgresStore {
             pool,
             node,
             matcher_fence: Arc::new(Mutex::new(None)),
-            _heartbeat: Arc::new(stop),
+            wake,
+            _stop: Arc::new(stop),
         })
     }
 
@@ -145,8 +156,8 @@ fn node_id() -> String {
 /// machines, so they use one clock.
 pub(super) const DB_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 
-/// Writes this node's heartbeat every [`HEARTBEAT`] until `stopped`.
-async fn heartbeat(pool: PgPool, node: Arc<str>, mut stopped: oneshot::Receiver<()>) {
+/// Writes this node's heartbeat every [`HEARTBEAT`] until the store is dropped.
+async fn heartbeat(pool: PgPool, node: Arc<str>, mut stopped: watch::Receiver<()>) {
     let sql = format!(
         "INSERT INTO nodes (id, started_at, heartbeat_at) VALUES ($1, {DB_NOW}, {DB_NOW})
          ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
@@ -157,7 +168,44 @@ async fn heartbeat(pool: PgPool, node: Arc<str>, mut stopped: oneshot::Receiver<
         }
         tokio::select! {
             _ = tokio::time::sleep(HEARTBEAT) => {}
-            _ = &mut stopped => return,
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Listens on [`CHANNEL`] and calls the wake-up for each notification, until the store is
+/// dropped; a lost connection is opened again (the engine polls meanwhile).
+async fn listen(pool: PgPool, wake: Wakeup, mut stopped: watch::Receiver<()>) {
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("listening for other nodes' work: {e}");
+                tokio::select! {
+                    _ = tokio::time::sleep(HEARTBEAT) => continue,
+                    _ = stopped.changed() => return,
+                }
+            }
+        };
+        if let Err(e) = listener.listen(CHANNEL).await {
+            tracing::warn!("listening for other nodes' work: {e}");
+        }
+        loop {
+            tokio::select! {
+                got = listener.recv() => match got {
+                    Ok(_) => {
+                        let wake = wake.lock().expect("the wake-up lock").clone();
+                        if let Some(wake) = wake {
+                            wake();
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("listening for other nodes' work: {e}");
+                        break;
+                    }
+                },
+                _ = stopped.changed() => return,
+            }
         }
     }
 }
