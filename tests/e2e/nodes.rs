@@ -20,7 +20,8 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
     let flow = format!(
         "workflow \"spread\" version 1\non event load.test\nre-enroll always\nwait 1s\ndo webhook(url: \"{hook}\", event: \"{{{{ event.id }}}}\")\n"
     );
-    let dir = workspace(&[("spread.mkw", &flow)]);
+    let tick = "workflow \"tick\" version 1\non schedule \"* * * * * *\" tz \"UTC\"\nre-enroll always\ndo log(message: \"tick\")\n";
+    let dir = workspace(&[("spread.mkw", &flow), ("tick.mkw", tick)]);
     let (db, _schema) = fresh_schema("e2e_nodes");
     let lease = ["--lease-seconds".to_string(), "3".to_string()];
     let nodes: Vec<Engine> = (0..3)
@@ -104,6 +105,19 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
     assert!(per_key.values().all(|n| *n <= 2), "a call made three times");
     let repeated = calls.len() - keys.len();
     eprintln!("{} calls, {repeated} repeated under their key", calls.len());
+    // The every-second schedule fired once per second across the three nodes: no second
+    // twice, none skipped while one node was dead and another stalled.
+    let ticks = first.get("/runs?workflow=tick&limit=10000").await;
+    let mut due: Vec<i64> = Vec::new();
+    for run in ticks.as_array().unwrap() {
+        let detail = first.get(&format!("/runs/{}", run["id"].as_str().unwrap())).await;
+        let trigger = detail["timeline"][0]["detail"]["trigger"].as_str().unwrap().to_string();
+        due.push(trigger.trim_start_matches("cron:").parse().unwrap());
+    }
+    due.sort_unstable();
+    assert!(due.len() >= 5, "{} ticks", due.len());
+    let gaps: Vec<i64> = due.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.iter().all(|g| *g == 1_000), "ticks at {due:?}");
     let log = second.log();
     assert!(!log.contains("panicked"), "{log}");
     eprintln!(
