@@ -110,8 +110,13 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
     let ticks = first.get("/runs?workflow=tick&limit=10000").await;
     let mut due: Vec<i64> = Vec::new();
     for run in ticks.as_array().unwrap() {
-        let detail = first.get(&format!("/runs/{}", run["id"].as_str().unwrap())).await;
-        let trigger = detail["timeline"][0]["detail"]["trigger"].as_str().unwrap().to_string();
+        let detail = first
+            .get(&format!("/runs/{}", run["id"].as_str().unwrap()))
+            .await;
+        let trigger = detail["timeline"][0]["detail"]["trigger"]
+            .as_str()
+            .unwrap()
+            .to_string();
         due.push(trigger.trim_start_matches("cron:").parse().unwrap());
     }
     due.sort_unstable();

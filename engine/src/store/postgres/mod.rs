@@ -12,6 +12,7 @@
 //! - customer merges lock the customers' rows and apply [`crate::store::merge`] (`customers.rs`).
 
 mod access;
+mod commit;
 mod customers;
 mod events;
 mod lease;

@@ -1,15 +1,11 @@
 //! PostgreSQL [`RunStore`]: runs, timers (claimed with `FOR UPDATE SKIP LOCKED`, fenced by the
 //! revision), waits, enrollments, tasks, dead-letter retries and cancels.
 
-use super::statements::{
-    add_timeline, clear_waits, end_run, insert_message, insert_waits, set_timer,
-};
+use super::statements::{add_timeline, end_run, set_timer};
 use super::PostgresStore;
 use crate::clock::Millis;
 use crate::store::model::*;
-use crate::store::rows::{
-    run_rows, RunRecord, TimerColumns, TimerRecord, WaitingRecord, RUN_COLUMNS,
-};
+use crate::store::rows::{run_rows, RunRecord, TimerRecord, WaitingRecord, RUN_COLUMNS};
 use crate::store::status::{statuses_for, Cause};
 use crate::store::{RunStore, StoreResult};
 use async_trait::async_trait;
@@ -120,21 +116,7 @@ impl RunStore for PostgresStore {
 
     async fn commit_batch(&self, ts: Vec<Transition>) -> StoreResult<Vec<bool>> {
         let mut tx = self.pool.begin().await?;
-        // Rows are locked in run id order (a run named twice keeps its order), as every batch
-        // does, so two nodes' batches never deadlock on each other.
-        let mut order: Vec<usize> = (0..ts.len()).collect();
-        order.sort_by(|a, b| ts[*a].run_id.cmp(&ts[*b].run_id));
-        let mut applied = vec![false; ts.len()];
-        for i in order {
-            applied[i] = update_run(&mut tx, &ts[i], &self.node).await?;
-        }
-        let moved: Vec<&Transition> = ts
-            .iter()
-            .zip(&applied)
-            .filter(|(_, a)| **a)
-            .map(|(t, _)| t)
-            .collect();
-        follow(&mut tx, &moved).await?;
+        let applied = super::commit::apply(&mut tx, &ts, &self.node).await?;
         tx.commit().await?;
         Ok(applied)
     }
@@ -210,73 +192,6 @@ impl RunStore for PostgresStore {
         tx.commit().await?;
         Ok(cancelled)
     }
-}
-
-/// The run's own row and timer, only if its revision is still `t.rev`.
-/// A timer kept leased (the worker goes on executing the run) is leased to `node`.
-async fn update_run(tx: &mut PgConnection, t: &Transition, node: &str) -> StoreResult<bool> {
-    let timer = TimerColumns::of(t.timer.as_ref());
-    let changed = sqlx::query(
-        "UPDATE runs SET status = $1, step = $2, context = $3, updated_at = $4, ended_at = $5, exit_reason = COALESCE($6, exit_reason), rev = rev + 1,
-                due_at = $9, due_kind = $10, due_attempt = $11, lease_until = $12,
-                lease_owner = CASE WHEN $12 > 0 THEN $13 END
-         WHERE id = $7 AND rev = $8",
-    )
-    .bind(t.status.as_str())
-    .bind(t.step.map(|s| s as i64))
-    .bind(t.context.to_string())
-    .bind(t.at)
-    .bind(t.status.is_final().then_some(t.at))
-    .bind(&t.exit_reason)
-    .bind(&t.run_id)
-    .bind(t.rev)
-    .bind(timer.due_at)
-    .bind(timer.kind)
-    .bind(timer.attempt)
-    .bind(timer.lease_until)
-    .bind(node)
-    .execute(tx)
-    .await?
-    .rows_affected();
-    Ok(changed == 1)
-}
-
-/// What applied transitions write besides their runs' rows, a statement per kind of row.
-async fn follow(tx: &mut PgConnection, moved: &[&Transition]) -> StoreResult<()> {
-    let lines: Vec<(&str, &TimelineEntry)> = moved
-        .iter()
-        .flat_map(|t| t.timeline.iter().map(|e| (t.run_id.as_str(), e)))
-        .collect();
-    add_timeline(tx, &lines).await?;
-    let ids: Vec<&str> = moved.iter().map(|t| t.run_id.as_str()).collect();
-    clear_waits(tx, &ids).await?;
-    // A run moved twice in one batch keeps the wait of its last transition.
-    let mut waits: Vec<(&str, &WaitRow)> = Vec::new();
-    for t in moved {
-        waits.retain(|(id, _)| *id != t.run_id);
-        waits.extend(t.wait.as_ref().map(|w| (t.run_id.as_str(), w)));
-    }
-    insert_waits(tx, &waits).await?;
-    for t in moved {
-        if let Some(m) = &t.sent {
-            insert_message(tx, m, &t.run_id, t.at).await?;
-        }
-        if let Some(d) = &t.dead_letter {
-            sqlx::query(
-                "INSERT INTO dead_letters (run_id, step_id, action, input, error, attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&t.run_id)
-            .bind(&d.step_id)
-            .bind(&d.action)
-            .bind(d.input.to_string())
-            .bind(&d.error)
-            .bind(d.attempts as i64)
-            .bind(t.at)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    Ok(())
 }
 
 /// Sends dead letter `id`'s run back to its failed step, unless the letter was retried already
