@@ -27,6 +27,8 @@ impl ScheduleStore for PostgresStore {
         runs: Vec<NewRun>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        // Two nodes firing one due time both set the next one; a node that read an older due
+        // time never moves it back.
         sqlx::query(
             "INSERT INTO schedules (workflow, next_due) VALUES ($1, $2)
              ON CONFLICT (workflow) DO UPDATE SET next_due = GREATEST(schedules.next_due, excluded.next_due)",
