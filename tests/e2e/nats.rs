@@ -7,13 +7,26 @@ use crate::harness::{binary, count, fresh_schema, workspace, Engine};
 use serde_json::json;
 use std::process::Command;
 
-const NATS: &str = "nats://127.0.0.1:4222";
+/// The NATS server the tests use.
+pub const NATS: &str = "nats://127.0.0.1:4222";
 
-fn publish(prefix: &str, body: &str) {
-    let out = Command::new(binary())
-        .args(["send-event", "--nats", NATS, "--nats-prefix", prefix, body])
-        .output()
+/// Publishes `body` (events) with `mikawaya send-event --nats`, each to `<prefix>.<type>`.
+pub fn publish(prefix: &str, body: &str) {
+    use std::io::Write;
+    let mut child = Command::new(binary())
+        .args(["send-event", "--nats", NATS, "--nats-prefix", prefix, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",

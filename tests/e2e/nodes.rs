@@ -1,17 +1,19 @@
 //! Many nodes on one PostgreSQL database: three `mikawaya serve` processes share a schema of
-//! the real server; events go to all of them over HTTP; one node is SIGKILLed under load and
+//! the real server; 10,000 events go to all of them, half over HTTP, half through one NATS
+//! JetStream consumer they share; one node is SIGKILLed under load and
 //! another stopped (SIGSTOP) past its lease and resumed, both while webhook calls are under way.
 //! Afterwards every accepted event has exactly its one run, every run completed, and every
 //! webhook call reached the real HTTP sink under its run's idempotency key (a call cut off by
 //! the kill or the stall is made again by another node, under the same key).
 
 use crate::harness::{fresh_schema, workspace, Engine};
+use crate::nats::{publish, NATS};
 use crate::runs::receiver_answering_after;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-const EVENTS: usize = 300;
+const EVENTS: usize = 10_000;
 
 #[tokio::test]
 async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
@@ -23,31 +25,58 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
     let tick = "workflow \"tick\" version 1\non schedule \"* * * * * *\" tz \"UTC\"\nre-enroll always\ndo log(message: \"tick\")\n";
     let dir = workspace(&[("spread.mkw", &flow), ("tick.mkw", tick)]);
     let (db, _schema) = fresh_schema("e2e_nodes");
-    let lease = ["--lease-seconds".to_string(), "3".to_string()];
+    let prefix = format!("e2e.{}", _schema.0);
+    let args: Vec<String> = [
+        "--lease-seconds",
+        "3",
+        "--nats",
+        NATS,
+        "--nats-stream",
+        &_schema.0,
+        "--nats-subject",
+        &format!("{prefix}.>"),
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
     let nodes: Vec<Engine> = (0..3)
         .map(|i| {
             let outbox = dir.path().join(format!("outbox{i}"));
-            Engine::start(&dir.path().join("workflows"), &db, &outbox, &lease)
+            Engine::start(&dir.path().join("workflows"), &db, &outbox, &args)
         })
         .collect();
+    // The consumer exists once a node has started pulling.
+    tokio::time::sleep(Duration::from_secs(2)).await;
 
+    // Half the events over HTTP, in batches of 50 round the nodes; the other half through NATS
+    // at the same time, published by `mikawaya send-event --nats`.
+    let ids: Vec<String> = (0..EVENTS).map(|i| format!("ev-{i:05}")).collect();
+    let event = |id: &String| {
+        let customer = format!("c{}", id[3..].parse::<usize>().unwrap() % 50);
+        json!({"id": id, "type": "load.test", "customer": customer})
+    };
+    let (over_http, over_nats): (Vec<_>, Vec<_>) =
+        ids.chunks(50).enumerate().partition(|(n, _)| n % 2 == 0);
+    let nats_body: Vec<_> = over_nats
+        .iter()
+        .flat_map(|(_, c)| c.iter().map(event))
+        .collect();
+    let published = tokio::task::spawn_blocking(move || {
+        publish(&prefix, &serde_json::to_string(&nats_body).unwrap())
+    });
     let client = reqwest::Client::new();
-    let mut accepted = HashSet::new();
-    for (n, chunk) in (0..EVENTS).collect::<Vec<_>>().chunks(10).enumerate() {
-        let body: Vec<_> = chunk
-            .iter()
-            .map(|i| json!({"id": format!("ev-{i:04}"), "type": "load.test", "customer": format!("c{}", i % 50)}))
-            .collect();
-        let node = &nodes[n % 3];
+    for (n, chunk) in &over_http {
+        let body: Vec<_> = chunk.iter().map(event).collect();
         let resp = client
-            .post(format!("{}/events", node.url))
+            .post(format!("{}/events", nodes[n % 3].url))
             .json(&body)
             .send()
             .await
             .unwrap();
         assert_eq!(resp.status(), 202, "node {} refused a batch", n % 3);
-        accepted.extend(chunk.iter().map(|i| format!("ev-{i:04}")));
     }
+    published.await.unwrap();
+    let accepted: HashSet<String> = ids.iter().cloned().collect();
     // With runs in hand, node 1 sleeps past its 3 s lease, then wakes up; node 2 dies.
     let mut nodes = nodes.into_iter();
     let (first, second, third) = (
