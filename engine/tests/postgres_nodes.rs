@@ -36,6 +36,10 @@ fn event(id: &str) -> mikawaya_engine::event::Event {
     parse_event(0, json!({"id": id, "type": "x.y", "customer": "c1"}), 1_000).unwrap()
 }
 
+fn seqs(events: &[StoredEvent]) -> Vec<i64> {
+    events.iter().map(|e| e.seq).collect()
+}
+
 #[tokio::test]
 async fn one_node_matches_at_a_time_and_a_stalled_one_is_fenced_off() {
     let (n, schema) = nodes(2).await;
@@ -60,10 +64,21 @@ async fn one_node_matches_at_a_time_and_a_stalled_one_is_fenced_off() {
     )
     .await;
     let read_by_b = b.pending_events(&[], 10).await.unwrap();
-    assert_eq!(read_by_b.len(), 2);
-    // a wakes up and applies what it read under its old lease: refused, nothing applied.
+    assert_eq!(seqs(&read_by_b), seqs(&read_by_a));
+    // b stalls in turn, before applying; a wakes up, takes the role back and reads on (the
+    // events after its batch in flight).
+    sql(
+        &schema,
+        "UPDATE leases SET until = 0 WHERE name = 'matcher'",
+    )
+    .await;
+    b.insert_events(&[event("e3")], 1_000).await.unwrap();
+    let read_on = a.pending_events(&seqs(&read_by_a), 10).await.unwrap();
+    assert_eq!(read_on.len(), 1);
+    // The batch a read under its first lease is refused although a holds the lease again:
+    // b might have applied part of it meanwhile. Nothing of it is applied.
     let late = MatchBatch {
-        seqs: read_by_a.iter().map(|e| e.seq).collect(),
+        seqs: seqs(&read_by_a),
         customers: vec![(
             "c1".into(),
             json!({"from": "a"}).as_object().unwrap().clone(),
@@ -73,22 +88,37 @@ async fn one_node_matches_at_a_time_and_a_stalled_one_is_fenced_off() {
     };
     let refused = a.apply_match(late).await;
     assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
-    assert_eq!(b.pending_count().await.unwrap(), 2, "still queued");
     assert_eq!(
         b.customer("c1").await.unwrap(),
         None,
-        "nothing of a's batch"
+        "nothing of a's late batch"
     );
-    let batch = MatchBatch {
-        seqs: read_by_b.iter().map(|e| e.seq).collect(),
+    let late_b = MatchBatch {
+        seqs: seqs(&read_by_b),
         ..Default::default()
     };
-    b.apply_match(batch).await.unwrap();
-    assert_eq!(a.pending_count().await.unwrap(), 0);
+    let refused = b.apply_match(late_b).await;
     assert!(
-        a.pending_events(&[], 10).await.unwrap().is_empty(),
-        "b holds the role now"
+        matches!(refused, Err(StoreError::Fenced(_))),
+        "b lost the role: {refused:?}"
     );
+    assert_eq!(a.pending_count().await.unwrap(), 3, "all still queued");
+    // a goes on under its current lease: the batch it read on applies, then the first two
+    // events, read again.
+    let on = MatchBatch {
+        seqs: seqs(&read_on),
+        ..Default::default()
+    };
+    a.apply_match(on).await.unwrap();
+    let again = a.pending_events(&[], 10).await.unwrap();
+    assert_eq!(seqs(&again), seqs(&read_by_a));
+    a.apply_match(MatchBatch {
+        seqs: seqs(&again),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(b.pending_count().await.unwrap(), 0);
 }
 
 #[tokio::test]

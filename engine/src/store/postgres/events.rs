@@ -31,7 +31,7 @@ impl EventLog for PostgresStore {
                  RETURNING seq, id),
              queued AS (INSERT INTO event_queue (seq) SELECT seq FROM stored)
              SELECT id FROM stored, pg_notify('{}', '') AS hint",
-            super::CHANNEL
+            self.channel
         ))
         .bind(column(|e| e.id.clone()))
         .bind(column(|e| e.event_type.clone()))
@@ -47,9 +47,9 @@ impl EventLog for PostgresStore {
     }
 
     async fn pending_events(&self, taken: &[i64], limit: i64) -> StoreResult<Vec<StoredEvent>> {
-        if !self.hold_matcher().await? {
+        let Some(fence) = self.hold_matcher().await? else {
             return Ok(Vec::new());
-        }
+        };
         let rows: Vec<PendingRecord> = sqlx::query_as(
             "SELECT e.seq, e.body, e.received_at FROM event_queue q JOIN events e ON e.seq = q.seq
              WHERE q.seq <> ALL($1) ORDER BY q.seq LIMIT $2",
@@ -58,7 +58,9 @@ impl EventLog for PostgresStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(StoredEvent::from).collect())
+        let events: Vec<StoredEvent> = rows.into_iter().map(StoredEvent::from).collect();
+        self.read_under(events.iter().map(|e| e.seq), fence);
+        Ok(events)
     }
 
     async fn event(&self, id: &str) -> StoreResult<Option<Event>> {
@@ -145,12 +147,12 @@ impl EventLog for PostgresStore {
 
     async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>> {
         let mut tx = self.pool.begin().await?;
-        self.check_matcher(&mut tx).await?;
+        self.check_matcher(&mut tx, &batch.seqs).await?;
         let inserted = super::matched::apply(&mut tx, &batch, &self.node).await?;
         if !batch.new_runs.is_empty() || !batch.resumes.is_empty() {
             // Runs are due: the other nodes' executors may claim them at once.
             sqlx::query("SELECT pg_notify($1, '')")
-                .bind(super::CHANNEL)
+                .bind(&*self.channel)
                 .execute(&mut *tx)
                 .await?;
         }

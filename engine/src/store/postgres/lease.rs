@@ -38,28 +38,53 @@ pub(super) async fn acquire(
         .await?)
 }
 
+/// Most pending events remembered with the fence they were read under; past it the memory is
+/// cleared (only a node that lost and took back the role many times without applying gets here).
+const MAX_READS: usize = 65_536;
+
 impl PostgresStore {
-    /// Takes or renews the matcher lease for reading pending events; whether this node holds it.
-    /// The fence is remembered for [`PostgresStore::check_matcher`].
-    pub(super) async fn hold_matcher(&self) -> StoreResult<bool> {
+    /// Takes or renews the matcher lease for reading pending events; its fence, or `None` when
+    /// another node holds it.
+    pub(super) async fn hold_matcher(&self) -> StoreResult<Option<i64>> {
         let mut conn = self.pool.acquire().await?;
-        let fence = acquire(&mut conn, "matcher", &self.node).await?;
-        *self.matcher_fence.lock().expect("the fence lock") = fence;
-        Ok(fence.is_some())
+        acquire(&mut conn, "matcher", &self.node).await
     }
 
-    /// Inside the transaction applying a match: renews the matcher lease and checks that it is
-    /// still the one the batch was read under (a batch applied without reading, by a test or a
-    /// tool, only needs the lease).
-    pub(super) async fn check_matcher(&self, tx: &mut PgConnection) -> StoreResult<()> {
-        let read_under = *self.matcher_fence.lock().expect("the fence lock");
-        let now = acquire(tx, "matcher", &self.node).await?;
-        match (now, read_under) {
-            (Some(now), Some(read)) if now != read => {}
-            (Some(_), _) => return Ok(()),
-            (None, _) => {}
+    /// Remembers that events `seqs` were read under `fence`.
+    pub(super) fn read_under(&self, seqs: impl Iterator<Item = i64>, fence: i64) {
+        let mut reads = self.matcher_reads.lock().expect("the reads lock");
+        if reads.len() > MAX_READS {
+            tracing::warn!(
+                "forgetting the fences of {} events read and never applied",
+                reads.len()
+            );
+            reads.clear();
         }
-        *self.matcher_fence.lock().expect("the fence lock") = None;
+        reads.extend(seqs.map(|seq| (seq, fence)));
+    }
+
+    /// Inside the transaction applying a match of events `seqs`: renews the matcher lease and
+    /// checks that each event was read under the lease's current fence. A batch read under an
+    /// earlier fence is refused even if this node holds the lease again: another node may have
+    /// matched some of its events meanwhile. Events applied without being read (by a test or a
+    /// tool) only need the lease.
+    pub(super) async fn check_matcher(
+        &self,
+        tx: &mut PgConnection,
+        seqs: &[i64],
+    ) -> StoreResult<()> {
+        let now = acquire(tx, "matcher", &self.node).await?;
+        let read: Vec<i64> = {
+            let mut reads = self.matcher_reads.lock().expect("the reads lock");
+            seqs.iter().filter_map(|seq| reads.remove(seq)).collect()
+        };
+        let current = match now {
+            Some(fence) => read.iter().all(|r| *r == fence),
+            None => false,
+        };
+        if current {
+            return Ok(());
+        }
         Err(StoreError::Fenced(format!(
             "node {} no longer holds the matcher lease it read these events under; another node matches them",
             self.node

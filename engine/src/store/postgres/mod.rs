@@ -42,10 +42,13 @@ pub struct PostgresStore {
     /// This process's node id (a fresh one per start: a restarted node does not inherit the
     /// leases of its previous life, they end by themselves).
     node: Arc<str>,
-    /// The fence of the matcher lease the last pending events were read under.
-    matcher_fence: Arc<Mutex<Option<i64>>>,
+    /// Under which matcher fence each pending event was read (seq → fence), until its batch
+    /// is applied.
+    matcher_reads: Arc<Mutex<std::collections::HashMap<i64, i64>>>,
     /// Who to wake when another node made work (see [`super::EventLog::on_remote_work`]).
     wake: Wakeup,
+    /// The `NOTIFY` channel of this schema's nodes.
+    channel: Arc<str>,
     /// Stops the heartbeat and the listener when the last clone is dropped.
     _stop: Arc<watch::Sender<()>>,
 }
@@ -53,8 +56,14 @@ pub struct PostgresStore {
 /// The callback a notification calls, once the engine has set it.
 type Wakeup = Arc<Mutex<Option<Arc<dyn Fn() + Send + Sync>>>>;
 
-/// The channel nodes notify each other on (`NOTIFY`), as a hint that work is waiting.
-pub(super) const CHANNEL: &str = "mikawaya_work";
+/// The channel the nodes of one schema notify each other on (`NOTIFY`), as a hint that work is
+/// waiting: `mikawaya_` and a digest of the schema, since channels are per database and two
+/// deployments (or test cases) in two schemas must not wake each other.
+fn channel(schema: Option<&str>) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(schema.unwrap_or("public").as_bytes());
+    format!("mikawaya_{}", hex::encode(&digest[..8]))
+}
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/database`), applies the migrations and
@@ -104,13 +113,15 @@ impl PostgresStore {
         let node: Arc<str> = node_id().into();
         let (stop, stopped) = watch::channel(());
         let wake: Wakeup = Arc::default();
+        let channel: Arc<str> = channel(schema).into();
         tokio::spawn(heartbeat(pool.clone(), node.clone(), stopped.clone()));
-        tokio::spawn(listen(pool.clone(), wake.clone(), stopped));
+        tokio::spawn(listen(pool.clone(), channel.clone(), wake.clone(), stopped));
         Ok(PostgresStore {
             pool,
             node,
-            matcher_fence: Arc::new(Mutex::new(None)),
+            matcher_reads: Arc::default(),
             wake,
+            channel,
             _stop: Arc::new(stop),
         })
     }
@@ -174,9 +185,9 @@ async fn heartbeat(pool: PgPool, node: Arc<str>, mut stopped: watch::Receiver<()
     }
 }
 
-/// Listens on [`CHANNEL`] and calls the wake-up for each notification, until the store is
+/// Listens on `channel` and calls the wake-up for each notification, until the store is
 /// dropped; a lost connection is opened again (the engine polls meanwhile).
-async fn listen(pool: PgPool, wake: Wakeup, mut stopped: watch::Receiver<()>) {
+async fn listen(pool: PgPool, channel: Arc<str>, wake: Wakeup, mut stopped: watch::Receiver<()>) {
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(l) => l,
@@ -188,7 +199,7 @@ async fn listen(pool: PgPool, wake: Wakeup, mut stopped: watch::Receiver<()>) {
                 }
             }
         };
-        if let Err(e) = listener.listen(CHANNEL).await {
+        if let Err(e) = listener.listen(&channel).await {
             tracing::warn!("listening for other nodes' work: {e}");
         }
         loop {
