@@ -47,6 +47,19 @@ impl PostgresStore {
     /// another node holds it.
     pub(super) async fn hold_matcher(&self) -> StoreResult<Option<i64>> {
         let mut conn = self.pool.acquire().await?;
+        // Another node's lease that has not run out: nothing to try. The nodes without the role
+        // ask every 250 ms and at every notification; an upsert that takes nothing would still
+        // lock the row and wait for the disk each time.
+        let held: Option<(String, bool)> = sqlx::query_as(&format!(
+            "SELECT owner, until >= {DB_NOW} FROM leases WHERE name = 'matcher'"
+        ))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some((owner, live)) = held {
+            if live && owner != *self.node {
+                return Ok(None);
+            }
+        }
         acquire(&mut conn, "matcher", &self.node).await
     }
 
