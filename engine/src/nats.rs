@@ -43,24 +43,29 @@ pub struct NatsSource {
 #[error("NATS: {0}")]
 pub struct NatsError(String);
 
-fn nats_error(context: &str) -> impl Fn(String) -> NatsError + '_ {
-    move |e| NatsError(format!("{context}: {e}"))
+fn nats_error(context: &str, e: impl std::fmt::Display) -> NatsError {
+    NatsError(format!("{context}: {e}"))
+}
+
+/// A JetStream context on the server at `url`.
+async fn jetstream_at(url: &str) -> Result<jetstream::Context, NatsError> {
+    let client = async_nats::connect(url)
+        .await
+        .map_err(|e| nats_error("connecting", format!("{url} ({e})")))?;
+    Ok(jetstream::new(client))
 }
 
 /// Connects, creates the stream and the durable consumer if missing, and returns the consumer.
 pub async fn consumer(source: &NatsSource) -> Result<pull::Stream, NatsError> {
-    let client = async_nats::connect(&source.url)
-        .await
-        .map_err(|e| nats_error("connecting")(format!("{} ({e})", source.url)))?;
-    let js = jetstream::new(client);
-    let stream = js
+    let stream = jetstream_at(&source.url)
+        .await?
         .get_or_create_stream(jetstream::stream::Config {
             name: source.stream.clone(),
             subjects: vec![source.subject.clone()],
             ..Default::default()
         })
         .await
-        .map_err(|e| nats_error("creating the stream")(e.to_string()))?;
+        .map_err(|e| nats_error("creating the stream", e))?;
     let consumer = stream
         .get_or_create_consumer(
             &source.consumer,
@@ -74,11 +79,11 @@ pub async fn consumer(source: &NatsSource) -> Result<pull::Stream, NatsError> {
             },
         )
         .await
-        .map_err(|e| nats_error("creating the consumer")(e.to_string()))?;
+        .map_err(|e| nats_error("creating the consumer", e))?;
     consumer
         .messages()
         .await
-        .map_err(|e| nats_error("pulling messages")(e.to_string()))
+        .map_err(|e| nats_error("pulling messages", e))
 }
 
 /// Takes events from `source` into the intake until `stop` turns true. While the backlog is
@@ -201,10 +206,7 @@ pub async fn publish(url: &str, prefix: &str, body: &str) -> Result<usize, NatsE
         Value::Array(items) => items,
         one => vec![one],
     };
-    let client = async_nats::connect(url)
-        .await
-        .map_err(|e| nats_error("connecting")(format!("{url} ({e})")))?;
-    let js = jetstream::new(client);
+    let js = jetstream_at(url).await?;
     for event in &events {
         let kind = event
             .get("type")
@@ -220,9 +222,9 @@ pub async fn publish(url: &str, prefix: &str, body: &str) -> Result<usize, NatsE
             event.to_string().into(),
         )
         .await
-        .map_err(|e| nats_error("publishing")(e.to_string()))?
+        .map_err(|e| nats_error("publishing", e))?
         .await
-        .map_err(|e| nats_error("publishing (no stream takes this subject?)")(e.to_string()))?;
+        .map_err(|e| nats_error("publishing (no stream takes this subject?)", e))?;
     }
     Ok(events.len())
 }

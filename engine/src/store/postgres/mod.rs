@@ -125,11 +125,6 @@ impl PostgresStore {
             _stop: Arc::new(stop),
         })
     }
-
-    /// This node's id.
-    pub fn node(&self) -> &str {
-        &self.node
-    }
 }
 
 /// Takes mikawaya's own `schema=NAME` parameter out of a PostgreSQL URL (the driver would
