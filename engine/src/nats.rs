@@ -62,6 +62,10 @@ pub async fn consumer(source: &NatsSource) -> Result<pull::Stream, NatsError> {
         .get_or_create_stream(jetstream::stream::Config {
             name: source.stream.clone(),
             subjects: vec![source.subject.clone()],
+            // The stream is an intake queue: an event acked is committed in the database, so
+            // its message is removed then and the stream never grows with the event history.
+            // (A stream the operator created is used as it is, with its own retention.)
+            retention: jetstream::stream::RetentionPolicy::WorkQueue,
             ..Default::default()
         })
         .await

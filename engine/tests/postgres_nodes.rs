@@ -176,6 +176,9 @@ async fn nodes_claiming_at_once_never_take_the_same_timer() {
 async fn sends_from_many_nodes_never_pass_the_cap_together() {
     let (n, _schema) = nodes(3).await;
     let limit = Some(MessageLimit { max: 2, since: 0 });
+    n[0].set_consent("c1", "email", true, "test", 1)
+        .await
+        .unwrap();
     let attempts = (0..30).map(|i| {
         let store = n[i % 3].clone();
         tokio::spawn(async move {

@@ -4,11 +4,14 @@
 //! another stopped (SIGSTOP) past its lease and resumed, both while webhook calls are under way.
 //! Afterwards every accepted event has exactly its one run, every run completed, and every
 //! webhook call reached the real HTTP sink under its run's idempotency key (a call cut off by
-//! the kill or the stall is made again by another node, under the same key).
+//! the kill or the stall is made again by another node, under the same key). Meanwhile each of
+//! 30 customers is offered 8 marketing emails at once, spread over the three nodes, under a
+//! frequency cap of 2: the real SMTP server receives exactly 2 distinct messages per customer.
 
 use crate::harness::{fresh_schema, workspace, Engine};
 use crate::nats::{publish, NATS};
 use crate::runs::receiver_answering_after;
+use mikawaya_e2e::smtp::{header, SmtpServer};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -23,7 +26,14 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
         "workflow \"spread\" version 1\non event load.test\nre-enroll always\nwait 1s\ndo webhook(url: \"{hook}\", event: \"{{{{ event.id }}}}\")\n"
     );
     let tick = "workflow \"tick\" version 1\non schedule \"* * * * * *\" tz \"UTC\"\nre-enroll always\ndo log(message: \"tick\")\n";
-    let dir = workspace(&[("spread.mkw", &flow), ("tick.mkw", tick)]);
+    let promo = "workflow \"promo\" version 1\non event promo.test\nre-enroll always\nwait 1s\n\
+        do email.send(to: customer.email, subject: \"Offer {{ event.id }}\", text: \"10% off\")\n";
+    let dir = workspace(&[
+        ("spread.mkw", &flow),
+        ("tick.mkw", tick),
+        ("promo.mkw", promo),
+    ]);
+    let smtp = SmtpServer::start(0);
     let (db, _schema) = fresh_schema("e2e_nodes");
     let prefix = format!("e2e.{}", _schema.0);
     let args: Vec<String> = [
@@ -35,6 +45,10 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
         &_schema.0,
         "--nats-subject",
         &format!("{prefix}.>"),
+        "--smtp-url",
+        &smtp.url(),
+        "--frequency-cap",
+        "2/1d",
     ]
     .iter()
     .map(|a| a.to_string())
@@ -65,6 +79,8 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
         publish(&prefix, &serde_json::to_string(&nats_body).unwrap())
     });
     let client = reqwest::Client::new();
+    let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
+    let offers = tokio::spawn(offer_promos(client.clone(), urls));
     for (n, chunk) in &over_http {
         let body: Vec<_> = chunk.iter().map(event).collect();
         let resp = client
@@ -76,6 +92,7 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
         assert_eq!(resp.status(), 202, "node {} refused a batch", n % 3);
     }
     published.await.unwrap();
+    offers.await.unwrap();
     let accepted: HashSet<String> = ids.iter().cloned().collect();
     // With runs in hand, node 1 sleeps past its 3 s lease, then wakes up; node 2 dies.
     let mut nodes = nodes.into_iter();
@@ -152,6 +169,24 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
     assert!(due.len() >= 5, "{} ticks", due.len());
     let gaps: Vec<i64> = due.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(gaps.iter().all(|g| *g == 1_000), "ticks at {due:?}");
+    // The cap held across nodes: exactly two distinct messages per customer (a send cut off by
+    // the kill or the stall may arrive twice, under one Message-ID).
+    first
+        .wait_for("/runs?workflow=promo&limit=1000", 60, |r| {
+            r.as_array().is_some_and(|a| {
+                a.len() == PROMOS && a.iter().all(|run| run["status"] == "completed")
+            })
+        })
+        .await;
+    let mut per_customer: HashMap<String, HashSet<String>> = HashMap::new();
+    for message in smtp.messages() {
+        let to = header(&message, "To").unwrap();
+        let id = header(&message, "Message-ID").unwrap();
+        per_customer.entry(to).or_default().insert(id);
+    }
+    assert_eq!(per_customer.len(), 30, "every customer got mail");
+    let counts: Vec<usize> = per_customer.values().map(HashSet::len).collect();
+    assert!(counts.iter().all(|n| *n == 2), "per customer: {counts:?}");
     let log = second.log();
     assert!(!log.contains("panicked"), "{log}");
     eprintln!(
@@ -164,4 +199,28 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
     );
     first.terminate();
     second.terminate();
+}
+
+/// Marketing emails offered: 8 for each of 30 customers.
+const PROMOS: usize = 240;
+
+/// Posts the promo events, each customer's 8 spread over the three nodes at once, while the
+/// load runs. After their one-second wait any node may claim each run, so the sends of one
+/// customer race on different nodes.
+async fn offer_promos(client: reqwest::Client, urls: Vec<String>) {
+    let posts: Vec<_> = (0..PROMOS)
+        .map(|i| {
+            let customer = i % 30;
+            let body = json!([{"id": format!("promo-{i}"), "type": "promo.test", "customer": {
+                "id": format!("p{customer}"), "email": format!("p{customer}@example.com"),
+                "consent": {"email": true}}}]);
+            let post = client
+                .post(format!("{}/events", urls[(i / 30) % 3]))
+                .json(&body);
+            tokio::spawn(post.send())
+        })
+        .collect();
+    for post in posts {
+        assert_eq!(post.await.unwrap().unwrap().status(), 202);
+    }
 }

@@ -4,7 +4,7 @@
 //! the step's `kind` argument. Also the signed one-click unsubscribe links.
 
 use crate::clock::Millis;
-use crate::store::{Claim, MessageLimit, RestraintStore, SentMessage, StoreResult};
+use crate::store::{consents_to, Claim, MessageLimit, RestraintStore, SentMessage, StoreResult};
 use hmac::{Hmac, Mac};
 use mikawaya_dsl::expr::{format_duration, parse_duration};
 use mikawaya_dsl::ir::OverCap;
@@ -190,10 +190,7 @@ impl Restraint {
         }
         if let Some(a) = &address {
             if let Some(reason) = self.store.suppressed(a).await? {
-                return Ok(Decision::Skip(
-                    SkipReason::Suppressed,
-                    format!("{a} is suppressed ({reason})"),
-                ));
+                return Ok(suppressed(a, &reason));
             }
         }
         if kind == "transactional" {
@@ -202,7 +199,7 @@ impl Restraint {
         let Some(cid) = customer_id else {
             return Ok(Decision::Skip(SkipReason::NoCustomer, "no customer to check consent for; mark the step `kind: transactional` or `internal` if it is one".into()));
         };
-        if customer.get("consent").and_then(|c| c.get(channel)) != Some(&Value::Bool(true)) {
+        if !consents_to(customer.get("consent"), channel) {
             return Ok(Decision::Skip(
                 SkipReason::NoConsent,
                 format!("customer {cid} has not consented to {channel}"),
@@ -229,12 +226,26 @@ impl Restraint {
             workflow: workflow.to_string(),
             key: key.to_string(),
         };
-        let (Claim::Over(sent), Some(cap)) = (
-            self.store
-                .claim_message(&message, run_id, now, limit)
-                .await?,
-            self.cap,
-        ) else {
+        // The claim checks suppression and consent again, as stored now: the run's snapshot of
+        // the customer may predate a withdrawal recorded on this node or another.
+        let sent = match self
+            .store
+            .claim_message(&message, run_id, now, limit)
+            .await?
+        {
+            Claim::Granted => return Ok(Decision::Send { kind, address }),
+            Claim::Suppressed(reason) => {
+                return Ok(suppressed(address.as_deref().unwrap_or_default(), &reason))
+            }
+            Claim::NoConsent => {
+                return Ok(Decision::Skip(
+                    SkipReason::NoConsent,
+                    format!("customer {cid} withdrew consent to {channel} before the send"),
+                ))
+            }
+            Claim::Over(sent) => sent,
+        };
+        let Some(cap) = self.cap else {
             return Ok(Decision::Send { kind, address });
         };
         let reason = format!(
@@ -267,6 +278,14 @@ impl Restraint {
     pub fn unsubscribe_target(&self, token: &str) -> Option<(String, String)> {
         verify_token(&self.secret, token)
     }
+}
+
+/// The decision for a message to a suppressed address.
+fn suppressed(address: &str, reason: &str) -> Decision {
+    Decision::Skip(
+        SkipReason::Suppressed,
+        format!("{address} is suppressed ({reason})"),
+    )
 }
 
 fn signature(secret: &str, customer_id: &str, channel: &str) -> String {
@@ -397,6 +416,24 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(skipped(d), "customer c-1 has not consented to email");
+        // The run read the customer while consent stood; the store no longer holds it.
+        let d = r
+            .decide(message(&promo, &consented, OverCap::Skip), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            skipped(d),
+            "customer c-1 withdrew consent to email before the send"
+        );
+        store
+            .set_consent("c-1", "email", true, "form", 11)
+            .await
+            .unwrap();
+        let d = r
+            .decide(message(&promo, &consented, OverCap::Skip), 12)
+            .await
+            .unwrap();
+        assert!(matches!(d, Decision::Send { .. }), "{d:?}");
         let odd = json!({ "to": "bob@x.io", "kind": "newsletter" });
         let d = r
             .decide(message(&odd, &consented, OverCap::Skip), 10)
@@ -412,6 +449,10 @@ mod tests {
             window_ms: 7 * DAY,
         };
         let (r, store) = rules(Some(cap));
+        store
+            .set_consent("c-1", "email", true, "form", 0)
+            .await
+            .unwrap();
         let customer = json!({ "consent": { "email": true } });
         let promo = json!({ "to": "bob@x.io" });
         let sent = |at| SentAt(store.clone(), at);

@@ -203,11 +203,13 @@ pub trait RestraintStore: Send + Sync {
     ) -> StoreResult<Vec<Millis>>;
     /// Why an address is suppressed, if it is (addresses compare case-insensitively).
     async fn suppressed(&self, address: &str) -> StoreResult<Option<String>>;
-    /// Records message `m` of run `run_id` at `at` before it is sent, unless the messages of
-    /// *other* keys (steps) sent within `limit` reach its max. Atomic, so concurrent claims never
-    /// pass the limit together; a retry claims again under its key (one more row, the same
-    /// message), so no window ever holds more than `max` distinct messages, whenever each
-    /// attempt went out.
+    /// Records message `m` of run `run_id` at `at` before it is sent, unless its address is
+    /// suppressed, or it is a marketing message and the stored customer has not consented to
+    /// its channel, or the messages of *other* keys (steps) sent within `limit` reach its max.
+    /// The checks and the record are one atomic step, so concurrent claims (on any node) never
+    /// pass the limit together and a withdrawal committed before the claim is always seen; a
+    /// retry claims again under its key (one more row, the same message), so no window ever
+    /// holds more than `max` distinct messages, whenever each attempt went out.
     async fn claim_message(
         &self,
         m: &SentMessage,
@@ -321,6 +323,30 @@ union_of_concerns!(
     MetaStore,
     AccessStore
 );
+
+/// Why a SQL store's claim statement refused message `m` when it was not over its limit:
+/// the address is suppressed, or the customer has not consented (read after the statement; a
+/// refusal that is neither is the limit).
+async fn claim_refusal<S: EventLog + RestraintStore + ?Sized>(
+    store: &S,
+    m: &SentMessage,
+) -> StoreResult<Option<Claim>> {
+    if let Some(address) = &m.address {
+        if let Some(reason) = store.suppressed(address).await? {
+            return Ok(Some(Claim::Suppressed(reason)));
+        }
+    }
+    if m.kind == "marketing" {
+        let customer = match &m.customer_id {
+            Some(c) => store.customer(c).await?,
+            None => None,
+        };
+        if !consents_to(customer.as_ref().and_then(|c| c.get("consent")), &m.channel) {
+            return Ok(Some(Claim::NoConsent));
+        }
+    }
+    Ok(None)
+}
 
 /// Opens the store a `--db` value names: `memory:` (nothing kept), `sqlite://path` or
 /// `sqlite:path`, or a bare file path (SQLite), `postgres://…` (PostgreSQL, shared by many

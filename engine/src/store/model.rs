@@ -448,6 +448,19 @@ pub enum Claim {
     Granted,
     /// The limit is reached by other steps' messages; the latest time of each, oldest first.
     Over(Vec<Millis>),
+    /// The address is suppressed, for this reason. Read in the claim itself, so a suppression
+    /// recorded after the run read the customer still stops the message.
+    Suppressed(String),
+    /// The customer's stored consent to the channel is not `true` (marketing messages only).
+    /// Read in the claim itself, so a withdrawal recorded (on any node) after the run read the
+    /// customer still stops the message.
+    NoConsent,
+}
+
+/// Whether a customer's `consent` attribute holds `<channel>: true`, the one consent rule (the
+/// SQL stores state it in their claim statements, checked equal by the conformance suite).
+pub fn consents_to(consent: Option<&serde_json::Value>, channel: &str) -> bool {
+    consent.and_then(|c| c.get(channel)) == Some(&serde_json::Value::Bool(true))
 }
 
 /// A stored workflow version.

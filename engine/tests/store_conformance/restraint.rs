@@ -53,6 +53,16 @@ fn message(key: &str) -> SentMessage {
     }
 }
 
+/// Grants `customer` consent to `channels`.
+async fn consent(store: &Arc<dyn Store>, customer: &str, channels: &[&str]) {
+    for channel in channels {
+        store
+            .set_consent(customer, channel, true, "test", 1)
+            .await
+            .unwrap();
+    }
+}
+
 fn limit(max: usize, since: i64) -> Option<MessageLimit> {
     Some(MessageLimit { max, since })
 }
@@ -61,6 +71,7 @@ fn limit(max: usize, since: i64) -> Option<MessageLimit> {
 /// another message, a third step is over, and a committed message whose key was claimed adds
 /// nothing.
 pub async fn claims_hold_the_limit_per_distinct_step(store: Arc<dyn Store>) {
+    consent(&store, "c1", &["email", "sms"]).await;
     let claim = |key: &'static str, at: i64| {
         let store = store.clone();
         async move {
@@ -141,6 +152,7 @@ pub async fn claims_hold_the_limit_per_distinct_step(store: Arc<dyn Store>) {
 
 /// Many runs claiming at the same moment: exactly the limit gets through.
 pub async fn concurrent_claims_never_pass_the_limit_together(store: Arc<dyn Store>) {
+    consent(&store, "c1", &["email"]).await;
     let claims = (0..12).map(|i| {
         let store = store.clone();
         tokio::spawn(async move {
@@ -156,4 +168,64 @@ pub async fn concurrent_claims_never_pass_the_limit_together(store: Arc<dyn Stor
         granted += usize::from(claim.await.unwrap() == Claim::Granted);
     }
     assert_eq!(granted, 3);
+}
+
+/// A claim decides on consent and suppressions as they are stored when it runs, whatever the
+/// run read before: marketing needs consent exactly `true`, transactional does not, and a
+/// suppressed address is refused for both.
+pub async fn claims_read_consent_and_suppressions_as_stored(store: Arc<dyn Store>) {
+    let claim = |m: SentMessage| {
+        let store = store.clone();
+        async move { store.claim_message(&m, "r", 10, None).await.unwrap() }
+    };
+    assert_eq!(
+        claim(message("r1:a")).await,
+        Claim::NoConsent,
+        "no customer yet"
+    );
+    consent(&store, "c1", &["email"]).await;
+    assert_eq!(claim(message("r1:a")).await, Claim::Granted);
+    let sms = SentMessage {
+        channel: "sms".into(),
+        ..message("r1:b")
+    };
+    assert_eq!(claim(sms).await, Claim::NoConsent, "consent is per channel");
+    store
+        .set_consent("c1", "email", false, "preference center", 2)
+        .await
+        .unwrap();
+    assert_eq!(claim(message("r2:a")).await, Claim::NoConsent, "withdrawn");
+    let mut patch = serde_json::Map::new();
+    patch.insert("consent".into(), serde_json::json!({"email": "true"}));
+    let batch = MatchBatch {
+        customers: vec![("c1".into(), patch, 3)],
+        ..Default::default()
+    };
+    store.apply_match(batch).await.unwrap();
+    assert_eq!(
+        claim(message("r3:a")).await,
+        Claim::NoConsent,
+        "only JSON true is consent"
+    );
+    let receipt = SentMessage {
+        kind: "transactional".into(),
+        ..message("r4:a")
+    };
+    assert_eq!(
+        claim(receipt.clone()).await,
+        Claim::Granted,
+        "transactional needs no consent"
+    );
+    store.suppress("C1@x.io", "hard bounce", 4).await.unwrap();
+    assert_eq!(
+        claim(receipt).await,
+        Claim::Suppressed("hard bounce".into()),
+        "suppression holds for every kind, addresses compared case-insensitively"
+    );
+    let mut counts = Vec::new();
+    for kind in ["marketing", "transactional"] {
+        let sent = store.messages_since("c1", "email", kind, 0).await.unwrap();
+        counts.push(sent.len());
+    }
+    assert_eq!(counts, [1, 1], "only granted claims are recorded");
 }

@@ -28,6 +28,21 @@ impl RestraintStore for MemoryStore {
         limit: Option<MessageLimit>,
     ) -> StoreResult<Claim> {
         let mut s = self.lock();
+        if let Some(reason) = m
+            .address
+            .as_ref()
+            .and_then(|a| s.suppressions.get(&a.to_lowercase()))
+        {
+            return Ok(Claim::Suppressed(reason.reason.clone()));
+        }
+        let consent = m
+            .customer_id
+            .as_ref()
+            .and_then(|c| s.customers.get(c))
+            .and_then(|c| c.get("consent"));
+        if m.kind == "marketing" && !consents_to(consent, &m.channel) {
+            return Ok(Claim::NoConsent);
+        }
         if let Some(limit) = limit {
             let mut latest: HashMap<&str, Millis> = HashMap::new();
             for (old, sent_at) in &s.messages {

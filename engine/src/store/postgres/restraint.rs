@@ -6,7 +6,7 @@ use crate::clock::Millis;
 use crate::store::merge::consent_patch;
 use crate::store::model::*;
 use crate::store::views::*;
-use crate::store::{RestraintStore, StoreResult};
+use crate::store::{claim_refusal, RestraintStore, StoreResult};
 use async_trait::async_trait;
 use sqlx::PgConnection;
 
@@ -57,8 +57,11 @@ impl RestraintStore for PostgresStore {
             .await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO messages (customer_id, channel, kind, sent_at, key, address, workflow, run_id) \
-             SELECT $1, $2, $3, $7, $5, $8, $9, $10 WHERE $6::bigint IS NULL \
-             OR (SELECT COUNT(DISTINCT COALESCE(key, 'row:' || id)) {OTHERS}) < $6"
+             SELECT $1, $2, $3, $7, $5, $8, $9, $10 \
+             WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE address = $11) \
+             AND ($3 <> 'marketing' OR EXISTS (SELECT 1 FROM customers WHERE id = $1 \
+                  AND data->'consent'->$2 = 'true'::jsonb)) \
+             AND ($6::bigint IS NULL OR (SELECT COUNT(DISTINCT COALESCE(key, 'row:' || id)) {OTHERS}) < $6)"
         ))
         .bind(&m.customer_id)
         .bind(&m.channel)
@@ -70,12 +73,17 @@ impl RestraintStore for PostgresStore {
         .bind(&m.address)
         .bind(&m.workflow)
         .bind(run_id)
+        .bind(m.address.as_ref().map(|a| a.to_lowercase()))
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if inserted == 1 {
             tx.commit().await?;
             return Ok(Claim::Granted);
+        }
+        tx.rollback().await?;
+        if let Some(refused) = claim_refusal(self, m).await? {
+            return Ok(refused);
         }
         let latest: Vec<Millis> = sqlx::query_scalar(&format!(
             "SELECT MAX(sent_at) AS at {OTHERS} GROUP BY COALESCE(key, 'row:' || id) ORDER BY at"
@@ -85,9 +93,8 @@ impl RestraintStore for PostgresStore {
         .bind(&m.kind)
         .bind(since)
         .bind(&m.key)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(Claim::Over(latest))
     }
 

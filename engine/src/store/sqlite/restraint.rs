@@ -6,7 +6,7 @@ use crate::clock::Millis;
 use crate::store::merge::consent_patch;
 use crate::store::model::*;
 use crate::store::views::*;
-use crate::store::{RestraintStore, StoreResult};
+use crate::store::{claim_refusal, RestraintStore, StoreResult};
 use async_trait::async_trait;
 use rusqlite::Transaction;
 use serde_json::Value;
@@ -37,14 +37,18 @@ impl RestraintStore for SqliteStore {
         at: Millis,
         limit: Option<MessageLimit>,
     ) -> StoreResult<Claim> {
-        // One statement counts and inserts, so SQLite's write lock makes it atomic. Old rows
-        // without a key count one each.
+        // One statement checks suppression, consent and the count and inserts, so SQLite's
+        // write lock makes it atomic. Old rows without a key count one each. Consent is
+        // `consents_to` in SQL: the stored value must be JSON `true`.
         const OTHERS: &str = "FROM messages WHERE customer_id = ?1 AND channel = ?2 AND kind = ?3 \
              AND sent_at >= ?4 AND (key IS NULL OR key <> ?5)";
         let inserted = sqlx::query(&format!(
             "INSERT INTO messages (customer_id, channel, kind, sent_at, key, address, workflow, run_id) \
-             SELECT ?1, ?2, ?3, ?7, ?5, ?8, ?9, ?10 WHERE ?6 IS NULL \
-             OR (SELECT COUNT(DISTINCT COALESCE(key, 'row:' || id)) {OTHERS}) < ?6"
+             SELECT ?1, ?2, ?3, ?7, ?5, ?8, ?9, ?10 \
+             WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE address = ?11) \
+             AND (?3 <> 'marketing' OR EXISTS (SELECT 1 FROM customers WHERE id = ?1 \
+                  AND json_type(data, '$.consent.' || json_quote(?2)) = 'true')) \
+             AND (?6 IS NULL OR (SELECT COUNT(DISTINCT COALESCE(key, 'row:' || id)) {OTHERS}) < ?6)"
         ))
         .bind(&m.customer_id)
         .bind(&m.channel)
@@ -56,11 +60,15 @@ impl RestraintStore for SqliteStore {
         .bind(&m.address)
         .bind(&m.workflow)
         .bind(run_id)
+        .bind(m.address.as_ref().map(|a| a.to_lowercase()))
         .execute(&self.write)
         .await?
         .rows_affected();
         if inserted == 1 {
             return Ok(Claim::Granted);
+        }
+        if let Some(refused) = claim_refusal(self, m).await? {
+            return Ok(refused);
         }
         let latest: Vec<Millis> = sqlx::query_scalar(&format!(
             "SELECT MAX(sent_at) AS at {OTHERS} GROUP BY COALESCE(key, 'row:' || id) ORDER BY at"
