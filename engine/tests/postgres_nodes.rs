@@ -256,3 +256,63 @@ async fn events_stored_on_one_node_wake_the_others_at_once() {
         "a hint for the new event"
     );
 }
+
+#[tokio::test]
+async fn the_nodes_list_shows_who_is_alive_matching_and_holding_runs() {
+    let (n, schema) = nodes(2).await;
+    use mikawaya_engine::clock::{Clock, SystemClock};
+    let now = SystemClock.now_ms();
+    sql(
+        &schema,
+        &format!(
+            "INSERT INTO nodes VALUES ('gone', 0, {}), ('ancient', 0, {})",
+            now - 60_000,
+            now - 2 * 86_400_000
+        ),
+    )
+    .await;
+    // A node starting forgets the nodes silent for a day.
+    let third = PostgresStore::open(&postgres_url(), Some(&schema.0))
+        .await
+        .unwrap();
+    n[0].pending_events(&[], 10).await.unwrap();
+    let runs: Vec<NewRun> = (0..3)
+        .map(|i| NewRun {
+            id: format!("r{i}"),
+            workflow: "w".into(),
+            version: 1,
+            customer_id: None,
+            enroll_key: format!("k{i}"),
+            trigger_key: format!("t{i}"),
+            context: json!({"steps": {}}),
+            start: Some(0),
+            at: now,
+            lease_until: 0,
+        })
+        .collect();
+    n[0].apply_match(MatchBatch {
+        new_runs: runs,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(n[1].claim_due(now, 10, 60_000).await.unwrap().len(), 3);
+    let mut list = Vec::new();
+    for _ in 0..50 {
+        list = third.nodes().await.unwrap();
+        if list.len() == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let ids: Vec<&str> = list.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(list.len(), 4, "three nodes and the silent one: {ids:?}");
+    assert!(!ids.contains(&"ancient"), "{ids:?}");
+    assert_eq!(ids[3], "gone", "alive nodes first: {ids:?}");
+    assert!(!list[3].alive && list[3].silent_ms >= 60_000);
+    assert!(list[..3].iter().all(|n| n.alive && n.silent_ms < 10_000));
+    let matcher: Vec<_> = list.iter().filter(|n| n.matcher).collect();
+    let holder: Vec<_> = list.iter().filter(|n| n.runs_leased == 3).collect();
+    assert_eq!((matcher.len(), holder.len()), (1, 1), "{list:?}");
+    assert_ne!(matcher[0].id, holder[0].id, "the matcher is n0, the runs are n1's");
+}

@@ -187,6 +187,13 @@ async fn three_nodes_share_the_work_and_survive_a_kill_and_a_stall() {
     assert_eq!(per_customer.len(), 30, "every customer got mail");
     let counts: Vec<usize> = per_customer.values().map(HashSet::len).collect();
     assert!(counts.iter().all(|n| *n == 2), "per customer: {counts:?}");
+    // The killed node is listed as silent, the two others alive, one of them matching.
+    let listed = first.get("/nodes").await;
+    let listed = listed.as_array().unwrap();
+    let alive: Vec<bool> = listed.iter().map(|n| n["alive"] == true).collect();
+    assert_eq!(alive, [true, true, false], "{listed:?}");
+    let matching = listed.iter().filter(|n| n["matcher"] == true).count();
+    assert!(matching <= 1, "{listed:?}");
     let log = second.log();
     assert!(!log.contains("panicked"), "{log}");
     eprintln!(

@@ -12,6 +12,7 @@ mod events;
 mod metrics;
 mod openapi;
 mod redact;
+mod nodes;
 mod rejected;
 mod run_control;
 mod runs;
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tokens::routes())
         .merge(audit::routes())
         .merge(rejected::routes())
+        .merge(nodes::routes())
         .merge(consent::protected())
         .merge(web::routes())
         .routes(routes!(metrics::metrics))

@@ -6,7 +6,7 @@ use crate::core::runtime::RuntimeWorkflow;
 use crate::core::scope::customer_value;
 use crate::core::Engine;
 use crate::store::{
-    AuditEntry, DeadLetterRow, RejectedMessage, RunFilter, RunRow, StepCount, StepStat,
+    AuditEntry, DeadLetterRow, NodeRow, RejectedMessage, RunFilter, RunRow, StepCount, StepStat,
     Suppression, TaskRow, TimelineEntry, TokenRow, WorkflowCounts,
 };
 use serde_json::Value;
@@ -16,6 +16,11 @@ use std::sync::Arc;
 const DAY_MS: i64 = 86_400_000;
 
 impl Engine {
+    /// The engine nodes sharing the store (none listed on SQLite: one process).
+    pub async fn nodes(&self) -> Result<Vec<NodeRow>, EngineError> {
+        Ok(self.store().nodes().await?)
+    }
+
     /// Messages an intake refused, newest first.
     pub async fn rejected_messages(&self, limit: i64) -> Result<Vec<RejectedMessage>, EngineError> {
         Ok(self.store().rejected_messages(limit).await?)

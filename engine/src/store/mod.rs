@@ -270,6 +270,11 @@ pub trait ReadModel: Send + Sync {
     async fn tasks(&self, limit: i64) -> StoreResult<Vec<TaskRow>>;
     /// Dead letters, newest first.
     async fn dead_letters(&self, limit: i64) -> StoreResult<Vec<DeadLetterRow>>;
+    /// The engine nodes sharing this store, alive ones first, then by start (nodes silent for
+    /// a day are forgotten). A store that serves one process has none to list.
+    async fn nodes(&self) -> StoreResult<Vec<NodeRow>> {
+        Ok(Vec::new())
+    }
 }
 
 /// What the engine keeps about itself: workflow versions and settings.

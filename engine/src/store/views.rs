@@ -179,3 +179,22 @@ pub struct RejectedMessage {
     /// The message as received (at most 64 KiB of it).
     pub body: String,
 }
+
+/// An engine node sharing the store (PostgreSQL), as `GET /nodes` and `mikawaya status` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct NodeRow {
+    /// `host-pid-random`, new at every start.
+    pub id: String,
+    /// When it started (the database's clock).
+    pub started_at: Millis,
+    /// Its latest heartbeat (written every 2 s).
+    pub heartbeat_at: Millis,
+    /// Milliseconds since its latest heartbeat, by the database's clock.
+    pub silent_ms: i64,
+    /// Whether it wrote a heartbeat within the last 10 s.
+    pub alive: bool,
+    /// Whether it holds the `matcher` lease (matches stored events) now.
+    pub matcher: bool,
+    /// Runs it holds a lease on now (executing, or about to).
+    pub runs_leased: i64,
+}

@@ -35,6 +35,9 @@ use tokio::sync::watch;
 /// How often a node writes its heartbeat.
 const HEARTBEAT: Duration = Duration::from_secs(2);
 
+/// A node whose latest heartbeat is younger than this (five heartbeats) counts as alive.
+pub(super) const ALIVE_MS: i64 = 10_000;
+
 /// PostgreSQL behind the store traits, shared by every node that opens the same database.
 #[derive(Clone)]
 pub struct PostgresStore {
@@ -169,6 +172,11 @@ async fn heartbeat(pool: PgPool, node: Arc<str>, mut stopped: watch::Receiver<()
         "INSERT INTO nodes (id, started_at, heartbeat_at) VALUES ($1, {DB_NOW}, {DB_NOW})
          ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
     );
+    // Every start adds a node id; the ones silent for a day are gone for good.
+    let forget = format!("DELETE FROM nodes WHERE heartbeat_at < {DB_NOW} - 86400000");
+    if let Err(e) = sqlx::query(&forget).execute(&pool).await {
+        tracing::warn!("forgetting long-dead nodes: {e}");
+    }
     loop {
         if let Err(e) = sqlx::query(&sql).bind(&*node).execute(&pool).await {
             tracing::warn!(%node, "writing the node's heartbeat: {e}");

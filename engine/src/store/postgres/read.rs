@@ -1,6 +1,6 @@
 //! PostgreSQL [`ReadModel`]: the listings of the page, the API and the CLI.
 
-use super::PostgresStore;
+use super::{PostgresStore, ALIVE_MS, DB_NOW};
 use crate::clock::Millis;
 use crate::store::model::*;
 use crate::store::rows::{
@@ -141,5 +141,18 @@ impl ReadModel for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(DeadLetterRow::from).collect())
+    }
+
+    async fn nodes(&self) -> StoreResult<Vec<NodeRow>> {
+        let sql = format!(
+            "WITH now AS (SELECT {DB_NOW} AS ms)
+             SELECT n.id, n.started_at, n.heartbeat_at, now.ms - n.heartbeat_at AS silent_ms,
+                    n.heartbeat_at > now.ms - {ALIVE_MS} AS alive,
+                    EXISTS (SELECT 1 FROM leases l WHERE l.name = 'matcher' AND l.owner = n.id AND l.until > now.ms) AS matcher,
+                    (SELECT COUNT(*) FROM runs r WHERE r.lease_owner = n.id AND r.lease_until > now.ms) AS runs_leased
+             FROM nodes n, now
+             ORDER BY alive DESC, n.started_at, n.id"
+        );
+        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
 }

@@ -175,6 +175,7 @@ through_faults!(ReadModel {
     fn recent_steps(&self, workflow: &str, version: u32, limit: i64) -> Vec<(String, TimelineEntry)>;
     fn tasks(&self, limit: i64) -> Vec<TaskRow>;
     fn dead_letters(&self, limit: i64) -> Vec<DeadLetterRow>;
+    fn nodes(&self) -> Vec<NodeRow>;
 });
 
 through_faults!(MetaStore {
