@@ -314,5 +314,94 @@ async fn the_nodes_list_shows_who_is_alive_matching_and_holding_runs() {
     let matcher: Vec<_> = list.iter().filter(|n| n.matcher).collect();
     let holder: Vec<_> = list.iter().filter(|n| n.runs_leased == 3).collect();
     assert_eq!((matcher.len(), holder.len()), (1, 1), "{list:?}");
-    assert_ne!(matcher[0].id, holder[0].id, "the matcher is n0, the runs are n1's");
+    assert_ne!(
+        matcher[0].id, holder[0].id,
+        "the matcher is n0, the runs are n1's"
+    );
+}
+
+#[tokio::test]
+async fn new_runs_for_peers_are_handed_to_them_and_taken_over_when_one_dies() {
+    use mikawaya_engine::clock::{Clock, SystemClock};
+    let (n, _schema) = nodes(3).await;
+    // Each node sees the two others once their heartbeats are in.
+    for _ in 0..50 {
+        if n.iter().all(|s| s.peers() == 2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(n[0].peers(), 2);
+    let now = SystemClock.now_ms();
+    let lease = now + 60_000;
+    let runs: Vec<NewRun> = (0..6).map(|i| handed_run(i, now, lease)).collect();
+    n[0].pending_events(&[], 10).await.unwrap();
+    n[0].apply_match(MatchBatch {
+        new_runs: runs,
+        for_peers: (2..6).map(|i| format!("r{i}")).collect(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let ids = |runs: Vec<RunRow>| -> Vec<String> { runs.into_iter().map(|r| r.id).collect() };
+    // The matcher kept r0 and r1 (leased to it, in its own queue): no one takes or claims them.
+    assert!(n[0].take_handed(now, 10, 60_000).await.unwrap().is_empty());
+    assert!(n[1].claim_due(now, 10, 60_000).await.unwrap().is_empty());
+    let got1 = ids(n[1].take_handed(now, 10, 60_000).await.unwrap());
+    let got2 = ids(n[2].take_handed(now, 10, 60_000).await.unwrap());
+    assert_eq!((got1.len(), got2.len()), (2, 2), "{got1:?} {got2:?}");
+    let mut all: Vec<String> = got1.iter().chain(&got2).cloned().collect();
+    all.sort();
+    assert_eq!(all, ["r2", "r3", "r4", "r5"], "each handed run to one peer");
+    assert!(
+        n[1].take_handed(now, 10, 60_000).await.unwrap().is_empty(),
+        "a hand-off is taken once"
+    );
+    assert!(
+        n[0].take_handed(now, 10, 60_000).await.unwrap().is_empty(),
+        "nor by a node it was not handed to"
+    );
+    // r6 is taken late, past half its lease: its lease is renewed, so no claim takes it
+    // away while it executes. r7's lease ends before it is taken: the node it was handed to
+    // leaves it, and any node claims it.
+    let (late, ended) = (now + 40_000, lease + 1);
+    let mut taken = Vec::new();
+    for (i, at) in [(6, late), (7, ended)] {
+        n[0].apply_match(MatchBatch {
+            new_runs: vec![handed_run(i, now, lease)],
+            for_peers: vec![format!("r{i}")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        for node in &n[1..] {
+            taken.extend(ids(node.take_handed(at, 10, 60_000).await.unwrap()));
+        }
+    }
+    assert_eq!(taken, ["r6"]);
+    let claimed: Vec<String> = n[0]
+        .claim_due(ended, 10, 60_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.run_id)
+        .collect();
+    assert!(!claimed.contains(&"r6".to_string()), "renewed: {claimed:?}");
+    assert!(claimed.contains(&"r7".to_string()), "{claimed:?}");
+}
+
+/// A new run started at `at` whose first timer is leased until `lease`.
+fn handed_run(i: usize, at: i64, lease: i64) -> NewRun {
+    NewRun {
+        id: format!("r{i}"),
+        workflow: "w".into(),
+        version: 1,
+        customer_id: None,
+        enroll_key: format!("k{i}"),
+        trigger_key: format!("t{i}"),
+        context: json!({"steps": {}}),
+        start: Some(0),
+        at,
+        lease_until: lease,
+    }
 }

@@ -99,12 +99,16 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<i32> {
     }
     let text = summary(&resp.text().await?)?;
     print!("{text}");
-    let nodes = request(reqwest::Method::GET, &format!("{base}/nodes"), &args.remote.token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json::<Vec<Node>>()
-        .await?;
+    let nodes = request(
+        reqwest::Method::GET,
+        &format!("{base}/nodes"),
+        &args.remote.token,
+    )
+    .send()
+    .await?
+    .error_for_status()?
+    .json::<Vec<Node>>()
+    .await?;
     print!("{}", node_lines(&nodes));
     Ok(i32::from(text.starts_with("pushing back")))
 }
@@ -131,9 +135,18 @@ mod tests {
         ]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "nodes              1 alive of 2");
-        assert!(lines[1].contains("a-1") && lines[1].contains("alive"), "{text}");
-        assert!(lines[1].ends_with("heartbeat 1.2 s ago, 12 run(s) leased, matching events"), "{text}");
-        assert!(lines[2].contains("silent") && lines[2].contains("41.0 s ago"), "{text}");
+        assert!(
+            lines[1].contains("a-1") && lines[1].contains("alive"),
+            "{text}"
+        );
+        assert!(
+            lines[1].ends_with("heartbeat 1.2 s ago, 12 run(s) leased, matching events"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("silent") && lines[2].contains("41.0 s ago"),
+            "{text}"
+        );
         assert!(!lines[2].contains("matching"), "{text}");
     }
 

@@ -63,8 +63,8 @@ impl Executor {
         Ok(count)
     }
 
-    /// Up to `n` pieces of work: ready runs first, then (when `claim`) due timers claimed from
-    /// the store. The flag tells whether the claim filled its share (more may be due).
+    /// Up to `n` pieces of work: ready runs first, then (when `claim`) the runs other nodes
+    /// handed to this one and due timers claimed from the store. The flag tells whether the claim filled its share (more may be due).
     pub async fn next_work(&self, n: usize, claim: bool) -> Result<(Vec<Work>, bool), EngineError> {
         let now = self.ctx.clock.now_ms();
         let lease_ms = self.ctx.config.lease_ms;
@@ -75,9 +75,16 @@ impl Executor {
             .into_iter()
             .map(|r| Work::Ready(Box::new(r.run)))
             .collect();
-        let want = n - work.len();
-        if !claim || want == 0 {
+        if !claim || work.len() == n {
             return Ok((work, false));
+        }
+        // Runs another node's matcher handed here come with their rows, like the ready ones.
+        let left = (n - work.len()) as i64;
+        let handed = self.ctx.store.take_handed(now, left, lease_ms).await?;
+        work.extend(handed.into_iter().map(|run| Work::Ready(Box::new(run))));
+        let want = n - work.len();
+        if want == 0 {
+            return Ok((work, true));
         }
         let claimed = self.ctx.store.claim_due(now, want as i64, lease_ms).await?;
         let full = claimed.len() == want;

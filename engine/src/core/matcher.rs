@@ -117,7 +117,7 @@ impl<'a> Matcher<'a> {
             }
             batch.seqs.push(stored.seq);
         }
-        let handed = self.lease_for_executor(&mut batch.new_runs, &batch.exits, carry.handed());
+        let handed = self.lease_for_executor(&mut batch, carry.handed());
         let handed_count = handed.iter().flatten().count();
         carry.absorb(
             number,
@@ -186,31 +186,51 @@ impl<'a> Matcher<'a> {
         Ok(events)
     }
 
-    /// Leases the first timers of as many new runs as the executor's ready queue has room for,
-    /// so they execute at once from memory; returns, per new run, what to queue once inserted.
-    fn lease_for_executor(
-        &self,
-        runs: &mut [NewRun],
-        exits: &[EarlyExit],
-        reserved: usize,
-    ) -> Vec<Option<Ready>> {
-        let mut room = self.ctx.ready.room().saturating_sub(reserved);
+    /// Leases the first timers of the new runs this node executes: its share of them (all of
+    /// them without peers, else one part per live node), as many as its executor's ready queue
+    /// has room for, so they execute at once from memory. With peers, the others' shares are
+    /// leased too and named in `batch.for_peers`, for the store to hand to them; runs beyond
+    /// the shares stay unleased, due for any node's claim. Returns, per new run, what to queue
+    /// here once inserted.
+    fn lease_for_executor(&self, batch: &mut MatchBatch, reserved: usize) -> Vec<Option<Ready>> {
+        let room = self.ctx.ready.room().saturating_sub(reserved);
+        let peers = self.ctx.store.peers();
         let lease_until = self.ctx.clock.now_ms() + self.ctx.config.lease_ms;
         let exited: std::collections::HashSet<&str> =
-            exits.iter().map(|e| e.run_id.as_str()).collect();
-        runs.iter_mut()
+            batch.exits.iter().map(|e| e.run_id.as_str()).collect();
+        let startable = |run: &NewRun| run.start.is_some() && !exited.contains(run.id.as_str());
+        let count = batch.new_runs.iter().filter(|r| startable(r)).count();
+        // Equal shares: the peers never get more than theirs because this node's queue is
+        // full; what it has no room for stays unleased, for whichever node claims it first.
+        let share = count.div_ceil(peers + 1);
+        let mut own = room.min(share);
+        let mut peers_left = share * peers;
+        let mut for_peers = Vec::new();
+        let handed = batch
+            .new_runs
+            .iter_mut()
             .map(|run| {
-                if room == 0 || run.start.is_none() || exited.contains(run.id.as_str()) {
+                if !startable(run) {
                     return None;
                 }
-                room -= 1;
+                if own == 0 {
+                    if peers_left > 0 {
+                        peers_left -= 1;
+                        run.lease_until = lease_until;
+                        for_peers.push(run.id.clone());
+                    }
+                    return None;
+                }
+                own -= 1;
                 run.lease_until = lease_until;
                 Some(Ready {
                     run: run.row(),
                     lease_until,
                 })
             })
-            .collect()
+            .collect();
+        batch.for_peers = for_peers;
+        handed
     }
 
     /// Everything one event changes, added to `batch`.

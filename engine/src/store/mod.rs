@@ -106,6 +106,24 @@ pub trait EventLog: Send + Sync {
 /// Runs and what makes them move: timers, waits for events, enrollments, tasks, dead letters.
 #[async_trait]
 pub trait RunStore: Send + Sync {
+    /// How many other live nodes share the work, as last seen: the matcher keeps its share of
+    /// the runs it starts and hands the others' shares to them ([`MatchBatch::for_peers`]). A
+    /// store serving one process has none.
+    fn peers(&self) -> usize {
+        0
+    }
+    /// Up to `limit` new runs another node handed to this one to execute, each taken once, at
+    /// `now`: those whose first timer is still leased to it, the lease renewed for `lease_ms`
+    /// when past its first half. None without peers.
+    async fn take_handed(
+        &self,
+        now: Millis,
+        limit: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<RunRow>> {
+        let _ = (now, limit, lease_ms);
+        Ok(Vec::new())
+    }
     /// Last enrollment time of a key in a workflow.
     async fn enrollment(&self, workflow: &str, key: &str) -> StoreResult<Option<Millis>>;
     /// Waiting runs registered for an event of this type with this correlation.

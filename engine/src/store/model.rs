@@ -252,6 +252,9 @@ pub struct MatchBatch {
     pub entities: Vec<(String, String, Value, Millis)>,
     /// Runs to start.
     pub new_runs: Vec<NewRun>,
+    /// Ids of new runs (their first timers leased, as for the matcher's own executor) to hand
+    /// to the other nodes ([`crate::store::RunStore::peers`]); empty on a store with no peers.
+    pub for_peers: Vec<String>,
     /// Waits satisfied.
     pub resumes: Vec<Resume>,
     /// Goal exits.

@@ -148,7 +148,8 @@ impl EventLog for PostgresStore {
     async fn apply_match(&self, batch: MatchBatch) -> StoreResult<Vec<bool>> {
         let mut tx = self.pool.begin().await?;
         self.check_matcher(&mut tx, &batch.seqs).await?;
-        let inserted = super::matched::apply(&mut tx, &batch, &self.node).await?;
+        let peers = self.peers.read().expect("peers lock").clone();
+        let inserted = super::matched::apply(&mut tx, &batch, &self.node, &peers).await?;
         if !batch.new_runs.is_empty() || !batch.resumes.is_empty() {
             // Runs are due: the other nodes' executors may claim them at once.
             sqlx::query("SELECT pg_notify($1, '')")

@@ -3,6 +3,7 @@
 //! and the events taken off the queue.
 
 use super::customers::merge_all;
+use super::nodes;
 use super::restraint::log_consents;
 use super::statements::{add_timeline, clear_waits, end_run, insert_runs};
 use crate::store::merge::consent_patch;
@@ -11,12 +12,15 @@ use crate::store::rows::TimerColumns;
 use crate::store::status::{statuses_for, Cause};
 use crate::store::StoreResult;
 use sqlx::PgConnection;
+use std::sync::Arc;
 
-/// Everything `batch` changes; per new run whether it was inserted.
+/// Everything `batch` changes; per new run whether it was inserted. New runs are leased to
+/// `node` (the matcher), except those for peers, leased and handed to `peers` in turn.
 pub(super) async fn apply(
     tx: &mut PgConnection,
     batch: &MatchBatch,
     node: &str,
+    peers: &[Arc<str>],
 ) -> StoreResult<Vec<bool>> {
     // Consent changes are customer merges too, after the batch's attribute merges.
     let mut patches = batch.customers.clone();
@@ -46,7 +50,17 @@ pub(super) async fn apply(
         .await?;
     }
     // New runs first: a goal later in the batch may end one of them.
-    let inserted = insert_runs(tx, &batch.new_runs, node).await?;
+    let handed_to = nodes::assign(&batch.for_peers, peers, node);
+    let owner = |r: &NewRun| handed_to.get(r.id.as_str()).copied().unwrap_or(node);
+    let inserted = insert_runs(tx, &batch.new_runs, owner).await?;
+    let handed: Vec<(&str, &str)> = batch
+        .new_runs
+        .iter()
+        .zip(&inserted)
+        .filter(|(_, inserted)| **inserted)
+        .filter_map(|(r, _)| Some((*handed_to.get(r.id.as_str())?, r.id.as_str())))
+        .collect();
+    nodes::record(tx, &handed).await?;
     for exit in &batch.exits {
         end_run(tx, &exit.end()).await?;
     }

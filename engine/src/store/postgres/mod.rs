@@ -9,7 +9,9 @@
 //!   a matched batch is applied only under the lease it was read with ([`lease`]);
 //! - leases of a node that died end by themselves (nothing is freed at start-up);
 //! - frequency-cap claims lock the customer's channel for their transaction (`restraint.rs`);
-//! - customer merges lock the customers' rows and apply [`crate::store::merge`] (`customers.rs`).
+//! - customer merges lock the customers' rows and apply [`crate::store::merge`] (`customers.rs`);
+//! - the matcher keeps its share of the runs it starts and hands the rest to the live peers
+//!   ([`nodes`]), whose executors take them with their next claim.
 
 mod access;
 mod commit;
@@ -18,6 +20,7 @@ mod events;
 mod lease;
 mod matched;
 mod meta;
+mod nodes;
 mod read;
 mod restraint;
 mod runs;
@@ -33,7 +36,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// How often a node writes its heartbeat.
-const HEARTBEAT: Duration = Duration::from_secs(2);
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// A node whose latest heartbeat is younger than this (five heartbeats) counts as alive.
 pub(super) const ALIVE_MS: i64 = 10_000;
@@ -48,6 +51,9 @@ pub struct PostgresStore {
     /// Under which matcher fence each pending event was read (seq → fence), until its batch
     /// is applied.
     matcher_reads: Arc<Mutex<std::collections::HashMap<i64, i64>>>,
+    /// The other nodes alive at the latest heartbeat: new runs the matcher leaves to them are
+    /// handed to these.
+    peers: nodes::Peers,
     /// Who to wake when another node made work (see [`super::EventLog::on_remote_work`]).
     wake: Wakeup,
     /// The `NOTIFY` channel of this schema's nodes.
@@ -117,12 +123,19 @@ impl PostgresStore {
         let (stop, stopped) = watch::channel(());
         let wake: Wakeup = Arc::default();
         let channel: Arc<str> = channel(schema).into();
-        tokio::spawn(heartbeat(pool.clone(), node.clone(), stopped.clone()));
+        let peers = nodes::Peers::default();
+        tokio::spawn(nodes::heartbeat(
+            pool.clone(),
+            node.clone(),
+            peers.clone(),
+            stopped.clone(),
+        ));
         tokio::spawn(listen(pool.clone(), channel.clone(), wake.clone(), stopped));
         Ok(PostgresStore {
             pool,
             node,
             matcher_reads: Arc::default(),
+            peers,
             wake,
             channel,
             _stop: Arc::new(stop),
@@ -165,28 +178,6 @@ fn node_id() -> String {
 /// The database's clock in milliseconds, as SQL: leases compare times written by different
 /// machines, so they use one clock.
 pub(super) const DB_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
-
-/// Writes this node's heartbeat every [`HEARTBEAT`] until the store is dropped.
-async fn heartbeat(pool: PgPool, node: Arc<str>, mut stopped: watch::Receiver<()>) {
-    let sql = format!(
-        "INSERT INTO nodes (id, started_at, heartbeat_at) VALUES ($1, {DB_NOW}, {DB_NOW})
-         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
-    );
-    // Every start adds a node id; the ones silent for a day are gone for good.
-    let forget = format!("DELETE FROM nodes WHERE heartbeat_at < {DB_NOW} - 86400000");
-    if let Err(e) = sqlx::query(&forget).execute(&pool).await {
-        tracing::warn!("forgetting long-dead nodes: {e}");
-    }
-    loop {
-        if let Err(e) = sqlx::query(&sql).bind(&*node).execute(&pool).await {
-            tracing::warn!(%node, "writing the node's heartbeat: {e}");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(HEARTBEAT) => {}
-            _ = stopped.changed() => return,
-        }
-    }
-}
 
 /// Listens on `channel` and calls the wake-up for each notification, until the store is
 /// dropped; a lost connection is opened again (the engine polls meanwhile).

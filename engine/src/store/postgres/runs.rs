@@ -14,6 +14,19 @@ use sqlx::PgConnection;
 
 #[async_trait]
 impl RunStore for PostgresStore {
+    fn peers(&self) -> usize {
+        self.peers.read().expect("peers lock").len()
+    }
+
+    async fn take_handed(
+        &self,
+        now: Millis,
+        limit: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<RunRow>> {
+        super::nodes::take(&self.pool, &self.node, now, limit, lease_ms).await
+    }
+
     async fn enrollment(&self, workflow: &str, key: &str) -> StoreResult<Option<Millis>> {
         Ok(sqlx::query_scalar(
             "SELECT last_at FROM enrollments WHERE workflow = $1 AND enroll_key = $2",

@@ -37,7 +37,7 @@ impl ScheduleStore for PostgresStore {
         .bind(next_due)
         .execute(&mut *tx)
         .await?;
-        insert_runs(&mut tx, &runs, &self.node).await?;
+        insert_runs(&mut tx, &runs, |_| &self.node).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -69,7 +69,7 @@ impl ScheduleStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
-        insert_runs(&mut tx, &runs, &self.node).await?;
+        insert_runs(&mut tx, &runs, |_| &self.node).await?;
         tx.commit().await?;
         Ok(())
     }

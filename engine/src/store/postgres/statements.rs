@@ -142,12 +142,11 @@ pub(super) async fn insert_message(
 
 /// Inserts new runs, skipping those whose trigger already started one (or whose id exists);
 /// per run whether it was inserted, with its first timer in its row. The enrollments of the
-/// inserted runs follow. A first timer leased to the process starting the run is leased to
-/// `node`.
-pub(super) async fn insert_runs(
+/// inserted runs follow. A leased first timer is leased to the node `owner` names for its run.
+pub(super) async fn insert_runs<'a>(
     tx: &mut PgConnection,
-    runs: &[NewRun],
-    node: &str,
+    runs: &'a [NewRun],
+    owner: impl Fn(&'a NewRun) -> &'a str,
 ) -> StoreResult<Vec<bool>> {
     if runs.is_empty() {
         return Ok(Vec::new());
@@ -164,11 +163,12 @@ pub(super) async fn insert_runs(
                            started_at, updated_at, ended_at, due_at, due_kind, due_attempt, lease_until, lease_owner)
          SELECT id, workflow, version, customer_id, enroll_key, trigger_key, status, step, context, event_id,
                 started_at, started_at, ended_at, due_at, due_kind, due_attempt, lease_until,
-                CASE WHEN lease_until > 0 THEN $17 END
+                CASE WHEN lease_until > 0 THEN owner END
          FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
-                     $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::bigint[])
+                     $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::bigint[],
+                     $17::text[])
               WITH ORDINALITY AS t(id, workflow, version, customer_id, enroll_key, trigger_key, status, step, context, event_id,
-                                   started_at, ended_at, due_at, due_kind, due_attempt, lease_until, n)
+                                   started_at, ended_at, due_at, due_kind, due_attempt, lease_until, owner, n)
          ORDER BY n
          ON CONFLICT DO NOTHING
          RETURNING id",
@@ -189,7 +189,7 @@ pub(super) async fn insert_runs(
     .bind(timers.iter().map(|t| t.kind).collect::<Vec<_>>())
     .bind(timers.iter().map(|t| t.attempt).collect::<Vec<_>>())
     .bind(timers.iter().map(|t| t.lease_until).collect::<Vec<_>>())
-    .bind(node)
+    .bind(runs.iter().map(owner).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
     .await?;
     // A trigger repeated within the list conflicts with its first run, inserted just before.
