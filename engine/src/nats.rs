@@ -145,7 +145,11 @@ async fn take(engine: &Engine, intake: &Intake, batch: Vec<jetstream::Message>) 
     let mut taken = Vec::new();
     let mut events = Vec::new();
     for message in batch {
-        match parse_events(&message.payload, now) {
+        let parsed = parse_events(&message.payload, now).and_then(|events| {
+            engine.check_events(&events)?;
+            Ok(events)
+        });
+        match parsed {
             Ok(parsed) => {
                 events.extend(parsed);
                 taken.push(message);

@@ -60,6 +60,8 @@ pub struct ServeConfig {
     pub max_step_output: usize,
     /// Backlog at which the intake pushes back (see [`EngineConfig::max_backlog`]).
     pub max_backlog: u64,
+    /// Refuse undeclared event types (see [`EngineConfig::strict_events`]).
+    pub strict_events: bool,
     /// Runs executing at once.
     pub max_in_flight: usize,
     /// How long a run's timer stays leased to the node executing it (see
@@ -123,6 +125,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
         frequency_cap: parse_cap(&opts.frequency_cap)?,
         max_output_bytes: opts.max_step_output,
         max_backlog: opts.max_backlog,
+        strict_events: opts.strict_events,
         max_in_flight: opts.max_in_flight,
         lease_ms: opts.lease_ms,
         public_url: opts
@@ -257,9 +260,12 @@ async fn schedule_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// A cheap fingerprint of the workflows folder: names, sizes and modification times.
+/// A cheap fingerprint of the workflows folder (rule files and the event catalog) and the
+/// plugins: names, sizes and modification times.
 fn folder_stamp(engine: &Engine) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
-    let mut files = rule_files(&engine.config().workflows_dir);
+    let dir = &engine.config().workflows_dir;
+    let mut files = rule_files(dir);
+    files.extend(crate::core::event_types::catalog_files(dir));
     if let Some(p) = engine.plugins() {
         for manifest in manifests_in(p.dir()) {
             if let Some(dir) = manifest.parent() {

@@ -241,12 +241,15 @@ impl Drop for Engine {
     }
 }
 
-/// A temporary folder with a `workflows/` folder holding the given files.
+/// A temporary folder with a `workflows/` folder holding the given files (names may hold a
+/// folder, e.g. `events/crm.yaml`).
 pub fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("workflows")).unwrap();
     for (name, text) in files {
-        std::fs::write(dir.path().join("workflows").join(name), text).unwrap();
+        let path = dir.path().join("workflows").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
     }
     dir
 }

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod catalog;
 mod cli;
 mod crash;
 mod email;

@@ -10,7 +10,8 @@ use crate::locate::{Locator, Seg};
 use crate::span::Span;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_errors::{did_you_mean, serde_problem};
+use serde_errors::did_you_mean;
+pub(crate) use serde_errors::serde_problem;
 use serde_yaml::{Mapping, Value};
 
 /// A workflow file in YAML form.

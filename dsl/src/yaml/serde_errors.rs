@@ -5,7 +5,7 @@ use crate::diag::Problem;
 use crate::span::Span;
 
 /// A problem from a serde message, with a hint for the common mistakes.
-pub(super) fn serde_problem(message: &str, span: Span) -> Problem {
+pub(crate) fn serde_problem(message: &str, span: Span) -> Problem {
     let message = message
         .split(" at line ")
         .next()

@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// answers 503 with `Retry-After` instead of letting the backlog grow.
     #[arg(long, default_value_t = 100_000, env = "MIKAWAYA_MAX_BACKLOG")]
     pub max_backlog: u64,
+    /// Refuse events whose type the event catalog (`<workflows>/events/*.yaml`) does not
+    /// declare; by default only declared types are checked.
+    #[arg(long, env = "MIKAWAYA_STRICT_EVENTS")]
+    pub strict_events: bool,
     /// Runs executing at once.
     #[arg(long, default_value_t = 512, env = "MIKAWAYA_MAX_IN_FLIGHT")]
     pub max_in_flight: usize,
@@ -118,6 +122,7 @@ impl ServeArgs {
             no_watch: self.no_watch,
             max_step_output: self.max_step_output,
             max_backlog: self.max_backlog,
+            strict_events: self.strict_events,
             max_in_flight: self.max_in_flight,
             lease_ms: i64::from(self.lease_seconds.max(1)) * 1000,
             nats: self.nats.map(|url| mikawaya_engine::nats::NatsSource {

@@ -18,8 +18,10 @@ pub fn validate(paths: Vec<PathBuf>, plugins: Option<PathBuf>) -> anyhow::Result
     };
     let mut files = Vec::new();
     let mut template_dirs = Vec::new();
+    let mut catalog_dirs = Vec::new();
     for p in paths {
         if p.is_dir() {
+            catalog_dirs.push(p.clone());
             files.extend(mikawaya_engine::core::loader::rule_files(&p));
             if p.join("templates").is_dir() {
                 template_dirs.push(p.join("templates"));
@@ -107,8 +109,39 @@ pub fn validate(paths: Vec<PathBuf>, plugins: Option<PathBuf>) -> anyhow::Result
             names.len()
         );
     }
+    for dir in &catalog_dirs {
+        failed += check_catalog(dir);
+    }
     println!("{} file(s) checked, {} problem(s)", files.len(), failed);
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// Checks the event catalog of the workflows folder `dir` (`events/*.yaml`); its problems count.
+fn check_catalog(dir: &std::path::Path) -> usize {
+    use mikawaya_engine::core::event_types::{catalog_files, load_catalog, CATALOG_DIR};
+    if catalog_files(dir).is_empty() {
+        return 0;
+    }
+    match load_catalog(dir) {
+        Ok(catalog) => {
+            println!(
+                "ok    {}: {} event type(s) declared",
+                dir.join(CATALOG_DIR).display(),
+                catalog.len()
+            );
+            0
+        }
+        Err(problems) => {
+            for d in &problems.errors {
+                eprint!("{}", d.render());
+            }
+            for u in &problems.unreadable {
+                eprintln!("error {u}");
+            }
+            let count: usize = problems.errors.iter().map(|d| d.problems.len()).sum();
+            count + problems.unreadable.len()
+        }
+    }
 }
 
 /// `(workflow file, template name)` for every `email.send` step with a literal template.

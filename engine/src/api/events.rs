@@ -204,7 +204,12 @@ async fn store_events(
             "the engine is behind: {backlog} events and runs are waiting (bound {bound}); nothing of this request was stored, send it again after `Retry-After`"
         )));
     }
-    let mut events = parse_events(body, s.engine.clock().now_ms()).map_err(|e| {
+    let now = s.engine.clock().now_ms();
+    let parsed = parse_events(body, now).and_then(|events| {
+        s.engine.check_events(&events)?;
+        Ok(events)
+    });
+    let mut events = parsed.map_err(|e| {
         s.engine.metrics().events_rejected.inc();
         ApiError::BadRequest(json!({ "error": e.to_string(), "index": e.index, "field": e.field, "reason": e.message }))
     })?;

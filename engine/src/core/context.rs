@@ -38,6 +38,8 @@ pub struct EngineConfig {
     /// Work not yet done (events not matched, runs ready or executing) past which the intake
     /// answers 503 with `Retry-After` instead of letting the backlog grow without bound.
     pub max_backlog: u64,
+    /// Refuse events whose type the event catalog does not declare (`--strict-events`).
+    pub strict_events: bool,
 }
 
 impl Default for EngineConfig {
@@ -57,6 +59,7 @@ impl Default for EngineConfig {
             max_in_flight: 512,
             ready_capacity: 4096,
             max_backlog: 100_000,
+            strict_events: false,
         }
     }
 }

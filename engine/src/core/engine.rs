@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::core::carry::Carry;
 use crate::core::checks::CheckLimiter;
 use crate::core::context::{Context, EngineConfig, EngineError};
+use crate::core::event_types::{check_events, load_catalog};
 use crate::core::executor::Executor;
 use crate::core::explain::{EventExplanation, Explainer};
 use crate::core::loader::{compile_dir, load_compiled, LoadReport};
@@ -32,6 +33,8 @@ pub struct Engine {
     actions: RwLock<Arc<ActionRegistry>>,
     wake: Notify,
     registry: RwLock<Arc<Registry>>,
+    /// The event catalog of the last good load of `events/`.
+    event_catalog: RwLock<Arc<mikawaya_dsl::catalog::EventCatalog>>,
     checks: CheckLimiter,
 }
 
@@ -103,6 +106,7 @@ impl Engine {
             builtins,
             wake: Notify::new(),
             registry: RwLock::new(Arc::new(Registry::default())),
+            event_catalog: RwLock::default(),
             checks: CheckLimiter::default(),
         });
         engine.reload_plugins();
@@ -201,6 +205,8 @@ impl Engine {
         let previous = self.registry();
         let actions = self.actions();
         let (dir, catalog) = (self.ctx.config.workflows_dir.clone(), self.catalog());
+        let events_dir = dir.clone();
+        let events = self.checks.run(move || load_catalog(&events_dir)).await?;
         let compiled = self.checks.run(move || compile_dir(&dir, &catalog)).await?;
         let (registry, report) = load_compiled(
             compiled,
@@ -211,6 +217,23 @@ impl Engine {
         )
         .await?;
         *self.registry.write().expect("registry lock") = Arc::new(registry);
+        let mut report = report;
+        match events {
+            Ok(events) => {
+                report
+                    .notes
+                    .extend((!events.is_empty()).then(|| {
+                        format!("event catalog: {} declared event type(s)", events.len())
+                    }));
+                *self.event_catalog.write().expect("catalog lock") = Arc::new(events);
+            }
+            // A bad catalog file keeps the last good catalog checking events, as a bad rule
+            // file keeps its last good version running.
+            Err(problems) => {
+                report.errors.extend(problems.errors);
+                report.problems.extend(problems.unreadable);
+            }
+        }
         for d in &report.errors {
             tracing::error!(file = %d.file, "workflow rejected:\n{}", d.to_plain());
         }
@@ -222,6 +245,20 @@ impl Engine {
         }
         tracing::info!(active = ?report.active, "workflows loaded");
         Ok(report)
+    }
+
+    /// The event catalog in force.
+    pub fn event_catalog(&self) -> Arc<mikawaya_dsl::catalog::EventCatalog> {
+        self.event_catalog.read().expect("catalog lock").clone()
+    }
+
+    /// Checks parsed events against the event catalog (and, with `--strict-events`, that their
+    /// types are declared) before they are stored.
+    pub fn check_events(
+        &self,
+        events: &[crate::event::Event],
+    ) -> Result<(), crate::event::EventError> {
+        check_events(&self.event_catalog(), self.ctx.config.strict_events, events)
     }
 
     /// Matches one batch of stored events; returns how many were processed.

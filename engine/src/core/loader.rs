@@ -29,7 +29,8 @@ pub struct LoadReport {
     pub active: Vec<(String, u32)>,
 }
 
-/// Rule files under `dir` (recursively; skips `*.test.yaml` and the `templates` folder), sorted.
+/// Rule files under `dir` (recursively; skips `*.test.yaml` and the `templates` and `events`
+/// (the event catalog) folders), sorted.
 pub fn rule_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -41,7 +42,7 @@ pub fn rule_files(dir: &Path) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir()
                 && p.file_name()
-                    .is_some_and(|n| n != "templates" && n != "target")
+                    .is_some_and(|n| n != "templates" && n != "target" && n != "events")
             {
                 stack.push(p);
             } else if Syntax::of_file(&p.to_string_lossy()).is_some() {

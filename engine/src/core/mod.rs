@@ -16,6 +16,7 @@ pub mod checks;
 pub mod context;
 mod engine;
 pub mod enroll;
+pub mod event_types;
 pub mod executor;
 pub mod explain;
 pub mod group_commit;

@@ -1,0 +1,158 @@
+//! The event catalog at run time: read from `<workflows>/events/` with the workflows, and the
+//! check intake applies to each event before it is stored (see [`mikawaya_dsl::catalog`]).
+
+use crate::event::{Event, EventError};
+use mikawaya_dsl::catalog::{Check, EventCatalog};
+use mikawaya_dsl::Diagnostics;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The folder of catalog files inside a workflows folder.
+pub const CATALOG_DIR: &str = "events";
+
+/// The catalog files of the workflows folder `dir`: `events/*.yaml` (and `.yml`), sorted.
+pub fn catalog_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir.join(CATALOG_DIR)) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.extension().is_some_and(|x| {
+                    x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
+                })
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Why a catalog could not be built: each bad file's problems, and files that cannot be read.
+#[derive(Debug, Default)]
+pub struct CatalogProblems {
+    /// Files with problems, each with every problem.
+    pub errors: Vec<Diagnostics>,
+    /// Files that cannot be read.
+    pub unreadable: Vec<String>,
+}
+
+/// Reads and builds the catalog of the workflows folder `dir` (empty without `events/`).
+pub fn load_catalog(dir: &Path) -> Result<EventCatalog, CatalogProblems> {
+    let mut problems = CatalogProblems::default();
+    let mut files = Vec::new();
+    for path in catalog_files(dir) {
+        let name = path.to_string_lossy().to_string();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => files.push((name, text)),
+            Err(e) => problems
+                .unreadable
+                .push(format!("{name}: cannot read: {e}")),
+        }
+    }
+    match EventCatalog::from_files(&files) {
+        Ok(catalog) if problems.unreadable.is_empty() => Ok(catalog),
+        Ok(_) => Err(problems),
+        Err(errors) => {
+            problems.errors = errors;
+            Err(problems)
+        }
+    }
+}
+
+/// Checks parsed events against `catalog`: a declared type's payload and customer attributes
+/// must fit its declaration; with `strict`, an undeclared type is refused too. The first event
+/// at fault refuses the request, naming its index and field.
+pub fn check_events(
+    catalog: &EventCatalog,
+    strict: bool,
+    events: &[Event],
+) -> Result<(), EventError> {
+    if catalog.is_empty() && !strict {
+        return Ok(());
+    }
+    for (index, e) in events.iter().enumerate() {
+        if catalog.get(&e.event_type).is_none() {
+            if strict {
+                return Err(EventError {
+                    index,
+                    field: "type".into(),
+                    message: format!(
+                        "`{}` is not declared in the event catalog (`{CATALOG_DIR}/*.yaml` in the workflows folder); declare it, or run without --strict-events",
+                        e.event_type
+                    ),
+                });
+            }
+            continue;
+        }
+        let data = Value::Object(e.data.clone());
+        let customer = Value::Object(e.customer.clone());
+        if let Check::Invalid(problem) = catalog.check(&e.event_type, &data, &customer) {
+            return Err(EventError {
+                index,
+                field: problem.field,
+                message: problem.message,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::parse_event;
+    use serde_json::json;
+
+    fn catalog() -> EventCatalog {
+        let text = "cart.abandoned:\n  data:\n    cart: { total: number }\n".to_string();
+        EventCatalog::from_files(&[("events/c.yaml".into(), text)]).unwrap()
+    }
+
+    fn event(i: usize, v: Value) -> Event {
+        parse_event(i, v, 0).unwrap()
+    }
+
+    #[test]
+    fn the_first_bad_event_is_named_with_its_field() {
+        let good = event(
+            0,
+            json!({"id": "a", "type": "cart.abandoned", "data": {"cart": {"total": 5}}}),
+        );
+        let other = event(1, json!({"id": "b", "type": "lead.created"}));
+        let bad = event(
+            2,
+            json!({"id": "c", "type": "cart.abandoned", "data": {"cart": {"total": "x"}}}),
+        );
+        assert_eq!(
+            check_events(&catalog(), false, &[good.clone(), other.clone()]),
+            Ok(())
+        );
+        let e = check_events(&catalog(), false, &[good.clone(), other.clone(), bad]).unwrap_err();
+        assert_eq!((e.index, e.field.as_str()), (2, "data.cart.total"));
+        assert_eq!(e.message, "expected a number, got \"x\"");
+        let e = check_events(&catalog(), true, &[good, other]).unwrap_err();
+        assert_eq!((e.index, e.field.as_str()), (1, "type"));
+        assert!(e.message.contains("--strict-events"), "{}", e.message);
+    }
+
+    #[test]
+    fn catalog_files_are_the_yaml_files_of_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = dir.path().join(CATALOG_DIR);
+        std::fs::create_dir(&events).unwrap();
+        std::fs::write(events.join("b.yml"), "").unwrap();
+        std::fs::write(events.join("a.yaml"), "x.y:\n  data: { n: number }\n").unwrap();
+        std::fs::write(events.join("notes.md"), "").unwrap();
+        let names: Vec<String> = catalog_files(dir.path())
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, ["a.yaml", "b.yml"]);
+        assert_eq!(load_catalog(dir.path()).unwrap().len(), 1);
+        std::fs::write(events.join("b.yml"), "x.y:\n  data: { n: number }\n").unwrap();
+        let problems = load_catalog(dir.path()).unwrap_err();
+        assert!(problems.errors[0].to_plain().contains("already declared"));
+    }
+}
