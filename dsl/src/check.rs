@@ -20,6 +20,8 @@ pub const MAX_STEP_DEPTH: usize = 32;
 pub struct Catalog {
     /// Known action names; `None` skips the unknown-action check.
     pub actions: Option<Vec<String>>,
+    /// Declared event types: `event.*` paths of workflows they trigger are checked against them.
+    pub events: Option<std::sync::Arc<crate::catalog::EventCatalog>>,
 }
 
 /// Compiles an AST into the IR; problems go to `diags`.
@@ -34,11 +36,19 @@ pub fn compile_with(
     diags: &mut Diagnostics,
     catalog: &Catalog,
 ) -> Option<Workflow> {
+    let trigger_event = match &ast.trigger.value {
+        TriggerAst::Event { event } => Some(&event.value),
+        TriggerAst::Date { from_event, .. } => Some(&from_event.value),
+        TriggerAst::Schedule { .. } => None,
+    };
     let env = Env {
         entity: match &ast.trigger.value {
             TriggerAst::Schedule { for_each, .. } => for_each.as_ref().map(|f| f.value.clone()),
             _ => None,
         },
+        event: trigger_event
+            .zip(catalog.events.as_deref())
+            .and_then(|(t, events)| events.event_shape(t)),
     };
     let text = diags.source.clone();
     let mut c = Checker {

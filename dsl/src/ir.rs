@@ -261,9 +261,13 @@ impl Workflow {
     pub fn from_ir_json(text: &str) -> Result<Workflow, String> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let entity = value["trigger"]["for_each"].as_str().map(String::from);
-        crate::expr::with_deserialize_env(crate::expr::Env { entity }, || {
-            serde_json::from_value(value).map_err(|e| e.to_string())
-        })
+        crate::expr::with_deserialize_env(
+            crate::expr::Env {
+                entity,
+                event: None,
+            },
+            || serde_json::from_value(value).map_err(|e| e.to_string()),
+        )
     }
 
     /// True when both compile to the same logic, ignoring file names, positions and descriptions.

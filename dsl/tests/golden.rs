@@ -2,11 +2,17 @@
 //! compared with `broken/<file>.expected` (set `UPDATE_GOLDEN=1` to rewrite them after a
 //! deliberate change). Also: huge and deeply nested input fails cleanly.
 
+use mikawaya_dsl::catalog::EventCatalog;
 use mikawaya_dsl::check::Catalog;
 use mikawaya_dsl::{compile_source_with, Syntax};
 use std::path::Path;
 
+/// The actions of the built-ins, and the event catalog `tests/events.yaml` (the files of
+/// `broken/` triggered by its types have their `event.*` paths checked).
 fn catalog() -> Catalog {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/events.yaml");
+    let text = std::fs::read_to_string(file).unwrap();
+    let events = EventCatalog::from_files(&[("events.yaml".into(), text)]).unwrap();
     Catalog {
         actions: Some(
             ["log", "webhook", "email.send", "task.create"]
@@ -14,6 +20,7 @@ fn catalog() -> Catalog {
                 .map(|s| s.to_string())
                 .collect(),
         ),
+        events: Some(std::sync::Arc::new(events)),
     }
 }
 

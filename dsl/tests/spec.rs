@@ -10,6 +10,7 @@ use std::path::Path;
 fn evaluate(text: &str) -> Result<Value, String> {
     let env = Env {
         entity: Some("contract".into()),
+        event: None,
     };
     let expr = Expr::parse(text, &env).map_err(|p| {
         p.iter()

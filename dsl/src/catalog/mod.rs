@@ -14,9 +14,11 @@
 //!   data_schema: { type: object, required: [contract] }   # or any JSON Schema
 //! ```
 
+mod paths;
 mod shorthand;
 mod validate;
 
+pub use paths::{event_scope, path_type, UnknownField};
 pub use shorthand::{to_schema, without_required, ShorthandError};
 pub use validate::FieldError;
 
@@ -269,6 +271,16 @@ impl EventCatalog {
     /// The declaration of `name`.
     pub fn get(&self, name: &str) -> Option<&EventType> {
         self.types.get(name).map(|e| &e.ty)
+    }
+
+    /// The shape of `event.*` for workflows triggered by `name`, when it declares its fields.
+    pub fn event_shape(&self, name: &str) -> Option<crate::expr::EventShape> {
+        let entry = self.types.get(name)?;
+        Some(crate::expr::EventShape {
+            event_type: name.to_string(),
+            file: entry.ty.file.clone(),
+            scope: Arc::new(event_scope(&entry.ty.data)?),
+        })
     }
 
     /// The declared types, by name.

@@ -8,11 +8,24 @@ use super::typing::{arith_ty, comparable};
 use super::value::Ty;
 use crate::diag::Problem;
 
-/// The names an expression may start with, besides the fixed roots.
+/// The names an expression may start with, besides the fixed roots, and what is known of them.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     /// The `for each` entity name of a schedule trigger, if any (`contract`).
     pub entity: Option<String>,
+    /// The declared shape of `event.*`, when the trigger's event type is in the event catalog.
+    pub event: Option<EventShape>,
+}
+
+/// What the event catalog declares of the trigger's event type, for checking `event.*` paths.
+#[derive(Debug, Clone)]
+pub struct EventShape {
+    /// The event type, e.g. `cart.abandoned`.
+    pub event_type: String,
+    /// The catalog file that declares it.
+    pub file: String,
+    /// The schema of `event.*` (see [`crate::catalog::event_scope`]).
+    pub scope: std::sync::Arc<serde_json::Value>,
 }
 
 const FIXED_ROOTS: &[(&str, Root)] = &[
@@ -41,7 +54,7 @@ impl Compiler<'_> {
             AstKind::Str(s) => (Node::Const(Const::Str(s.as_ref().into())), Ty::Str),
             AstKind::Bool(b) => (Node::Const(Const::Bool(*b)), Ty::Bool),
             AstKind::Null => (Node::Const(Const::Null), Ty::Null),
-            AstKind::Path(segs) => (self.path(ast, segs), Ty::Any),
+            AstKind::Path(segs) => self.path(ast, segs),
             AstKind::List(items) => {
                 let nodes: Vec<Node> = items.iter().map(|i| self.node(i).0).collect();
                 let consts: Option<Box<[Const]>> = nodes
@@ -87,7 +100,7 @@ impl Compiler<'_> {
             .push(Problem::new("type", ast.span, message).hint(hint));
     }
 
-    fn path(&mut self, ast: &Ast, segs: &[&str]) -> Node {
+    fn path(&mut self, ast: &Ast, segs: &[&str]) -> (Node, Ty) {
         let first = segs[0];
         let root = FIXED_ROOTS
             .iter()
@@ -110,9 +123,45 @@ impl Compiler<'_> {
                 Problem::new("unknown-name", ast.span, format!("unknown name `{first}`"))
                     .hint(hint),
             );
-            return Node::Const(Const::Null);
+            return (Node::Const(Const::Null), Ty::Any);
         };
-        Node::Path(root, segs[1..].iter().map(|s| (*s).into()).collect())
+        let node = Node::Path(root, segs[1..].iter().map(|s| (*s).into()).collect());
+        let ty = match (&self.env.event, root) {
+            (Some(shape), Root::Event) => self.event_path(ast, shape, &segs[1..]),
+            _ => Ty::Any,
+        };
+        (node, ty)
+    }
+
+    /// The declared type of `event.<fields>`; a field the catalog does not declare is a problem.
+    fn event_path(&mut self, ast: &Ast, shape: &EventShape, fields: &[&str]) -> Ty {
+        match crate::catalog::path_type(&shape.scope, fields) {
+            Ok(ty) => ty,
+            Err(unknown) => {
+                let field = fields[unknown.index];
+                let parent = match unknown.index {
+                    0 => "the event".to_string(),
+                    i => format!("`event.{}`", fields[..i].join(".")),
+                };
+                let known = unknown.known.join(", ");
+                let hint = match closest(field, unknown.known.iter().map(String::as_str)) {
+                    Some(best) => format!("did you mean `{best}`? {parent} has: {known}"),
+                    None => format!("{parent} has: {known}; declare the field in {}", shape.file),
+                };
+                self.problems.push(
+                    Problem::new(
+                        "unknown-field",
+                        ast.span,
+                        format!(
+                            "`{field}` is not a field of {parent} in `{}` events (event catalog: {})",
+                            shape.event_type, shape.file
+                        ),
+                    )
+                    .hint(hint),
+                );
+                Ty::Any
+            }
+        }
     }
 
     fn call(&mut self, ast: &Ast, name: &str, args: &[Ast]) -> (Node, Ty) {

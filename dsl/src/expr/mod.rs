@@ -18,7 +18,7 @@ mod typing;
 mod value;
 
 pub use compare::{equal, order};
-pub use compile::Env;
+pub use compile::{Env, EventShape};
 pub use explain::Explanation;
 pub use functions::{Func, FUNCTIONS};
 pub use literal::{parse_duration, MAX_DURATION_MS};

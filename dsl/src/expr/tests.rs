@@ -7,6 +7,7 @@ use serde_json::json;
 fn eval_with(text: &str, event: serde_json::Value) -> Result<serde_json::Value, String> {
     let env = Env {
         entity: Some("contract".into()),
+        event: None,
     };
     let expr = Expr::parse(text, &env).map_err(|p| p[0].message.clone())?;
     let now = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();

@@ -37,6 +37,7 @@ pub fn validate(paths: Vec<PathBuf>, plugins: Option<PathBuf>) -> anyhow::Result
     }
     let catalog = check::Catalog {
         actions: Some(actions),
+        events: event_catalog(&catalog_dirs).map(std::sync::Arc::new),
     };
     let (mut ok, mut failed) = (Vec::new(), 0);
     for f in &files {
@@ -114,6 +115,22 @@ pub fn validate(paths: Vec<PathBuf>, plugins: Option<PathBuf>) -> anyhow::Result
     }
     println!("{} file(s) checked, {} problem(s)", files.len(), failed);
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// The event catalog of the given workflows folders together, when it has no problem (its
+/// problems are reported by [`check_catalog`]).
+fn event_catalog(dirs: &[PathBuf]) -> Option<mikawaya_dsl::catalog::EventCatalog> {
+    let files: Vec<(String, String)> = dirs
+        .iter()
+        .flat_map(|d| mikawaya_engine::core::event_types::catalog_files(d))
+        .map(|p| {
+            Some((
+                p.to_string_lossy().to_string(),
+                std::fs::read_to_string(&p).ok()?,
+            ))
+        })
+        .collect::<Option<_>>()?;
+    mikawaya_dsl::catalog::EventCatalog::from_files(&files).ok()
 }
 
 /// Checks the event catalog of the workflows folder `dir` (`events/*.yaml`); its problems count.

@@ -193,10 +193,12 @@ impl Engine {
         self.registry.read().expect("registry lock").clone()
     }
 
-    /// The action names workflows may use.
+    /// What workflows are checked against: the action names they may use and the event
+    /// catalog in force.
     pub fn catalog(&self) -> Catalog {
         Catalog {
             actions: Some(self.actions().names()),
+            events: Some(self.event_catalog()),
         }
     }
 
@@ -204,9 +206,29 @@ impl Engine {
     pub async fn reload(&self) -> Result<LoadReport, EngineError> {
         let previous = self.registry();
         let actions = self.actions();
-        let (dir, catalog) = (self.ctx.config.workflows_dir.clone(), self.catalog());
+        let dir = self.ctx.config.workflows_dir.clone();
         let events_dir = dir.clone();
-        let events = self.checks.run(move || load_catalog(&events_dir)).await?;
+        let mut report_catalog = LoadReport::default();
+        // The catalog first: the workflows are checked against the one now in force (the new
+        // one, or the last good one when a catalog file has a problem).
+        match self.checks.run(move || load_catalog(&events_dir)).await? {
+            Ok(events) => {
+                if !events.is_empty() {
+                    report_catalog.notes.push(format!(
+                        "event catalog: {} declared event type(s)",
+                        events.len()
+                    ));
+                }
+                *self.event_catalog.write().expect("catalog lock") = Arc::new(events);
+            }
+            // A bad catalog file keeps the last good catalog checking events, as a bad rule
+            // file keeps its last good version running.
+            Err(problems) => {
+                report_catalog.errors = problems.errors;
+                report_catalog.problems = problems.unreadable;
+            }
+        }
+        let catalog = self.catalog();
         let compiled = self.checks.run(move || compile_dir(&dir, &catalog)).await?;
         let (registry, report) = load_compiled(
             compiled,
@@ -218,24 +240,11 @@ impl Engine {
         .await?;
         *self.registry.write().expect("registry lock") = Arc::new(registry);
         let mut report = report;
-        match events {
-            Ok(events) => {
-                report
-                    .notes
-                    .extend((!events.is_empty()).then(|| {
-                        format!("event catalog: {} declared event type(s)", events.len())
-                    }));
-                *self.event_catalog.write().expect("catalog lock") = Arc::new(events);
-            }
-            // A bad catalog file keeps the last good catalog checking events, as a bad rule
-            // file keeps its last good version running.
-            Err(problems) => {
-                report.errors.extend(problems.errors);
-                report.problems.extend(problems.unreadable);
-            }
-        }
+        report.errors.extend(report_catalog.errors);
+        report.problems.extend(report_catalog.problems);
+        report.notes.extend(report_catalog.notes);
         for d in &report.errors {
-            tracing::error!(file = %d.file, "workflow rejected:\n{}", d.to_plain());
+            tracing::error!(file = %d.file, "file rejected:\n{}", d.to_plain());
         }
         for p in &report.problems {
             tracing::error!("{p}");
