@@ -113,3 +113,27 @@ async fn a_failure_shows_the_steps_restraint_skipped_and_why() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn test_events_are_checked_against_the_event_catalog_beside_the_workflow() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("promo.mkw"), FLOW).unwrap();
+    std::fs::create_dir(dir.path().join("events")).unwrap();
+    std::fs::write(
+        dir.path().join("events/signup.yaml"),
+        "signup.completed:\n  data:\n    plan: string\n",
+    )
+    .unwrap();
+    let tests = TESTS.replace(
+        "type: signup.completed, customer: ada }",
+        "type: signup.completed, customer: ada, data: { plan: 3 } }",
+    );
+    std::fs::write(dir.path().join("promo.test.yaml"), tests).unwrap();
+    let result = run_file(&dir.path().join("promo.test.yaml")).await;
+    assert_eq!(result.counts(), (0, 2));
+    let failure = &result.cases[0].failures[0];
+    assert!(
+        failure.contains("`data.plan` expected a string, got 3 (event catalog)"),
+        "{failure}"
+    );
+}

@@ -135,6 +135,18 @@ async fn simulate(
     let file_name = workflow.file_name().ok_or("bad workflow path")?;
     std::fs::copy(workflow, wf_dir.join(file_name))
         .map_err(|e| format!("{}: {e}", workflow.display()))?;
+    // The event catalog beside the workflow comes along: the workflow is checked against it,
+    // and so are the case's events.
+    let catalog = workflow.parent().unwrap_or(Path::new("."));
+    let files = crate::core::event_types::catalog_files(catalog);
+    if !files.is_empty() {
+        let into = wf_dir.join(crate::core::event_types::CATALOG_DIR);
+        std::fs::create_dir_all(&into).map_err(|e| e.to_string())?;
+        for f in files {
+            let name = f.file_name().ok_or("bad catalog path")?;
+            std::fs::copy(&f, into.join(name)).map_err(|e| format!("{}: {e}", f.display()))?;
+        }
+    }
     let templates = workflow
         .parent()
         .unwrap_or(Path::new("."))
@@ -192,6 +204,11 @@ async fn simulate(
         }
         let event =
             parse_event(*i, body, sim.clock.now_ms()).map_err(|e| format!("events[{i}]: {e}"))?;
+        // A test event must be one intake would take: it is checked against the event catalog,
+        // so a fixture cannot drift from the declared shape.
+        sim.engine
+            .check_events(std::slice::from_ref(&event))
+            .map_err(|e| format!("events[{i}]: `{}` {} (event catalog)", e.field, e.message))?;
         sim.store
             .insert_events(&[event], sim.clock.now_ms())
             .await
