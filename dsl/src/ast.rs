@@ -98,6 +98,10 @@ pub enum ReEnrollAst {
     Always,
     /// Again once this many milliseconds passed since the last enrollment.
     After(i64),
+    /// Again only when the customer has no active run of the workflow (`when finished`).
+    WhenFinished,
+    /// Every time, ending the customer's active run of the workflow (`replace`).
+    Replace,
 }
 
 /// One step as written.

@@ -80,7 +80,21 @@ pub fn compile_with(
         None | Some(ReEnrollAst::Never) => ReEnroll::Never,
         Some(ReEnrollAst::Always) => ReEnroll::Always,
         Some(ReEnrollAst::After(ms)) => ReEnroll::After(ms),
+        Some(ReEnrollAst::WhenFinished) => ReEnroll::WhenFinished,
+        Some(ReEnrollAst::Replace) => ReEnroll::Replace,
     };
+    let one_at_a_time = matches!(re_enroll, ReEnroll::WhenFinished | ReEnroll::Replace);
+    let event_trigger = matches!(ast.trigger.value, TriggerAst::Event { .. });
+    if let (Some(r), true, false) = (&ast.re_enroll, one_at_a_time, event_trigger) {
+        c.problems.push(
+            Problem::new(
+                "re-enroll",
+                r.span,
+                "one run at a time (`when finished`, `replace`) is kept per customer, so it needs an event trigger",
+            )
+            .hint("use `never`, `always` or `after 30d` with a schedule or a date trigger"),
+        );
+    }
     if let (Some(r), ReEnroll::After(ms)) = (&ast.re_enroll, re_enroll) {
         c.too_long(ms, r.span, "re-enrollment");
     }

@@ -79,6 +79,11 @@ pub enum ReEnroll {
     Always,
     /// Again once this many milliseconds passed since the last enrollment.
     After(i64),
+    /// Again only when the customer has no active run of the workflow: one run at a time, a
+    /// trigger during a run is dropped.
+    WhenFinished,
+    /// Every time, and the new run replaces the customer's active one (which exits).
+    Replace,
 }
 
 /// What a customer-facing step does when the customer already got the most messages allowed.

@@ -234,6 +234,8 @@ impl AstBuilder<'_> {
                 let policy = match p.as_rule() {
                     Rule::reenroll_never => ReEnrollAst::Never,
                     Rule::reenroll_always => ReEnrollAst::Always,
+                    Rule::reenroll_finished => ReEnrollAst::WhenFinished,
+                    Rule::reenroll_replace => ReEnrollAst::Replace,
                     _ => ReEnrollAst::After(duration(&p)),
                 };
                 self.re_enroll = Some(Spanned::new(policy, span));

@@ -44,3 +44,21 @@ fn a_real_difference_is_detected() {
     let b = compile_file("b.mkw", "workflow \"x\" version 1\non event a\nwait 2h\n").unwrap();
     assert!(!a.same_logic(&b));
 }
+
+#[test]
+fn one_run_at_a_time_policies_read_alike_in_both_syntaxes() {
+    for (yaml, text) in [("when_finished", "when finished"), ("replace", "replace")] {
+        let a = compile_file(
+            "w.yaml",
+            &format!("workflow: w\nversion: 1\ntrigger: {{ event: a.b }}\nre_enroll: {yaml}\nsteps:\n  - action: log\n"),
+        )
+        .unwrap();
+        let b = compile_file(
+            "w.mkw",
+            &format!("workflow \"w\" version 1\non event a.b\nre-enroll {text}\ndo log()\n"),
+        )
+        .unwrap();
+        assert!(a.same_logic(&b), "{yaml}");
+        assert_ne!(a.re_enroll, mikawaya_dsl::ir::ReEnroll::Always);
+    }
+}

@@ -137,3 +137,41 @@ async fn test_events_are_checked_against_the_event_catalog_beside_the_workflow()
         "{failure}"
     );
 }
+
+/// One run at a time per customer: `when finished` drops a trigger while a run is active,
+/// `replace` ends the active run for the new one (the YAML and DSL forms compile alike).
+#[tokio::test]
+async fn one_run_at_a_time_drops_or_replaces() {
+    let flow = |policy: &str| {
+        format!(
+            "workflow \"nudge\" version 1\non event signup.step\nre-enroll {policy}\nwait 1d\n\
+             do task.create(title: \"nudge {{{{ customer.id }}}} about {{{{ event.step }}}}\")\n"
+        )
+    };
+    let step = |at: &str, step: &str| {
+        format!("{{ at: {at}, type: signup.step, customer: ada, data: {{ step: {step} }} }}")
+    };
+    let finished = format!(
+        "cases:\n  - name: a step during the run is dropped, one after it starts again\n    events: [ {}, {}, {} ]\n    expect:\n      actions:\n        - {{ action: task.create, at: 1d, with: {{ title: nudge ada about a }} }}\n        - {{ action: task.create, at: 3d, with: {{ title: nudge ada about c }} }}\n      runs: 2\n",
+        step("0s", "a"),
+        step("1h", "b"),
+        step("2d", "c")
+    );
+    let replace = format!(
+        "cases:\n  - name: a new step replaces the run in progress\n    events: [ {}, {} ]\n    expect:\n      actions:\n        - {{ action: task.create, at: 25h, with: {{ title: nudge ada about b }} }}\n      not_actions: []\n      runs: 2\n      status: exited\n      reason: replaced by the run of event test-event-1\n",
+        step("0s", "a"),
+        step("1h", "b")
+    );
+    for (policy, tests) in [("when finished", finished), ("replace", replace)] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("nudge.mkw"), flow(policy)).unwrap();
+        std::fs::write(dir.path().join("nudge.test.yaml"), tests).unwrap();
+        let result = run_file(&dir.path().join("nudge.test.yaml")).await;
+        assert_eq!(result.error, None, "{policy}");
+        assert!(
+            result.cases[0].failures.is_empty(),
+            "{policy}: {:?}",
+            result.cases[0].failures
+        );
+    }
+}

@@ -33,7 +33,8 @@ pub struct YamlWorkflow {
     /// Event type that ends a run early as "goal reached", e.g. `order.placed`.
     #[serde(default)]
     pub goal: Option<String>,
-    /// `never` (default), `always`, or `after 30d`.
+    /// `never` (default), `always`, `after 30d`, `when_finished` (one active run per customer;
+    /// a trigger during it is dropped) or `replace` (a new trigger ends the active run).
     #[serde(default)]
     pub re_enroll: Option<String>,
     /// Over the frequency cap: `skip` (default) or `defer` customer-facing steps.
@@ -285,6 +286,8 @@ impl Reader<'_> {
         match text.trim() {
             "never" => Some(ReEnrollAst::Never),
             "always" => Some(ReEnrollAst::Always),
+            "when_finished" | "when finished" => Some(ReEnrollAst::WhenFinished),
+            "replace" => Some(ReEnrollAst::Replace),
             other => match other.strip_prefix("after ") {
                 Some(d) => self.duration(d.trim(), path).map(ReEnrollAst::After),
                 None => {
@@ -292,7 +295,7 @@ impl Reader<'_> {
                         "re-enroll",
                         path,
                         format!("`{other}` is not a re-enrollment policy"),
-                        "write `never`, `always` or `after 30d`",
+                        "write `never`, `always`, `after 30d`, `when_finished` or `replace`",
                     );
                     None
                 }

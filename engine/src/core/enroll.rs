@@ -72,8 +72,8 @@ impl<'a> Enroller<'a> {
         let w = c.workflow;
         let key = (w.name.clone(), c.enroll_key.clone());
         let last = match (w.re_enroll, batch.get(&key)) {
-            // Always allowed: no need to ask the store when it last enrolled.
-            (ReEnroll::Always, _) => None,
+            // Always allowed here: no need to ask the store when it last enrolled.
+            (ReEnroll::Always | ReEnroll::WhenFinished | ReEnroll::Replace, _) => None,
             (_, Some(at)) => Some(*at),
             (_, None) => self.ctx.store.enrollment(&w.name, &c.enroll_key).await?,
         };
@@ -81,6 +81,9 @@ impl<'a> Enroller<'a> {
             (_, None) | (ReEnroll::Always, _) => true,
             (ReEnroll::Never, Some(_)) => false,
             (ReEnroll::After(ms), Some(at)) => now - at >= ms,
+            // Decided on the customer's active runs, which the matcher knows (it sees the
+            // batches in flight): it asks only when none blocks the new run.
+            (ReEnroll::WhenFinished | ReEnroll::Replace, Some(_)) => true,
         };
         if !allowed {
             return Ok(None);

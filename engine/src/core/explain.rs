@@ -157,6 +157,7 @@ impl<'a> Explainer<'a> {
             .unwrap_or_else(|| format!("event:{}", ev.id));
         let last = self.ctx.store.enrollment(&w.name, &key).await?;
         v.summary = match (w.re_enroll, last) {
+            (ReEnroll::WhenFinished, Some(_)) => format!("not started: re-enrollment is `when_finished` and {key} had a run of it still active"),
             (ReEnroll::Never, Some(at)) => format!("not started: re-enrollment is `never` and {key} enrolled at {}", rfc3339(at)),
             (ReEnroll::After(ms), Some(at)) if ev.occurred_at - at < ms => format!(
                 "not started: re-enrollment is `after {}`; {key} enrolled at {}, may enter again from {}",

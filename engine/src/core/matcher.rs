@@ -20,7 +20,7 @@ use crate::store::{
 };
 use chrono::{Duration, NaiveTime, TimeZone};
 use mikawaya_dsl::expr::{Node, Val};
-use mikawaya_dsl::ir::{StepKind, Trigger};
+use mikawaya_dsl::ir::{ReEnroll, StepKind, Trigger};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -251,7 +251,8 @@ impl<'a> Matcher<'a> {
         };
         self.goal_exits(ev, batch, carry, now).await?;
         self.resume_waits(ev, &scope, batch, now).await?;
-        self.start_runs(ev, &scope, batch, enrolled, now).await?;
+        self.start_runs(ev, &scope, batch, enrolled, carry, now)
+            .await?;
         Ok(())
     }
 
@@ -296,31 +297,7 @@ impl<'a> Matcher<'a> {
             return Ok(());
         };
         for name in self.registry.goal_of(&ev.event_type) {
-            let mut ended = self.ctx.store.open_runs(name, cid).await?;
-            // Runs an earlier event of this batch, or a batch still being written, started are
-            // not stored yet, but the goal ends them too (the store inserts new runs before it
-            // applies exits, and batches commit in order).
-            let of_customer = |workflow: &str, customer: Option<&str>| {
-                workflow == *name && customer == Some(cid.as_str())
-            };
-            ended.extend(
-                batch
-                    .new_runs
-                    .iter()
-                    .filter(|r| {
-                        r.start.is_some() && of_customer(&r.workflow, r.customer_id.as_deref())
-                    })
-                    .map(|r| r.id.clone()),
-            );
-            ended.extend(
-                carry
-                    .started()
-                    .filter(|r| of_customer(&r.workflow, r.customer_id.as_deref()))
-                    .map(|r| r.id.clone()),
-            );
-            ended.sort_unstable();
-            ended.dedup();
-            for run_id in ended {
+            for run_id in self.active_runs(name, cid, batch, carry).await? {
                 batch.exits.push(EarlyExit {
                     run_id,
                     reason: format!("goal: {}", ev.event_type),
@@ -329,6 +306,40 @@ impl<'a> Matcher<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The customer's unfinished runs of workflow `name`: stored, started by an earlier event of
+    /// this batch, or by a batch still being written (not stored yet, but the store inserts new
+    /// runs before it applies exits, and batches commit in order).
+    async fn active_runs(
+        &self,
+        name: &str,
+        cid: &str,
+        batch: &MatchBatch,
+        carry: &Carry,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut active = self.ctx.store.open_runs(name, cid).await?;
+        let of_customer =
+            |workflow: &str, customer: Option<&str>| workflow == name && customer == Some(cid);
+        active.extend(
+            batch
+                .new_runs
+                .iter()
+                .filter(|r| r.start.is_some() && of_customer(&r.workflow, r.customer_id.as_deref()))
+                .map(|r| r.id.clone()),
+        );
+        active.extend(
+            carry
+                .started()
+                .filter(|r| of_customer(&r.workflow, r.customer_id.as_deref()))
+                .map(|r| r.id.clone()),
+        );
+        let ended: std::collections::HashSet<&str> =
+            batch.exits.iter().map(|e| e.run_id.as_str()).collect();
+        active.retain(|id| !ended.contains(id.as_str()));
+        active.sort_unstable();
+        active.dedup();
+        Ok(active)
     }
 
     /// Moves on the runs waiting for this event with a matching correlation.
@@ -389,6 +400,7 @@ impl<'a> Matcher<'a> {
         scope: &ScopeData,
         batch: &mut MatchBatch,
         enrolled: &mut BatchEnrollments,
+        carry: &Carry,
         now: Millis,
     ) -> Result<(), EngineError> {
         let at = self.ctx.clock.now();
@@ -408,10 +420,28 @@ impl<'a> Matcher<'a> {
                     .clone()
                     .unwrap_or_else(|| format!("event:{}", ev.id)),
             };
+            // One run at a time per customer: the active ones block the new run, or it
+            // replaces them.
+            let active = match (w.re_enroll, &ev.customer_id) {
+                (ReEnroll::WhenFinished | ReEnroll::Replace, Some(cid)) => {
+                    self.active_runs(&w.name, cid, batch, carry).await?
+                }
+                _ => Vec::new(),
+            };
+            if w.re_enroll == ReEnroll::WhenFinished && !active.is_empty() {
+                continue;
+            }
             if let Some(run) = Enroller::new(self.ctx)
                 .enroll_admitted(candidate, enrolled)
                 .await?
             {
+                for run_id in active {
+                    batch.exits.push(EarlyExit {
+                        run_id,
+                        reason: format!("replaced by the run of event {}", ev.id),
+                        at: now,
+                    });
+                }
                 batch.new_runs.push(run);
             }
         }
