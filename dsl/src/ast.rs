@@ -157,6 +157,8 @@ pub struct WaitUntilAst {
     pub event: Spanned<String>,
     /// Correlation key expression, evaluated on the run and on the incoming event.
     pub match_key: Option<ExprSrc>,
+    /// A condition the incoming event must meet too (`event.*` is that event).
+    pub condition: Option<ExprSrc>,
     /// What happens when the event arrives.
     pub on_event: OutcomeAst,
     /// What happens when the time runs out.

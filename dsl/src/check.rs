@@ -511,11 +511,17 @@ impl Checker<'_> {
             "on_event",
         );
         let on_timeout = outcome(&u.on_timeout, "timed out", "on_timeout");
+        // `event` is the awaited event in the condition, not the trigger's: its paths are not
+        // checked against the trigger's catalog entry.
+        let event_shape = self.env.event.take();
+        let condition = u.condition.as_ref().and_then(|c| self.condition(c));
+        self.env.event = event_shape;
         StepKind::Wait {
             duration_ms: duration.value,
             until: match_key.map(|match_key| WaitUntil {
                 event: u.event.value.clone(),
                 match_key,
+                condition,
             }),
             next: on_timeout,
             on_event,

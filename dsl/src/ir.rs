@@ -167,6 +167,10 @@ pub struct WaitUntil {
     pub event: String,
     /// Evaluated on the run when the wait starts and on each candidate event; equal values match.
     pub match_key: Expr,
+    /// A condition a correlated event must meet too, evaluated on it (`where`); e.g. a KPI
+    /// update ends the wait only once the value is back under its threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Expr>,
 }
 
 /// Retry policy of an action.

@@ -323,11 +323,12 @@ fn block(pair: Pair<'_, Rule>) -> Vec<StepAst> {
 fn wait_until(pair: Pair<'_, Rule>) -> WaitUntilAst {
     let mut inner = pair.into_inner();
     let event = spanned(&inner.next().expect("event type"));
-    let (mut match_key, mut on_event, mut on_timeout) =
-        (None, OutcomeAst::Continue, OutcomeAst::Continue);
+    let (mut match_key, mut condition, mut on_event, mut on_timeout) =
+        (None, None, OutcomeAst::Continue, OutcomeAst::Continue);
     for p in inner {
         match p.as_rule() {
             Rule::expr => match_key = Some(expr_src(&p)),
+            Rule::wait_where => condition = p.into_inner().next().map(|e| expr_src(&e)),
             Rule::on_event => on_event = outcome(p),
             _ => on_timeout = outcome(p),
         }
@@ -335,6 +336,7 @@ fn wait_until(pair: Pair<'_, Rule>) -> WaitUntilAst {
     WaitUntilAst {
         event,
         match_key,
+        condition,
         on_event,
         on_timeout,
     }

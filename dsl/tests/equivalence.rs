@@ -62,3 +62,19 @@ fn one_run_at_a_time_policies_read_alike_in_both_syntaxes() {
         assert_ne!(a.re_enroll, mikawaya_dsl::ir::ReEnroll::Always);
     }
 }
+
+#[test]
+fn a_wait_condition_reads_alike_in_both_syntaxes() {
+    let yaml = "workflow: w\nversion: 1\ntrigger: { event: a.b }\nsteps:\n  - wait: { for: 1d, until_event: kpi.updated, where: \"event.kpi.value < 2\", match: event.kpi.id, on_event: exit }\n";
+    let text = "workflow \"w\" version 1\non event a.b\nwait 1d until event kpi.updated where event.kpi.value < 2 match event.kpi.id -> exit\n";
+    let a = compile_file("w.yaml", yaml).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    let b = compile_file("w.mkw", text).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    assert!(a.same_logic(&b), "{a:#?}\n---\n{b:#?}");
+    let condition = match &a.steps[0].kind {
+        mikawaya_dsl::ir::StepKind::Wait { until: Some(u), .. } => {
+            u.condition.as_ref().map(|c| c.source.clone())
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(condition.as_deref(), Some("event.kpi.value < 2"));
+}

@@ -175,3 +175,38 @@ async fn one_run_at_a_time_drops_or_replaces() {
         );
     }
 }
+
+/// A wait for an event with a condition: a correlated event that does not meet `where` leaves
+/// the run waiting; the first that does ends the wait.
+#[tokio::test]
+async fn a_wait_ends_only_on_an_event_that_meets_its_condition() {
+    let flow = "workflow \"breach\" version 1\non event kpi.breached\nre-enroll always\n\
+        wait 30d until event kpi.updated where event.kpi.value < event.kpi.threshold match event.kpi.id -> exit \"recovered\"\n\
+        do task.create(title: \"still breached\")\n";
+    let update = |at: &str, id: &str, value: u32| {
+        format!("{{ at: {at}, type: kpi.updated, data: {{ kpi: {{ id: {id}, value: {value}, threshold: 2 }} }} }}")
+    };
+    let breached = "{ at: 0s, type: kpi.breached, data: { kpi: { id: k1 } } }";
+    let tests = format!(
+        "cases:\n  - name: recovers on the second update\n    events: [ {breached}, {}, {}, {} ]\n    expect:\n      not_actions: [task.create]\n      status: exited\n      reason: recovered\n  - name: never recovers\n    events: [ {breached}, {}, {} ]\n    run_for: 31d\n    expect:\n      actions: [ {{ action: task.create, at: 30d }} ]\n      status: completed\n",
+        update("1h", "k1", 5),
+        update("2h", "k2", 1),
+        update("3h", "k1", 1),
+        update("1h", "k1", 5),
+        update("2h", "k2", 1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("breach.mkw"), flow).unwrap();
+    std::fs::write(dir.path().join("breach.test.yaml"), tests).unwrap();
+    let result = run_file(&dir.path().join("breach.test.yaml")).await;
+    assert_eq!(result.error, None);
+    for case in &result.cases {
+        assert!(
+            case.failures.is_empty(),
+            "{}: {:?}",
+            case.name,
+            case.failures
+        );
+    }
+    assert_eq!(result.counts(), (2, 0));
+}

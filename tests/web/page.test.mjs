@@ -79,7 +79,7 @@ test("a node opens its definition from the keyboard", async () => {
 });
 
 test("an event changes the node counts", async () => {
-  await post("/events", { id: "web-1", type: "cart.abandoned", customer: { id: "c-web", email: "web@example.com", consent: { email: true } }, data: { cart: { total: 120, items: [1] } } });
+  await post("/events", { id: "web-1", type: "cart.abandoned", customer: { id: "c-web", email: "web@example.com", consent: { email: true } }, data: { cart: { total: 120, items: ["tea"] } } });
   await page.waitForFunction(() => document.querySelector('svg.graph text.counts[data-counts="1"]')?.textContent?.startsWith("1 here"), null, { timeout: 10000 });
   await page.screenshot({ path: path.join(shots, "counts.png") });
 });

@@ -110,6 +110,10 @@ pub struct YamlWait {
     /// Correlation key (default `customer.id`), e.g. `event.ticket.id`.
     #[serde(rename = "match")]
     pub match_key: Option<String>,
+    /// A condition the awaited event must meet too, e.g. `event.kpi.value < event.kpi.threshold`
+    /// (`event` is the awaited event here).
+    #[serde(rename = "where")]
+    pub condition: Option<String>,
     /// `continue` (default) or `exit` when the event arrives.
     pub on_event: Option<String>,
     /// `continue` (default) or `exit` when the time is up.
@@ -490,6 +494,9 @@ impl Reader<'_> {
             match_key: w
                 .match_key
                 .map(|m| self.expr(m, &with(path, PathSeg::Key("match")))),
+            condition: w
+                .condition
+                .map(|c| self.expr(c, &with(path, PathSeg::Key("where")))),
             on_event: self.outcome(w.on_event.as_deref(), &with(path, PathSeg::Key("on_event"))),
             on_timeout: self.outcome(
                 w.on_timeout.as_deref(),

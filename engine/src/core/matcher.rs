@@ -370,10 +370,17 @@ impl<'a> Matcher<'a> {
                 let Some(w) = self.registry.version(&workflow, version) else {
                     continue;
                 };
-                let Some(StepKind::Wait { on_event, .. }) = w.steps.get(step).map(|s| &s.kind)
+                let Some(StepKind::Wait {
+                    on_event, until, ..
+                }) = w.steps.get(step).map(|s| &s.kind)
                 else {
                     continue;
                 };
+                // A correlated event that does not meet the wait's `where` leaves it waiting.
+                let condition = until.as_ref().and_then(|u| u.condition.as_ref());
+                if condition.is_some_and(|c| !c.matches(&s)) {
+                    continue;
+                }
                 let entry = TimelineEntry {
                     step_id: w.steps[step].id.clone(),
                     kind: "wait".into(),
