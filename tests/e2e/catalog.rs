@@ -17,6 +17,13 @@ fn cart(id: &str, cart: serde_json::Value) -> serde_json::Value {
 async fn declared_events_are_checked_at_intake_and_the_catalog_reloads() {
     let dir = workspace(&[("carts.mkw", FLOW), ("events/shop.yaml", CATALOG)]);
     let engine = start_with(&dir, &[]);
+    let types = engine.get("/event-types").await;
+    assert_eq!(types[0]["name"], "cart.abandoned", "{types}");
+    assert_eq!(
+        types[0]["data"]["properties"]["cart"]["properties"]["total"]["type"],
+        "number"
+    );
+    assert!(types[0]["file"].as_str().unwrap().ends_with("shop.yaml"));
     let cases = [
         (
             cart("b1", json!({"total": "abc"})),

@@ -19,7 +19,7 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
         ("events", false) => Scope::EventsWrite,
         // Explaining an event shows the customer attribute values its conditions saw.
         ("events", true) => Scope::CustomersRead,
-        ("workflows", true) | ("validate", _) => Scope::WorkflowsRead,
+        ("workflows" | "event-types", true) | ("validate", _) => Scope::WorkflowsRead,
         ("workflows", false) => Scope::WorkflowsWrite,
         ("runs" | "tasks" | "dead-letters" | "metrics" | "nodes", true) => Scope::RunsRead,
         ("runs" | "tasks" | "dead-letters", false) => Scope::RunsWrite,
@@ -86,6 +86,7 @@ mod tests {
             ("GET", "/runs", Some(RunsRead)),
             ("GET", "/metrics", Some(RunsRead)),
             ("GET", "/nodes", Some(RunsRead)),
+            ("GET", "/event-types", Some(WorkflowsRead)),
             ("POST", "/dead-letters/3/retry", Some(RunsWrite)),
             ("GET", "/customers/c1", Some(CustomersRead)),
             ("GET", "/suppressions", Some(CustomersRead)),

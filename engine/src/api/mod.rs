@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod consent;
 mod error;
+mod event_types;
 mod events;
 mod metrics;
 mod nodes;
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(rejected::routes())
         .merge(nodes::routes())
+        .merge(event_types::routes())
         .merge(consent::protected())
         .merge(web::routes())
         .routes(routes!(metrics::metrics))
