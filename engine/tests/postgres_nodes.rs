@@ -127,15 +127,7 @@ async fn nodes_claiming_at_once_never_take_the_same_timer() {
     let runs: Vec<NewRun> = (0..300)
         .map(|i| NewRun {
             id: format!("r{i:03}"),
-            workflow: "w".into(),
-            version: 1,
-            customer_id: None,
-            enroll_key: format!("k{i}"),
-            trigger_key: format!("t{i}"),
-            context: json!({"steps": {}}),
-            start: Some(0),
-            at: 10,
-            lease_until: 0,
+            ..new_run(i, 10, 0)
         })
         .collect();
     n[0].apply_match(MatchBatch {
@@ -276,20 +268,7 @@ async fn the_nodes_list_shows_who_is_alive_matching_and_holding_runs() {
         .await
         .unwrap();
     n[0].pending_events(&[], 10).await.unwrap();
-    let runs: Vec<NewRun> = (0..3)
-        .map(|i| NewRun {
-            id: format!("r{i}"),
-            workflow: "w".into(),
-            version: 1,
-            customer_id: None,
-            enroll_key: format!("k{i}"),
-            trigger_key: format!("t{i}"),
-            context: json!({"steps": {}}),
-            start: Some(0),
-            at: now,
-            lease_until: 0,
-        })
-        .collect();
+    let runs: Vec<NewRun> = (0..3).map(|i| new_run(i, now, 0)).collect();
     n[0].apply_match(MatchBatch {
         new_runs: runs,
         ..Default::default()
@@ -334,7 +313,7 @@ async fn new_runs_for_peers_are_handed_to_them_and_taken_over_when_one_dies() {
     assert_eq!(n[0].peers(), 2);
     let now = SystemClock.now_ms();
     let lease = now + 60_000;
-    let runs: Vec<NewRun> = (0..6).map(|i| handed_run(i, now, lease)).collect();
+    let runs: Vec<NewRun> = (0..6).map(|i| new_run(i, now, lease)).collect();
     n[0].pending_events(&[], 10).await.unwrap();
     n[0].apply_match(MatchBatch {
         new_runs: runs,
@@ -368,7 +347,7 @@ async fn new_runs_for_peers_are_handed_to_them_and_taken_over_when_one_dies() {
     let mut taken = Vec::new();
     for (i, at) in [(6, late), (7, ended)] {
         n[0].apply_match(MatchBatch {
-            new_runs: vec![handed_run(i, now, lease)],
+            new_runs: vec![new_run(i, now, lease)],
             for_peers: vec![format!("r{i}")],
             ..Default::default()
         })
@@ -390,8 +369,9 @@ async fn new_runs_for_peers_are_handed_to_them_and_taken_over_when_one_dies() {
     assert!(claimed.contains(&"r7".to_string()), "{claimed:?}");
 }
 
-/// A new run started at `at` whose first timer is leased until `lease`.
-fn handed_run(i: usize, at: i64, lease: i64) -> NewRun {
+/// New run `r<i>` of workflow `w` started at `at`, its first timer leased until `lease`
+/// (0: not leased).
+fn new_run(i: usize, at: i64, lease: i64) -> NewRun {
     NewRun {
         id: format!("r{i}"),
         workflow: "w".into(),

@@ -37,6 +37,7 @@ pub mod scope;
 pub mod services;
 pub mod sources;
 pub mod trace;
+pub mod unsubscribe;
 
 pub use context::{Context, EngineConfig, EngineError};
 pub use engine::Engine;
