@@ -1,5 +1,6 @@
 //! The surface syntax tree both YAML and the text DSL are parsed into, with spans for messages.
 
+pub use crate::calendar::{MomentAst, WindowAst};
 use crate::span::Span;
 
 /// A value with the span it was written at.
@@ -53,6 +54,8 @@ pub struct WorkflowAst {
     pub re_enroll: Option<Spanned<ReEnrollAst>>,
     /// `skip` or `defer` a message over the frequency cap.
     pub over_cap: Option<Spanned<String>>,
+    /// When marketing messages may go out.
+    pub send_window: Option<Spanned<SendWindowAst>>,
     /// The steps in order.
     pub steps: Vec<StepAst>,
 }
@@ -134,6 +137,9 @@ pub enum StepKindAst {
         /// The event that ends the wait early.
         until: Option<WaitUntilAst>,
     },
+    /// Wait until a moment (`until: customer-local 09:00 on weekdays`); one that could not be
+    /// read carries its problem to the checker.
+    WaitMoment(Result<MomentAst, crate::diag::Problem>),
     /// Branch on a condition.
     If {
         /// The condition.
@@ -147,6 +153,24 @@ pub enum StepKindAst {
     Exit {
         /// Why (shown in the run timeline).
         reason: Option<String>,
+    },
+}
+
+/// A workflow's send window as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendWindowAst {
+    /// `off`: no window, not even the server's default.
+    Off,
+    /// A window.
+    On {
+        /// Days and hours.
+        window: WindowAst,
+        /// The zone of customers without a valid `timezone`.
+        tz: Option<Spanned<String>>,
+        /// The holiday calendar: a name (`JP`) or a customer attribute (`customer.country`).
+        holidays: Option<Spanned<String>>,
+        /// `wait` or `skip` outside the window.
+        outside: Option<Spanned<String>>,
     },
 }
 

@@ -1,6 +1,7 @@
 //! The checker: turns the AST into the IR, collecting every problem of the file at once.
 
 mod args;
+mod timing;
 
 use crate::ast::*;
 use crate::diag::{Diagnostics, Problem};
@@ -22,6 +23,8 @@ pub struct Catalog {
     pub actions: Option<Vec<String>>,
     /// Declared event types: `event.*` paths of workflows they trigger are checked against them.
     pub events: Option<std::sync::Arc<crate::catalog::EventCatalog>>,
+    /// Holiday calendars: send windows naming another are refused.
+    pub holidays: Option<std::sync::Arc<crate::calendar::Holidays>>,
 }
 
 /// Compiles an AST into the IR; problems go to `diags`.
@@ -116,6 +119,7 @@ pub fn compile_with(
     if let Some(g) = &ast.goal {
         c.event_type(g);
     }
+    let send_window = ast.send_window.as_ref().and_then(|w| c.send_window(w));
     let Checker {
         problems, steps, ..
     } = c;
@@ -131,6 +135,7 @@ pub fn compile_with(
         goal: ast.goal.as_ref().map(|g| g.value.clone()),
         re_enroll,
         over_cap,
+        send_window,
         steps,
         start,
     })
@@ -367,6 +372,7 @@ impl Checker<'_> {
             StepKindAst::Wait { duration, until } => {
                 self.wait(step, duration.as_ref(), until.as_ref(), next, id)
             }
+            StepKindAst::WaitMoment(moment) => self.wait_moment(moment, next),
             StepKindAst::If {
                 cond,
                 then,
@@ -484,6 +490,7 @@ impl Checker<'_> {
                 until: None,
                 next,
                 on_event: next,
+                at: None,
             };
         };
         self.event_type(&u.event);
@@ -525,6 +532,7 @@ impl Checker<'_> {
             }),
             next: on_timeout,
             on_event,
+            at: None,
         }
     }
 }

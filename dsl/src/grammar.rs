@@ -72,6 +72,13 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         }
         Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div | Rule::op_rem => "an operator",
         Rule::step_id => "`as <id>`",
+        Rule::clock => "a time of day such as `09:00`",
+        Rule::day_name | Rule::days | Rule::day_range => {
+            "days such as `weekdays`, `mon-fri` or `sat,sun`"
+        }
+        Rule::zone => "`customer-local` or `tz \"<zone>\"`",
+        Rule::moment => "a moment such as `customer-local 09:00 on weekdays`",
+        Rule::window => "hours such as `weekdays 09:00-20:00`",
         Rule::block => "`{`",
         _ => return None,
     })

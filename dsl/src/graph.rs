@@ -111,8 +111,13 @@ pub fn graph(w: &Workflow) -> Graph {
                 until,
                 next,
                 on_event,
-            } => match until {
-                Some(u) => {
+                at,
+            } => match (until, at) {
+                (_, Some(moment)) => {
+                    edge(&s.id, *next, "");
+                    ("wait", format!("wait until {moment}"))
+                }
+                (Some(u), None) => {
                     edge(&s.id, *on_event, &u.event);
                     edge(&s.id, *next, "timeout");
                     (
@@ -120,7 +125,7 @@ pub fn graph(w: &Workflow) -> Graph {
                         format!("wait {} for {}", format_duration(*duration_ms), u.event),
                     )
                 }
-                None => {
+                (None, None) => {
                     edge(&s.id, *next, "");
                     ("wait", format!("wait {}", format_duration(*duration_ms)))
                 }

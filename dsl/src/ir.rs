@@ -3,6 +3,7 @@
 //! Steps live in one vector and point at each other by index ([`Target`]), so a run's position is a
 //! plain step index that is easy to store, and the graph export is a direct walk of the vector.
 
+pub use crate::calendar::{Moment, WindowSetting};
 use crate::expr::{Expr, Scope};
 use crate::span::Pos;
 use crate::template::Template;
@@ -30,6 +31,9 @@ pub struct Workflow {
     pub re_enroll: ReEnroll,
     /// What a customer-facing step over the frequency cap does.
     pub over_cap: OverCap,
+    /// The workflow's own send window (`None`: the server's default, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_window: Option<WindowSetting>,
     /// All steps; `start` is the first.
     pub steps: Vec<Step>,
     /// The first step.
@@ -143,6 +147,9 @@ pub enum StepKind {
         next: Target,
         /// Where to go when the event arrives.
         on_event: Target,
+        /// Wait until this moment instead of for `duration_ms`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<Moment>,
     },
     /// Go to `then` when the condition holds, else to `otherwise`.
     Branch {

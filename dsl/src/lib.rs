@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod ast;
+pub mod calendar;
 pub mod catalog;
 pub mod check;
 mod clash;

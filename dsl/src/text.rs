@@ -29,6 +29,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
         goal: None,
         re_enroll: None,
         over_cap: None,
+        send_window: None,
         name: None,
         version: None,
     };
@@ -37,7 +38,11 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
         match pair.as_rule() {
             Rule::header => b.header(pair),
             Rule::EOI => {}
-            Rule::action_step | Rule::wait_step | Rule::if_step | Rule::exit_step => {
+            Rule::action_step
+            | Rule::wait_step
+            | Rule::wait_moment
+            | Rule::if_step
+            | Rule::exit_step => {
                 steps.push(step(pair))
             }
             _ => b.clause(pair),
@@ -57,6 +62,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
         goal: b.goal,
         re_enroll: b.re_enroll,
         over_cap: b.over_cap,
+        send_window: b.send_window,
         steps,
     })
 }
@@ -70,6 +76,7 @@ struct AstBuilder<'d> {
     goal: Option<Spanned<String>>,
     re_enroll: Option<Spanned<ReEnrollAst>>,
     over_cap: Option<Spanned<String>>,
+    send_window: Option<Spanned<SendWindowAst>>,
 }
 
 fn spanned(pair: &Pair<'_, Rule>) -> Spanned<String> {
@@ -240,8 +247,43 @@ impl AstBuilder<'_> {
                 };
                 self.re_enroll = Some(Spanned::new(policy, span));
             }
+            Rule::send_window_clause => self.send_window(inner, span),
             other => unreachable!("not a clause: {other:?}"),
         }
+    }
+
+    /// `send-window off` or `send-window weekdays 09:00-20:00 tz "..." holidays ... outside ...`.
+    fn send_window(&mut self, mut inner: pest::iterators::Pairs<'_, Rule>, span: Span) {
+        let first = inner.next().expect("grammar: send-window");
+        if first.as_rule() == Rule::window_off {
+            self.send_window = Some(Spanned::new(SendWindowAst::Off, span));
+            return;
+        }
+        let window = match crate::calendar::window_from(first, 0) {
+            Ok(w) => w,
+            Err(p) => return self.diags.push(p),
+        };
+        let (mut tz, mut holidays, mut outside) = (None, None, None);
+        for option in inner {
+            let rule = option.as_rule();
+            let value = option.into_inner().next().expect("grammar: option value");
+            let text = match value.as_rule() {
+                Rule::string => string_of(&value),
+                _ => spanned(&value),
+            };
+            match rule {
+                Rule::window_tz => tz = Some(text),
+                Rule::window_holidays => holidays = Some(text),
+                _ => outside = Some(text),
+            }
+        }
+        let ast = SendWindowAst::On {
+            window,
+            tz,
+            holidays,
+            outside,
+        };
+        self.send_window = Some(Spanned::new(ast, span));
     }
 
     fn set_when(&mut self, e: ExprSrc) {
@@ -299,6 +341,10 @@ fn step(pair: Pair<'_, Rule>) -> StepAst {
             let until = parts.next().map(wait_until);
             StepKindAst::Wait { duration, until }
         }
+        Rule::wait_moment => StepKindAst::WaitMoment(crate::calendar::moment_from(
+            parts.next().expect("grammar: moment"),
+            0,
+        )),
         Rule::if_step => {
             let cond = expr_src(&parts.next().expect("if condition"));
             let then = parts.next().map(block).unwrap_or_default();

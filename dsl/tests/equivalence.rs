@@ -78,3 +78,63 @@ fn a_wait_condition_reads_alike_in_both_syntaxes() {
     };
     assert_eq!(condition.as_deref(), Some("event.kpi.value < 2"));
 }
+
+#[test]
+fn send_windows_read_alike_in_both_syntaxes() {
+    use mikawaya_dsl::calendar::{DaySet, HolidaySource, Outside, WindowSetting};
+    let yaml = "workflow: w\nversion: 1\ntrigger: { event: a.b }\nsend_window:\n  hours: mon-sat 10:00-18:30\n  timezone: Asia/Tokyo\n  holidays: customer.country\n  outside: skip\nsteps:\n  - action: log\n";
+    let text = "workflow \"w\" version 1\non event a.b\nsend-window mon-sat 10:00-18:30 tz \"Asia/Tokyo\" holidays customer.country outside skip\ndo log()\n";
+    let a = compile_file("w.yaml", yaml).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    let b = compile_file("w.mkw", text).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    assert!(a.same_logic(&b), "{a:#?}\n---\n{b:#?}");
+    let Some(WindowSetting::On(w)) = &a.send_window else {
+        panic!("{:?}", a.send_window)
+    };
+    assert_eq!(w.days, "mon-sat".parse::<DaySet>().unwrap());
+    assert_eq!((w.from_minute, w.to_minute), (600, 1110));
+    assert_eq!(w.holidays, Some(HolidaySource::Customer("country".into())));
+    assert_eq!(w.outside, Outside::Skip);
+    // The short forms: only the hours, and off.
+    let short = compile_file(
+        "s.yaml",
+        &yaml.replace("send_window:\n  hours: mon-sat 10:00-18:30\n  timezone: Asia/Tokyo\n  holidays: customer.country\n  outside: skip\n", "send_window: weekdays 09:00-20:00\n"),
+    )
+    .unwrap();
+    let twin = compile_file(
+        "s.mkw",
+        &text.replace(
+            "send-window mon-sat 10:00-18:30 tz \"Asia/Tokyo\" holidays customer.country outside skip",
+            "send-window weekdays 09:00-20:00",
+        ),
+    )
+    .unwrap();
+    assert!(short.same_logic(&twin));
+    let off = compile_file("o.yaml", &yaml.replace("send_window:\n  hours: mon-sat 10:00-18:30\n  timezone: Asia/Tokyo\n  holidays: customer.country\n  outside: skip\n", "send_window: off\n")).unwrap();
+    assert_eq!(off.send_window, Some(WindowSetting::Off));
+}
+
+#[test]
+fn waits_until_a_moment_read_alike_in_both_syntaxes() {
+    for moment in [
+        "customer-local 09:00 on weekdays",
+        "customer-local or \"Asia/Tokyo\" 08:30",
+        "event.contract.renewal_date - 7d at 10:00 on mon-fri tz \"Europe/Paris\"",
+        "event.at",
+    ] {
+        let yaml = format!(
+            "workflow: w\nversion: 1\ntrigger: {{ event: a.b }}\nsteps:\n  - wait: {{ until: '{}' }}\n  - action: log\n",
+            moment.replace('\'', "''")
+        );
+        let text = format!("workflow \"w\" version 1\non event a.b\nwait until {moment}\ndo log()\n");
+        let a = compile_file("w.yaml", &yaml).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+        let b = compile_file("w.mkw", &text).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+        assert!(a.same_logic(&b), "{moment}: {a:#?}\n---\n{b:#?}");
+        let mikawaya_dsl::ir::StepKind::Wait { at: Some(m), .. } = &a.steps[0].kind else {
+            panic!("{moment}: {:?}", a.steps[0].kind)
+        };
+        // What the graph and explain print reads back as the same moment.
+        let again = format!("workflow \"w\" version 1\non event a.b\nwait until {m}\ndo log()\n");
+        let c = compile_file("c.mkw", &again).unwrap_or_else(|d| panic!("{m}: {}", d.to_plain()));
+        assert!(a.same_logic(&c), "{moment} printed as {m}");
+    }
+}

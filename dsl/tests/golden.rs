@@ -7,8 +7,8 @@ use mikawaya_dsl::check::Catalog;
 use mikawaya_dsl::{compile_source_with, Syntax};
 use std::path::Path;
 
-/// The actions of the built-ins, and the event catalog `tests/events.yaml` (the files of
-/// `broken/` triggered by its types have their `event.*` paths checked).
+/// The actions of the built-ins, the event catalog `tests/events.yaml` (the files of
+/// `broken/` triggered by its types have their `event.*` paths checked) and a holiday calendar.
 fn catalog() -> Catalog {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/events.yaml");
     let text = std::fs::read_to_string(file).unwrap();
@@ -21,6 +21,14 @@ fn catalog() -> Catalog {
                 .collect(),
         ),
         events: Some(std::sync::Arc::new(events)),
+        // One holiday calendar, `JP`: windows naming another are refused.
+        holidays: Some(std::sync::Arc::new(
+            mikawaya_dsl::calendar::Holidays::from_files(&[(
+                "holidays/JP.yaml".into(),
+                "2026-01-01: New Year's Day\n".into(),
+            )])
+            .unwrap(),
+        )),
     }
 }
 

@@ -5,6 +5,7 @@ use crate::ast::*;
 use crate::diag::{Diagnostics, Problem};
 use crate::expr::parse_duration;
 mod serde_errors;
+mod timing;
 
 use crate::locate::{Locator, Seg};
 use crate::span::Span;
@@ -40,6 +41,12 @@ pub struct YamlWorkflow {
     /// Over the frequency cap: `skip` (default) or `defer` customer-facing steps.
     #[serde(default)]
     pub over_cap: Option<String>,
+    /// When marketing messages may go out, in each customer's time zone: `weekdays 09:00-20:00`,
+    /// a mapping with `hours`, `timezone`, `holidays` and `outside`, or `off` (not even the
+    /// server's default window).
+    #[serde(default)]
+    #[schemars(with = "Option<timing::YamlSendWindow>")]
+    pub send_window: Option<Value>,
     /// The steps, in order.
     #[schemars(with = "Vec<YamlStep>")]
     pub steps: Vec<Value>,
@@ -105,6 +112,9 @@ pub struct YamlWait {
     /// How long, e.g. `1h` (the timeout with `until_event`).
     #[serde(rename = "for")]
     pub duration: Option<String>,
+    /// A moment to wait for instead of a duration: `customer-local 09:00 on weekdays`,
+    /// `event.contract.renewal_date - 7d at 10:00`.
+    pub until: Option<String>,
     /// An event that ends the wait early, e.g. `order.placed`.
     pub until_event: Option<String>,
     /// Correlation key (default `customer.id`), e.g. `event.ticket.id`.
@@ -267,6 +277,7 @@ impl Reader<'_> {
                 .map(|v| Spanned::new(v, self.span(&path)))
         });
         let steps = self.steps(doc.steps, &with(&root, PathSeg::Key("steps")));
+        let send_window = doc.send_window.and_then(|w| self.send_window(w));
         Some(WorkflowAst {
             name: self.spanned(doc.workflow, &vec![PathSeg::Key("workflow")]),
             version: Spanned::new(doc.version, self.span(&vec![PathSeg::Key("version")])),
@@ -282,6 +293,7 @@ impl Reader<'_> {
                 .over_cap
                 .map(|o| self.spanned(o, &vec![PathSeg::Key("over_cap")])),
             re_enroll,
+            send_window,
             steps,
         })
     }
@@ -484,6 +496,9 @@ impl Reader<'_> {
     }
 
     fn wait(&mut self, w: YamlWait, path: &Path) -> StepKindAst {
+        if let Some(text) = &w.until {
+            return self.wait_moment(text, &w, path);
+        }
         let dur_path = with(path, PathSeg::Key("for"));
         let duration = w.duration.and_then(|d| {
             self.duration(&d, &dur_path)

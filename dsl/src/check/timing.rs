@@ -1,0 +1,138 @@
+//! Checking the constructs about time: a workflow's send window and waits until a moment.
+
+use super::Checker;
+use crate::ast::*;
+use crate::calendar::{HolidaySource, Moment, Outside, SendWindow, WindowSetting, Zone};
+use crate::diag::Problem;
+use crate::expr::{closest, Ty};
+use crate::ir::*;
+
+impl Checker<'_> {
+    /// The IR of a workflow's `send_window`.
+    pub(super) fn send_window(&mut self, w: &Spanned<SendWindowAst>) -> Option<WindowSetting> {
+        let SendWindowAst::On {
+            window,
+            tz,
+            holidays,
+            outside,
+        } = &w.value
+        else {
+            return Some(WindowSetting::Off);
+        };
+        let outside = match outside.as_ref().map(|o| (o.value.trim(), o.span)) {
+            None | Some(("wait", _)) => Outside::Wait,
+            Some(("skip", _)) => Outside::Skip,
+            Some((other, span)) => {
+                self.problems.push(
+                    Problem::new(
+                        "send-window",
+                        span,
+                        format!("`{other}` is not what a message outside its window does"),
+                    )
+                    .hint("write `wait` (for the next opening) or `skip`"),
+                );
+                Outside::Wait
+            }
+        };
+        Some(WindowSetting::On(SendWindow {
+            days: window.days,
+            from_minute: window.from,
+            to_minute: window.to,
+            timezone: self.timezone(tz.as_ref()),
+            holidays: holidays.as_ref().map(|h| self.holiday_source(h)),
+            outside,
+        }))
+    }
+
+    /// `JP` (a calendar) or `customer.country` (the customer's own), checked against the
+    /// calendars known when there are any.
+    fn holiday_source(&mut self, h: &Spanned<String>) -> HolidaySource {
+        let text = h.value.trim();
+        if let Some(path) = text.strip_prefix("customer.") {
+            return HolidaySource::Customer(path.to_string());
+        }
+        if let Some(known) = self.catalog.holidays.as_deref() {
+            if !known.has(text) {
+                let names: Vec<&str> = known.names().collect();
+                let hint = match closest(&text.to_uppercase(), names.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`? calendars: {}", names.join(", ")),
+                    None if names.is_empty() => {
+                        "add a file holidays/<NAME>.yaml to the workflows folder, one `2026-01-01: New Year's Day` per line".into()
+                    }
+                    None => format!("calendars: {} (files in holidays/)", names.join(", ")),
+                };
+                self.problems.push(
+                    Problem::new(
+                        "holidays",
+                        h.span,
+                        format!("unknown holiday calendar `{text}`"),
+                    )
+                    .hint(hint),
+                );
+            }
+        }
+        HolidaySource::Calendar(text.to_string())
+    }
+
+    /// The IR of `wait until <moment>`.
+    pub(super) fn wait_moment(
+        &mut self,
+        moment: &Result<MomentAst, Problem>,
+        next: Target,
+    ) -> StepKind {
+        let invalid = StepKind::Exit {
+            reason: "invalid wait".into(),
+        };
+        let m = match moment {
+            Ok(m) => m,
+            Err(p) => {
+                self.problems.push(p.clone());
+                return invalid;
+            }
+        };
+        let at = match &m.at {
+            None => None,
+            Some(src) => {
+                let Some(e) = self.expr(src) else {
+                    return invalid;
+                };
+                if !matches!(e.ty(), Ty::Any | Ty::Str | Ty::Date | Ty::Time) {
+                    self.problems.push(
+                        Problem::new(
+                            "moment",
+                            src.span(),
+                            format!("a moment must be a date or a time, but this is {}", e.ty().article()),
+                        )
+                        .hint("e.g. `event.contract.renewal_date - 7d` or `customer-local 09:00`"),
+                    );
+                }
+                Some(e)
+            }
+        };
+        let zone = match &m.zone {
+            None => Zone::Customer { fallback: None },
+            Some(z) => {
+                let name = match &z.value {
+                    Zone::Fixed { name } => Some(name),
+                    Zone::Customer { fallback } => fallback.as_ref(),
+                };
+                if let Some(name) = name {
+                    self.timezone(Some(&Spanned::new(name.clone(), z.span)));
+                }
+                z.value.clone()
+            }
+        };
+        StepKind::Wait {
+            duration_ms: 0,
+            until: None,
+            next,
+            on_event: next,
+            at: Some(Moment {
+                at,
+                minute: m.minute,
+                days: m.days,
+                zone,
+            }),
+        }
+    }
+}
