@@ -42,9 +42,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
             | Rule::wait_step
             | Rule::wait_moment
             | Rule::if_step
-            | Rule::exit_step => {
-                steps.push(step(pair))
-            }
+            | Rule::exit_step => steps.push(step(pair)),
             _ => b.clause(pair),
         }
     }

@@ -125,7 +125,8 @@ fn waits_until_a_moment_read_alike_in_both_syntaxes() {
             "workflow: w\nversion: 1\ntrigger: {{ event: a.b }}\nsteps:\n  - wait: {{ until: '{}' }}\n  - action: log\n",
             moment.replace('\'', "''")
         );
-        let text = format!("workflow \"w\" version 1\non event a.b\nwait until {moment}\ndo log()\n");
+        let text =
+            format!("workflow \"w\" version 1\non event a.b\nwait until {moment}\ndo log()\n");
         let a = compile_file("w.yaml", &yaml).unwrap_or_else(|d| panic!("{}", d.to_plain()));
         let b = compile_file("w.mkw", &text).unwrap_or_else(|d| panic!("{}", d.to_plain()));
         assert!(a.same_logic(&b), "{moment}: {a:#?}\n---\n{b:#?}");

@@ -46,6 +46,8 @@ pub struct ServeConfig {
     pub templates: Option<PathBuf>,
     /// Most marketing messages per customer and channel in a window, e.g. `3/7d`, or `off`.
     pub frequency_cap: String,
+    /// The send window of workflows without their own, as `send-window` in the DSL.
+    pub send_window: Option<String>,
     /// URL customers reach the engine at, for unsubscribe links (default: the listen address).
     pub public_url: Option<String>,
     /// Folder of WASM plugins (each a folder with `plugin.yaml`).
@@ -123,6 +125,11 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
     let config = EngineConfig {
         workflows_dir: opts.workflows.clone(),
         frequency_cap: parse_cap(&opts.frequency_cap)?,
+        send_window: match &opts.send_window {
+            Some(text) => mikawaya_dsl::calendar::parse_send_window(text)
+                .map_err(|e| anyhow::anyhow!("--send-window: {e}"))?,
+            None => None,
+        },
         max_output_bytes: opts.max_step_output,
         max_backlog: opts.max_backlog,
         strict_events: opts.strict_events,

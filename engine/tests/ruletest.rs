@@ -210,3 +210,60 @@ async fn a_wait_ends_only_on_an_event_that_meets_its_condition() {
     }
     assert_eq!(result.counts(), (2, 0));
 }
+
+/// `wait until customer-local 09:00 on weekdays` ends at the customer's next weekday 09:00;
+/// `wait until <date> - 7d at 10:00` at that day's 10:00; a date already past ends the wait at
+/// once; a missing date too, saying why in the timeline.
+#[tokio::test]
+async fn waits_until_a_moment_end_at_the_customers_local_time() {
+    let flow = "workflow \"moment\" version 1\non event trial.started\nre-enroll always\n\
+        wait until customer-local 09:00 on weekdays\ndo log(message: \"morning\")\n\
+        wait until event.trial.ends - 7d at 10:00 tz \"Asia/Tokyo\"\ndo log(message: \"a week left\")\n";
+    // The start is Monday 2026-01-05 09:00 UTC = 18:00 Tokyo = 10:00 Paris.
+    let tests = r#"
+customers:
+  tokyo: { timezone: Asia/Tokyo }
+  paris: { timezone: Europe/Paris }
+  nowhere: {}
+cases:
+  # 2026-01-20 - 7d = 2026-01-13 10:00 Tokyo = 01:00 UTC: 7 days 16 hours after the start.
+  - name: Tokyo hears at 09:00 Tokyo the next day, a week before the end at 10:00 Tokyo
+    events: [ { at: 0s, type: trial.started, customer: tokyo, data: { trial: { ends: "2026-01-20" } } } ]
+    run_for: 20d
+    expect:
+      actions:
+        - { action: log, at: 15h, with: { message: morning } }
+        - { action: log, at: 184h, with: { message: a week left } }
+      status: completed
+  # Friday 2026-01-09 20:00 Paris; Monday 09:00 Paris = 08:00 UTC, 6 days 23 hours in.
+  - name: an event on Friday evening in Paris waits for Monday 09:00 Paris
+    events: [ { at: 106h, type: trial.started, customer: paris, data: { trial: { ends: "2026-01-01" } } } ]
+    run_for: 10d
+    expect:
+      actions:
+        - { action: log, at: 167h, with: { message: morning } }
+        - { action: log, at: 167h, with: { message: a week left } }
+  - name: without a time zone the workflow's (UTC) is used; a missing date does not hold the run
+    events: [ { at: 1h, type: trial.started, customer: nowhere, data: { trial: {} } } ]
+    run_for: 3d
+    expect:
+      actions:
+        - { action: log, at: 1d, with: { message: morning } }
+        - { action: log, at: 1d, with: { message: a week left } }
+      status: completed
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("moment.mkw"), flow).unwrap();
+    std::fs::write(dir.path().join("moment.test.yaml"), tests).unwrap();
+    let result = run_file(&dir.path().join("moment.test.yaml")).await;
+    assert_eq!(result.error, None);
+    for case in &result.cases {
+        assert!(
+            case.failures.is_empty(),
+            "{}: {:?}",
+            case.name,
+            case.failures
+        );
+    }
+    assert_eq!(result.counts(), (3, 0));
+}

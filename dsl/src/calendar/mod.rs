@@ -120,7 +120,9 @@ impl FromStr for DaySet {
 
     /// Parses `weekdays`, `weekends`, `every day`, `mon-fri`, `mon,wed,fri`, …
     fn from_str(text: &str) -> Result<DaySet, String> {
-        days_of(text, 0).map(|(days, _)| days).map_err(|p| p.message)
+        days_of(text, 0)
+            .map(|(days, _)| days)
+            .map_err(|p| p.message)
     }
 }
 
@@ -180,7 +182,9 @@ pub fn clock_text(minute: u32) -> String {
 /// exist (skipped by a daylight-saving change) becomes the first instant after the gap; one that
 /// exists twice (the hour repeated in autumn) is the earlier.
 pub fn local_instant(tz: Tz, date: NaiveDate, minute: u32) -> DateTime<Utc> {
-    let naive = date.and_hms_opt(minute / 60, minute % 60, 0).unwrap_or_default();
+    let naive = date
+        .and_hms_opt(minute / 60, minute % 60, 0)
+        .unwrap_or_default();
     let mut probe = naive;
     // Gaps are at most a few hours (a zone's offset changes by at most a day, in practice
     // by an hour): step forward a minute at a time for at most a day.
@@ -206,3 +210,28 @@ pub fn instant(ms: Millis) -> DateTime<Utc> {
 /// How far ahead a window or a moment is looked for before giving up: two years of days.
 pub const SEARCH_DAYS: i64 = 2 * 366;
 
+/// Reads a send window written as in the text DSL after `send-window` (`weekdays 09:00-20:00 tz
+/// "Asia/Tokyo" holidays customer.country outside wait`, or `off`), e.g. the server's default
+/// (`--send-window`). `Ok(None)` for `off`; the error names every problem and how to fix it.
+pub fn parse_send_window(text: &str) -> Result<Option<SendWindow>, String> {
+    if text.contains('\n') {
+        return Err("a send window is written on one line".into());
+    }
+    let source =
+        format!("workflow \"send-window\" version 1\non event any\nsend-window {text}\ndo log()\n");
+    match crate::compile_file("send-window.mkw", &source) {
+        Ok(w) => Ok(match w.send_window {
+            Some(WindowSetting::On(window)) => Some(window),
+            _ => None,
+        }),
+        Err(d) => Err(d
+            .problems
+            .iter()
+            .map(|p| match &p.hint {
+                Some(hint) => format!("{} ({hint})", p.message),
+                None => p.message.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")),
+    }
+}

@@ -55,9 +55,7 @@ impl Moment {
                     // An instant on an allowed day: exactly that instant.
                     return Ok(t.timestamp_millis().max(now));
                 }
-                let minute = self
-                    .minute
-                    .unwrap_or(local.hour() * 60 + local.minute());
+                let minute = self.minute.unwrap_or(local.hour() * 60 + local.minute());
                 (local.date_naive(), minute)
             }
             (None, None) => return Err(not_a_moment(self, &value)),
@@ -107,11 +105,7 @@ impl fmt::Display for Moment {
     /// As written in the DSL: `customer-local 09:00 on weekdays`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.at {
-            None => write!(
-                f,
-                "{}",
-                clock_text(self.minute.unwrap_or(DEFAULT_MINUTE))
-            )?,
+            None => write!(f, "{}", clock_text(self.minute.unwrap_or(DEFAULT_MINUTE)))?,
             Some(expr) => {
                 write!(f, "{}", expr.source)?;
                 if let Some(m) = self.minute {

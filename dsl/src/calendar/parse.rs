@@ -189,11 +189,7 @@ fn weekday(name: &str) -> Weekday {
 /// The zone a `zone` pair names (time zone names are checked by the checker).
 pub(crate) fn zone_from(pair: Pair<'_, Rule>) -> Zone {
     let inner = pair.into_inner().next().expect("grammar: zone form");
-    let name = inner
-        .clone()
-        .into_inner()
-        .next()
-        .map(|s| string_text(&s));
+    let name = inner.clone().into_inner().next().map(|s| string_text(&s));
     match inner.as_rule() {
         Rule::zone_fixed => Zone::Fixed {
             name: name.unwrap_or_default(),

@@ -52,7 +52,10 @@ fn a_window_is_open_inside_its_hours_and_otherwise_names_the_next_opening() {
     let w = window("weekdays 09:00-20:00");
     let none = Holidays::default();
     // Friday 2026-01-09 19:59 Tokyo (10:59 UTC) is inside; 20:00 is not.
-    assert_eq!(w.opening(ms(2026, 1, 9, 10, 59), TOKYO, &none, None), Opening::Open);
+    assert_eq!(
+        w.opening(ms(2026, 1, 9, 10, 59), TOKYO, &none, None),
+        Opening::Open
+    );
     let monday_9_tokyo = ms(2026, 1, 12, 0, 0);
     assert_eq!(
         w.opening(ms(2026, 1, 9, 11, 0), TOKYO, &none, None),
@@ -112,17 +115,28 @@ fn a_local_time_skipped_by_daylight_saving_moves_past_the_gap() {
     let ny = chrono_tz::America::New_York;
     // 2026-03-08 02:30 does not exist in New York: clocks go from 02:00 to 03:00 (07:00 UTC).
     let day = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
-    assert_eq!(local_instant(ny, day, 150).timestamp_millis(), ms(2026, 3, 8, 7, 0));
-    assert_eq!(local_instant(ny, day, 9 * 60).timestamp_millis(), ms(2026, 3, 8, 13, 0));
+    assert_eq!(
+        local_instant(ny, day, 150).timestamp_millis(),
+        ms(2026, 3, 8, 7, 0)
+    );
+    assert_eq!(
+        local_instant(ny, day, 9 * 60).timestamp_millis(),
+        ms(2026, 3, 8, 13, 0)
+    );
 }
 
 fn moment(text: &str) -> Moment {
     let m = moment_of(text, 0).unwrap();
     Moment {
-        at: m.at.map(|src| Expr::parse(&src.text, &Env::default()).unwrap()),
+        at: m
+            .at
+            .map(|src| Expr::parse(&src.text, &Env::default()).unwrap()),
         minute: m.minute,
         days: m.days,
-        zone: m.zone.map(|z| z.value).unwrap_or(Zone::Customer { fallback: None }),
+        zone: m
+            .zone
+            .map(|z| z.value)
+            .unwrap_or(Zone::Customer { fallback: None }),
     }
 }
 
@@ -141,30 +155,55 @@ fn a_wait_until_a_time_of_day_ends_at_its_next_occurrence_on_an_allowed_day() {
     assert_eq!(m.zone, Zone::Customer { fallback: None });
     let none = json!({});
     // Saturday 2026-01-10 10:00 Tokyo → Monday 09:00 Tokyo.
-    assert_eq!(due(&m, ms(2026, 1, 10, 1, 0), TOKYO, &none), Ok(ms(2026, 1, 12, 0, 0)));
+    assert_eq!(
+        due(&m, ms(2026, 1, 10, 1, 0), TOKYO, &none),
+        Ok(ms(2026, 1, 12, 0, 0))
+    );
     // Tuesday 08:00 Tokyo → the same day at 09:00; exactly 09:00 → now.
-    assert_eq!(due(&m, ms(2026, 1, 12, 23, 0), TOKYO, &none), Ok(ms(2026, 1, 13, 0, 0)));
-    assert_eq!(due(&m, ms(2026, 1, 13, 0, 0), TOKYO, &none), Ok(ms(2026, 1, 13, 0, 0)));
+    assert_eq!(
+        due(&m, ms(2026, 1, 12, 23, 0), TOKYO, &none),
+        Ok(ms(2026, 1, 13, 0, 0))
+    );
+    assert_eq!(
+        due(&m, ms(2026, 1, 13, 0, 0), TOKYO, &none),
+        Ok(ms(2026, 1, 13, 0, 0))
+    );
     assert_eq!(m.to_string(), "09:00 on weekdays customer-local");
 }
 
 #[test]
 fn a_wait_until_a_computed_date_ends_on_it_at_the_time_of_day_or_at_once_when_past() {
     let m = moment("event.contract.renewal_date - 7d at 10:30 tz \"Asia/Tokyo\"");
-    assert_eq!(m.zone, Zone::Fixed { name: "Asia/Tokyo".into() });
+    assert_eq!(
+        m.zone,
+        Zone::Fixed {
+            name: "Asia/Tokyo".into()
+        }
+    );
     let event = json!({ "contract": { "renewal_date": "2026-03-01" } });
     // 2026-02-22 10:30 Tokyo = 01:30 UTC.
     let now = ms(2026, 1, 5, 0, 0);
     assert_eq!(due(&m, now, TOKYO, &event), Ok(ms(2026, 2, 22, 1, 30)));
     let later = ms(2026, 2, 25, 0, 0);
-    assert_eq!(due(&m, later, TOKYO, &event), Ok(later), "already past: at once");
+    assert_eq!(
+        due(&m, later, TOKYO, &event),
+        Ok(later),
+        "already past: at once"
+    );
     // A date on a weekend moves to the next allowed day; dates default to 09:00.
     let m = moment("event.contract.renewal_date on weekdays");
-    assert_eq!(due(&m, now, TOKYO, &event), Ok(ms(2026, 3, 2, 0, 0)), "Sunday → Monday");
+    assert_eq!(
+        due(&m, now, TOKYO, &event),
+        Ok(ms(2026, 3, 2, 0, 0)),
+        "Sunday → Monday"
+    );
     // An instant is kept to the minute.
     let m = moment("event.at");
     let event = json!({ "at": "2026-02-01T12:34:56Z" });
-    assert_eq!(due(&m, now, TOKYO, &event), Ok(ms(2026, 2, 1, 12, 34) + 56_000));
+    assert_eq!(
+        due(&m, now, TOKYO, &event),
+        Ok(ms(2026, 2, 1, 12, 34) + 56_000)
+    );
     let err = due(&m, now, TOKYO, &json!({ "at": 5 })).unwrap_err();
     assert_eq!(err.0, "`event.at` is a number, not a date or a time");
 }
@@ -186,4 +225,26 @@ fn a_holiday_file_with_a_bad_date_is_refused_at_its_line() {
     let p = &errs[0].problems[0];
     assert_eq!(p.message, "`2026-13-01` is not a date");
     assert_eq!(crate::span::position(text, p.span.start).line, 2);
+}
+
+#[test]
+fn the_server_default_window_reads_like_the_dsl_clause() {
+    let w = parse_send_window("weekdays 09:00-20:00 tz \"Asia/Tokyo\" outside skip")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (w.days, w.from_minute, w.to_minute),
+        (DaySet::WEEKDAYS, 540, 1200)
+    );
+    assert_eq!(
+        (w.timezone.as_str(), w.outside),
+        ("Asia/Tokyo", Outside::Skip)
+    );
+    assert_eq!(parse_send_window("off"), Ok(None));
+    let err = parse_send_window("weekdays 09:00-20:00 tz \"Asia/Tokio\"").unwrap_err();
+    assert!(
+        err.starts_with("unknown time zone `Asia/Tokio` (use an IANA name"),
+        "{err}"
+    );
+    assert!(parse_send_window("09:00-20:00\ndo x()").is_err());
 }

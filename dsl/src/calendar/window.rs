@@ -1,7 +1,9 @@
 //! Send windows: the days and hours, in the customer's time zone, when marketing messages may
 //! go out, closed on the holidays of a calendar.
 
-use super::{clock_text, instant, local_date, local_instant, DaySet, Holidays, Millis, SEARCH_DAYS};
+use super::{
+    clock_text, instant, local_date, local_instant, DaySet, Holidays, Millis, SEARCH_DAYS,
+};
 use chrono::{Datelike, Duration};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};

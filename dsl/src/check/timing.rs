@@ -101,7 +101,10 @@ impl Checker<'_> {
                         Problem::new(
                             "moment",
                             src.span(),
-                            format!("a moment must be a date or a time, but this is {}", e.ty().article()),
+                            format!(
+                                "a moment must be a date or a time, but this is {}",
+                                e.ty().article()
+                            ),
                         )
                         .hint("e.g. `event.contract.renewal_date - 7d` or `customer-local 09:00`"),
                     );

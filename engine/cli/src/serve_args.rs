@@ -50,6 +50,11 @@ pub struct ServeArgs {
     /// Most marketing messages per customer and channel in a window, e.g. `3/7d`, or `off`.
     #[arg(long, default_value = "3/7d", env = "MIKAWAYA_FREQUENCY_CAP")]
     pub frequency_cap: String,
+    /// When marketing messages of workflows without their own window may go out, in each
+    /// customer's time zone: `"weekdays 09:00-20:00 tz \"Asia/Tokyo\" holidays customer.country"`
+    /// (as `send-window` in the DSL); none by default.
+    #[arg(long, env = "MIKAWAYA_SEND_WINDOW")]
+    pub send_window: Option<String>,
     /// URL customers reach the engine at, for unsubscribe links (default: the listen address).
     #[arg(long, env = "MIKAWAYA_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -115,6 +120,7 @@ impl ServeArgs {
             outbox: self.outbox,
             templates: self.templates,
             frequency_cap: self.frequency_cap,
+            send_window: self.send_window,
             public_url: self.public_url,
             plugins: self.plugins,
             plugin_grants: self.plugin_grants,

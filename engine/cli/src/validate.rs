@@ -3,6 +3,7 @@
 
 use mikawaya_dsl::ir::{Arg, StepKind};
 use mikawaya_dsl::{check, compile_source_with, Syntax, Workflow};
+use mikawaya_engine::core::event_types;
 use mikawaya_plugins::builtin::templates::MailTemplates;
 use mikawaya_plugins::wasm::manifest::read_manifest;
 use mikawaya_plugins::wasm::manifests_in;
@@ -38,6 +39,7 @@ pub fn validate(paths: Vec<PathBuf>, plugins: Option<PathBuf>) -> anyhow::Result
     let catalog = check::Catalog {
         actions: Some(actions),
         events: event_catalog(&catalog_dirs).map(std::sync::Arc::new),
+        holidays: holiday_calendars(&catalog_dirs).map(std::sync::Arc::new),
     };
     let (mut ok, mut failed) = (Vec::new(), 0);
     for f in &files {
@@ -120,32 +122,61 @@ pub fn validate(paths: Vec<PathBuf>, plugins: Option<PathBuf>) -> anyhow::Result
 /// The event catalog of the given workflows folders together, when it has no problem (its
 /// problems are reported by [`check_catalog`]).
 fn event_catalog(dirs: &[PathBuf]) -> Option<mikawaya_dsl::catalog::EventCatalog> {
-    let files: Vec<(String, String)> = dirs
-        .iter()
-        .flat_map(|d| mikawaya_engine::core::event_types::catalog_files(d))
+    let files = read_all(dirs.iter().flat_map(|d| event_types::catalog_files(d)))?;
+    mikawaya_dsl::catalog::EventCatalog::from_files(&files).ok()
+}
+
+/// The holiday calendars of the given workflows folders together, when they have no problem.
+fn holiday_calendars(dirs: &[PathBuf]) -> Option<event_types::Holidays> {
+    let files = read_all(
+        dirs.iter()
+            .flat_map(|d| event_types::yaml_files(&d.join(event_types::HOLIDAYS_DIR))),
+    )?;
+    event_types::Holidays::from_files(&files).ok()
+}
+
+/// (name, text) of every file, or `None` when one cannot be read.
+fn read_all(paths: impl Iterator<Item = PathBuf>) -> Option<Vec<(String, String)>> {
+    paths
         .map(|p| {
             Some((
                 p.to_string_lossy().to_string(),
                 std::fs::read_to_string(&p).ok()?,
             ))
         })
-        .collect::<Option<_>>()?;
-    mikawaya_dsl::catalog::EventCatalog::from_files(&files).ok()
+        .collect()
 }
 
-/// Checks the event catalog of the workflows folder `dir` (`events/*.yaml`); its problems count.
+/// Checks the event catalog (`events/*.yaml`) and the holiday calendars (`holidays/*.yaml`) of
+/// the workflows folder `dir`; their problems count.
 fn check_catalog(dir: &std::path::Path) -> usize {
-    use mikawaya_engine::core::event_types::{catalog_files, load_catalog, CATALOG_DIR};
-    if catalog_files(dir).is_empty() {
-        return 0;
+    use event_types::{catalog_files, load_catalog, load_holidays, yaml_files};
+    let mut problems = 0;
+    if !catalog_files(dir).is_empty() {
+        problems += report_folder(
+            dir.join(event_types::CATALOG_DIR),
+            load_catalog(dir).map(|c| format!("{} event type(s) declared", c.len())),
+        );
     }
-    match load_catalog(dir) {
-        Ok(catalog) => {
-            println!(
-                "ok    {}: {} event type(s) declared",
-                dir.join(CATALOG_DIR).display(),
-                catalog.len()
-            );
+    let holidays = dir.join(event_types::HOLIDAYS_DIR);
+    if !yaml_files(&holidays).is_empty() {
+        problems += report_folder(
+            holidays,
+            load_holidays(dir).map(|h| {
+                let names: Vec<&str> = h.names().collect();
+                format!("holiday calendars {}", names.join(", "))
+            }),
+        );
+    }
+    problems
+}
+
+/// Prints how a folder of catalog files read (`ok` and a summary, or every problem); returns
+/// the number of problems.
+fn report_folder(folder: PathBuf, read: Result<String, event_types::CatalogProblems>) -> usize {
+    match read {
+        Ok(summary) => {
+            println!("ok    {}: {summary}", folder.display());
             0
         }
         Err(problems) => {

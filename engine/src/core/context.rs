@@ -40,6 +40,8 @@ pub struct EngineConfig {
     pub max_backlog: u64,
     /// Refuse events whose type the event catalog does not declare (`--strict-events`).
     pub strict_events: bool,
+    /// The send window of workflows without their own (`--send-window`; `None`: any hour).
+    pub send_window: Option<mikawaya_dsl::calendar::SendWindow>,
 }
 
 impl Default for EngineConfig {
@@ -60,6 +62,7 @@ impl Default for EngineConfig {
             ready_capacity: 4096,
             max_backlog: 100_000,
             strict_events: false,
+            send_window: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::clock::Clock;
 use crate::core::carry::Carry;
 use crate::core::checks::CheckLimiter;
 use crate::core::context::{Context, EngineConfig, EngineError};
-use crate::core::event_types::{check_events, load_catalog};
+use crate::core::event_types::{check_events, load_catalog, load_holidays};
 use crate::core::executor::Executor;
 use crate::core::explain::{EventExplanation, Explainer};
 use crate::core::loader::{compile_dir, load_compiled, LoadReport};
@@ -64,6 +64,7 @@ impl Engine {
         let restraint = Restraint::new(
             store.clone(),
             config.frequency_cap,
+            crate::core::send_window::WindowRules::new(config.send_window.clone()),
             config.public_url.clone(),
             config.secret.clone(),
         );
@@ -199,6 +200,7 @@ impl Engine {
         Catalog {
             actions: Some(self.actions().names()),
             events: Some(self.event_catalog()),
+            holidays: Some(self.ctx.restraint.windows().holidays()),
         }
     }
 
@@ -214,10 +216,7 @@ impl Engine {
         match self.checks.run(move || load_catalog(&events_dir)).await? {
             Ok(events) => {
                 if !events.is_empty() {
-                    report_catalog.notes.push(format!(
-                        "event catalog: {} declared event type(s)",
-                        events.len()
-                    ));
+                    tracing::info!("event catalog: {} declared event type(s)", events.len());
                 }
                 *self.event_catalog.write().expect("catalog lock") = Arc::new(events);
             }
@@ -226,6 +225,24 @@ impl Engine {
             Err(problems) => {
                 report_catalog.errors = problems.errors;
                 report_catalog.problems = problems.unreadable;
+            }
+        }
+        let holidays_dir = dir.clone();
+        match self
+            .checks
+            .run(move || load_holidays(&holidays_dir))
+            .await?
+        {
+            Ok(holidays) => {
+                if !holidays.is_empty() {
+                    let names: Vec<&str> = holidays.names().collect();
+                    tracing::info!("holiday calendars: {}", names.join(", "));
+                }
+                self.ctx.restraint.windows().set_holidays(holidays);
+            }
+            Err(problems) => {
+                report_catalog.errors.extend(problems.errors);
+                report_catalog.problems.extend(problems.unreadable);
             }
         }
         let catalog = self.catalog();

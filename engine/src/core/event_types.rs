@@ -1,7 +1,9 @@
 //! The event catalog at run time: read from `<workflows>/events/` with the workflows, and the
-//! check intake applies to each event before it is stored (see [`mikawaya_dsl::catalog`]).
+//! check intake applies to each event before it is stored (see [`mikawaya_dsl::catalog`]). The
+//! holiday calendars of `<workflows>/holidays/` are read the same way.
 
 use crate::event::{Event, EventError};
+pub use mikawaya_dsl::calendar::{Holidays, HOLIDAYS_DIR};
 use mikawaya_dsl::catalog::{Check, EventCatalog};
 use mikawaya_dsl::Diagnostics;
 use serde_json::Value;
@@ -12,7 +14,12 @@ pub const CATALOG_DIR: &str = "events";
 
 /// The catalog files of the workflows folder `dir`: `events/*.yaml` (and `.yml`), sorted.
 pub fn catalog_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir.join(CATALOG_DIR)) else {
+    yaml_files(&dir.join(CATALOG_DIR))
+}
+
+/// The YAML files (`.yaml`, `.yml`) directly inside `dir`, sorted; none when it does not exist.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut files: Vec<PathBuf> = entries
@@ -29,7 +36,8 @@ pub fn catalog_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Why a catalog could not be built: each bad file's problems, and files that cannot be read.
+/// Why a catalog (of event types, of holidays) could not be built: each bad file's problems,
+/// and files that cannot be read.
 #[derive(Debug, Default)]
 pub struct CatalogProblems {
     /// Files with problems, each with every problem.
@@ -38,11 +46,15 @@ pub struct CatalogProblems {
     pub unreadable: Vec<String>,
 }
 
-/// Reads and builds the catalog of the workflows folder `dir` (empty without `events/`).
-pub fn load_catalog(dir: &Path) -> Result<EventCatalog, CatalogProblems> {
+/// Reads `paths` and builds something from their (name, text) with `build`; a file that cannot
+/// be read fails the whole build, as a file with problems does.
+pub fn build_from_files<T>(
+    paths: Vec<PathBuf>,
+    build: impl FnOnce(&[(String, String)]) -> Result<T, Vec<Diagnostics>>,
+) -> Result<T, CatalogProblems> {
     let mut problems = CatalogProblems::default();
     let mut files = Vec::new();
-    for path in catalog_files(dir) {
+    for path in paths {
         let name = path.to_string_lossy().to_string();
         match std::fs::read_to_string(&path) {
             Ok(text) => files.push((name, text)),
@@ -51,14 +63,25 @@ pub fn load_catalog(dir: &Path) -> Result<EventCatalog, CatalogProblems> {
                 .push(format!("{name}: cannot read: {e}")),
         }
     }
-    match EventCatalog::from_files(&files) {
-        Ok(catalog) if problems.unreadable.is_empty() => Ok(catalog),
+    match build(&files) {
+        Ok(built) if problems.unreadable.is_empty() => Ok(built),
         Ok(_) => Err(problems),
         Err(errors) => {
             problems.errors = errors;
             Err(problems)
         }
     }
+}
+
+/// Reads and builds the catalog of the workflows folder `dir` (empty without `events/`).
+pub fn load_catalog(dir: &Path) -> Result<EventCatalog, CatalogProblems> {
+    build_from_files(catalog_files(dir), EventCatalog::from_files)
+}
+
+/// Reads the holiday calendars of the workflows folder `dir` (`holidays/*.yaml`; none without
+/// the folder).
+pub fn load_holidays(dir: &Path) -> Result<Holidays, CatalogProblems> {
+    build_from_files(yaml_files(&dir.join(HOLIDAYS_DIR)), Holidays::from_files)
 }
 
 /// Checks parsed events against `catalog`: a declared type's payload and customer attributes

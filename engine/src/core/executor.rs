@@ -188,6 +188,7 @@ impl Executor {
                         key: &key,
                         run_id: &run.id,
                         workflow: &run.workflow,
+                        window: workflow.as_ref().and_then(|w| w.send_window.as_ref()),
                     };
                     let decision = self
                         .ctx

@@ -264,9 +264,36 @@ impl<'w> Machine<'w> {
                     return self.end(Exited, reason.clone(), now);
                 }
                 StepKind::Wait {
-                    duration_ms, until, ..
+                    duration_ms,
+                    until,
+                    at,
+                    next,
+                    ..
                 } => {
-                    let due = now.ms.saturating_add(*duration_ms);
+                    let due = match at {
+                        None => now.ms.saturating_add(*duration_ms),
+                        Some(moment) => {
+                            let tz = moment.zone.resolve(&self.customer, w.tz);
+                            match moment.due(now.ms, tz, &scope) {
+                                Ok(due) => due,
+                                Err(e) => {
+                                    // No moment to wait for (the date is missing): go on now,
+                                    // saying why, as journey tools do with a missing date.
+                                    let detail =
+                                        json!({ "until": moment.to_string(), "error": e.0 });
+                                    self.timeline.push(entry(step, "done", 1, detail, now));
+                                    self.step = target_index(*next);
+                                    continue;
+                                }
+                            }
+                        }
+                    };
+                    if at.is_some() && due <= now.ms {
+                        let detail = json!({ "until": at.as_ref().map(ToString::to_string), "passed": true });
+                        self.timeline.push(entry(step, "done", 1, detail, now));
+                        self.step = target_index(*next);
+                        continue;
+                    }
                     let wait = until.as_ref().and_then(|u| {
                         let value = u.match_key.eval(&scope).ok()?.to_json();
                         Some(WaitRow {
@@ -275,7 +302,14 @@ impl<'w> Machine<'w> {
                             match_key: key_string(&value)?,
                         })
                     });
-                    let detail = json!({ "until": until.as_ref().map(|u| &u.event), "key": wait.as_ref().map(|w| &w.match_key), "due_at": rfc3339(due) });
+                    let detail = match at {
+                        Some(moment) => {
+                            json!({ "until": moment.to_string(), "due_at": rfc3339(due) })
+                        }
+                        None => {
+                            json!({ "until": until.as_ref().map(|u| &u.event), "key": wait.as_ref().map(|w| &w.match_key), "due_at": rfc3339(due) })
+                        }
+                    };
                     self.timeline.push(entry(step, "waiting", 1, detail, now));
                     let timer = Timer {
                         due_at: due,

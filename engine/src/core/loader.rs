@@ -41,8 +41,9 @@ pub fn rule_files(dir: &Path) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir()
-                && p.file_name()
-                    .is_some_and(|n| n != "templates" && n != "target" && n != "events")
+                && p.file_name().is_some_and(|n| {
+                    n != "templates" && n != "target" && n != "events" && n != "holidays"
+                })
             {
                 stack.push(p);
             } else if Syntax::of_file(&p.to_string_lossy()).is_some() {

@@ -34,6 +34,7 @@ pub mod run_control;
 pub mod runtime;
 pub mod scheduler;
 pub mod scope;
+pub mod send_window;
 pub mod services;
 pub mod sources;
 pub mod trace;

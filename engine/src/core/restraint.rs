@@ -1,13 +1,15 @@
 //! Restraint before every customer-facing action: the suppression list, the customer's consent
-//! for the channel, and a global frequency cap across all workflows. Messages are `marketing`
+//! for the channel, the send window ([`crate::core::send_window`]) and a global frequency cap
+//! across all workflows. Messages are `marketing`
 //! (every check), `transactional` (suppression only) or `internal` (to staff: no check), chosen by
 //! the step's `kind` argument. Also the signed one-click unsubscribe links.
 
 use crate::clock::Millis;
+use crate::core::send_window::WindowRules;
 pub use crate::core::unsubscribe::{constant_time_eq, new_secret, unsubscribe_token, verify_token};
 use crate::store::{consents_to, Claim, MessageLimit, RestraintStore, SentMessage, StoreResult};
 use mikawaya_dsl::expr::{format_duration, parse_duration};
-use mikawaya_dsl::ir::OverCap;
+use mikawaya_dsl::ir::{OverCap, WindowSetting};
 use serde_json::Value;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -54,6 +56,8 @@ pub enum SkipReason {
     NoConsent,
     /// The frequency cap allows no more now.
     Capped,
+    /// Outside the send window, whose policy is to skip.
+    OutsideWindow,
 }
 
 impl SkipReason {
@@ -65,6 +69,7 @@ impl SkipReason {
             SkipReason::NoCustomer => "no_customer",
             SkipReason::NoConsent => "no_consent",
             SkipReason::Capped => "capped",
+            SkipReason::OutsideWindow => "outside_window",
         }
     }
 }
@@ -116,6 +121,7 @@ pub fn recipient(input: &Value) -> Option<String> {
 pub struct Restraint {
     store: Arc<dyn RestraintStore>,
     cap: Option<FrequencyCap>,
+    windows: WindowRules,
     public_url: String,
     secret: String,
 }
@@ -139,20 +145,24 @@ pub struct Message<'a> {
     pub run_id: &'a str,
     /// The workflow of the run.
     pub workflow: &'a str,
+    /// The workflow's own send window setting (`None`: the server's default).
+    pub window: Option<&'a WindowSetting>,
 }
 
 impl Restraint {
-    /// The rules over `store`, with the global `cap` (`None`: no cap), for links at
-    /// `public_url` signed with `secret`.
+    /// The rules over `store`, with the global `cap` (`None`: no cap), the send windows
+    /// `windows`, for links at `public_url` signed with `secret`.
     pub fn new(
         store: Arc<dyn RestraintStore>,
         cap: Option<FrequencyCap>,
+        windows: WindowRules,
         public_url: String,
         secret: String,
     ) -> Self {
         Restraint {
             store,
             cap,
+            windows,
             public_url,
             secret,
         }
@@ -171,6 +181,7 @@ impl Restraint {
             key,
             run_id,
             workflow,
+            window,
         } = m;
         let kind = input
             .get("kind")
@@ -203,6 +214,9 @@ impl Restraint {
                 SkipReason::NoConsent,
                 format!("customer {cid} has not consented to {channel}"),
             ));
+        }
+        if let Some(outside) = self.windows.check(window, customer, now) {
+            return Ok(outside);
         }
         if self.cap.is_some_and(|cap| cap.max == 0) {
             return Ok(Decision::Skip(
@@ -264,6 +278,11 @@ impl Restraint {
         })
     }
 
+    /// The send windows and holiday calendars.
+    pub fn windows(&self) -> &WindowRules {
+        &self.windows
+    }
+
     /// The one-click unsubscribe link of a customer for a channel.
     pub fn unsubscribe_url(&self, customer_id: &str, channel: &str) -> String {
         format!(
@@ -298,7 +317,14 @@ mod tests {
 
     fn rules(cap: Option<FrequencyCap>) -> (Restraint, Arc<MemoryStore>) {
         let store = Arc::new(MemoryStore::new());
-        let r = Restraint::new(store.clone(), cap, "http://x/".into(), "s3cret".into());
+        let windows = WindowRules::default();
+        let r = Restraint::new(
+            store.clone(),
+            cap,
+            windows,
+            "http://x/".into(),
+            "s3cret".into(),
+        );
         (r, store)
     }
 
@@ -312,6 +338,7 @@ mod tests {
             key: "run-1:promo",
             run_id: "run-1",
             workflow: "w",
+            window: None,
         }
     }
 

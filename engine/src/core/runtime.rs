@@ -42,7 +42,7 @@ pub struct RuntimeWorkflow {
     actions: Vec<Option<ResolvedAction>>,
     /// Whether any step reads the run's customer: an expression or template argument naming
     /// `customer`, a customer-facing action (consent, address), an action given the templates'
-    /// scope, a branch or a wait's correlation key. A run of a workflow whose steps never do
+    /// scope, a branch, a wait's correlation key or a wait until a customer-local moment. A run of a workflow whose steps never do
     /// executes without reading its customer.
     pub steps_read_customer: bool,
 }
@@ -193,9 +193,15 @@ fn step_reads_customer(step: &StepKind, action: Option<&ResolvedAction>) -> bool
                 || args.values().any(|a| a.reads(customer))
         }
         StepKind::Branch { condition, .. } => condition.node.reads(customer),
-        StepKind::Wait { until, .. } => until
-            .as_ref()
-            .is_some_and(|u| u.match_key.node.reads(customer)),
+        StepKind::Wait { until, at, .. } => {
+            until
+                .as_ref()
+                .is_some_and(|u| u.match_key.node.reads(customer))
+                || at.as_ref().is_some_and(|m| {
+                    matches!(m.zone, mikawaya_dsl::calendar::Zone::Customer { .. })
+                        || m.at.as_ref().is_some_and(|e| e.node.reads(customer))
+                })
+        }
         StepKind::Exit { .. } => false,
     }
 }

@@ -135,12 +135,18 @@ async fn simulate(
     let file_name = workflow.file_name().ok_or("bad workflow path")?;
     std::fs::copy(workflow, wf_dir.join(file_name))
         .map_err(|e| format!("{}: {e}", workflow.display()))?;
-    // The event catalog beside the workflow comes along: the workflow is checked against it,
-    // and so are the case's events.
-    let catalog = workflow.parent().unwrap_or(Path::new("."));
-    let files = crate::core::event_types::catalog_files(catalog);
-    if !files.is_empty() {
-        let into = wf_dir.join(crate::core::event_types::CATALOG_DIR);
+    // The event catalog and the holiday calendars beside the workflow come along: the
+    // workflow is checked against them, and the case's events against the catalog.
+    let beside = workflow.parent().unwrap_or(Path::new("."));
+    for folder in [
+        crate::core::event_types::CATALOG_DIR,
+        crate::core::event_types::HOLIDAYS_DIR,
+    ] {
+        let files = crate::core::event_types::yaml_files(&beside.join(folder));
+        if files.is_empty() {
+            continue;
+        }
+        let into = wf_dir.join(folder);
         std::fs::create_dir_all(&into).map_err(|e| e.to_string())?;
         for f in files {
             let name = f.file_name().ok_or("bad catalog path")?;
