@@ -183,6 +183,8 @@ pub struct WaitUntilAst {
     pub match_key: Option<ExprSrc>,
     /// A condition the incoming event must meet too (`event.*` is that event).
     pub condition: Option<ExprSrc>,
+    /// How long before the wait began an awaited event still counts.
+    pub lookback: Option<Spanned<i64>>,
     /// What happens when the event arrives.
     pub on_event: OutcomeAst,
     /// What happens when the time runs out.

@@ -523,12 +523,22 @@ impl Checker<'_> {
         let event_shape = self.env.event.take();
         let condition = u.condition.as_ref().and_then(|c| self.condition(c));
         self.env.event = event_shape;
+        if let Some(l) = &u.lookback {
+            self.too_long(l.value, l.span, "a lookback");
+            if l.value <= 0 {
+                self.problems.push(
+                    Problem::new("wait", l.span, "a lookback must last longer than zero")
+                        .hint("e.g. `10m`, or leave it out"),
+                );
+            }
+        }
         StepKind::Wait {
             duration_ms: duration.value,
             until: match_key.map(|match_key| WaitUntil {
                 event: u.event.value.clone(),
                 match_key,
                 condition,
+                lookback_ms: u.lookback.as_ref().map(|l| l.value),
             }),
             next: on_timeout,
             on_event,

@@ -120,10 +120,16 @@ pub fn graph(w: &Workflow) -> Graph {
                 (Some(u), None) => {
                     edge(&s.id, *on_event, &u.event);
                     edge(&s.id, *next, "timeout");
-                    (
-                        "wait",
-                        format!("wait {} for {}", format_duration(*duration_ms), u.event),
-                    )
+                    let lookback = u
+                        .lookback_ms
+                        .map(|l| format!(" (lookback {})", format_duration(l)))
+                        .unwrap_or_default();
+                    let label = format!(
+                        "wait {} for {}{lookback}",
+                        format_duration(*duration_ms),
+                        u.event
+                    );
+                    ("wait", label)
                 }
                 (None, None) => {
                     edge(&s.id, *next, "");

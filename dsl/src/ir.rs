@@ -149,7 +149,7 @@ pub enum StepKind {
         on_event: Target,
         /// Wait until this moment instead of for `duration_ms`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        at: Option<Moment>,
+        at: Option<Box<Moment>>,
     },
     /// Go to `then` when the condition holds, else to `otherwise`.
     Branch {
@@ -178,6 +178,11 @@ pub struct WaitUntil {
     /// update ends the wait only once the value is back under its threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<Expr>,
+    /// An awaited event the engine received up to this long before the wait began counts too
+    /// (looked up in the stored events when the wait starts), so one that raced the wait is
+    /// not lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookback_ms: Option<i64>,
 }
 
 /// Retry policy of an action.

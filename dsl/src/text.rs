@@ -369,10 +369,17 @@ fn wait_until(pair: Pair<'_, Rule>) -> WaitUntilAst {
     let event = spanned(&inner.next().expect("event type"));
     let (mut match_key, mut condition, mut on_event, mut on_timeout) =
         (None, None, OutcomeAst::Continue, OutcomeAst::Continue);
+    let mut lookback = None;
     for p in inner {
         match p.as_rule() {
             Rule::expr => match_key = Some(expr_src(&p)),
             Rule::wait_where => condition = p.into_inner().next().map(|e| expr_src(&e)),
+            Rule::wait_lookback => {
+                lookback = p
+                    .into_inner()
+                    .next()
+                    .map(|d| Spanned::new(duration(&d), d.as_span().into()))
+            }
             Rule::on_event => on_event = outcome(p),
             _ => on_timeout = outcome(p),
         }
@@ -381,6 +388,7 @@ fn wait_until(pair: Pair<'_, Rule>) -> WaitUntilAst {
         event,
         match_key,
         condition,
+        lookback,
         on_event,
         on_timeout,
     }

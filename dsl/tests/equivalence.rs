@@ -139,3 +139,23 @@ fn waits_until_a_moment_read_alike_in_both_syntaxes() {
         assert!(a.same_logic(&c), "{moment} printed as {m}");
     }
 }
+
+#[test]
+fn a_wait_lookback_reads_alike_in_both_syntaxes() {
+    let yaml = "workflow: w\nversion: 1\ntrigger: { event: ticket.opened }\nsteps:\n  - wait: { for: 4h, until_event: ticket.replied, match: event.ticket.id, lookback: 10m, on_event: exit }\n";
+    let text = "workflow \"w\" version 1\non event ticket.opened\nwait 4h until event ticket.replied match event.ticket.id lookback 10m -> exit\n";
+    let a = compile_file("w.yaml", yaml).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    let b = compile_file("w.mkw", text).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    assert!(a.same_logic(&b), "{a:#?}\n---\n{b:#?}");
+    let mikawaya_dsl::ir::StepKind::Wait { until: Some(u), .. } = &a.steps[0].kind else {
+        panic!("{:?}", a.steps[0].kind)
+    };
+    assert_eq!(u.lookback_ms, Some(600_000));
+    let graph = mikawaya_dsl::graph::graph(&a);
+    let wait = graph
+        .nodes
+        .iter()
+        .find(|n| n.label.starts_with("wait"))
+        .unwrap();
+    assert_eq!(wait.label, "wait 4h for ticket.replied (lookback 10m)");
+}

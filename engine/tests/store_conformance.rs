@@ -86,7 +86,8 @@ fn transition(run: &RunRow, status: RunStatus, timer: Option<Timer>, at: i64) ->
     }
 }
 
-/// Events: duplicates by id (also within one batch), pending until matched, time windows.
+/// Events: duplicates by id (also within one batch), pending until matched, time windows, the
+/// latest of a type by time of receipt.
 async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>) {
     let a = event("a", "x.y", json!("c1"), 1_000);
     let b = event("b", "x.y", json!("c1"), 2_000);
@@ -135,6 +136,28 @@ async fn events_are_deduplicated_and_pending_until_matched(store: Arc<dyn Store>
             .collect::<Vec<_>>(),
         ["b"]
     );
+    // What a wait's lookback reads: one type, by time of receipt, newest first.
+    let c = event("c", "x.y", json!("c2"), 500);
+    let other = event("d", "z.z", json!("c1"), 3_000);
+    store.insert_events(&[c, other], 8).await.unwrap();
+    let ids = |events: Vec<mikawaya_engine::event::Event>| {
+        events.into_iter().map(|e| e.id).collect::<Vec<_>>()
+    };
+    let received = store.received_events("x.y", 0, 10, 10).await.unwrap();
+    assert_eq!(ids(received), ["c", "b", "a"]);
+    let received = store.received_events("x.y", 0, 10, 2).await.unwrap();
+    assert_eq!(ids(received), ["c", "b"]);
+    let received = store.received_events("x.y", 6, 8, 10).await.unwrap();
+    assert_eq!(
+        ids(received),
+        ["c"],
+        "received at 8, though it occurred first"
+    );
+    assert!(store
+        .received_events("x.y", 9, 10, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// The merge rule: objects merge deeply, null removes, other values replace (RFC 7386).

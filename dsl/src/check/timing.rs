@@ -130,12 +130,12 @@ impl Checker<'_> {
             until: None,
             next,
             on_event: next,
-            at: Some(Moment {
+            at: Some(Box::new(Moment {
                 at,
                 minute: m.minute,
                 days: m.days,
                 zone,
-            }),
+            })),
         }
     }
 }

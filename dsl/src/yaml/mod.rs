@@ -124,6 +124,9 @@ pub struct YamlWait {
     /// (`event` is the awaited event here).
     #[serde(rename = "where")]
     pub condition: Option<String>,
+    /// An awaited event received this long before the wait began still counts, e.g. `10m` (a
+    /// reply that raced the wait is not lost).
+    pub lookback: Option<String>,
     /// `continue` (default) or `exit` when the event arrives.
     pub on_event: Option<String>,
     /// `continue` (default) or `exit` when the time is up.
@@ -512,6 +515,11 @@ impl Reader<'_> {
             condition: w
                 .condition
                 .map(|c| self.expr(c, &with(path, PathSeg::Key("where")))),
+            lookback: w.lookback.and_then(|l| {
+                let at = with(path, PathSeg::Key("lookback"));
+                self.duration(&l, &at)
+                    .map(|ms| Spanned::new(ms, self.span(&at)))
+            }),
             on_event: self.outcome(w.on_event.as_deref(), &with(path, PathSeg::Key("on_event"))),
             on_timeout: self.outcome(
                 w.on_timeout.as_deref(),

@@ -85,6 +85,7 @@ impl Reader<'_> {
             (w.until_event.is_some(), "until_event"),
             (w.match_key.is_some(), "match"),
             (w.condition.is_some(), "where"),
+            (w.lookback.is_some(), "lookback"),
             (w.on_event.is_some(), "on_event"),
             (w.on_timeout.is_some(), "on_timeout"),
         ];

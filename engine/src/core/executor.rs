@@ -11,6 +11,7 @@ use crate::core::restraint::Message;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::core::trace;
 use crate::store::{DueWork, RunRow, TimerKind};
+use mikawaya_dsl::ir::StepKind;
 use mikawaya_plugins::{Action, ActionContext, ActionError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -200,6 +201,26 @@ impl Executor {
                         self.ctx.metrics.message(channel, d.outcome());
                     }
                     Input::Restraint(decision)
+                }
+                Effect::LookBack(look) => {
+                    let until = workflow
+                        .as_deref()
+                        .and_then(|w| match &w.steps[look.step].kind {
+                            StepKind::Wait { until, .. } => until.as_ref(),
+                            _ => None,
+                        });
+                    let found = match until {
+                        Some(u) => crate::core::lookback::find(
+                            &*self.ctx.store,
+                            u,
+                            &look,
+                            self.ctx.clock.now(),
+                        )
+                        .await
+                        .map_err(|e| e.to_string()),
+                        None => Ok(None),
+                    };
+                    Input::LookedBack(found)
                 }
                 Effect::Call(call) => {
                     let w = workflow

@@ -57,6 +57,8 @@ pub enum Input {
     Called(Result<Value, ActionError>),
     /// The last commit succeeded.
     Committed,
+    /// What the wait's lookback found: an awaited event's id, or none.
+    LookedBack(Result<Option<String>, String>),
 }
 
 /// What the executor must do next.
@@ -80,6 +82,9 @@ pub enum Effect {
         /// Whether more steps follow in this execution.
         then_continue: bool,
     },
+    /// Look for an awaited event received before the wait began, then send
+    /// [`Input::LookedBack`].
+    LookBack(LookBack),
     /// Nothing to do (the timer no longer applies).
     Done,
 }
@@ -111,6 +116,8 @@ pub struct Machine<'w> {
     max_output: usize,
     /// `run.*` for expressions, built once.
     run_value: Value,
+    /// The wait step whose lookback ran in this execution (it runs once).
+    looked_back: Option<usize>,
 }
 
 /// What an action may leave in the run by default: 64 KiB of JSON.
@@ -143,6 +150,7 @@ impl<'w> Machine<'w> {
             attempt: 1,
             timeline: Vec::new(),
             pending: None,
+            looked_back: None,
             max_output: DEFAULT_MAX_OUTPUT,
         }
     }
@@ -182,6 +190,7 @@ impl<'w> Machine<'w> {
             Input::Due { kind, attempt } => self.due(kind, attempt, now),
             Input::Restraint(decision) => self.restrained(decision, now),
             Input::Called(result) => self.called(result, now),
+            Input::LookedBack(found) => self.looked_back(found, now),
             Input::Committed => {
                 self.run.rev += 1;
                 self.attempt = 1;
@@ -263,65 +272,10 @@ impl<'w> Machine<'w> {
                     self.timeline.push(entry(step, "exited", 1, detail, now));
                     return self.end(Exited, reason.clone(), now);
                 }
-                StepKind::Wait {
-                    duration_ms,
-                    until,
-                    at,
-                    next,
-                    ..
-                } => {
-                    let due = match at {
-                        None => now.ms.saturating_add(*duration_ms),
-                        Some(moment) => {
-                            let tz = moment.zone.resolve(&self.customer, w.tz);
-                            match moment.due(now.ms, tz, &scope) {
-                                Ok(due) => due,
-                                Err(e) => {
-                                    // No moment to wait for (the date is missing): go on now,
-                                    // saying why, as journey tools do with a missing date.
-                                    let detail =
-                                        json!({ "until": moment.to_string(), "error": e.0 });
-                                    self.timeline.push(entry(step, "done", 1, detail, now));
-                                    self.step = target_index(*next);
-                                    continue;
-                                }
-                            }
-                        }
-                    };
-                    if at.is_some() && due <= now.ms {
-                        let detail = json!({ "until": at.as_ref().map(ToString::to_string), "passed": true });
-                        self.timeline.push(entry(step, "done", 1, detail, now));
-                        self.step = target_index(*next);
-                        continue;
+                StepKind::Wait { .. } => {
+                    if let Some(effect) = self.begin_wait(w, index, now) {
+                        return effect;
                     }
-                    let wait = until.as_ref().and_then(|u| {
-                        let value = u.match_key.eval(&scope).ok()?.to_json();
-                        Some(WaitRow {
-                            event_type: u.event.clone(),
-                            match_expr: u.match_key.source.clone(),
-                            match_key: key_string(&value)?,
-                        })
-                    });
-                    let detail = match at {
-                        Some(moment) => {
-                            json!({ "until": moment.to_string(), "due_at": rfc3339(due) })
-                        }
-                        None => {
-                            json!({ "until": until.as_ref().map(|u| &u.event), "key": wait.as_ref().map(|w| &w.match_key), "due_at": rfc3339(due) })
-                        }
-                    };
-                    self.timeline.push(entry(step, "waiting", 1, detail, now));
-                    let timer = Timer {
-                        due_at: due,
-                        kind: TimerKind::Wake,
-                        attempt: 1,
-                        lease_until: 0,
-                    };
-                    let mut effect = self.commit(Waiting, Some(timer), now);
-                    if let Effect::Commit { transition, .. } = &mut effect {
-                        transition.wait = wait;
-                    }
-                    return effect;
                 }
                 StepKind::Action { args, .. } => {
                     let input = match eval_args(args, &scope) {
@@ -558,3 +512,5 @@ fn entry(step: &Step, status: &str, attempt: u32, detail: Value, now: Now) -> Ti
 
 #[cfg(test)]
 mod tests;
+mod wait;
+pub use wait::LookBack;

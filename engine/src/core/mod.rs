@@ -24,6 +24,7 @@ pub mod intake;
 pub mod lifecycle;
 pub mod limits;
 pub mod loader;
+pub mod lookback;
 pub mod matcher;
 pub mod metrics;
 pub mod plugins;

@@ -79,6 +79,15 @@ pub trait EventLog: Send + Sync {
     /// Events that occurred in `[from, to)`, oldest first.
     async fn events_between(&self, from: Millis, to: Millis, limit: i64)
         -> StoreResult<Vec<Event>>;
+    /// Events of `event_type` the engine received in `[from, to]`, newest first, at most
+    /// `limit` (what a wait's lookback looks through).
+    async fn received_events(
+        &self,
+        event_type: &str,
+        from: Millis,
+        to: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>>;
     /// A customer's merged attributes.
     async fn customer(&self, id: &str) -> StoreResult<Option<Map<String, Value>>>;
     /// The merged attributes of each of `ids` that is stored.

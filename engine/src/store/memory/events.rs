@@ -73,6 +73,28 @@ impl EventLog for MemoryStore {
             .collect())
     }
 
+    async fn received_events(
+        &self,
+        event_type: &str,
+        from: Millis,
+        to: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>> {
+        let s = self.lock();
+        let mut found: Vec<&EventEntry> = s
+            .events
+            .iter()
+            .filter(|e| e.event.event_type == event_type)
+            .filter(|e| e.received_at >= from && e.received_at <= to)
+            .collect();
+        found.sort_by_key(|e| std::cmp::Reverse((e.received_at, e.seq)));
+        Ok(found
+            .into_iter()
+            .take(limit.max(0) as usize)
+            .map(|e| e.event.clone())
+            .collect())
+    }
+
     async fn customer(&self, id: &str) -> StoreResult<Option<Map<String, Value>>> {
         Ok(self.lock().customers.get(id).cloned())
     }

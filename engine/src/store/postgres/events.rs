@@ -88,6 +88,25 @@ impl EventLog for PostgresStore {
         rows.iter().map(EventRecord::event).collect()
     }
 
+    async fn received_events(
+        &self,
+        event_type: &str,
+        from: Millis,
+        to: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>> {
+        let rows: Vec<EventRecord> = sqlx::query_as(
+            "SELECT seq, body FROM events WHERE type = $1 AND received_at >= $2 AND received_at <= $3 ORDER BY received_at DESC, seq DESC LIMIT $4",
+        )
+        .bind(event_type)
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(EventRecord::event).collect()
+    }
+
     async fn customer(&self, id: &str) -> StoreResult<Option<Map<String, Value>>> {
         Ok(self.customers(&[id.to_string()]).await?.remove(id))
     }

@@ -56,6 +56,25 @@ impl EventLog for SqliteStore {
         rows.iter().map(EventRecord::event).collect()
     }
 
+    async fn received_events(
+        &self,
+        event_type: &str,
+        from: Millis,
+        to: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>> {
+        let rows: Vec<EventRecord> = sqlx::query_as(
+            "SELECT seq, body FROM events WHERE type = ? AND received_at >= ? AND received_at <= ? ORDER BY received_at DESC, seq DESC LIMIT ?",
+        )
+        .bind(event_type)
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(EventRecord::event).collect()
+    }
+
     async fn customer(&self, id: &str) -> StoreResult<Option<Map<String, Value>>> {
         let row: Option<String> = sqlx::query_scalar("SELECT data FROM customers WHERE id = ?")
             .bind(id)

@@ -117,6 +117,7 @@ through_faults!(EventLog {
     fn pending_events(&self, taken: &[i64], limit: i64) -> Vec<StoredEvent>;
     fn event(&self, id: &str) -> Option<Event>;
     fn events_between(&self, from: Millis, to: Millis, limit: i64) -> Vec<Event>;
+    fn received_events(&self, event_type: &str, from: Millis, to: Millis, limit: i64) -> Vec<Event>;
     fn customer(&self, id: &str) -> Option<Map<String, Value>>;
     fn customers(&self, ids: &[String]) -> std::collections::HashMap<String, Map<String, Value>>;
     fn entities(&self, kind: &str) -> Vec<Value>;
