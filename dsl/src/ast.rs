@@ -52,6 +52,8 @@ pub struct WorkflowAst {
     pub goal: Option<Spanned<String>>,
     /// Whether a customer may enter again.
     pub re_enroll: Option<Spanned<ReEnrollAst>>,
+    /// What re-enrollment counts by instead of the customer (`per event.kpi.id`).
+    pub re_enroll_per: Option<ExprSrc>,
     /// `skip` or `defer` a message over the frequency cap.
     pub over_cap: Option<Spanned<String>>,
     /// When marketing messages may go out.

@@ -93,11 +93,20 @@ pub fn compile_with(
             Problem::new(
                 "re-enroll",
                 r.span,
-                "one run at a time (`when finished`, `replace`) is kept per customer, so it needs an event trigger",
+                "one run at a time (`when finished`, `replace`) is kept per customer or `per` key of an event, so it needs an event trigger",
             )
             .hint("use `never`, `always` or `after 30d` with a schedule or a date trigger"),
         );
     }
+    let enroll_per = ast.re_enroll_per.as_ref().and_then(|per| {
+        if !event_trigger {
+            c.problems.push(
+                Problem::new("re-enroll", per.span(), "`per` needs an event trigger")
+                    .hint("schedules count per `for each` entity and date triggers per dated object already"),
+            );
+        }
+        c.expr(per)
+    });
     if let (Some(r), ReEnroll::After(ms)) = (&ast.re_enroll, re_enroll) {
         c.too_long(ms, r.span, "re-enrollment");
     }
@@ -134,6 +143,7 @@ pub fn compile_with(
         when,
         goal: ast.goal.as_ref().map(|g| g.value.clone()),
         re_enroll,
+        enroll_per,
         over_cap,
         send_window,
         steps,

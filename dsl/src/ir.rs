@@ -29,6 +29,10 @@ pub struct Workflow {
     pub goal: Option<String>,
     /// Whether the same key may enter again.
     pub re_enroll: ReEnroll,
+    /// The key re-enrollment counts by for event triggers, instead of the customer
+    /// (`per event.kpi.id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enroll_per: Option<Expr>,
     /// What a customer-facing step over the frequency cap does.
     pub over_cap: OverCap,
     /// The workflow's own send window (`None`: the server's default, if any).

@@ -28,6 +28,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
         when: None,
         goal: None,
         re_enroll: None,
+        re_enroll_per: None,
         over_cap: None,
         send_window: None,
         name: None,
@@ -59,6 +60,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
         when: b.when,
         goal: b.goal,
         re_enroll: b.re_enroll,
+        re_enroll_per: b.re_enroll_per,
         over_cap: b.over_cap,
         send_window: b.send_window,
         steps,
@@ -73,6 +75,7 @@ struct AstBuilder<'d> {
     when: Option<ExprSrc>,
     goal: Option<Spanned<String>>,
     re_enroll: Option<Spanned<ReEnrollAst>>,
+    re_enroll_per: Option<ExprSrc>,
     over_cap: Option<Spanned<String>>,
     send_window: Option<Spanned<SendWindowAst>>,
 }
@@ -236,6 +239,10 @@ impl AstBuilder<'_> {
             Rule::over_cap_clause => self.over_cap = inner.next().map(|p| spanned(&p)),
             Rule::reenroll_clause => {
                 let p = inner.next().expect("re-enroll policy");
+                self.re_enroll_per = inner
+                    .next()
+                    .and_then(|per| per.into_inner().next())
+                    .map(|e| expr_src(&e));
                 let policy = match p.as_rule() {
                     Rule::reenroll_never => ReEnrollAst::Never,
                     Rule::reenroll_always => ReEnrollAst::Always,

@@ -35,7 +35,7 @@ fn every_example_equals_its_twin_in_the_other_syntax() {
         );
         pairs += 1;
     }
-    assert_eq!(pairs, 5, "expected five example workflows");
+    assert_eq!(pairs, 6, "expected six example workflows");
 }
 
 #[test]
@@ -158,4 +158,24 @@ fn a_wait_lookback_reads_alike_in_both_syntaxes() {
         .find(|n| n.label.starts_with("wait"))
         .unwrap();
     assert_eq!(wait.label, "wait 4h for ticket.replied (lookback 10m)");
+}
+
+#[test]
+fn re_enrollment_per_key_reads_alike_in_both_syntaxes() {
+    let yaml = "workflow: w\nversion: 1\ntrigger: { event: kpi.updated }\nre_enroll: when_finished per event.kpi.id\nsteps:\n  - action: log\n";
+    let text = "workflow \"w\" version 1\non event kpi.updated\nre-enroll when finished per event.kpi.id\ndo log()\n";
+    let a = compile_file("w.yaml", yaml).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    let b = compile_file("w.mkw", text).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    assert!(a.same_logic(&b), "{a:#?}\n---\n{b:#?}");
+    assert_eq!(a.re_enroll, mikawaya_dsl::ir::ReEnroll::WhenFinished);
+    assert_eq!(
+        a.enroll_per.as_ref().map(|e| e.source.as_str()),
+        Some("event.kpi.id")
+    );
+    let after = compile_file("a.yaml", &yaml.replace("when_finished", "after 1d")).unwrap();
+    assert_eq!(
+        after.re_enroll,
+        mikawaya_dsl::ir::ReEnroll::After(86_400_000)
+    );
+    assert!(after.enroll_per.is_some());
 }

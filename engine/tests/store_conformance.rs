@@ -250,7 +250,30 @@ async fn a_trigger_starts_one_run_and_records_the_enrollment(store: Arc<dyn Stor
         store.runs_for_event("w", "ev-r1").await.unwrap()[0].id,
         "r1"
     );
-    assert_eq!(store.open_runs("w", "c1").await.unwrap(), ["r1"]);
+    assert_eq!(
+        store.open_runs("w", RunsOf::Customer("c1")).await.unwrap(),
+        ["r1"]
+    );
+    // By enrollment key: r1's is `c1` (new_run's), a run of another key does not count.
+    let mut other = new_run("r5", "w", "t5", Some(0), 14);
+    other.enroll_key = "kpi:conversion".into();
+    start(&*store, vec![other]).await;
+    assert_eq!(
+        store.open_runs("w", RunsOf::Key("c1")).await.unwrap(),
+        ["r1"]
+    );
+    assert_eq!(
+        store
+            .open_runs("w", RunsOf::Key("kpi:conversion"))
+            .await
+            .unwrap(),
+        ["r5"]
+    );
+    assert!(store
+        .open_runs("other", RunsOf::Key("kpi:conversion"))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Timers: claimed once while leased, earliest first; freed leases are due again.

@@ -219,29 +219,41 @@ async fn renewal_reminder_fires_thirty_days_before_at_nine_tokyo_time() {
 }
 
 #[tokio::test]
-async fn kpi_alert_checks_every_hour_and_alerts_once_a_day() {
+async fn kpi_alert_raises_one_task_per_breach_window() {
     let dir = tempfile::tempdir().unwrap();
     let s = sim(&dir).await;
     let kpi = |event: &str, id: &str, value: f64| json!({"id": event, "type": "kpi.updated", "data": {"kpi": {"id": id, "name": id, "value": value, "threshold": 2.0}}});
     s.send(kpi("k1", "conversion", 1.5)).await.unwrap();
-    s.send(kpi("k2", "retention", 3.0)).await.unwrap();
-    s.advance(90 * MINUTE).await.unwrap();
+    s.advance(MINUTE).await.unwrap();
     let tasks = s.tasks().await.unwrap();
     assert_eq!(tasks.len(), 1, "{tasks:?}");
     assert_eq!(tasks[0].title, "KPI conversion is 1.5 (threshold 2)");
-    s.advance(5 * HOUR).await.unwrap();
+    s.send(kpi("k2", "conversion", 1.2)).await.unwrap();
+    s.advance(5 * MINUTE).await.unwrap();
     assert_eq!(
         s.tasks().await.unwrap().len(),
         1,
-        "at most once a day per KPI"
+        "the breach is still open"
     );
     s.send(kpi("k3", "retention", 1.0)).await.unwrap();
-    s.advance(HOUR).await.unwrap();
+    s.advance(5 * MINUTE).await.unwrap();
     assert_eq!(
         s.tasks().await.unwrap().len(),
         2,
-        "a KPI that drops later alerts on the next hour"
+        "another KPI, its own breach"
     );
+    s.send(kpi("k4", "conversion", 2.4)).await.unwrap();
+    s.advance(5 * MINUTE).await.unwrap();
+    let runs = s.runs("kpi-alert").await.unwrap();
+    let recovered = runs
+        .iter()
+        .filter(|r| r.exit_reason.as_deref() == Some("recovered"))
+        .count();
+    assert_eq!(recovered, 1, "{runs:?}");
+    s.send(kpi("k5", "conversion", 1.9)).await.unwrap();
+    s.advance(5 * MINUTE).await.unwrap();
+    let tasks = s.tasks().await.unwrap();
+    assert_eq!(tasks.len(), 3, "a new breach after the recovery: {tasks:?}");
 }
 
 /// What a story left behind, comparable across stores: per run (in start order) its workflow,

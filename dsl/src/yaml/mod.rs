@@ -35,7 +35,9 @@ pub struct YamlWorkflow {
     #[serde(default)]
     pub goal: Option<String>,
     /// `never` (default), `always`, `after 30d`, `when_finished` (one active run per customer;
-    /// a trigger during it is dropped) or `replace` (a new trigger ends the active run).
+    /// a trigger during it is dropped) or `replace` (a new trigger ends the active run),
+    /// optionally followed by `per <expression>` to count by something else than the customer
+    /// (`when_finished per event.kpi.id`).
     #[serde(default)]
     pub re_enroll: Option<String>,
     /// Over the frequency cap: `skip` (default) or `defer` customer-facing steps.
@@ -274,10 +276,22 @@ impl Reader<'_> {
     fn workflow(&mut self, doc: YamlWorkflow) -> Option<WorkflowAst> {
         let root: Path = vec![];
         let trigger = self.trigger(doc.trigger);
-        let re_enroll = doc.re_enroll.and_then(|r| {
-            let path = vec![PathSeg::Key("re_enroll")];
-            self.re_enroll(&r, &path)
-                .map(|v| Spanned::new(v, self.span(&path)))
+        let re_enroll_path = vec![PathSeg::Key("re_enroll")];
+        // `after 1d per event.kpi.id`: the policy, then what it counts by.
+        let (policy, re_enroll_per) = match doc.re_enroll.as_deref().map(|r| (r, r.find(" per "))) {
+            Some((r, Some(at))) => {
+                let per = self.expr(r[at + 5..].to_string(), &re_enroll_path);
+                let per = ExprSrc {
+                    offset: per.offset + at + 5,
+                    ..per
+                };
+                (Some(r[..at].to_string()), Some(per))
+            }
+            _ => (doc.re_enroll.clone(), None),
+        };
+        let re_enroll = policy.and_then(|r| {
+            self.re_enroll(&r, &re_enroll_path)
+                .map(|v| Spanned::new(v, self.span(&re_enroll_path)))
         });
         let steps = self.steps(doc.steps, &with(&root, PathSeg::Key("steps")));
         let send_window = doc.send_window.and_then(|w| self.send_window(w));
@@ -296,6 +310,7 @@ impl Reader<'_> {
                 .over_cap
                 .map(|o| self.spanned(o, &vec![PathSeg::Key("over_cap")])),
             re_enroll,
+            re_enroll_per,
             send_window,
             steps,
         })

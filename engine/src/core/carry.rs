@@ -22,6 +22,8 @@ pub struct StartedRun {
     pub workflow: String,
     /// Its customer.
     pub customer_id: Option<String>,
+    /// The key it was enrolled under.
+    pub enroll_key: String,
 }
 
 /// The uncommitted changes of the batches in flight, by batch.
@@ -112,6 +114,7 @@ impl Carry {
                     id: r.id.clone(),
                     workflow: r.workflow.clone(),
                     customer_id: r.customer_id.clone(),
+                    enroll_key: r.enroll_key.clone(),
                 };
                 (batch, run)
             }));

@@ -16,7 +16,7 @@ use crate::core::trace;
 use crate::event::Event;
 use crate::store::merge::{consent_patch, merge_patch};
 use crate::store::{
-    DateTriggerRow, EarlyExit, MatchBatch, NewRun, Resume, TimelineEntry, WaitingRun,
+    DateTriggerRow, EarlyExit, MatchBatch, NewRun, Resume, RunsOf, TimelineEntry, WaitingRun,
 };
 use chrono::{Duration, NaiveTime, TimeZone};
 use mikawaya_dsl::expr::{Node, Val};
@@ -297,7 +297,10 @@ impl<'a> Matcher<'a> {
             return Ok(());
         };
         for name in self.registry.goal_of(&ev.event_type) {
-            for run_id in self.active_runs(name, cid, batch, carry).await? {
+            for run_id in self
+                .active_runs(name, RunsOf::Customer(cid), batch, carry)
+                .await?
+            {
                 batch.exits.push(EarlyExit {
                     run_id,
                     reason: format!("goal: {}", ev.event_type),
@@ -314,24 +317,32 @@ impl<'a> Matcher<'a> {
     async fn active_runs(
         &self,
         name: &str,
-        cid: &str,
+        of: RunsOf<'_>,
         batch: &MatchBatch,
         carry: &Carry,
     ) -> Result<Vec<String>, EngineError> {
-        let mut active = self.ctx.store.open_runs(name, cid).await?;
-        let of_customer =
-            |workflow: &str, customer: Option<&str>| workflow == name && customer == Some(cid);
+        let mut active = self.ctx.store.open_runs(name, of).await?;
+        let belongs = |workflow: &str, customer: Option<&str>, key: &str| {
+            workflow == name
+                && match of {
+                    RunsOf::Customer(id) => customer == Some(id),
+                    RunsOf::Key(k) => key == k,
+                }
+        };
         active.extend(
             batch
                 .new_runs
                 .iter()
-                .filter(|r| r.start.is_some() && of_customer(&r.workflow, r.customer_id.as_deref()))
+                .filter(|r| {
+                    r.start.is_some()
+                        && belongs(&r.workflow, r.customer_id.as_deref(), &r.enroll_key)
+                })
                 .map(|r| r.id.clone()),
         );
         active.extend(
             carry
                 .started()
-                .filter(|r| of_customer(&r.workflow, r.customer_id.as_deref()))
+                .filter(|r| belongs(&r.workflow, r.customer_id.as_deref(), &r.enroll_key))
                 .map(|r| r.id.clone()),
         );
         let ended: std::collections::HashSet<&str> =
@@ -417,23 +428,22 @@ impl<'a> Matcher<'a> {
             if !Enroller::admits(w, scope, at) {
                 continue;
             }
+            let enroll_key = enroll_key(w, scope, ev, self.ctx.clock.now());
+            // One run at a time per key (the customer, or `per`): the active ones block the
+            // new run, or it replaces them.
+            let active = match w.re_enroll {
+                ReEnroll::WhenFinished | ReEnroll::Replace => {
+                    self.active_runs(&w.name, RunsOf::Key(&enroll_key), batch, carry)
+                        .await?
+                }
+                _ => Vec::new(),
+            };
             let candidate = Candidate {
                 workflow: w,
                 scope,
                 customer_id: ev.customer_id.clone(),
                 trigger_key: format!("event:{}", ev.id),
-                enroll_key: ev
-                    .customer_id
-                    .clone()
-                    .unwrap_or_else(|| format!("event:{}", ev.id)),
-            };
-            // One run at a time per customer: the active ones block the new run, or it
-            // replaces them.
-            let active = match (w.re_enroll, &ev.customer_id) {
-                (ReEnroll::WhenFinished | ReEnroll::Replace, Some(cid)) => {
-                    self.active_runs(&w.name, cid, batch, carry).await?
-                }
-                _ => Vec::new(),
+                enroll_key,
             };
             if w.re_enroll == ReEnroll::WhenFinished && !active.is_empty() {
                 continue;
@@ -540,4 +550,21 @@ fn suppression_of(ev: &Event) -> Option<(String, String)> {
         "email.complained" => Some((address, "complaint".into())),
         _ => None,
     }
+}
+
+/// The key an event enrolls its customer under in `w`: the value of the workflow's `per`
+/// expression (`re-enroll when finished per event.kpi.id`), else the customer, else the event
+/// itself (an event without either never shares a key).
+pub(crate) fn enroll_key(
+    w: &RuntimeWorkflow,
+    scope: &ScopeData,
+    ev: &Event,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let per = w.enroll_per.as_ref().and_then(|per| {
+        let value = per.eval(&scope.scope(now, chrono_tz::UTC)).ok()?.to_json();
+        key_string(&value)
+    });
+    per.or_else(|| ev.customer_id.clone())
+        .unwrap_or_else(|| format!("event:{}", ev.id))
 }

@@ -142,8 +142,9 @@ pub trait RunStore: Send + Sync {
         match_expr: &str,
         key: &str,
     ) -> StoreResult<Vec<WaitingRun>>;
-    /// Ids of a customer's unfinished runs in a workflow.
-    async fn open_runs(&self, workflow: &str, customer_id: &str) -> StoreResult<Vec<String>>;
+    /// Ids of the unfinished runs of a workflow that belong to a customer, or to an enrollment
+    /// key (one run at a time is kept per key).
+    async fn open_runs(&self, workflow: &str, of: RunsOf<'_>) -> StoreResult<Vec<String>>;
     /// Claims up to `limit` due, unleased timers for `lease_ms`, earliest first. A claim bumps
     /// each run's revision: the revision is the fencing counter, so whoever held the run before
     /// (a worker that stalled past its lease) has its late commit refused, never applied over the

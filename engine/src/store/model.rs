@@ -8,6 +8,15 @@ use serde_json::{Map, Value};
 use super::status::Cause;
 pub use super::status::RunStatus;
 
+/// Whose unfinished runs [`crate::store::RunStore::open_runs`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunsOf<'a> {
+    /// A customer's (a goal ends them).
+    Customer(&'a str),
+    /// Those started under an enrollment key (one run at a time is kept per key).
+    Key(&'a str),
+}
+
 /// A stored run.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RunRow {

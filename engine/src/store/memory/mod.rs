@@ -58,6 +58,7 @@ struct EventEntry {
 struct RunEntry {
     row: RunRow,
     event_id: Option<String>,
+    enroll_key: String,
 }
 
 /// The in-memory store.
@@ -157,7 +158,13 @@ impl State {
         self.trigger_keys.insert(trigger);
         let row = run.row();
         let event_id = run.event_id().map(String::from);
-        self.runs.insert(run.id.clone(), RunEntry { row, event_id });
+        let enroll_key = run.enroll_key.clone();
+        let entry = RunEntry {
+            row,
+            event_id,
+            enroll_key,
+        };
+        self.runs.insert(run.id.clone(), entry);
         self.enrollments
             .insert((run.workflow.clone(), run.enroll_key.clone()), run.at);
         self.add_timeline(&run.id, run.started_entry());

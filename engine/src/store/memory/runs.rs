@@ -44,15 +44,18 @@ impl RunStore for MemoryStore {
         Ok(found)
     }
 
-    async fn open_runs(&self, workflow: &str, customer_id: &str) -> StoreResult<Vec<String>> {
+    async fn open_runs(&self, workflow: &str, of: RunsOf<'_>) -> StoreResult<Vec<String>> {
         let s = self.lock();
         let allowed = crate::store::status::from_statuses(Cause::Goal);
         let mut ids: Vec<String> = s
             .runs
             .values()
+            .filter(|r| match of {
+                RunsOf::Customer(id) => r.row.customer_id.as_deref() == Some(id),
+                RunsOf::Key(key) => r.enroll_key == key,
+            })
             .map(|r| &r.row)
-            .filter(|r| r.workflow == workflow && r.customer_id.as_deref() == Some(customer_id))
-            .filter(|r| allowed.contains(&r.status))
+            .filter(|r| r.workflow == workflow && allowed.contains(&r.status))
             .map(|r| r.id.clone())
             .collect();
         ids.sort();

@@ -55,14 +55,18 @@ impl RunStore for PostgresStore {
         Ok(rows.into_iter().map(WaitingRun::from).collect())
     }
 
-    async fn open_runs(&self, workflow: &str, customer_id: &str) -> StoreResult<Vec<String>> {
+    async fn open_runs(&self, workflow: &str, of: RunsOf<'_>) -> StoreResult<Vec<String>> {
+        let (column, value) = match of {
+            RunsOf::Customer(id) => ("customer_id", id),
+            RunsOf::Key(key) => ("enroll_key", key),
+        };
         let sql = format!(
-            "SELECT id FROM runs WHERE workflow = $1 AND customer_id = $2 AND status IN {} ORDER BY id",
+            "SELECT id FROM runs WHERE workflow = $1 AND {column} = $2 AND status IN {} ORDER BY id",
             statuses_for(Cause::Goal)
         );
         Ok(sqlx::query_scalar(&sql)
             .bind(workflow)
-            .bind(customer_id)
+            .bind(value)
             .fetch_all(&self.pool)
             .await?)
     }

@@ -130,7 +130,7 @@ through_faults!(EventLog {
 through_faults!(RunStore {
     fn enrollment(&self, workflow: &str, key: &str) -> Option<Millis>;
     fn waiting_runs(&self, event_type: &str, match_expr: &str, key: &str) -> Vec<WaitingRun>;
-    fn open_runs(&self, workflow: &str, customer_id: &str) -> Vec<String>;
+    fn open_runs(&self, workflow: &str, of: RunsOf<'_>) -> Vec<String>;
     fn take_handed(&self, now: Millis, limit: i64, lease_ms: i64) -> Vec<RunRow>;
     fn claim_due(&self, now: Millis, limit: i64, lease_ms: i64) -> Vec<DueWork>;
     fn release_leases(&self) -> u64;
