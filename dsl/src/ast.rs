@@ -151,6 +151,15 @@ pub enum StepKindAst {
         /// Steps when false.
         otherwise: Vec<StepAst>,
     },
+    /// An experiment: each customer takes one variant, by weight, the same one every time.
+    Split {
+        /// The experiment's name (what its statistics are kept under).
+        experiment: Spanned<String>,
+        /// The conversion event and window (`convert: order.placed within 7d`).
+        convert: Option<ConvertAst>,
+        /// The variants, in order.
+        variants: Vec<VariantAst>,
+    },
     /// End the run.
     Exit {
         /// Why (shown in the run timeline).
@@ -174,6 +183,26 @@ pub enum SendWindowAst {
         /// `wait` or `skip` outside the window.
         outside: Option<Spanned<String>>,
     },
+}
+
+/// One variant of a split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantAst {
+    /// Its name.
+    pub name: Spanned<String>,
+    /// Its weight (shares are weight / total).
+    pub weight: Spanned<u32>,
+    /// Its steps (none: straight on after the split).
+    pub steps: Vec<StepAst>,
+}
+
+/// What counts as a conversion of an experiment: an event within a time after entering it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvertAst {
+    /// The event type.
+    pub event: Spanned<String>,
+    /// The window in milliseconds.
+    pub within: Spanned<i64>,
 }
 
 /// `until_event` part of a wait.

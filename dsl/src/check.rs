@@ -1,6 +1,7 @@
 //! The checker: turns the AST into the IR, collecting every problem of the file at once.
 
 mod args;
+mod split;
 mod timing;
 
 use crate::ast::*;
@@ -402,6 +403,17 @@ impl Checker<'_> {
                     },
                 }
             }
+            StepKindAst::Split {
+                experiment,
+                convert,
+                variants,
+            } => self.split(
+                step,
+                (experiment, convert.as_ref(), variants),
+                next,
+                id,
+                depth,
+            ),
             StepKindAst::Exit { reason } => StepKind::Exit {
                 reason: reason.clone().unwrap_or_else(|| "exit".into()),
             },
@@ -564,6 +576,9 @@ fn always_exits(step: &StepAst) -> bool {
         StepKindAst::If {
             then, otherwise, ..
         } => then.last().is_some_and(always_exits) && otherwise.last().is_some_and(always_exits),
+        StepKindAst::Split { variants, .. } => variants
+            .iter()
+            .all(|v| v.steps.last().is_some_and(always_exits)),
         StepKindAst::Wait { until: Some(u), .. } => {
             matches!(u.on_event, OutcomeAst::Exit(_)) && matches!(u.on_timeout, OutcomeAst::Exit(_))
         }

@@ -145,6 +145,18 @@ pub fn graph(w: &Workflow) -> Graph {
                 edge(&s.id, *otherwise, "no");
                 ("branch", format!("if {}", condition.source))
             }
+            StepKind::Split {
+                experiment,
+                variants,
+                ..
+            } => {
+                let total: u32 = variants.iter().map(|v| v.weight).sum();
+                for v in variants {
+                    let share = f64::from(v.weight) * 100.0 / f64::from(total.max(1));
+                    edge(&s.id, v.start, &format!("{} {share:.0}%", v.name));
+                }
+                ("split", format!("split {experiment}"))
+            }
             StepKind::Exit { reason } => ("exit", format!("exit: {reason}")),
         };
         nodes.push(GraphNode {

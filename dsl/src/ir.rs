@@ -164,11 +164,43 @@ pub enum StepKind {
         /// When false.
         otherwise: Target,
     },
+    /// An experiment: the run takes one variant, chosen by weight from a stable hash of the
+    /// customer and the experiment's name (the same variant on every entry).
+    Split {
+        /// The experiment's name.
+        experiment: String,
+        /// The variants.
+        variants: Vec<Variant>,
+        /// What counts as a conversion.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        convert: Option<Conversion>,
+    },
     /// End the run with a reason.
     Exit {
         /// Why.
         reason: String,
     },
+}
+
+/// One variant of a split.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variant {
+    /// Its name.
+    pub name: String,
+    /// Its weight.
+    pub weight: u32,
+    /// Its first step (the step after the split when it has none).
+    pub start: Target,
+}
+
+/// What counts as a conversion of an experiment: an event of the customer's within a time
+/// after entering it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversion {
+    /// The event type.
+    pub event: String,
+    /// The window after entering.
+    pub within_ms: i64,
 }
 
 /// The event a wait listens for and how it is correlated with the run.

@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod check;
 mod clash;
 pub mod diag;
+pub mod experiment;
 pub mod expr;
 pub mod fuzzing;
 mod grammar;

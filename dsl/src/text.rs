@@ -43,6 +43,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
             | Rule::wait_step
             | Rule::wait_moment
             | Rule::if_step
+            | Rule::split_step
             | Rule::exit_step => steps.push(step(pair)),
             _ => b.clause(pair),
         }
@@ -350,6 +351,7 @@ fn step(pair: Pair<'_, Rule>) -> StepAst {
             parts.next().expect("grammar: moment"),
             0,
         )),
+        Rule::split_step => split(parts),
         Rule::if_step => {
             let cond = expr_src(&parts.next().expect("if condition"));
             let then = parts.next().map(block).unwrap_or_default();
@@ -365,6 +367,40 @@ fn step(pair: Pair<'_, Rule>) -> StepAst {
         },
     };
     StepAst { id, kind, span }
+}
+
+/// `split "name" convert <event> within <duration> { variant "a" 50 { ... } ... }`.
+fn split<'a>(parts: impl Iterator<Item = Pair<'a, Rule>>) -> StepKindAst {
+    let mut parts = parts.peekable();
+    let experiment = string_of(&parts.next().expect("grammar: split name"));
+    let convert = parts
+        .next_if(|p| p.as_rule() == Rule::split_convert)
+        .map(|c| {
+            let mut c = c.into_inner();
+            let event = spanned(&c.next().expect("grammar: convert event"));
+            let d = c.next().expect("grammar: convert window");
+            let within = Spanned::new(duration(&d), d.as_span().into());
+            ConvertAst { event, within }
+        });
+    let variants = parts
+        .map(|v| {
+            let mut v = v.into_inner();
+            let name = string_of(&v.next().expect("grammar: variant name"));
+            let w = v.next().expect("grammar: variant weight");
+            let weight = Spanned::new(w.as_str().parse().unwrap_or(u32::MAX), w.as_span().into());
+            let steps = v.next().map(block).unwrap_or_default();
+            VariantAst {
+                name,
+                weight,
+                steps,
+            }
+        })
+        .collect();
+    StepKindAst::Split {
+        experiment,
+        convert,
+        variants,
+    }
 }
 
 fn block(pair: Pair<'_, Rule>) -> Vec<StepAst> {

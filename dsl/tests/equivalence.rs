@@ -179,3 +179,63 @@ fn re_enrollment_per_key_reads_alike_in_both_syntaxes() {
     );
     assert!(after.enroll_per.is_some());
 }
+
+#[test]
+fn splits_read_alike_in_both_syntaxes() {
+    let yaml = r#"workflow: w
+version: 1
+trigger: { event: cart.abandoned }
+steps:
+  - id: test
+    split: reminder-coupon
+    convert: order.placed within 7d
+    variants:
+      - name: coupon
+        weight: 45
+        steps:
+          - action: log
+            with: { message: coupon }
+      - name: plain
+        weight: 45
+        steps:
+          - action: log
+            with: { message: plain }
+      - name: holdout
+        weight: 10
+  - action: log
+    with: { message: after }
+"#;
+    let text = r#"workflow "w" version 1
+on event cart.abandoned
+split "reminder-coupon" convert order.placed within 7d {
+  variant "coupon" 45 { do log(message: "coupon") }
+  variant "plain" 45 { do log(message: "plain") }
+  variant "holdout" 10 { }
+} as test
+do log(message: "after")
+"#;
+    let a = compile_file("w.yaml", yaml).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    let b = compile_file("w.mkw", text).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    assert!(a.same_logic(&b), "{a:#?}\n---\n{b:#?}");
+    let mikawaya_dsl::ir::StepKind::Split {
+        experiment,
+        variants,
+        convert,
+    } = &a.steps[0].kind
+    else {
+        panic!("{:?}", a.steps[0].kind)
+    };
+    assert_eq!(experiment, "reminder-coupon");
+    assert_eq!(convert.as_ref().unwrap().within_ms, 7 * 86_400_000);
+    let ids: Vec<&str> = variants
+        .iter()
+        .map(|v| match v.start {
+            mikawaya_dsl::ir::Target::Step(i) => a.steps[i].id.as_str(),
+            mikawaya_dsl::ir::Target::End => "end",
+        })
+        .collect();
+    // The holdout has no steps: it goes straight on to the step after the split.
+    assert_eq!(ids, ["test.coupon.1", "test.plain.1", "2"]);
+    let graph = mikawaya_dsl::graph::mermaid(&a);
+    assert!(graph.contains("coupon 45%") && graph.contains("holdout 10%"), "{graph}");
+}

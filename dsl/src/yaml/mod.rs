@@ -5,6 +5,7 @@ use crate::ast::*;
 use crate::diag::{Diagnostics, Problem};
 use crate::expr::parse_duration;
 mod serde_errors;
+mod split;
 mod timing;
 
 use crate::locate::{Locator, Seg};
@@ -105,6 +106,14 @@ pub struct YamlStep {
     pub otherwise: Option<Vec<Value>>,
     /// End the run, with an optional reason.
     pub exit: Option<Option<String>>,
+    /// An experiment's name: each customer takes one of the `variants`, by weight, the same
+    /// one every time.
+    pub split: Option<String>,
+    /// With `split`: what counts as a conversion, e.g. `order.placed within 7d`.
+    pub convert: Option<String>,
+    /// With `split`: the variants, each `{ name, weight, steps }`.
+    #[schemars(with = "Option<Vec<split::YamlVariant>>")]
+    pub variants: Option<Vec<Value>>,
 }
 
 /// Wait settings.
@@ -420,7 +429,7 @@ impl Reader<'_> {
             );
             return None;
         };
-        let kinds = ["action", "wait", "if", "exit"]
+        let kinds = ["action", "wait", "if", "split", "exit"]
             .iter()
             .filter(|k| map.contains_key(**k))
             .count();
@@ -437,7 +446,7 @@ impl Reader<'_> {
                 let mut p = serde_problem(&msg, at);
                 if msg.contains("unknown field") {
                     p.message = format!("unknown step kind or field `{field}`");
-                    let kinds = "a step is one of `action:` (with `with:`, `retry:`), `wait:`, `if:` (with `then:`, `else:`) or `exit:`";
+                    let kinds = "a step is one of `action:` (with `with:`, `retry:`), `wait:`, `if:` (with `then:`, `else:`), `split:` (with `convert:`, `variants:`) or `exit:`";
                     p.hint = Some(match did_you_mean(&msg) {
                         Some(suggestion) => format!("{suggestion} {kinds}"),
                         None => kinds.into(),
@@ -449,9 +458,9 @@ impl Reader<'_> {
         };
         if kinds != 1 {
             let message = if kinds == 0 {
-                "a step needs one of `action`, `wait`, `if` or `exit`"
+                "a step needs one of `action`, `wait`, `if`, `split` or `exit`"
             } else {
-                "a step can only be one of `action`, `wait`, `if` or `exit`"
+                "a step can only be one of `action`, `wait`, `if`, `split` or `exit`"
             };
             self.problem("step", path, message.into(), "split it into several steps");
             return None;
@@ -493,6 +502,8 @@ impl Reader<'_> {
                     &with(path, PathSeg::Key("else")),
                 ),
             }
+        } else if let Some(name) = step.split {
+            self.split(name, step.convert, step.variants.unwrap_or_default(), path)
         } else {
             StepKindAst::Exit {
                 reason: step.exit.flatten(),
