@@ -100,7 +100,10 @@ mod tests {
     fn the_wilson_interval_matches_known_values() {
         // 10 of 100: the textbook interval is 0.0552 to 0.1744.
         let (lo, hi) = wilson_interval(10, 100);
-        assert!((lo - 0.0552).abs() < 1e-3 && (hi - 0.1744).abs() < 1e-3, "{lo} {hi}");
+        assert!(
+            (lo - 0.0552).abs() < 1e-3 && (hi - 0.1744).abs() < 1e-3,
+            "{lo} {hi}"
+        );
         assert_eq!(wilson_interval(0, 0), (0.0, 0.0));
         let (lo, hi) = wilson_interval(0, 20);
         assert!(lo == 0.0 && hi > 0.15 && hi < 0.17, "{hi}");

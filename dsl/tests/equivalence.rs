@@ -237,5 +237,8 @@ do log(message: "after")
     // The holdout has no steps: it goes straight on to the step after the split.
     assert_eq!(ids, ["test.coupon.1", "test.plain.1", "2"]);
     let graph = mikawaya_dsl::graph::mermaid(&a);
-    assert!(graph.contains("coupon 45%") && graph.contains("holdout 10%"), "{graph}");
+    assert!(
+        graph.contains("coupon 45%") && graph.contains("holdout 10%"),
+        "{graph}"
+    );
 }

@@ -48,6 +48,8 @@ pub struct ServeConfig {
     pub frequency_cap: String,
     /// The send window of workflows without their own, as `send-window` in the DSL.
     pub send_window: Option<String>,
+    /// The global control group's share, e.g. `5%`.
+    pub global_control: Option<String>,
     /// URL customers reach the engine at, for unsubscribe links (default: the listen address).
     pub public_url: Option<String>,
     /// Folder of WASM plugins (each a folder with `plugin.yaml`).
@@ -125,6 +127,11 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
     let config = EngineConfig {
         workflows_dir: opts.workflows.clone(),
         frequency_cap: parse_cap(&opts.frequency_cap)?,
+        global_control: opts
+            .global_control
+            .as_deref()
+            .map(parse_percent)
+            .transpose()?,
         send_window: match &opts.send_window {
             Some(text) => mikawaya_dsl::calendar::parse_send_window(text)
                 .map_err(|e| anyhow::anyhow!("--send-window: {e}"))?,
@@ -341,6 +348,17 @@ async fn reload_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, watch
             if let Err(e) = audited {
                 tracing::error!("recording the reload in the audit log: {e}");
             }
+        }
+    }
+}
+
+/// `5%` (or `5`) as a percentage from 0 to 100.
+fn parse_percent(text: &str) -> anyhow::Result<f64> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => {
+            anyhow::bail!("--global-control: `{text}` is not a share of customers; write e.g. `5%`")
         }
     }
 }

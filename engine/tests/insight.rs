@@ -146,7 +146,10 @@ async fn replay_reports_what_a_new_version_would_have_done_and_compares() {
         })
         .collect();
     store.insert_events(&events, now).await.unwrap();
-    let deployed = std::fs::read_to_string(examples().join("cart-abandon.yaml")).unwrap();
+    // The example as deployed version 1 (the file is at version 2).
+    let deployed = std::fs::read_to_string(examples().join("cart-abandon.yaml"))
+        .unwrap()
+        .replace("version: 2", "version: 1");
     store
         .save_version(
             &VersionRow {
@@ -182,6 +185,13 @@ async fn replay_reports_what_a_new_version_would_have_done_and_compares() {
         (new.version, new.events, new.runs, new.customers),
         (2, 5, 2, 2)
     );
+    // The backtest of the split: cy (the only one past the hour) takes `coupon`, the variant
+    // a hash of her id gives her; ada ordered before the split.
+    assert_eq!(
+        new.variants.clone().into_iter().collect::<Vec<_>>(),
+        [("cart-reminder-coupon/coupon".to_string(), 1)]
+    );
+    assert_eq!(new.conversions.get("cart-reminder-coupon/coupon"), Some(&0));
     assert_eq!(
         new.by_status.get("exited"),
         Some(&1),
@@ -204,7 +214,12 @@ async fn replay_reports_what_a_new_version_would_have_done_and_compares() {
         .unwrap();
     let old = replay(&old_file, &stored, now, 3).await.unwrap();
     assert_eq!((old.version, old.runs), (1, 3));
-    assert_eq!(old.actions.get("email.send"), Some(&2), "bob and cy");
+    assert_eq!(
+        old.actions.get("email.send"),
+        Some(&1),
+        "bob is in the holdout, cy is reminded"
+    );
+    assert_eq!(old.variants.get("cart-reminder-coupon/holdout"), Some(&1));
     assert!(
         new.sample.iter().any(|s| s.starts_with("cy completed")),
         "{:?}",

@@ -7,6 +7,7 @@ mod catalog;
 mod cli;
 mod crash;
 mod email;
+mod experiments;
 mod intake;
 mod metrics;
 mod nats;

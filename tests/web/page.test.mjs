@@ -64,9 +64,10 @@ test("the cart-abandon workflow is drawn with the right nodes", async () => {
   await page.getByRole("link", { name: "cart-abandon" }).click();
   await page.waitForSelector("svg.graph g.node");
   const labels = await page.$$eval("svg.graph g.node text.label", (ts) => ts.map((t) => t.textContent));
-  assert.deepEqual(labels, ["event cart.abandoned", "wait 1h", "email.send(coupon, template, to)", "wait 2d", "if event.cart.total >= 200", "task.create(queue, title)", "end"]);
+  assert.deepEqual(labels, ["event cart.abandoned", "wait 1h", "split cart-reminder-coupon", "wait 2d", "if event.cart.total >= 200", "email.send(coupon, template, to)", "email.send(subject, text, to)", "task.create(queue, title)", "end"]);
   const edges = await page.$$eval("svg.graph text.edge-label", (ts) => ts.map((t) => t.textContent));
   assert.ok(edges.includes("yes") && edges.includes("no"), edges.join(","));
+  assert.ok(edges.includes("coupon 45%") && edges.includes("holdout 10%"), edges.join(","));
   await page.screenshot({ path: path.join(shots, "graph.png") });
 });
 
@@ -109,16 +110,16 @@ test("an error typed into the editor is flagged at its line, and the fix is save
   await page.waitForSelector(".status.ok");
   await page.getByRole("button", { name: "Save as a new version" }).click();
   await page.waitForSelector(".status.saved");
-  assert.match(await page.textContent(".status"), /cart-abandon is now version 2/);
+  assert.match(await page.textContent(".status"), /cart-abandon is now version 3/);
   const workflows = await getJson("/workflows");
-  assert.equal(workflows.find((w) => w.name === "cart-abandon").version, 2);
+  assert.equal(workflows.find((w) => w.name === "cart-abandon").version, 3);
   await page.screenshot({ path: path.join(shots, "editor-saved.png") });
 });
 
 test("a run's timeline and a customer's runs are shown", async () => {
   const runs = await getJson("/runs?customer=c-web");
   assert.equal(runs.length, 1);
-  assert.equal(runs[0].version, 1, "the run in flight keeps its version");
+  assert.equal(runs[0].version, 2, "the run in flight keeps its version");
   await page.goto(url + `/#/run/${runs[0].id}`);
   await page.waitForSelector("table.timeline tbody tr");
   const statuses = await page.$$eval("table.timeline tbody tr td:nth-child(4)", (tds) => tds.map((t) => t.textContent));
@@ -127,7 +128,7 @@ test("a run's timeline and a customer's runs are shown", async () => {
   await page.fill("#customer", "c-web");
   await page.keyboard.press("Enter");
   await page.waitForSelector("text=Runs of customer c-web");
-  assert.match(await page.textContent("main table tbody"), /cart-abandon v1/);
+  assert.match(await page.textContent("main table tbody"), /cart-abandon v2/);
 });
 
 test("the page logged no console errors", () => {

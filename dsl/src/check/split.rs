@@ -46,8 +46,12 @@ impl Checker<'_> {
             seen.push(&v.name.value);
             if v.weight.value == 0 {
                 self.problems.push(
-                    Problem::new("split", v.weight.span, "a variant's weight must be above zero")
-                        .hint("remove the variant, or give it a weight such as 10"),
+                    Problem::new(
+                        "split",
+                        v.weight.span,
+                        "a variant's weight must be above zero",
+                    )
+                    .hint("remove the variant, or give it a weight such as 10"),
                 );
             }
             total += u64::from(v.weight.value);
@@ -67,8 +71,12 @@ impl Checker<'_> {
             self.too_long(c.within.value, c.within.span, "a conversion window");
             if c.within.value <= 0 {
                 self.problems.push(
-                    Problem::new("split", c.within.span, "a conversion window must be longer than zero")
-                        .hint("e.g. `order.placed within 7d`"),
+                    Problem::new(
+                        "split",
+                        c.within.span,
+                        "a conversion window must be longer than zero",
+                    )
+                    .hint("e.g. `order.placed within 7d`"),
                 );
             }
             Conversion {
@@ -81,7 +89,12 @@ impl Checker<'_> {
             .map(|v| Variant {
                 name: v.name.value.clone(),
                 weight: v.weight.value,
-                start: self.lower(&v.steps, &format!("{id}.{}.", v.name.value), next, depth + 1),
+                start: self.lower(
+                    &v.steps,
+                    &format!("{id}.{}.", v.name.value),
+                    next,
+                    depth + 1,
+                ),
             })
             .collect();
         StepKind::Split {

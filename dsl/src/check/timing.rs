@@ -4,7 +4,7 @@ use super::Checker;
 use crate::ast::*;
 use crate::calendar::{HolidaySource, Moment, Outside, SendWindow, WindowSetting, Zone};
 use crate::diag::Problem;
-use crate::expr::{closest, Ty};
+use crate::expr::{closest, Expr, Ty};
 use crate::ir::*;
 
 impl Checker<'_> {
@@ -136,6 +136,98 @@ impl Checker<'_> {
                 days: m.days,
                 zone,
             })),
+        }
+    }
+
+    /// The IR of a wait for a time or for an event.
+    pub(super) fn wait(
+        &mut self,
+        step: &StepAst,
+        duration: Option<&Spanned<i64>>,
+        until: Option<&WaitUntilAst>,
+        next: Target,
+        id: &str,
+    ) -> StepKind {
+        let Some(duration) = duration else {
+            let message = if until.is_some() {
+                "waiting for an event needs a timeout"
+            } else {
+                "a wait needs a duration"
+            };
+            self.problems.push(
+                Problem::new("wait", step.span, message)
+                    .hint("add `for: 3d` (YAML) or `wait 3d ...` (DSL)"),
+            );
+            return StepKind::Exit {
+                reason: "invalid wait".into(),
+            };
+        };
+        self.too_long(duration.value, duration.span, "a wait");
+        if duration.value <= 0 {
+            self.problems.push(
+                Problem::new("wait", duration.span, "a wait must last longer than zero")
+                    .hint("e.g. `1h`"),
+            );
+        }
+        let Some(u) = until else {
+            return StepKind::Wait {
+                duration_ms: duration.value,
+                until: None,
+                next,
+                on_event: next,
+                at: None,
+            };
+        };
+        self.event_type(&u.event);
+        let match_key = match &u.match_key {
+            Some(src) => self.expr(src),
+            None if self.has_customer => Expr::parse("customer.id", &self.env).ok(),
+            None => {
+                self.problems.push(Problem::new("correlation", u.event.span, "waiting for an event needs a correlation key here")
+                    .hint("schedule-triggered runs have no customer; add `match: <key>` (YAML) or `match <key>` (DSL), e.g. `contract.id`"));
+                None
+            }
+        };
+        let mut outcome = |o: &OutcomeAst, default: &str, suffix: &str| match o {
+            OutcomeAst::Continue => next,
+            OutcomeAst::Exit(reason) => self.exit_node(
+                reason.as_ref(),
+                default,
+                format!("{id}.{suffix}"),
+                u.event.span,
+            ),
+        };
+        let on_event = outcome(
+            &u.on_event,
+            &format!("{} received", u.event.value),
+            "on_event",
+        );
+        let on_timeout = outcome(&u.on_timeout, "timed out", "on_timeout");
+        // `event` is the awaited event in the condition, not the trigger's: its paths are not
+        // checked against the trigger's catalog entry.
+        let event_shape = self.env.event.take();
+        let condition = u.condition.as_ref().and_then(|c| self.condition(c));
+        self.env.event = event_shape;
+        if let Some(l) = &u.lookback {
+            self.too_long(l.value, l.span, "a lookback");
+            if l.value <= 0 {
+                self.problems.push(
+                    Problem::new("wait", l.span, "a lookback must last longer than zero")
+                        .hint("e.g. `10m`, or leave it out"),
+                );
+            }
+        }
+        StepKind::Wait {
+            duration_ms: duration.value,
+            until: match_key.map(|match_key| WaitUntil {
+                event: u.event.value.clone(),
+                match_key,
+                condition,
+                lookback_ms: u.lookback.as_ref().map(|l| l.value),
+            }),
+            next: on_timeout,
+            on_event,
+            at: None,
         }
     }
 }

@@ -524,56 +524,6 @@ impl Reader<'_> {
         }
     }
 
-    fn wait(&mut self, w: YamlWait, path: &Path) -> StepKindAst {
-        if let Some(text) = &w.until {
-            return self.wait_moment(text, &w, path);
-        }
-        let dur_path = with(path, PathSeg::Key("for"));
-        let duration = w.duration.and_then(|d| {
-            self.duration(&d, &dur_path)
-                .map(|ms| Spanned::new(ms, self.span(&dur_path)))
-        });
-        let until = w.until_event.map(|event| WaitUntilAst {
-            event: self.spanned(event, &with(path, PathSeg::Key("until_event"))),
-            match_key: w
-                .match_key
-                .map(|m| self.expr(m, &with(path, PathSeg::Key("match")))),
-            condition: w
-                .condition
-                .map(|c| self.expr(c, &with(path, PathSeg::Key("where")))),
-            lookback: w.lookback.and_then(|l| {
-                let at = with(path, PathSeg::Key("lookback"));
-                self.duration(&l, &at)
-                    .map(|ms| Spanned::new(ms, self.span(&at)))
-            }),
-            on_event: self.outcome(w.on_event.as_deref(), &with(path, PathSeg::Key("on_event"))),
-            on_timeout: self.outcome(
-                w.on_timeout.as_deref(),
-                &with(path, PathSeg::Key("on_timeout")),
-            ),
-        });
-        StepKindAst::Wait { duration, until }
-    }
-
-    fn outcome(&mut self, text: Option<&str>, path: &Path) -> OutcomeAst {
-        match text.map(str::trim) {
-            None | Some("continue") => OutcomeAst::Continue,
-            Some("exit") => OutcomeAst::Exit(None),
-            Some(other) => match other.strip_prefix("exit ") {
-                Some(reason) => OutcomeAst::Exit(Some(reason.trim().trim_matches('"').to_string())),
-                None => {
-                    self.problem(
-                        "outcome",
-                        path,
-                        format!("`{other}` is not a wait outcome"),
-                        "write `continue` or `exit` (optionally `exit \"reason\"`)",
-                    );
-                    OutcomeAst::Continue
-                }
-            },
-        }
-    }
-
     fn arg(&mut self, value: &Value, path: &Path) -> ArgAst {
         match value {
             Value::String(s) if s.contains("{{") => ArgAst::Template(self.expr(s.clone(), path)),

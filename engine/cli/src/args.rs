@@ -123,6 +123,15 @@ pub enum Command {
         #[command(flatten)]
         remote: client::Remote,
     },
+    /// Experiments: per split variant, entries, conversions, rate and its 95% interval.
+    Experiments {
+        /// Only this workflow's.
+        #[arg(long)]
+        workflow: Option<String>,
+        /// The engine to ask.
+        #[command(flatten)]
+        remote: client::Remote,
+    },
     /// Measure durable event intake over HTTP (starts its own engine unless --url is given).
     Bench(bench::BenchArgs),
     /// Run the deterministic simulator with crash points over many seeds (or replay one).
@@ -188,6 +197,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             client::dead_letters(&remote.url, remote.token, retry).await
         }
         Command::Tasks { remote } => client::get_print(&remote.url, remote.token, "/tasks").await,
+        Command::Experiments { workflow, remote } => {
+            client::experiments(&remote.url, remote.token, workflow).await
+        }
         Command::Cancel(args) => run_control::run(run_control::Change::Cancel, args).await,
         Command::Retry(args) => run_control::run(run_control::Change::Retry, args).await,
         Command::Token(args) => tokens::run(args).await,

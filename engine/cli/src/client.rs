@@ -142,6 +142,45 @@ pub async fn runs(
     Ok(0)
 }
 
+/// `experiments`: a table of every variant's numbers.
+pub async fn experiments(
+    url: &str,
+    token: Option<String>,
+    workflow: Option<String>,
+) -> anyhow::Result<i32> {
+    let query: Vec<(&str, String)> = workflow.map(|w| ("workflow", w)).into_iter().collect();
+    let resp = request(reqwest::Method::GET, &format!("{url}/experiments"), &token)
+        .query(&query)
+        .send()
+        .await
+        .with_context(|| format!("is the engine running at {url}?"))?;
+    if !resp.status().is_success() {
+        return print_response(resp).await;
+    }
+    let experiments: Vec<Value> = resp.json().await?;
+    println!(
+        "{:<22} {:<22} {:<14} {:>8} {:>9} {:>7}  95% interval",
+        "workflow", "experiment", "variant", "entered", "converted", "rate"
+    );
+    let pct = |v: &Value| format!("{:.1}%", v.as_f64().unwrap_or(0.0) * 100.0);
+    for e in &experiments {
+        for v in e["variants"].as_array().into_iter().flatten() {
+            println!(
+                "{:<22} {:<22} {:<14} {:>8} {:>9} {:>7}  {} to {}",
+                e["workflow"].as_str().unwrap_or("-"),
+                e["experiment"].as_str().unwrap_or("-"),
+                v["variant"].as_str().unwrap_or("-"),
+                v["entered"],
+                v["converted"],
+                pct(&v["rate"]),
+                pct(&v["rate_low"]),
+                pct(&v["rate_high"]),
+            );
+        }
+    }
+    Ok(0)
+}
+
 /// `dead-letters`.
 pub async fn dead_letters(
     url: &str,

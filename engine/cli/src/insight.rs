@@ -138,6 +138,18 @@ pub fn render(c: &ReplayReport, deployed: Option<&ReplayReport>, since: &str) ->
             deployed.map(|d| &d.skipped),
         ));
     }
+    if !c.variants.is_empty() || deployed.is_some_and(|d| !d.variants.is_empty()) {
+        out.push_str(&count_rows(
+            "experiment variants entered",
+            &c.variants,
+            deployed.map(|d| &d.variants),
+        ));
+        out.push_str(&count_rows(
+            "of those, converted in the window",
+            &c.conversions,
+            deployed.map(|d| &d.conversions),
+        ));
+    }
     out.push_str("sample runs (new version)\n");
     for s in &c.sample {
         out.push_str(&format!("  {s}\n"));

@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// (as `send-window` in the DSL); none by default.
     #[arg(long, env = "MIKAWAYA_SEND_WINDOW")]
     pub send_window: Option<String>,
+    /// A stable share of customers who get no marketing at all, e.g. `5%` (the global control
+    /// group that measures what all marketing is worth); none by default.
+    #[arg(long, env = "MIKAWAYA_GLOBAL_CONTROL")]
+    pub global_control: Option<String>,
     /// URL customers reach the engine at, for unsubscribe links (default: the listen address).
     #[arg(long, env = "MIKAWAYA_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -121,6 +125,7 @@ impl ServeArgs {
             templates: self.templates,
             frequency_cap: self.frequency_cap,
             send_window: self.send_window,
+            global_control: self.global_control,
             public_url: self.public_url,
             plugins: self.plugins,
             plugin_grants: self.plugin_grants,

@@ -21,7 +21,9 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
         ("events", true) => Scope::CustomersRead,
         ("workflows" | "event-types", true) | ("validate", _) => Scope::WorkflowsRead,
         ("workflows", false) => Scope::WorkflowsWrite,
-        ("runs" | "tasks" | "dead-letters" | "metrics" | "nodes", true) => Scope::RunsRead,
+        ("runs" | "tasks" | "dead-letters" | "metrics" | "nodes" | "experiments", true) => {
+            Scope::RunsRead
+        }
         ("runs" | "tasks" | "dead-letters", false) => Scope::RunsWrite,
         ("customers" | "suppressions", true) => Scope::CustomersRead,
         ("customers" | "suppressions", false) => Scope::ConsentWrite,
@@ -86,6 +88,7 @@ mod tests {
             ("GET", "/runs", Some(RunsRead)),
             ("GET", "/metrics", Some(RunsRead)),
             ("GET", "/nodes", Some(RunsRead)),
+            ("GET", "/experiments", Some(RunsRead)),
             ("GET", "/event-types", Some(WorkflowsRead)),
             ("POST", "/dead-letters/3/retry", Some(RunsWrite)),
             ("GET", "/customers/c1", Some(CustomersRead)),

@@ -10,6 +10,7 @@ mod consent;
 mod error;
 mod event_types;
 mod events;
+mod experiments;
 mod metrics;
 mod nodes;
 mod openapi;
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rejected::routes())
         .merge(nodes::routes())
         .merge(event_types::routes())
+        .merge(experiments::routes())
         .merge(consent::protected())
         .merge(web::routes())
         .routes(routes!(metrics::metrics))

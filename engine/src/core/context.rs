@@ -42,6 +42,8 @@ pub struct EngineConfig {
     pub strict_events: bool,
     /// The send window of workflows without their own (`--send-window`; `None`: any hour).
     pub send_window: Option<mikawaya_dsl::calendar::SendWindow>,
+    /// The share of customers, in percent, who get no marketing at all (`--global-control`).
+    pub global_control: Option<f64>,
 }
 
 impl Default for EngineConfig {
@@ -63,6 +65,7 @@ impl Default for EngineConfig {
             max_backlog: 100_000,
             strict_events: false,
             send_window: None,
+            global_control: None,
         }
     }
 }

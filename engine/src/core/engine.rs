@@ -67,7 +67,8 @@ impl Engine {
             crate::core::send_window::WindowRules::new(config.send_window.clone()),
             config.public_url.clone(),
             config.secret.clone(),
-        );
+        )
+        .with_global_control(config.global_control);
         let commits = crate::core::group_commit::GroupCommit::new(store.clone());
         let customer_reads = crate::core::batcher::CustomerReads::new(store.clone());
         let mut metrics = Metrics::new();

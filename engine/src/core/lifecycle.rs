@@ -118,6 +118,8 @@ pub struct Machine<'w> {
     run_value: Value,
     /// The wait step whose lookback ran in this execution (it runs once).
     looked_back: Option<usize>,
+    /// Splits taken since the last commit (written with the next one).
+    experiments: Vec<crate::store::ExperimentEntry>,
 }
 
 /// What an action may leave in the run by default: 64 KiB of JSON.
@@ -151,6 +153,7 @@ impl<'w> Machine<'w> {
             timeline: Vec::new(),
             pending: None,
             looked_back: None,
+            experiments: Vec::new(),
             max_output: DEFAULT_MAX_OUTPUT,
         }
     }
@@ -267,6 +270,7 @@ impl<'w> Machine<'w> {
                     self.timeline.push(entry(step, status, 1, detail, now));
                     self.step = target_index(if result { *then } else { *otherwise });
                 }
+                StepKind::Split { .. } => self.take_split(w, index, now),
                 StepKind::Exit { reason } => {
                     let detail = json!({ "reason": reason });
                     self.timeline.push(entry(step, "exited", 1, detail, now));
@@ -468,6 +472,7 @@ impl<'w> Machine<'w> {
     fn commit(&mut self, status: RunStatus, timer: Option<Timer>, now: Now) -> Effect {
         let transition = Transition {
             timeline: std::mem::take(&mut self.timeline),
+            experiments: std::mem::take(&mut self.experiments),
             timer,
             ..Transition::new(
                 self.run.id.clone(),
@@ -499,6 +504,7 @@ fn entry(step: &Step, status: &str, attempt: u32, detail: Value, now: Now) -> Ti
         StepKind::Wait { .. } => "wait",
         StepKind::Branch { .. } => "branch",
         StepKind::Exit { .. } => "exit",
+        StepKind::Split { .. } => "split",
     };
     TimelineEntry {
         step_id: step.id.clone(),
@@ -510,6 +516,7 @@ fn entry(step: &Step, status: &str, attempt: u32, detail: Value, now: Now) -> Ti
     }
 }
 
+mod split;
 #[cfg(test)]
 mod tests;
 mod wait;

@@ -250,6 +250,14 @@ impl<'a> Matcher<'a> {
             ..Default::default()
         };
         self.goal_exits(ev, batch, carry, now).await?;
+        if let (true, Some(unit)) = (self.registry.converts(&ev.event_type), &ev.customer_id) {
+            batch.conversions.push(crate::store::ConversionHit {
+                unit: unit.clone(),
+                event_type: ev.event_type.clone(),
+                event_id: ev.id.clone(),
+                at: ev.occurred_at,
+            });
+        }
         self.resume_waits(ev, &scope, batch, now).await?;
         self.start_runs(ev, &scope, batch, enrolled, carry, now)
             .await?;

@@ -17,6 +17,8 @@ pub struct Registry {
     by_date_event: HashMap<String, Vec<Arc<RuntimeWorkflow>>>,
     goals: HashMap<String, Vec<String>>,
     wait_exprs: HashMap<String, Vec<Expr>>,
+    /// Event types that convert some version's experiment.
+    converting: std::collections::HashSet<String>,
 }
 
 impl Registry {
@@ -44,6 +46,12 @@ impl Registry {
         for w in all.iter().chain(active.iter()) {
             r.versions.insert((w.name.clone(), w.version), w.clone());
             for step in &w.steps {
+                if let StepKind::Split {
+                    convert: Some(c), ..
+                } = &step.kind
+                {
+                    r.converting.insert(c.event.clone());
+                }
                 if let StepKind::Wait { until: Some(u), .. } = &step.kind {
                     let list = r.wait_exprs.entry(u.event.clone()).or_default();
                     if !list.iter().any(|e| e.source == u.match_key.source) {
@@ -73,6 +81,11 @@ impl Registry {
             r.active.insert(w.name.clone(), w);
         }
         (r, errors)
+    }
+
+    /// Whether events of this type convert an experiment of some loaded version.
+    pub fn converts(&self, event_type: &str) -> bool {
+        self.converting.contains(event_type)
     }
 
     /// The same workflows with their actions resolved again (after plugins were reloaded).

@@ -58,6 +58,8 @@ pub enum SkipReason {
     Capped,
     /// Outside the send window, whose policy is to skip.
     OutsideWindow,
+    /// The customer is in the global control group.
+    GlobalControl,
 }
 
 impl SkipReason {
@@ -70,6 +72,7 @@ impl SkipReason {
             SkipReason::NoConsent => "no_consent",
             SkipReason::Capped => "capped",
             SkipReason::OutsideWindow => "outside_window",
+            SkipReason::GlobalControl => "global_control",
         }
     }
 }
@@ -122,6 +125,7 @@ pub struct Restraint {
     store: Arc<dyn RestraintStore>,
     cap: Option<FrequencyCap>,
     windows: WindowRules,
+    global_control: Option<f64>,
     public_url: String,
     secret: String,
 }
@@ -163,6 +167,7 @@ impl Restraint {
             store,
             cap,
             windows,
+            global_control: None,
             public_url,
             secret,
         }
@@ -214,6 +219,14 @@ impl Restraint {
                 SkipReason::NoConsent,
                 format!("customer {cid} has not consented to {channel}"),
             ));
+        }
+        if let Some(pct) = self.global_control {
+            if mikawaya_dsl::experiment::in_share(GLOBAL_CONTROL, cid, pct) {
+                return Ok(Decision::Skip(
+                    SkipReason::GlobalControl,
+                    format!("customer {cid} is in the global control group ({pct}% of customers get no marketing)"),
+                ));
+            }
         }
         if let Some(outside) = self.windows.check(window, customer, now) {
             return Ok(outside);
@@ -278,6 +291,13 @@ impl Restraint {
         })
     }
 
+    /// Keeps a stable `percent` of customers out of all marketing (the global control group,
+    /// against which the effect of all marketing is measured).
+    pub fn with_global_control(mut self, percent: Option<f64>) -> Self {
+        self.global_control = percent.filter(|p| *p > 0.0);
+        self
+    }
+
     /// The send windows and holiday calendars.
     pub fn windows(&self) -> &WindowRules {
         &self.windows
@@ -298,6 +318,9 @@ impl Restraint {
     }
 }
 
+/// The name the global control group's stable hash is salted with.
+pub const GLOBAL_CONTROL: &str = "global-control";
+
 /// The decision for a message to a suppressed address.
 fn suppressed(address: &str, reason: &str) -> Decision {
     Decision::Skip(
@@ -307,276 +330,4 @@ fn suppressed(address: &str, reason: &str) -> Decision {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::unsubscribe::hex;
-    use crate::store::MemoryStore;
-    use serde_json::json;
-
-    const DAY: i64 = 86_400_000;
-
-    fn rules(cap: Option<FrequencyCap>) -> (Restraint, Arc<MemoryStore>) {
-        let store = Arc::new(MemoryStore::new());
-        let windows = WindowRules::default();
-        let r = Restraint::new(
-            store.clone(),
-            cap,
-            windows,
-            "http://x/".into(),
-            "s3cret".into(),
-        );
-        (r, store)
-    }
-
-    fn message<'a>(input: &'a Value, customer: &'a Value, over_cap: OverCap) -> Message<'a> {
-        Message {
-            channel: "email",
-            input,
-            customer_id: Some("c-1"),
-            customer,
-            over_cap,
-            key: "run-1:promo",
-            run_id: "run-1",
-            workflow: "w",
-            window: None,
-        }
-    }
-
-    fn skipped(d: Decision) -> String {
-        match d {
-            Decision::Skip(_, reason) => reason,
-            other => panic!("expected a skip, got {other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn suppression_consent_and_kind_decide_in_that_order() {
-        let (r, store) = rules(None);
-        let consented = json!({ "consent": { "email": true } });
-        let unconsented = json!({ "consent": { "email": false } });
-        store.suppress("ADA@x.io", "hard bounce", 1).await.unwrap();
-        let to_ada = json!({ "to": "Ada <ada@x.io>" });
-        let d = r
-            .decide(message(&to_ada, &consented, OverCap::Skip), 10)
-            .await
-            .unwrap();
-        assert_eq!(skipped(d), "ada@x.io is suppressed (hard bounce)");
-        let internal = json!({ "to": "ada@x.io", "kind": "internal" });
-        let d = r
-            .decide(message(&internal, &unconsented, OverCap::Skip), 10)
-            .await
-            .unwrap();
-        assert!(
-            matches!(d, Decision::Send { .. }),
-            "internal mail is not restrained"
-        );
-        let receipt = json!({ "to": "bob@x.io", "kind": "transactional" });
-        let d = r
-            .decide(message(&receipt, &unconsented, OverCap::Skip), 10)
-            .await
-            .unwrap();
-        assert_eq!(
-            d,
-            Decision::Send {
-                kind: "transactional".into(),
-                address: Some("bob@x.io".into())
-            }
-        );
-        let promo = json!({ "to": "bob@x.io" });
-        let d = r
-            .decide(message(&promo, &unconsented, OverCap::Skip), 10)
-            .await
-            .unwrap();
-        assert_eq!(skipped(d), "customer c-1 has not consented to email");
-        // The run read the customer while consent stood; the store no longer holds it.
-        let d = r
-            .decide(message(&promo, &consented, OverCap::Skip), 10)
-            .await
-            .unwrap();
-        assert_eq!(
-            skipped(d),
-            "customer c-1 withdrew consent to email before the send"
-        );
-        store
-            .set_consent("c-1", "email", true, "form", 11)
-            .await
-            .unwrap();
-        let d = r
-            .decide(message(&promo, &consented, OverCap::Skip), 12)
-            .await
-            .unwrap();
-        assert!(matches!(d, Decision::Send { .. }), "{d:?}");
-        let odd = json!({ "to": "bob@x.io", "kind": "newsletter" });
-        let d = r
-            .decide(message(&odd, &consented, OverCap::Skip), 10)
-            .await
-            .unwrap();
-        assert!(skipped(d).contains("unknown message kind `newsletter`"));
-    }
-
-    #[tokio::test]
-    async fn the_cap_skips_or_defers_until_the_oldest_message_leaves_the_window() {
-        let cap = FrequencyCap {
-            max: 2,
-            window_ms: 7 * DAY,
-        };
-        let (r, store) = rules(Some(cap));
-        store
-            .set_consent("c-1", "email", true, "form", 0)
-            .await
-            .unwrap();
-        let customer = json!({ "consent": { "email": true } });
-        let promo = json!({ "to": "bob@x.io" });
-        let sent = |at| SentAt(store.clone(), at);
-        for at in [DAY, 3 * DAY] {
-            sent(at).record().await;
-        }
-        let d = r
-            .decide(message(&promo, &customer, OverCap::Skip), 4 * DAY)
-            .await
-            .unwrap();
-        assert_eq!(
-            skipped(d),
-            "frequency cap: 2 email message(s) in 7d already"
-        );
-        let d = r
-            .decide(message(&promo, &customer, OverCap::Defer), 4 * DAY)
-            .await
-            .unwrap();
-        assert!(
-            matches!(d, Decision::Defer { until, .. } if until == 8 * DAY),
-            "{d:?}"
-        );
-        let d = r
-            .decide(message(&promo, &customer, OverCap::Skip), 8 * DAY)
-            .await
-            .unwrap();
-        assert!(
-            matches!(d, Decision::Send { .. }),
-            "the first message left the window"
-        );
-    }
-
-    /// A cap of zero (only reachable in code: `0/7d` is refused when parsed) skips, and never
-    /// computes a defer time from a message that does not exist.
-    #[tokio::test]
-    async fn a_cap_of_zero_skips_instead_of_panicking() {
-        let (r, _) = rules(Some(FrequencyCap {
-            max: 0,
-            window_ms: DAY,
-        }));
-        let customer = json!({ "consent": { "email": true } });
-        let promo = json!({ "to": "bob@x.io" });
-        let d = r
-            .decide(message(&promo, &customer, OverCap::Defer), DAY)
-            .await
-            .unwrap();
-        assert!(skipped(d).contains("no email marketing messages are allowed"));
-    }
-
-    /// A marketing message recorded as sent to customer c-1 at a time.
-    struct SentAt(Arc<MemoryStore>, Millis);
-
-    impl SentAt {
-        async fn record(&self) {
-            use crate::store::{
-                EventLog, MatchBatch, NewRun, RunStatus, RunStore, SentMessage, Transition,
-            };
-            let id = format!("run-{}", self.1);
-            let run = NewRun {
-                id: id.clone(),
-                workflow: "w".into(),
-                version: 1,
-                customer_id: Some("c-1".into()),
-                enroll_key: id.clone(),
-                trigger_key: id.clone(),
-                context: json!({}),
-                start: Some(0),
-                at: self.1,
-                lease_until: 0,
-            };
-            self.0
-                .apply_match(MatchBatch {
-                    new_runs: vec![run],
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-            let sent = SentMessage {
-                customer_id: Some("c-1".into()),
-                channel: "email".into(),
-                kind: "marketing".into(),
-                address: None,
-                workflow: "w".into(),
-                key: format!("{id}:promo"),
-            };
-            let t = Transition {
-                sent: Some(sent),
-                ..Transition::new(id, 0, RunStatus::Completed, None, json!({}), self.1)
-            };
-            assert!(self.0.commit(t).await.unwrap());
-        }
-    }
-
-    #[test]
-    fn links_carry_a_token_the_same_rules_verify() {
-        let (r, _) = rules(None);
-        let url = r.unsubscribe_url("c-42", "email");
-        let token = url
-            .strip_prefix("http://x/unsubscribe/")
-            .expect("one slash");
-        assert_eq!(
-            r.unsubscribe_target(token),
-            Some(("c-42".into(), "email".into()))
-        );
-    }
-
-    #[test]
-    fn caps_parse_and_refuse_nonsense() {
-        assert_eq!(
-            "3/7d".parse(),
-            Ok(FrequencyCap {
-                max: 3,
-                window_ms: 7 * 86_400_000
-            })
-        );
-        assert!("3 per week".parse::<FrequencyCap>().is_err());
-        assert!("3/0s".parse::<FrequencyCap>().is_err());
-        let zero = "0/7d".parse::<FrequencyCap>().unwrap_err();
-        assert!(zero.contains("block every marketing message"), "{zero}");
-    }
-
-    #[test]
-    fn tokens_round_trip_and_reject_tampering() {
-        let t = unsubscribe_token("s3cret", "c-42", "email");
-        assert_eq!(
-            verify_token("s3cret", &t),
-            Some(("c-42".into(), "email".into()))
-        );
-        assert_eq!(verify_token("other", &t), None);
-        let forged = t.replacen(&hex(b"c-42"), &hex(b"c-43"), 1);
-        assert_eq!(verify_token("s3cret", &forged), None);
-        assert_eq!(verify_token("s3cret", "zz.zz"), None);
-    }
-
-    #[test]
-    fn secrets_compare_equal_only_when_equal() {
-        assert!(constant_time_eq("s3cret-token", "s3cret-token"));
-        assert!(!constant_time_eq("s3cret-token", "s3cret-tokeN"));
-        assert!(!constant_time_eq("s3cret-token", "s3cret"));
-        assert!(!constant_time_eq("", "x"));
-    }
-
-    #[test]
-    fn recipients_are_bare_lowercase_addresses() {
-        assert_eq!(
-            recipient(&serde_json::json!({"to": "Ada <ADA@Example.com>"})).as_deref(),
-            Some("ada@example.com")
-        );
-        assert_eq!(
-            recipient(&serde_json::json!({"to": "b@x.io"})).as_deref(),
-            Some("b@x.io")
-        );
-        assert_eq!(recipient(&serde_json::json!({})), None);
-    }
-}
+mod tests;

@@ -202,7 +202,7 @@ fn step_reads_customer(step: &StepKind, action: Option<&ResolvedAction>) -> bool
                         || m.at.as_ref().is_some_and(|e| e.node.reads(customer))
                 })
         }
-        StepKind::Exit { .. } => false,
+        StepKind::Exit { .. } | StepKind::Split { .. } => false,
     }
 }
 

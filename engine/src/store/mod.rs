@@ -9,6 +9,7 @@
 //! Every method that changes several rows does so atomically. Which run status may follow which
 //! is stated in [`status`]; the stores apply the guards it states.
 
+pub mod experiments;
 pub mod memory;
 pub mod merge;
 pub mod model;
@@ -18,6 +19,7 @@ pub mod sqlite;
 pub mod status;
 pub mod views;
 
+pub use experiments::*;
 pub use memory::MemoryStore;
 pub use model::*;
 pub use postgres::PostgresStore;
@@ -284,6 +286,9 @@ pub trait ReadModel: Send + Sync {
     async fn workflow_counts(&self, since: Millis) -> StoreResult<Vec<(String, WorkflowCounts)>>;
     /// Unfinished runs per `(version, step index)` of a workflow.
     async fn step_counts(&self, workflow: &str) -> StoreResult<Vec<StepCount>>;
+    /// Per experiment variant, entries and conversions (of one workflow, or all), sorted by
+    /// workflow, experiment and variant.
+    async fn variant_counts(&self, workflow: Option<&str>) -> StoreResult<Vec<VariantCount>>;
     /// Per step of one workflow version: timeline lines by `(step id, status)` over all its runs.
     async fn step_stats(&self, workflow: &str, version: u32) -> StoreResult<Vec<StepStat>>;
     /// The latest timeline lines of its steps (not the run-level lines) of one workflow version,

@@ -274,6 +274,8 @@ pub struct MatchBatch {
     pub consents: Vec<(String, String, bool, Millis)>,
     /// Addresses to suppress: address, reason, when.
     pub suppressions: Vec<(String, String, Millis)>,
+    /// Events that convert experiment entries.
+    pub conversions: Vec<crate::store::ConversionHit>,
 }
 
 /// Kinds of timers.
@@ -394,6 +396,8 @@ pub struct Transition {
     pub dead_letter: Option<DeadLetter>,
     /// A customer-facing message that was sent (counts toward the frequency cap).
     pub sent: Option<SentMessage>,
+    /// Splits the run took since its last commit.
+    pub experiments: Vec<crate::store::ExperimentEntry>,
     /// Now.
     pub at: Millis,
 }
@@ -422,6 +426,7 @@ impl Transition {
             exit_reason: None,
             dead_letter: None,
             sent: None,
+            experiments: Vec::new(),
             at,
         }
     }

@@ -33,6 +33,11 @@ pub struct ReplayReport {
     pub skipped: BTreeMap<String, usize>,
     /// A few runs: customer, status, the steps they went through.
     pub sample: Vec<String>,
+    /// Runs that entered each experiment variant, keyed `experiment/variant` (a split's
+    /// backtest: who would have taken which variant).
+    pub variants: BTreeMap<String, usize>,
+    /// Of those, converted within the experiment's window by the history's own events.
+    pub conversions: BTreeMap<String, usize>,
 }
 
 /// Replays `events` (oldest first) through the workflow in `workflow_file` until `until`.
@@ -152,6 +157,11 @@ async fn report(
     }
     for c in calls {
         *r.actions.entry(c.action.clone()).or_default() += 1;
+    }
+    for v in sim.store.variant_counts(Some(name)).await? {
+        let key = format!("{}/{}", v.experiment, v.variant);
+        r.variants.insert(key.clone(), v.entered as usize);
+        r.conversions.insert(key, v.converted as usize);
     }
     Ok(r)
 }

@@ -187,6 +187,9 @@ impl EventLog for MemoryStore {
                     created_at: at,
                 });
         }
+        for hit in &batch.conversions {
+            s.convert(hit);
+        }
         for seq in batch.seqs {
             if let Some(e) = s.events.get_mut(seq as usize - 1) {
                 e.processed = true;

@@ -46,6 +46,16 @@ struct State {
     tokens: Vec<TokenRow>,
     audit: Vec<AuditEntry>,
     rejected: Vec<RejectedMessage>,
+    experiments: Vec<ExperimentRow>,
+}
+
+/// One experiment entry: who took which variant, until when a conversion counts, and whether
+/// one came.
+struct ExperimentRow {
+    run_id: String,
+    entry: crate::store::ExperimentEntry,
+    entered_at: Millis,
+    converted_at: Option<Millis>,
 }
 
 struct EventEntry {
@@ -82,6 +92,37 @@ impl MemoryStore {
 impl State {
     fn add_timeline(&mut self, run_id: &str, entry: TimelineEntry) {
         self.timeline.push((run_id.to_string(), entry));
+    }
+
+    /// Records a run's entry into a split, once per run and experiment.
+    fn enter_experiment(&mut self, run_id: &str, entry: crate::store::ExperimentEntry, at: Millis) {
+        let known = self
+            .experiments
+            .iter()
+            .any(|r| r.run_id == run_id && r.entry.experiment == entry.experiment);
+        if !known {
+            self.experiments.push(ExperimentRow {
+                run_id: run_id.to_string(),
+                entry,
+                entered_at: at,
+                converted_at: None,
+            });
+        }
+    }
+
+    /// Marks converted the open entries `hit` converts.
+    fn convert(&mut self, hit: &crate::store::ConversionHit) {
+        for row in &mut self.experiments {
+            let converts = row.entry.unit == hit.unit
+                && row.converted_at.is_none()
+                && row.entered_at <= hit.at
+                && row.entry.convert.as_ref().is_some_and(|(event, within)| {
+                    *event == hit.event_type && hit.at <= row.entered_at.saturating_add(*within)
+                });
+            if converts {
+                row.converted_at = Some(hit.at);
+            }
+        }
     }
 
     /// Records a sent message unless its key was claimed already.

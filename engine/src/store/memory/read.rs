@@ -4,7 +4,7 @@ use super::MemoryStore;
 use crate::clock::Millis;
 use crate::store::model::*;
 use crate::store::views::*;
-use crate::store::{ReadModel, StoreResult};
+use crate::store::{ReadModel, StoreResult, VariantCount};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
@@ -82,6 +82,33 @@ impl ReadModel for MemoryStore {
                 step,
                 runs,
             })
+            .collect())
+    }
+
+    async fn variant_counts(&self, workflow: Option<&str>) -> StoreResult<Vec<VariantCount>> {
+        let s = self.lock();
+        let mut counts: BTreeMap<(String, String, String), (u64, u64)> = BTreeMap::new();
+        for row in s.experiments.iter() {
+            let e = &row.entry;
+            if workflow.is_some_and(|w| w != e.workflow) {
+                continue;
+            }
+            let key = (e.workflow.clone(), e.experiment.clone(), e.variant.clone());
+            let c = counts.entry(key).or_default();
+            c.0 += 1;
+            c.1 += u64::from(row.converted_at.is_some());
+        }
+        Ok(counts
+            .into_iter()
+            .map(
+                |((workflow, experiment, variant), (entered, converted))| VariantCount {
+                    workflow,
+                    experiment,
+                    variant,
+                    entered,
+                    converted,
+                },
+            )
             .collect())
     }
 

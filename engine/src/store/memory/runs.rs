@@ -239,6 +239,9 @@ impl super::State {
         if let Some(m) = t.sent {
             self.record_message(m, t.at);
         }
+        for entry in t.experiments {
+            self.enter_experiment(&t.run_id, entry, t.at);
+        }
         if let Some(d) = t.dead_letter {
             let id = self.dead_letters.len() as i64 + 1;
             self.dead_letters.push(DeadLetterRow {

@@ -141,6 +141,7 @@ async fn follow(tx: &mut PgConnection, moved: &[&Transition]) -> StoreResult<()>
         if let Some(m) = &t.sent {
             insert_message(tx, m, &t.run_id, t.at).await?;
         }
+        super::experiments::insert_entries(tx, &t.run_id, t.at, &t.experiments).await?;
         if let Some(d) = &t.dead_letter {
             sqlx::query(
                 "INSERT INTO dead_letters (run_id, step_id, action, input, error, attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -89,6 +89,7 @@ pub(super) async fn apply(
         .execute(&mut *tx)
         .await?;
     }
+    super::experiments::convert(tx, &batch.conversions).await?;
     sqlx::query("DELETE FROM event_queue WHERE seq = ANY($1)")
         .bind(&batch.seqs)
         .execute(tx)

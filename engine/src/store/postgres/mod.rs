@@ -17,6 +17,7 @@ mod access;
 mod commit;
 mod customers;
 mod events;
+mod experiments;
 mod lease;
 mod matched;
 mod meta;

@@ -59,6 +59,7 @@ fn follow(tx: &Transaction<'_>, t: &Transition) -> StoreResult<()> {
     if let Some(m) = &t.sent {
         insert_message(tx, m, &t.run_id, t.at)?;
     }
+    super::experiments::insert_entries(tx, &t.run_id, t.at, &t.experiments)?;
     if let Some(d) = &t.dead_letter {
         tx.prepare_cached("INSERT INTO dead_letters (run_id, step_id, action, input, error, attempts, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
             .execute(params![t.run_id, d.step_id, d.action, d.input.to_string(), d.error, d.attempts as i64, t.at])?;

@@ -46,6 +46,7 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &MatchBatch) -> StoreResult<Vec
         tx.prepare_cached("INSERT INTO suppressions (address, reason, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (address) DO NOTHING")?
             .execute(params![address.to_lowercase(), reason, at])?;
     }
+    super::experiments::convert(tx, &batch.conversions)?;
     mark_processed(tx, &batch.seqs)?;
     Ok(inserted)
 }

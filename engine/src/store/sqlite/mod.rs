@@ -7,6 +7,7 @@ mod commit;
 mod customers;
 mod direct;
 mod events;
+mod experiments;
 mod matched;
 mod meta;
 mod read;

@@ -8,7 +8,7 @@ use crate::store::rows::{
     TimelineRecord, RUN_COLUMNS,
 };
 use crate::store::views::*;
-use crate::store::{ReadModel, StoreResult};
+use crate::store::{ReadModel, StoreResult, VariantCount};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -80,6 +80,17 @@ impl ReadModel for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(StepCount::from).collect())
+    }
+
+    async fn variant_counts(&self, workflow: Option<&str>) -> StoreResult<Vec<VariantCount>> {
+        let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT workflow, experiment, variant, COUNT(*), COUNT(converted_at) FROM experiment_entries
+             WHERE ?1 IS NULL OR workflow = ?1 GROUP BY workflow, experiment, variant ORDER BY workflow, experiment, variant",
+        )
+        .bind(workflow)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(VariantCount::from).collect())
     }
 
     async fn step_stats(&self, workflow: &str, version: u32) -> StoreResult<Vec<StepStat>> {

@@ -172,6 +172,7 @@ through_faults!(ReadModel {
     fn runs_for_event(&self, workflow: &str, event_id: &str) -> Vec<RunRow>;
     fn timeline(&self, run_id: &str) -> Vec<TimelineEntry>;
     fn workflow_counts(&self, since: Millis) -> Vec<(String, WorkflowCounts)>;
+    fn variant_counts(&self, workflow: Option<&str>) -> Vec<VariantCount>;
     fn step_counts(&self, workflow: &str) -> Vec<StepCount>;
     fn step_stats(&self, workflow: &str, version: u32) -> Vec<StepStat>;
     fn recent_steps(&self, workflow: &str, version: u32, limit: i64) -> Vec<(String, TimelineEntry)>;
