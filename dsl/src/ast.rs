@@ -58,6 +58,8 @@ pub struct WorkflowAst {
     pub over_cap: Option<Spanned<String>>,
     /// When marketing messages may go out.
     pub send_window: Option<Spanned<SendWindowAst>>,
+    /// A burst of triggers starts one run, with the last event, after a quiet time.
+    pub debounce: Option<DebounceAst>,
     /// The steps in order.
     pub steps: Vec<StepAst>,
 }
@@ -165,6 +167,15 @@ pub enum StepKindAst {
         /// Why (shown in the run timeline).
         reason: Option<String>,
     },
+}
+
+/// `debounce 5m per event.account_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DebounceAst {
+    /// How long without a new trigger before the run starts.
+    pub quiet: Spanned<i64>,
+    /// What bursts are grouped by (default: the customer).
+    pub per: Option<ExprSrc>,
 }
 
 /// A workflow's send window as written.

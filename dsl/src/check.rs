@@ -130,6 +130,10 @@ pub fn compile_with(
         c.event_type(g);
     }
     let send_window = ast.send_window.as_ref().and_then(|w| c.send_window(w));
+    let debounce = ast
+        .debounce
+        .as_ref()
+        .and_then(|d| c.debounce(d, event_trigger, one_at_a_time));
     let Checker {
         problems, steps, ..
     } = c;
@@ -145,6 +149,7 @@ pub fn compile_with(
         goal: ast.goal.as_ref().map(|g| g.value.clone()),
         re_enroll,
         enroll_per,
+        debounce,
         over_cap,
         send_window,
         steps,

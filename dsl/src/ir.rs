@@ -35,6 +35,9 @@ pub struct Workflow {
     pub enroll_per: Option<Expr>,
     /// What a customer-facing step over the frequency cap does.
     pub over_cap: OverCap,
+    /// A burst of triggers starts one run, with the last event, after a quiet time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debounce: Option<Debounce>,
     /// The workflow's own send window (`None`: the server's default, if any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_window: Option<WindowSetting>,
@@ -75,6 +78,17 @@ pub enum Trigger {
         /// Event type that carries the date; a newer event reschedules.
         from_event: String,
     },
+}
+
+/// Debouncing of an event trigger: each event (re)starts a quiet time per key; when it ends, the
+/// run starts with the last event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Debounce {
+    /// The quiet time in milliseconds.
+    pub quiet_ms: i64,
+    /// What bursts are grouped by (default: the customer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per: Option<Expr>,
 }
 
 /// Re-enrollment policy.

@@ -29,6 +29,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
         goal: None,
         re_enroll: None,
         re_enroll_per: None,
+        debounce: None,
         over_cap: None,
         send_window: None,
         name: None,
@@ -64,6 +65,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
         re_enroll_per: b.re_enroll_per,
         over_cap: b.over_cap,
         send_window: b.send_window,
+        debounce: b.debounce,
         steps,
     })
 }
@@ -77,6 +79,7 @@ struct AstBuilder<'d> {
     goal: Option<Spanned<String>>,
     re_enroll: Option<Spanned<ReEnrollAst>>,
     re_enroll_per: Option<ExprSrc>,
+    debounce: Option<DebounceAst>,
     over_cap: Option<Spanned<String>>,
     send_window: Option<Spanned<SendWindowAst>>,
 }
@@ -254,6 +257,15 @@ impl AstBuilder<'_> {
                 self.re_enroll = Some(Spanned::new(policy, span));
             }
             Rule::send_window_clause => self.send_window(inner, span),
+            Rule::debounce_clause => {
+                let d = inner.next().expect("grammar: debounce duration");
+                let quiet = Spanned::new(duration(&d), d.as_span().into());
+                let per = inner
+                    .next()
+                    .and_then(|p| p.into_inner().next())
+                    .map(|e| expr_src(&e));
+                self.debounce = Some(DebounceAst { quiet, per });
+            }
             other => unreachable!("not a clause: {other:?}"),
         }
     }

@@ -242,3 +242,15 @@ do log(message: "after")
         "{graph}"
     );
 }
+
+#[test]
+fn debounce_reads_alike_in_both_syntaxes() {
+    let yaml = "workflow: w\nversion: 1\ntrigger: { event: account.updated }\ndebounce: 5m per event.account.id\nre_enroll: always\nsteps:\n  - action: log\n";
+    let text = "workflow \"w\" version 1\non event account.updated\ndebounce 5m per event.account.id\nre-enroll always\ndo log()\n";
+    let a = compile_file("w.yaml", yaml).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    let b = compile_file("w.mkw", text).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    assert!(a.same_logic(&b), "{a:#?}\n---\n{b:#?}");
+    let d = a.debounce.unwrap();
+    assert_eq!(d.quiet_ms, 300_000);
+    assert_eq!(d.per.map(|e| e.source), Some("event.account.id".into()));
+}

@@ -267,3 +267,36 @@ cases:
     }
     assert_eq!(result.counts(), (3, 0));
 }
+
+/// A burst of updates of one account starts one run, with its last update, once five minutes
+/// passed without another; each account has its own burst.
+#[tokio::test]
+async fn a_debounced_burst_starts_one_run_with_its_last_event() {
+    let flow = "workflow \"sync\" version 1\non event account.updated\ndebounce 5m per event.account.id\nre-enroll always\n\
+        do log(message: \"sync {{ event.account.id }} v{{ event.account.version }}\")\n";
+    let update = |at: &str, id: &str, v: u32| {
+        format!("{{ at: {at}, type: account.updated, data: {{ account: {{ id: {id}, version: {v} }} }} }}")
+    };
+    let tests = format!(
+        "cases:\n  - name: bursts\n    events: [ {}, {}, {}, {}, {} ]\n    run_for: 1h\n    expect:\n      runs: 3\n      actions:\n        - {{ action: log, at: 7m, with: {{ message: sync a2 v1 }} }}\n        - {{ action: log, at: 8m, with: {{ message: sync a1 v3 }} }}\n        - {{ action: log, at: 25m, with: {{ message: sync a1 v4 }} }}\n",
+        update("0m", "a1", 1),
+        update("1m", "a1", 2),
+        update("2m", "a2", 1),
+        update("3m", "a1", 3),
+        update("20m", "a1", 4),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sync.mkw"), flow).unwrap();
+    std::fs::write(dir.path().join("sync.test.yaml"), tests).unwrap();
+    let result = run_file(&dir.path().join("sync.test.yaml")).await;
+    assert_eq!(result.error, None);
+    for case in &result.cases {
+        assert!(
+            case.failures.is_empty(),
+            "{}: {:?}",
+            case.name,
+            case.failures
+        );
+    }
+    assert_eq!(result.counts(), (1, 0));
+}

@@ -74,6 +74,47 @@ impl Checker<'_> {
         HolidaySource::Calendar(text.to_string())
     }
 
+    /// The IR of `debounce 5m [per <key>]`, for event triggers only.
+    pub(super) fn debounce(
+        &mut self,
+        d: &DebounceAst,
+        event_trigger: bool,
+        one_at_a_time: bool,
+    ) -> Option<Debounce> {
+        if one_at_a_time {
+            self.problems.push(
+                Problem::new("debounce", d.quiet.span, "debounce does not go with one run at a time (`when finished`, `replace`) yet")
+                    .hint("use `re-enroll always` or `after <duration>`: the quiet time already starts one run per burst"),
+            );
+        }
+        if !event_trigger {
+            self.problems.push(
+                Problem::new("debounce", d.quiet.span, "debounce needs an event trigger").hint(
+                    "a burst of events starts one run; schedules and dates fire once already",
+                ),
+            );
+        }
+        self.too_long(d.quiet.value, d.quiet.span, "a debounce");
+        if d.quiet.value <= 0 {
+            self.problems.push(
+                Problem::new(
+                    "debounce",
+                    d.quiet.span,
+                    "a debounce must last longer than zero",
+                )
+                .hint("e.g. `5m`"),
+            );
+        }
+        let per = match &d.per {
+            Some(src) => Some(self.expr(src)?),
+            None => None,
+        };
+        Some(Debounce {
+            quiet_ms: d.quiet.value,
+            per,
+        })
+    }
+
     /// The IR of `wait until <moment>`.
     pub(super) fn wait_moment(
         &mut self,

@@ -50,6 +50,10 @@ pub struct YamlWorkflow {
     #[serde(default)]
     #[schemars(with = "Option<timing::YamlSendWindow>")]
     pub send_window: Option<Value>,
+    /// A burst of triggers starts one run, with the last event, once this long passed without
+    /// another: `5m`, or `5m per event.account_id` to group by something else than the customer.
+    #[serde(default)]
+    pub debounce: Option<String>,
     /// The steps, in order.
     #[schemars(with = "Vec<YamlStep>")]
     pub steps: Vec<Value>,
@@ -304,6 +308,7 @@ impl Reader<'_> {
         });
         let steps = self.steps(doc.steps, &with(&root, PathSeg::Key("steps")));
         let send_window = doc.send_window.and_then(|w| self.send_window(w));
+        let debounce = doc.debounce.and_then(|d| self.debounce(&d));
         Some(WorkflowAst {
             name: self.spanned(doc.workflow, &vec![PathSeg::Key("workflow")]),
             version: Spanned::new(doc.version, self.span(&vec![PathSeg::Key("version")])),
@@ -321,6 +326,7 @@ impl Reader<'_> {
             re_enroll,
             re_enroll_per,
             send_window,
+            debounce,
             steps,
         })
     }

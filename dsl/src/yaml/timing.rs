@@ -2,7 +2,9 @@
 //! with the grammar's own rules (see [`crate::calendar`]) so they accept what the DSL accepts.
 
 use super::{segs, serde_problem, with, Path, PathSeg, Reader, YamlWait};
-use crate::ast::{OutcomeAst, SendWindowAst, Spanned, StepKindAst, WaitUntilAst};
+use crate::ast::{
+    DebounceAst, ExprSrc, OutcomeAst, SendWindowAst, Spanned, StepKindAst, WaitUntilAst,
+};
 use crate::calendar::{moment_of, window_of};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -75,6 +77,27 @@ impl Reader<'_> {
             outside: full.outside.map(|o| self.spanned(o, &at("outside"))),
         };
         Some(Spanned::new(ast, span))
+    }
+
+    /// `debounce: 5m` or `debounce: 5m per event.account_id`.
+    pub(super) fn debounce(&mut self, text: &str) -> Option<DebounceAst> {
+        let path: Path = vec![PathSeg::Key("debounce")];
+        let (quiet, per) = match text.find(" per ") {
+            Some(at) => (&text[..at], Some(at + 5)),
+            None => (text, None),
+        };
+        let quiet = self.duration(quiet.trim(), &path)?;
+        let per = per.map(|at| {
+            let src = self.expr(text[at..].to_string(), &path);
+            ExprSrc {
+                offset: src.offset + at,
+                ..src
+            }
+        });
+        Some(DebounceAst {
+            quiet: Spanned::new(quiet, self.span(&path)),
+            per,
+        })
     }
 
     /// `wait: { until: <moment> }`, which takes no other setting.

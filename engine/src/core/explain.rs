@@ -162,6 +162,13 @@ impl<'a> Explainer<'a> {
                 rfc3339(at),
                 rfc3339(at + ms)
             ),
+            _ if w.debounce.is_some() => {
+                let pending = self.ctx.store.date_triggers().await?.into_iter().find(|d| d.workflow == w.name && d.event_id == ev.id);
+                match pending {
+                    Some(d) => format!("debounced: starts at {} with this event, unless another event of the burst comes first", rfc3339(d.due_at)),
+                    None => "debounced: a later event of the burst took its place, or the run started from it".into(),
+                }
+            }
             _ if matches!(w.trigger, Trigger::Date { .. }) => {
                 let pending = self.ctx.store.date_triggers().await?.into_iter().find(|d| d.workflow == w.name && d.event_id == ev.id);
                 match pending {

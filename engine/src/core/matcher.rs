@@ -431,6 +431,17 @@ impl<'a> Matcher<'a> {
     ) -> Result<(), EngineError> {
         let at = self.ctx.clock.now();
         for w in self.registry.event_triggered(&ev.event_type) {
+            // A debounced workflow (re)starts its key's quiet time; the scheduler starts the
+            // run with the last event when it ends, testing the entry condition then.
+            if let Some(d) = &w.debounce {
+                batch.date_triggers.push(DateTriggerRow {
+                    workflow: w.name.clone(),
+                    key: debounce_key(d, scope, ev, self.ctx.clock.now()),
+                    due_at: now.saturating_add(d.quiet_ms),
+                    event_id: ev.id.clone(),
+                });
+                continue;
+            }
             // Most listening workflows stop at their entry condition: test it before building
             // the candidate's keys (100 workflows on one event type must stay cheap).
             if !Enroller::admits(w, scope, at) {
@@ -569,7 +580,27 @@ pub(crate) fn enroll_key(
     ev: &Event,
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    let per = w.enroll_per.as_ref().and_then(|per| {
+    key_of(w.enroll_per.as_ref(), scope, ev, now)
+}
+
+/// The key a debounced workflow groups an event's burst by: its `per`, else the customer.
+fn debounce_key(
+    d: &mikawaya_dsl::ir::Debounce,
+    scope: &ScopeData,
+    ev: &Event,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    key_of(d.per.as_ref(), scope, ev, now)
+}
+
+/// The value of `per` on the event, else its customer, else the event itself.
+fn key_of(
+    per: Option<&mikawaya_dsl::expr::Expr>,
+    scope: &ScopeData,
+    ev: &Event,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let per = per.and_then(|per| {
         let value = per.eval(&scope.scope(now, chrono_tz::UTC)).ok()?.to_json();
         key_string(&value)
     });
