@@ -133,6 +133,8 @@ pub enum StepKindAst {
         args: Vec<(Spanned<String>, ArgAst)>,
         /// Retry policy.
         retry: Option<RetryAst>,
+        /// At most so many calls per time per key.
+        throttle: Option<ThrottleAst>,
     },
     /// Wait for a time, or until an event with a timeout.
     Wait {
@@ -255,6 +257,15 @@ pub enum ArgAst {
     Map(Vec<(String, ArgAst)>),
     /// A nested list.
     List(Vec<ArgAst>),
+}
+
+/// `throttle 10/1s per event.account_id` as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThrottleAst {
+    /// The rate, `10/1s`.
+    pub rate: Spanned<String>,
+    /// What calls are counted by (default: all calls of the action).
+    pub per: Option<ExprSrc>,
 }
 
 /// Retry settings as written.

@@ -372,7 +372,12 @@ impl Checker<'_> {
 
     fn step_kind(&mut self, step: &StepAst, next: Target, id: &str, depth: usize) -> StepKind {
         match &step.kind {
-            StepKindAst::Action { name, args, retry } => {
+            StepKindAst::Action {
+                name,
+                args,
+                retry,
+                throttle,
+            } => {
                 self.action_name(name);
                 let args = args
                     .iter()
@@ -382,6 +387,7 @@ impl Checker<'_> {
                     action: name.value.clone(),
                     args,
                     retry: self.retry(retry.as_ref()),
+                    throttle: throttle.as_ref().and_then(|t| self.throttle(t)),
                     next,
                 }
             }

@@ -152,6 +152,9 @@ pub enum StepKind {
         args: BTreeMap<String, Arg>,
         /// Retry policy.
         retry: RetryPolicy,
+        /// At most so many calls per time (per key); calls over it wait for a free slot.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        throttle: Option<Box<Throttle>>,
         /// The following step.
         next: Target,
     },
@@ -233,6 +236,29 @@ pub struct WaitUntil {
     /// not lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookback_ms: Option<i64>,
+}
+
+/// A throttle on an action's calls: at most `max` per `window_ms`, counted per value of `per`
+/// (all calls of the action without it), across workflows and nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Throttle {
+    /// Calls allowed in a window.
+    pub max: u32,
+    /// The window in milliseconds.
+    pub window_ms: i64,
+    /// What calls are counted by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per: Option<Expr>,
+}
+
+impl Throttle {
+    /// Reads `10/1s` (ten calls a second); `None` when it is not a rate.
+    pub fn rate(text: &str) -> Option<(u32, i64)> {
+        let (max, window) = text.split_once('/')?;
+        let max: u32 = max.trim().parse().ok().filter(|m| *m > 0)?;
+        let window = crate::expr::parse_duration(window.trim()).filter(|w| *w > 0)?;
+        Some((max, window))
+    }
 }
 
 /// Retry policy of an action.

@@ -332,9 +332,17 @@ fn step(pair: Pair<'_, Rule>) -> StepAst {
         Rule::action_step => {
             let name = spanned(&parts.next().expect("action name"));
             let mut args = Vec::new();
-            let mut retry = None;
+            let (mut retry, mut throttle) = (None, None);
             for p in parts {
-                if p.as_rule() == Rule::arg {
+                if p.as_rule() == Rule::throttle {
+                    let mut t = p.into_inner();
+                    let rate = spanned(&t.next().expect("grammar: rate"));
+                    let per = t
+                        .next()
+                        .and_then(|k| k.into_inner().next())
+                        .map(|e| expr_src(&e));
+                    throttle = Some(ThrottleAst { rate, per });
+                } else if p.as_rule() == Rule::arg {
                     let mut a = p.into_inner();
                     let key = spanned(&a.next().expect("arg name"));
                     args.push((key, ArgAst::Expr(expr_src(&a.next().expect("arg value")))));
@@ -351,7 +359,12 @@ fn step(pair: Pair<'_, Rule>) -> StepAst {
                     });
                 }
             }
-            StepKindAst::Action { name, args, retry }
+            StepKindAst::Action {
+                name,
+                args,
+                retry,
+                throttle,
+            }
         }
         Rule::wait_step => {
             let d = parts.next().expect("wait duration");

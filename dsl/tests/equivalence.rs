@@ -254,3 +254,19 @@ fn debounce_reads_alike_in_both_syntaxes() {
     assert_eq!(d.quiet_ms, 300_000);
     assert_eq!(d.per.map(|e| e.source), Some("event.account.id".into()));
 }
+
+#[test]
+fn a_throttle_reads_alike_in_both_syntaxes() {
+    let yaml = "workflow: w\nversion: 1\ntrigger: { event: lead.updated }\nsteps:\n  - action: webhook\n    with: { url: \"https://crm.example/api\" }\n    throttle: 10/1s per event.account_id\n";
+    let text = "workflow \"w\" version 1\non event lead.updated\ndo webhook(url: \"https://crm.example/api\") throttle 10/1s per event.account_id\n";
+    let a = compile_file("w.yaml", yaml).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    let b = compile_file("w.mkw", text).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    assert!(a.same_logic(&b), "{a:#?}\n---\n{b:#?}");
+    let mikawaya_dsl::ir::StepKind::Action {
+        throttle: Some(t), ..
+    } = &a.steps[0].kind
+    else {
+        panic!("{:?}", a.steps[0].kind)
+    };
+    assert_eq!((t.max, t.window_ms), (10, 1_000));
+}

@@ -300,3 +300,36 @@ async fn a_debounced_burst_starts_one_run_with_its_last_event() {
     }
     assert_eq!(result.counts(), (1, 0));
 }
+
+/// A throttled action makes at most two calls a minute per account: the third and fourth wait
+/// for the next minute, the fifth for the one after; another account has its own slots.
+#[tokio::test]
+async fn a_throttled_action_waits_for_a_free_slot_per_key() {
+    let flow = "workflow \"crm-sync\" version 1\non event lead.updated\nre-enroll always\n\
+        do log(account: event.account, lead: event.lead) throttle 2/1m per event.account\n";
+    let lead = |id: &str, account: &str| {
+        format!("{{ at: 0s, type: lead.updated, data: {{ account: {account}, lead: {id} }} }}")
+    };
+    let events: Vec<String> = (1..=5)
+        .map(|i| lead(&format!("L{i}"), "A"))
+        .chain([lead("L9", "B")])
+        .collect();
+    let tests = format!(
+        "cases:\n  - name: account A\n    events: [ {events} ]\n    run_for: 5m\n    expect:\n      runs: 6\n      actions:\n        - {{ action: log, at: 0s, with: {{ account: A }} }}\n        - {{ action: log, at: 0s, with: {{ account: A }} }}\n        - {{ action: log, at: 1m, with: {{ account: A }} }}\n        - {{ action: log, at: 1m, with: {{ account: A }} }}\n        - {{ action: log, at: 2m, with: {{ account: A }} }}\n      status: completed\n  - name: account B is not held by A\n    events: [ {events} ]\n    expect:\n      actions:\n        - {{ action: log, at: 0s, with: {{ account: B }} }}\n",
+        events = events.join(", ")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sync.mkw"), flow).unwrap();
+    std::fs::write(dir.path().join("sync.test.yaml"), tests).unwrap();
+    let result = run_file(&dir.path().join("sync.test.yaml")).await;
+    assert_eq!(result.error, None);
+    for case in &result.cases {
+        assert!(
+            case.failures.is_empty(),
+            "{}: {:?}",
+            case.name,
+            case.failures
+        );
+    }
+    assert_eq!(result.counts(), (2, 0));
+}

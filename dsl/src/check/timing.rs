@@ -115,6 +115,31 @@ impl Checker<'_> {
         })
     }
 
+    /// The IR of an action's `throttle`.
+    pub(super) fn throttle(&mut self, t: &ThrottleAst) -> Option<Box<Throttle>> {
+        let Some((max, window_ms)) = Throttle::rate(&t.rate.value) else {
+            self.problems.push(
+                Problem::new(
+                    "throttle",
+                    t.rate.span,
+                    format!("`{}` is not a rate", t.rate.value),
+                )
+                .hint("write calls per time, e.g. `10/1s` or `100/1m`, at least 1"),
+            );
+            return None;
+        };
+        self.too_long(window_ms, t.rate.span, "a throttle window");
+        let per = match &t.per {
+            Some(src) => Some(self.expr(src)?),
+            None => None,
+        };
+        Some(Box::new(Throttle {
+            max,
+            window_ms,
+            per,
+        }))
+    }
+
     /// The IR of `wait until <moment>`.
     pub(super) fn wait_moment(
         &mut self,

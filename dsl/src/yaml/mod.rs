@@ -96,6 +96,9 @@ pub struct YamlStep {
     pub with: Option<Mapping>,
     /// Retry policy of the action.
     pub retry: Option<YamlRetry>,
+    /// At most so many calls of the action per time, e.g. `10/1s`, or per key:
+    /// `10/1s per event.account_id` (a CRM API's quota).
+    pub throttle: Option<String>,
     /// Wait for a duration, or until an event.
     pub wait: Option<YamlWait>,
     /// Condition of a branch.
@@ -489,10 +492,14 @@ impl Reader<'_> {
             let retry = step
                 .retry
                 .map(|r| self.retry(r, &with(path, PathSeg::Key("retry"))));
+            let throttle = step
+                .throttle
+                .map(|t| self.throttle(&t, &with(path, PathSeg::Key("throttle"))));
             StepKindAst::Action {
                 name: self.spanned(name, &with(path, PathSeg::Key("action"))),
                 args,
                 retry,
+                throttle,
             }
         } else if let Some(w) = step.wait {
             self.wait(w, &with(path, PathSeg::Key("wait")))

@@ -3,7 +3,8 @@
 
 use super::{segs, serde_problem, with, Path, PathSeg, Reader, YamlWait};
 use crate::ast::{
-    DebounceAst, ExprSrc, OutcomeAst, SendWindowAst, Spanned, StepKindAst, WaitUntilAst,
+    DebounceAst, ExprSrc, OutcomeAst, SendWindowAst, Spanned, StepKindAst, ThrottleAst,
+    WaitUntilAst,
 };
 use crate::calendar::{moment_of, window_of};
 use schemars::JsonSchema;
@@ -77,6 +78,25 @@ impl Reader<'_> {
             outside: full.outside.map(|o| self.spanned(o, &at("outside"))),
         };
         Some(Spanned::new(ast, span))
+    }
+
+    /// `throttle: 10/1s` or `throttle: 10/1s per event.account_id`.
+    pub(super) fn throttle(&mut self, text: &str, path: &Path) -> ThrottleAst {
+        let (rate, per) = match text.find(" per ") {
+            Some(at) => (&text[..at], Some(at + 5)),
+            None => (text, None),
+        };
+        let per = per.map(|at| {
+            let src = self.expr(text[at..].to_string(), path);
+            ExprSrc {
+                offset: src.offset + at,
+                ..src
+            }
+        });
+        ThrottleAst {
+            rate: self.spanned(rate.trim().to_string(), path),
+            per,
+        }
     }
 
     /// `debounce: 5m` or `debounce: 5m per event.account_id`.

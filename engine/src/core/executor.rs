@@ -154,6 +154,7 @@ impl Executor {
         };
         let was_final = machine.run().status.is_final();
         let mut effect = machine.advance(due, self.now());
+        let mut throttle_passed = false;
         loop {
             let input = match effect {
                 Effect::Done => return Ok(()),
@@ -222,7 +223,29 @@ impl Executor {
                     };
                     Input::LookedBack(found)
                 }
+                Effect::Call(call) if call.throttle.is_some() && !throttle_passed => {
+                    let slot = call.throttle.as_ref().expect("checked");
+                    let now = self.ctx.clock.now_ms();
+                    let claimed = self
+                        .ctx
+                        .store
+                        .claim_slot(&slot.key, now, slot.max, slot.window_ms)
+                        .await;
+                    match claimed {
+                        Ok(None) => {
+                            throttle_passed = true;
+                            effect = Effect::Call(call);
+                            continue;
+                        }
+                        Ok(Some(until)) => Input::Throttled(until),
+                        // The store failed: try the step again shortly, as a retryable failure.
+                        Err(e) => Input::Called(Err(ActionError::Retryable(format!(
+                            "claiming a throttle slot: {e}"
+                        )))),
+                    }
+                }
                 Effect::Call(call) => {
+                    throttle_passed = false;
                     let w = workflow
                         .as_deref()
                         .expect("a call comes from a loaded workflow");

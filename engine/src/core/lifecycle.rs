@@ -59,6 +59,8 @@ pub enum Input {
     Committed,
     /// What the wait's lookback found: an awaited event's id, or none.
     LookedBack(Result<Option<String>, String>),
+    /// The pending call's throttle has no free slot before this time.
+    Throttled(Millis),
 }
 
 /// What the executor must do next.
@@ -102,6 +104,19 @@ pub struct Call {
     pub unsubscribe: Option<&'static str>,
     /// What templates see (`customer`, `event`, `run`, `steps`, `entity`).
     pub scope: Value,
+    /// The call slot to claim first, when the step is throttled.
+    pub throttle: Option<Slot>,
+}
+
+/// A throttled step's call slot: `max` calls of `key` per `window_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    /// `<action>:<value of per>` (`<action>:*` without `per`).
+    pub key: String,
+    /// Calls allowed in a window.
+    pub max: u32,
+    /// The window.
+    pub window_ms: i64,
 }
 
 /// A run between two commits.
@@ -194,6 +209,7 @@ impl<'w> Machine<'w> {
             Input::Restraint(decision) => self.restrained(decision, now),
             Input::Called(result) => self.called(result, now),
             Input::LookedBack(found) => self.looked_back(found, now),
+            Input::Throttled(until) => self.throttled(until, now),
             Input::Committed => {
                 self.run.rev += 1;
                 self.attempt = 1;
@@ -281,7 +297,12 @@ impl<'w> Machine<'w> {
                         return effect;
                     }
                 }
-                StepKind::Action { args, .. } => {
+                StepKind::Action {
+                    args,
+                    action,
+                    throttle,
+                    ..
+                } => {
                     let input = match eval_args(args, &scope) {
                         Ok(input) => input,
                         Err(e) => {
@@ -300,6 +321,11 @@ impl<'w> Machine<'w> {
                         } else {
                             Value::Null
                         },
+                        throttle: throttle.as_ref().map(|t| Slot {
+                            key: slot_key(action, t.per.as_ref(), &scope),
+                            max: t.max,
+                            window_ms: t.window_ms,
+                        }),
                     };
                     self.pending = Some((call, None));
                     return match w.channel(index) {
@@ -374,6 +400,27 @@ impl<'w> Machine<'w> {
                 self.after_call(call.step, call.input, Err(err), None, now)
             }
         }
+    }
+
+    /// The call waits for a free slot of its throttle: the step runs again at `until`, with the
+    /// same attempt.
+    fn throttled(&mut self, until: Millis, now: Now) -> Effect {
+        let (Some(w), Some((call, _))) = (self.workflow, self.pending.take()) else {
+            return Effect::Done;
+        };
+        let step = &w.ir.steps[call.step];
+        let action = w.action_name(call.step).unwrap_or_default();
+        let key = call.throttle.as_ref().map(|t| t.key.as_str());
+        let detail = json!({ "action": action, "key": key, "until": rfc3339(until) });
+        self.timeline
+            .push(entry(step, "throttled", call.attempt, detail, now));
+        let timer = Timer {
+            due_at: until,
+            kind: TimerKind::Exec,
+            attempt: call.attempt,
+            lease_until: 0,
+        };
+        self.commit(Active, Some(timer), now)
     }
 
     fn called(&mut self, result: Result<Value, ActionError>, now: Now) -> Effect {
@@ -496,6 +543,18 @@ impl<'w> Machine<'w> {
         }
         effect
     }
+}
+
+/// A throttle's key: the action and the value of `per` (`*` without one, or when it is null).
+fn slot_key(
+    action: &str,
+    per: Option<&mikawaya_dsl::expr::Expr>,
+    scope: &mikawaya_dsl::expr::Scope<'_>,
+) -> String {
+    let value = per
+        .and_then(|p| p.eval(scope).ok())
+        .and_then(|v| key_string(&v.to_json()));
+    format!("{action}:{}", value.as_deref().unwrap_or("*"))
 }
 
 fn entry(step: &Step, status: &str, attempt: u32, detail: Value, now: Now) -> TimelineEntry {

@@ -249,6 +249,16 @@ pub trait RestraintStore: Send + Sync {
     ) -> StoreResult<Claim>;
     /// Suppresses an address (a second call replaces the reason).
     async fn suppress(&self, address: &str, reason: &str, at: Millis) -> StoreResult<()>;
+    /// Takes one of the `max` call slots of `key` in the `window_ms` before `at` (inclusive of
+    /// `at`, exclusive of `at - window_ms`): `None` when taken, else when the oldest call in the
+    /// window leaves it (try again then). Claims of one key take turns on every node.
+    async fn claim_slot(
+        &self,
+        key: &str,
+        at: Millis,
+        max: u32,
+        window_ms: i64,
+    ) -> StoreResult<Option<Millis>>;
     /// Lifts a suppression; `false` when there was none.
     async fn unsuppress(&self, address: &str) -> StoreResult<bool>;
     /// All suppressions, newest first.

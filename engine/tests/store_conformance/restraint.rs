@@ -229,3 +229,40 @@ pub async fn claims_read_consent_and_suppressions_as_stored(store: Arc<dyn Store
     }
     assert_eq!(counts, [1, 1], "only granted claims are recorded");
 }
+
+/// Throttle slots: `max` per window per key, the answer naming when the oldest leaves the
+/// window, keys apart; concurrent claims never take more than `max` together.
+pub async fn throttle_slots_hold_their_rate_per_key(store: Arc<dyn Store>) {
+    let claim = |key: &'static str, at: i64| {
+        let store = store.clone();
+        async move { store.claim_slot(key, at, 2, 100).await.unwrap() }
+    };
+    assert_eq!(claim("webhook:A", 0).await, None);
+    assert_eq!(claim("webhook:A", 10).await, None);
+    assert_eq!(
+        claim("webhook:A", 20).await,
+        Some(100),
+        "the call at 0 leaves at 100"
+    );
+    assert_eq!(
+        claim("webhook:B", 20).await,
+        None,
+        "another key has its own slots"
+    );
+    assert_eq!(claim("webhook:A", 99).await, Some(100));
+    assert_eq!(
+        claim("webhook:A", 100).await,
+        None,
+        "the call at 0 has left"
+    );
+    assert_eq!(claim("webhook:A", 101).await, Some(110));
+    let claims = (0..12).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.claim_slot("api:C", 500, 3, 1000).await.unwrap() })
+    });
+    let mut granted = 0;
+    for c in claims.collect::<Vec<_>>() {
+        granted += usize::from(c.await.unwrap().is_none());
+    }
+    assert_eq!(granted, 3);
+}

@@ -47,6 +47,7 @@ struct State {
     audit: Vec<AuditEntry>,
     rejected: Vec<RejectedMessage>,
     experiments: Vec<ExperimentRow>,
+    throttle: HashMap<String, Vec<Millis>>,
 }
 
 /// One experiment entry: who took which variant, until when a conversion counts, and whether

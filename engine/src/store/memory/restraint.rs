@@ -20,6 +20,23 @@ impl RestraintStore for MemoryStore {
         Ok(self.lock().sent_since(customer_id, channel, kind, since))
     }
 
+    async fn claim_slot(
+        &self,
+        key: &str,
+        at: Millis,
+        max: u32,
+        window_ms: i64,
+    ) -> StoreResult<Option<Millis>> {
+        let mut s = self.lock();
+        let calls = s.throttle.entry(key.to_string()).or_default();
+        calls.retain(|t| *t > at - window_ms);
+        if calls.len() < max as usize {
+            calls.push(at);
+            return Ok(None);
+        }
+        Ok(Some(calls.iter().min().copied().unwrap_or(at) + window_ms))
+    }
+
     async fn claim_message(
         &self,
         m: &SentMessage,

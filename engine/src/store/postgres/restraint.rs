@@ -35,6 +35,48 @@ impl RestraintStore for PostgresStore {
         .await?)
     }
 
+    async fn claim_slot(
+        &self,
+        key: &str,
+        at: Millis,
+        max: u32,
+        window_ms: i64,
+    ) -> StoreResult<Option<Millis>> {
+        let since = at - window_ms;
+        let mut tx = self.pool.begin().await?;
+        // Claims of one key take turns on every node.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("throttle/{key}"))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM throttle_slots WHERE key = $1 AND at <= $2")
+            .bind(key)
+            .bind(since)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO throttle_slots (key, at) SELECT $1, $2 WHERE (SELECT COUNT(*) FROM throttle_slots WHERE key = $1) < $3",
+        )
+        .bind(key)
+        .bind(at)
+        .bind(i64::from(max))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let next = if inserted == 1 {
+            None
+        } else {
+            let oldest: Option<Millis> =
+                sqlx::query_scalar("SELECT MIN(at) FROM throttle_slots WHERE key = $1")
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            Some(oldest.unwrap_or(at) + window_ms)
+        };
+        tx.commit().await?;
+        Ok(next)
+    }
+
     async fn claim_message(
         &self,
         m: &SentMessage,

@@ -157,6 +157,7 @@ through_faults!(RestraintStore {
     fn suppressed(&self, address: &str) -> Option<String>;
     fn claim_message(&self, m: &SentMessage, run_id: &str, at: Millis, limit: Option<MessageLimit>) -> Claim;
     fn suppress(&self, address: &str, reason: &str, at: Millis) -> ();
+    fn claim_slot(&self, key: &str, at: Millis, max: u32, window_ms: i64) -> Option<Millis>;
     fn unsuppress(&self, address: &str) -> bool;
     fn suppressions(&self) -> Vec<Suppression>;
     fn set_consent(&self, customer_id: &str, channel: &str, granted: bool, source: &str, at: Millis) -> ();
