@@ -164,6 +164,15 @@ pub enum StepKindAst {
         /// The variants, in order.
         variants: Vec<VariantAst>,
     },
+    /// A decision table: inputs tested row by row; the matching row's values are the output.
+    Decide {
+        /// The inputs (one column each).
+        inputs: Vec<ExprSrc>,
+        /// `first` (default) or `collect`.
+        hit: Option<Spanned<String>>,
+        /// The rows.
+        rows: Vec<RowAst>,
+    },
     /// End the run.
     Exit {
         /// Why (shown in the run timeline).
@@ -196,6 +205,17 @@ pub enum SendWindowAst {
         /// `wait` or `skip` outside the window.
         outside: Option<Spanned<String>>,
     },
+}
+
+/// One row of a decision table as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowAst {
+    /// A test per input.
+    pub cells: Vec<crate::decide::Cell>,
+    /// What the row outputs.
+    pub output: Vec<(Spanned<String>, ArgAst)>,
+    /// Where it was written.
+    pub span: Span,
 }
 
 /// One variant of a split.

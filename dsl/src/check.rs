@@ -1,6 +1,7 @@
 //! The checker: turns the AST into the IR, collecting every problem of the file at once.
 
 mod args;
+mod decide;
 mod split;
 mod timing;
 
@@ -425,6 +426,9 @@ impl Checker<'_> {
                 id,
                 depth,
             ),
+            StepKindAst::Decide { inputs, hit, rows } => {
+                self.decide(step, (inputs, hit.as_ref(), rows), next)
+            }
             StepKindAst::Exit { reason } => StepKind::Exit {
                 reason: reason.clone().unwrap_or_else(|| "exit".into()),
             },

@@ -73,6 +73,8 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div | Rule::op_rem => "an operator",
         Rule::step_id => "`as <id>`",
         Rule::clock => "a time of day such as `09:00`",
+        Rule::cell_literal | Rule::signed_number => "a value such as `\"APAC\"`, `80` or `true`",
+        Rule::cell => "a cell: `-`, a value, a test such as `>= 80`, or `in [...]`",
         Rule::split_convert => "`convert <event type> within <duration>`",
         Rule::variant => "`variant \"name\" <weight> { ... }`",
         Rule::day_name | Rule::days | Rule::day_range => {

@@ -157,6 +157,14 @@ pub fn graph(w: &Workflow) -> Graph {
                 }
                 ("split", format!("split {experiment}"))
             }
+            StepKind::Decide {
+                inputs, rows, next, ..
+            } => {
+                edge(&s.id, *next, "");
+                let columns: Vec<&str> = inputs.iter().map(|i| i.source.as_str()).collect();
+                let label = format!("decide {} ({} rows)", columns.join(", "), rows.len());
+                ("decide", label)
+            }
             StepKind::Exit { reason } => ("exit", format!("exit: {reason}")),
         };
         nodes.push(GraphNode {

@@ -192,6 +192,18 @@ pub enum StepKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         convert: Option<Conversion>,
     },
+    /// A decision table: the matching row's values (`first`) or every matching row's
+    /// (`collect`) become the step's output (`steps.<id>.output`), then `next`.
+    Decide {
+        /// The inputs.
+        inputs: Vec<Expr>,
+        /// Which rows are output.
+        hit: crate::decide::HitPolicy,
+        /// The rows.
+        rows: Vec<crate::decide::DecisionRow>,
+        /// The following step.
+        next: Target,
+    },
     /// End the run with a reason.
     Exit {
         /// Why.

@@ -15,6 +15,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod check;
 mod clash;
+pub mod decide;
 pub mod diag;
 pub mod experiment;
 pub mod expr;

@@ -45,6 +45,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
             | Rule::wait_moment
             | Rule::if_step
             | Rule::split_step
+            | Rule::decide_step
             | Rule::exit_step => steps.push(step(pair)),
             _ => b.clause(pair),
         }
@@ -377,6 +378,7 @@ fn step(pair: Pair<'_, Rule>) -> StepAst {
             0,
         )),
         Rule::split_step => split(parts),
+        Rule::decide_step => decide(parts),
         Rule::if_step => {
             let cond = expr_src(&parts.next().expect("if condition"));
             let then = parts.next().map(block).unwrap_or_default();
@@ -392,6 +394,39 @@ fn step(pair: Pair<'_, Rule>) -> StepAst {
         },
     };
     StepAst { id, kind, span }
+}
+
+/// `decide <input>, <input> [first|collect] { <cell>, <cell> -> (name: value, ...) ... }`.
+fn decide<'a>(parts: impl Iterator<Item = Pair<'a, Rule>>) -> StepKindAst {
+    let (mut inputs, mut hit, mut rows) = (Vec::new(), None, Vec::new());
+    for p in parts {
+        match p.as_rule() {
+            Rule::expr => inputs.push(expr_src(&p)),
+            Rule::hit_policy => hit = Some(spanned(&p)),
+            _ => {
+                let span: Span = p.as_span().into();
+                let (mut cells, mut output) = (Vec::new(), Vec::new());
+                for part in p.into_inner() {
+                    if part.as_rule() == Rule::cell {
+                        cells.push(crate::decide::cell_from(part));
+                    } else {
+                        let mut a = part.into_inner();
+                        let key = spanned(&a.next().expect("grammar: output name"));
+                        output.push((
+                            key,
+                            ArgAst::Expr(expr_src(&a.next().expect("grammar: output value"))),
+                        ));
+                    }
+                }
+                rows.push(RowAst {
+                    cells,
+                    output,
+                    span,
+                });
+            }
+        }
+    }
+    StepKindAst::Decide { inputs, hit, rows }
 }
 
 /// `split "name" convert <event> within <duration> { variant "a" 50 { ... } ... }`.

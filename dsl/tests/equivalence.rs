@@ -270,3 +270,31 @@ fn a_throttle_reads_alike_in_both_syntaxes() {
     };
     assert_eq!((t.max, t.window_ms), (10, 1_000));
 }
+
+#[test]
+fn decision_tables_read_alike_in_both_syntaxes() {
+    let yaml = r#"workflow: w
+version: 1
+trigger: { event: lead.created }
+steps:
+  - id: route
+    decide:
+      inputs: [event.lead.region, event.lead.score]
+      hit: collect
+      rows:
+        - { when: [APAC, ">= 80"], then: { queue: sales-apac } }
+        - { when: ["in [\"EMEA\", \"NA\"]", "-"], then: { queue: west } }
+        - { when: ["-", "< 0"], then: { queue: broken } }
+"#;
+    let text = r#"workflow "w" version 1
+on event lead.created
+decide event.lead.region, event.lead.score collect {
+  "APAC", >= 80 -> (queue: "sales-apac")
+  in ["EMEA", "NA"], - -> (queue: "west")
+  -, < 0 -> (queue: "broken")
+} as route
+"#;
+    let a = compile_file("w.yaml", yaml).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    let b = compile_file("w.mkw", text).unwrap_or_else(|d| panic!("{}", d.to_plain()));
+    assert!(a.same_logic(&b), "{a:#?}\n---\n{b:#?}");
+}

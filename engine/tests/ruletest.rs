@@ -333,3 +333,47 @@ async fn a_throttled_action_waits_for_a_free_slot_per_key() {
     }
     assert_eq!(result.counts(), (2, 0));
 }
+
+/// A routing matrix as a decision table: region × score → queue and priority; the first
+/// matching row wins, `-` matches anything, and the output feeds the next step.
+#[tokio::test]
+async fn a_decision_table_routes_by_its_first_matching_row() {
+    let flow = r#"workflow "route" version 1
+on event lead.created
+re-enroll always
+decide event.lead.region, event.lead.score first {
+  "APAC", >= 80 -> (queue: "sales-apac", priority: "high")
+  in ["EMEA", "NA"], >= 80 -> (queue: "sales-west", priority: "high")
+  -, >= 50 -> (queue: "nurture", priority: "normal")
+  -, - -> (queue: "marketing", priority: "low")
+} as route
+do task.create(title: "lead {{ event.lead.id }}", queue: steps.route.output.queue, priority: steps.route.output.priority)
+"#;
+    let lead = |id: &str, region: &str, score: u32| {
+        format!("{{ at: 0s, type: lead.created, data: {{ lead: {{ id: {id}, region: {region}, score: {score} }} }} }}")
+    };
+    let case = |name: &str, event: String, queue: &str, priority: &str| {
+        format!("  - name: {name}\n    events: [ {event} ]\n    expect:\n      actions:\n        - {{ action: task.create, with: {{ queue: {queue}, priority: {priority} }} }}\n")
+    };
+    let tests = format!(
+        "cases:\n{}{}{}{}",
+        case("hot APAC", lead("L1", "APAC", 91), "sales-apac", "high"),
+        case("hot EMEA", lead("L2", "EMEA", 85), "sales-west", "high"),
+        case("warm anywhere", lead("L3", "APAC", 60), "nurture", "normal"),
+        case("cold", lead("L4", "LATAM", 10), "marketing", "low"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("route.mkw"), flow).unwrap();
+    std::fs::write(dir.path().join("route.test.yaml"), tests).unwrap();
+    let result = run_file(&dir.path().join("route.test.yaml")).await;
+    assert_eq!(result.error, None);
+    for case in &result.cases {
+        assert!(
+            case.failures.is_empty(),
+            "{}: {:?}",
+            case.name,
+            case.failures
+        );
+    }
+    assert_eq!(result.counts(), (4, 0));
+}

@@ -4,6 +4,7 @@
 use crate::ast::*;
 use crate::diag::{Diagnostics, Problem};
 use crate::expr::parse_duration;
+mod decide;
 mod serde_errors;
 mod split;
 mod timing;
@@ -118,6 +119,9 @@ pub struct YamlStep {
     pub split: Option<String>,
     /// With `split`: what counts as a conversion, e.g. `order.placed within 7d`.
     pub convert: Option<String>,
+    /// A decision table: `{ inputs: [...], hit: first|collect, rows: [{ when: [...], then: {...} }] }`;
+    /// the matching row's `then` becomes the step's output (`steps.<id>.output`).
+    pub decide: Option<decide::YamlDecide>,
     /// With `split`: the variants, each `{ name, weight, steps }`.
     #[schemars(with = "Option<Vec<split::YamlVariant>>")]
     pub variants: Option<Vec<Value>>,
@@ -438,7 +442,7 @@ impl Reader<'_> {
             );
             return None;
         };
-        let kinds = ["action", "wait", "if", "split", "exit"]
+        let kinds = ["action", "wait", "if", "split", "decide", "exit"]
             .iter()
             .filter(|k| map.contains_key(**k))
             .count();
@@ -455,7 +459,7 @@ impl Reader<'_> {
                 let mut p = serde_problem(&msg, at);
                 if msg.contains("unknown field") {
                     p.message = format!("unknown step kind or field `{field}`");
-                    let kinds = "a step is one of `action:` (with `with:`, `retry:`), `wait:`, `if:` (with `then:`, `else:`), `split:` (with `convert:`, `variants:`) or `exit:`";
+                    let kinds = "a step is one of `action:` (with `with:`, `retry:`), `wait:`, `if:` (with `then:`, `else:`), `split:` (with `convert:`, `variants:`), `decide:` or `exit:`";
                     p.hint = Some(match did_you_mean(&msg) {
                         Some(suggestion) => format!("{suggestion} {kinds}"),
                         None => kinds.into(),
@@ -467,9 +471,9 @@ impl Reader<'_> {
         };
         if kinds != 1 {
             let message = if kinds == 0 {
-                "a step needs one of `action`, `wait`, `if`, `split` or `exit`"
+                "a step needs one of `action`, `wait`, `if`, `split`, `decide` or `exit`"
             } else {
-                "a step can only be one of `action`, `wait`, `if`, `split` or `exit`"
+                "a step can only be one of `action`, `wait`, `if`, `split`, `decide` or `exit`"
             };
             self.problem("step", path, message.into(), "split it into several steps");
             return None;
@@ -515,6 +519,8 @@ impl Reader<'_> {
                     &with(path, PathSeg::Key("else")),
                 ),
             }
+        } else if let Some(d) = step.decide {
+            self.decide(d, &with(path, PathSeg::Key("decide")))
         } else if let Some(name) = step.split {
             self.split(name, step.convert, step.variants.unwrap_or_default(), path)
         } else {

@@ -287,6 +287,7 @@ impl<'w> Machine<'w> {
                     self.step = target_index(if result { *then } else { *otherwise });
                 }
                 StepKind::Split { .. } => self.take_split(w, index, now),
+                StepKind::Decide { .. } => self.take_decision(w, index, now),
                 StepKind::Exit { reason } => {
                     let detail = json!({ "reason": reason });
                     self.timeline.push(entry(step, "exited", 1, detail, now));
@@ -564,6 +565,7 @@ fn entry(step: &Step, status: &str, attempt: u32, detail: Value, now: Now) -> Ti
         StepKind::Branch { .. } => "branch",
         StepKind::Exit { .. } => "exit",
         StepKind::Split { .. } => "split",
+        StepKind::Decide { .. } => "decide",
     };
     TimelineEntry {
         step_id: step.id.clone(),
@@ -575,6 +577,7 @@ fn entry(step: &Step, status: &str, attempt: u32, detail: Value, now: Now) -> Ti
     }
 }
 
+mod decide;
 mod split;
 #[cfg(test)]
 mod tests;

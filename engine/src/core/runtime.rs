@@ -203,6 +203,12 @@ fn step_reads_customer(step: &StepKind, action: Option<&ResolvedAction>) -> bool
                 })
         }
         StepKind::Exit { .. } | StepKind::Split { .. } => false,
+        StepKind::Decide { inputs, rows, .. } => {
+            inputs.iter().any(|e| e.node.reads(customer))
+                || rows
+                    .iter()
+                    .any(|r| r.output.values().any(|a| a.reads(customer)))
+        }
     }
 }
 
