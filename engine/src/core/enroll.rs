@@ -4,9 +4,12 @@ use crate::clock::Millis;
 use crate::core::context::{Context, EngineError};
 use crate::core::runtime::target_index;
 use crate::core::runtime::RuntimeWorkflow;
-use crate::core::scope::ScopeData;
+use crate::core::scope::{key_string, ScopeData};
+use crate::event::Event;
 use crate::store::NewRun;
-use mikawaya_dsl::ir::ReEnroll;
+use chrono::{DateTime, Utc};
+use mikawaya_dsl::expr::Expr;
+use mikawaya_dsl::ir::{Debounce, ReEnroll};
 use std::collections::HashMap;
 
 /// One trigger firing for one workflow.
@@ -107,4 +110,36 @@ impl<'a> Enroller<'a> {
             lease_until: 0,
         }))
     }
+}
+
+/// The key an event enrolls its customer under in `w`: the value of the workflow's `per`
+/// expression (`re-enroll when finished per event.kpi.id`), else the customer, else the event
+/// itself (an event without either never shares a key).
+pub(crate) fn enroll_key(
+    w: &RuntimeWorkflow,
+    scope: &ScopeData,
+    ev: &Event,
+    now: DateTime<Utc>,
+) -> String {
+    key_of(w.enroll_per.as_ref(), scope, ev, now)
+}
+
+/// The key a debounced workflow groups an event's burst by: its `per`, else the customer.
+pub(crate) fn debounce_key(
+    d: &Debounce,
+    scope: &ScopeData,
+    ev: &Event,
+    now: DateTime<Utc>,
+) -> String {
+    key_of(d.per.as_ref(), scope, ev, now)
+}
+
+/// The value of `per` on the event, else its customer, else the event itself.
+fn key_of(per: Option<&Expr>, scope: &ScopeData, ev: &Event, now: DateTime<Utc>) -> String {
+    let per = per.and_then(|per| {
+        let value = per.eval(&scope.scope(now, chrono_tz::UTC)).ok()?.to_json();
+        key_string(&value)
+    });
+    per.or_else(|| ev.customer_id.clone())
+        .unwrap_or_else(|| format!("event:{}", ev.id))
 }

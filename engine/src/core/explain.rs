@@ -151,7 +151,7 @@ impl<'a> Explainer<'a> {
             }
             v.condition = Some(x);
         }
-        let key = crate::core::matcher::enroll_key(w, scope, ev, self.ctx.clock.now());
+        let key = crate::core::enroll::enroll_key(w, scope, ev, self.ctx.clock.now());
         let last = self.ctx.store.enrollment(&w.name, &key).await?;
         v.summary = match (w.re_enroll, last) {
             (ReEnroll::WhenFinished, Some(_)) => format!("not started: re-enrollment is `when_finished` and {key} had a run of it still active"),

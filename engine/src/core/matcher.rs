@@ -436,7 +436,7 @@ impl<'a> Matcher<'a> {
             if let Some(d) = &w.debounce {
                 batch.date_triggers.push(DateTriggerRow {
                     workflow: w.name.clone(),
-                    key: debounce_key(d, scope, ev, self.ctx.clock.now()),
+                    key: crate::core::enroll::debounce_key(d, scope, ev, self.ctx.clock.now()),
                     due_at: now.saturating_add(d.quiet_ms),
                     event_id: ev.id.clone(),
                 });
@@ -447,7 +447,7 @@ impl<'a> Matcher<'a> {
             if !Enroller::admits(w, scope, at) {
                 continue;
             }
-            let enroll_key = enroll_key(w, scope, ev, self.ctx.clock.now());
+            let enroll_key = crate::core::enroll::enroll_key(w, scope, ev, self.ctx.clock.now());
             // One run at a time per key (the customer, or `per`): the active ones block the
             // new run, or it replaces them.
             let active = match w.re_enroll {
@@ -569,41 +569,4 @@ fn suppression_of(ev: &Event) -> Option<(String, String)> {
         "email.complained" => Some((address, "complaint".into())),
         _ => None,
     }
-}
-
-/// The key an event enrolls its customer under in `w`: the value of the workflow's `per`
-/// expression (`re-enroll when finished per event.kpi.id`), else the customer, else the event
-/// itself (an event without either never shares a key).
-pub(crate) fn enroll_key(
-    w: &RuntimeWorkflow,
-    scope: &ScopeData,
-    ev: &Event,
-    now: chrono::DateTime<chrono::Utc>,
-) -> String {
-    key_of(w.enroll_per.as_ref(), scope, ev, now)
-}
-
-/// The key a debounced workflow groups an event's burst by: its `per`, else the customer.
-fn debounce_key(
-    d: &mikawaya_dsl::ir::Debounce,
-    scope: &ScopeData,
-    ev: &Event,
-    now: chrono::DateTime<chrono::Utc>,
-) -> String {
-    key_of(d.per.as_ref(), scope, ev, now)
-}
-
-/// The value of `per` on the event, else its customer, else the event itself.
-fn key_of(
-    per: Option<&mikawaya_dsl::expr::Expr>,
-    scope: &ScopeData,
-    ev: &Event,
-    now: chrono::DateTime<chrono::Utc>,
-) -> String {
-    let per = per.and_then(|per| {
-        let value = per.eval(&scope.scope(now, chrono_tz::UTC)).ok()?.to_json();
-        key_string(&value)
-    });
-    per.or_else(|| ev.customer_id.clone())
-        .unwrap_or_else(|| format!("event:{}", ev.id))
 }
