@@ -133,3 +133,42 @@ async fn strict_events_refuses_undeclared_types() {
     assert_eq!(status, 202);
     engine.terminate();
 }
+
+/// A workflow naming a holiday calendar that does not exist is refused; writing the calendar
+/// file alone (the watcher sees the holidays folder) makes it load.
+#[tokio::test]
+async fn a_new_holiday_calendar_is_picked_up_by_the_watcher() {
+    let dir = workspace(&[("carts.mkw", FLOW)]);
+    let engine = start_with(&dir, &[]);
+    // Past the watcher's first look at the folder (it compares with what it saw then).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let windowed = "workflow \"windowed\" version 1\non event cart.abandoned\nsend-window weekdays 09:00-20:00 tz \"Asia/Tokyo\" holidays \"JP\"\ndo log()\n";
+    std::fs::write(dir.path().join("workflows/windowed.mkw"), windowed).unwrap();
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w["name"].as_str().map(String::from))
+            .collect()
+    };
+    // The watcher reloads within a few seconds; the workflow stays out for want of JP.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(names(&engine.get("/workflows").await), ["carts"]);
+    assert!(
+        engine.log().contains("unknown holiday calendar `JP`"),
+        "{}",
+        engine.log()
+    );
+    std::fs::create_dir_all(dir.path().join("workflows/holidays")).unwrap();
+    std::fs::write(
+        dir.path().join("workflows/holidays/JP.yaml"),
+        "2026-01-01: New Year's Day\n",
+    )
+    .unwrap();
+    engine
+        .wait_for("/workflows", 15, |v| {
+            names(v).contains(&"windowed".to_string())
+        })
+        .await;
+    engine.terminate();
+}
