@@ -156,6 +156,11 @@ fn expr_src(pair: &Pair<'_, Rule>) -> ExprSrc {
     }
 }
 
+/// The expression of an optional `per_key` pair (`per event.kpi.id`).
+fn per_key(pair: Option<Pair<'_, Rule>>) -> Option<ExprSrc> {
+    pair?.into_inner().next().map(|e| expr_src(&e))
+}
+
 /// A duration the grammar has checked the shape of; one too long for [`parse_duration`] becomes
 /// `i64::MAX`, which the checker refuses with its position (never a silent 0).
 fn duration(pair: &Pair<'_, Rule>) -> i64 {
@@ -244,10 +249,7 @@ impl AstBuilder<'_> {
             Rule::over_cap_clause => self.over_cap = inner.next().map(|p| spanned(&p)),
             Rule::reenroll_clause => {
                 let p = inner.next().expect("re-enroll policy");
-                self.re_enroll_per = inner
-                    .next()
-                    .and_then(|per| per.into_inner().next())
-                    .map(|e| expr_src(&e));
+                self.re_enroll_per = per_key(inner.next());
                 let policy = match p.as_rule() {
                     Rule::reenroll_never => ReEnrollAst::Never,
                     Rule::reenroll_always => ReEnrollAst::Always,
@@ -261,10 +263,7 @@ impl AstBuilder<'_> {
             Rule::debounce_clause => {
                 let d = inner.next().expect("grammar: debounce duration");
                 let quiet = Spanned::new(duration(&d), d.as_span().into());
-                let per = inner
-                    .next()
-                    .and_then(|p| p.into_inner().next())
-                    .map(|e| expr_src(&e));
+                let per = per_key(inner.next());
                 self.debounce = Some(DebounceAst { quiet, per });
             }
             other => unreachable!("not a clause: {other:?}"),
@@ -338,10 +337,7 @@ fn step(pair: Pair<'_, Rule>) -> StepAst {
                 if p.as_rule() == Rule::throttle {
                     let mut t = p.into_inner();
                     let rate = spanned(&t.next().expect("grammar: rate"));
-                    let per = t
-                        .next()
-                        .and_then(|k| k.into_inner().next())
-                        .map(|e| expr_src(&e));
+                    let per = per_key(t.next());
                     throttle = Some(ThrottleAst { rate, per });
                 } else if p.as_rule() == Rule::arg {
                     let mut a = p.into_inner();

@@ -27,6 +27,26 @@ cases:
       status: exited
 "#;
 
+/// Writes `flow` as `<name>.mkw` and `tests` beside it, runs them, and asserts that the file
+/// has `cases` cases and every one passed.
+async fn assert_all_pass(name: &str, flow: &str, tests: &str, cases: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(format!("{name}.mkw")), flow).unwrap();
+    let file = dir.path().join(format!("{name}.test.yaml"));
+    std::fs::write(&file, tests).unwrap();
+    let result = run_file(&file).await;
+    assert_eq!(result.error, None);
+    for case in &result.cases {
+        assert!(
+            case.failures.is_empty(),
+            "{}: {:?}",
+            case.name,
+            case.failures
+        );
+    }
+    assert_eq!(result.counts(), (cases, 0));
+}
+
 #[tokio::test]
 async fn reports_passes_and_failures_with_a_diff() {
     let dir = tempfile::tempdir().unwrap();
@@ -195,20 +215,7 @@ async fn a_wait_ends_only_on_an_event_that_meets_its_condition() {
         update("1h", "k1", 5),
         update("2h", "k2", 1),
     );
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("breach.mkw"), flow).unwrap();
-    std::fs::write(dir.path().join("breach.test.yaml"), tests).unwrap();
-    let result = run_file(&dir.path().join("breach.test.yaml")).await;
-    assert_eq!(result.error, None);
-    for case in &result.cases {
-        assert!(
-            case.failures.is_empty(),
-            "{}: {:?}",
-            case.name,
-            case.failures
-        );
-    }
-    assert_eq!(result.counts(), (2, 0));
+    assert_all_pass("breach", flow, &tests, 2).await;
 }
 
 /// `wait until customer-local 09:00 on weekdays` ends at the customer's next weekday 09:00;
@@ -252,20 +259,7 @@ cases:
         - { action: log, at: 1d, with: { message: a week left } }
       status: completed
 "#;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("moment.mkw"), flow).unwrap();
-    std::fs::write(dir.path().join("moment.test.yaml"), tests).unwrap();
-    let result = run_file(&dir.path().join("moment.test.yaml")).await;
-    assert_eq!(result.error, None);
-    for case in &result.cases {
-        assert!(
-            case.failures.is_empty(),
-            "{}: {:?}",
-            case.name,
-            case.failures
-        );
-    }
-    assert_eq!(result.counts(), (3, 0));
+    assert_all_pass("moment", flow, tests, 3).await;
 }
 
 /// A burst of updates of one account starts one run, with its last update, once five minutes
@@ -285,20 +279,7 @@ async fn a_debounced_burst_starts_one_run_with_its_last_event() {
         update("3m", "a1", 3),
         update("20m", "a1", 4),
     );
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("sync.mkw"), flow).unwrap();
-    std::fs::write(dir.path().join("sync.test.yaml"), tests).unwrap();
-    let result = run_file(&dir.path().join("sync.test.yaml")).await;
-    assert_eq!(result.error, None);
-    for case in &result.cases {
-        assert!(
-            case.failures.is_empty(),
-            "{}: {:?}",
-            case.name,
-            case.failures
-        );
-    }
-    assert_eq!(result.counts(), (1, 0));
+    assert_all_pass("sync", flow, &tests, 1).await;
 }
 
 /// A throttled action makes at most two calls a minute per account: the third and fourth wait
@@ -318,20 +299,7 @@ async fn a_throttled_action_waits_for_a_free_slot_per_key() {
         "cases:\n  - name: account A\n    events: [ {events} ]\n    run_for: 5m\n    expect:\n      runs: 6\n      actions:\n        - {{ action: log, at: 0s, with: {{ account: A }} }}\n        - {{ action: log, at: 0s, with: {{ account: A }} }}\n        - {{ action: log, at: 1m, with: {{ account: A }} }}\n        - {{ action: log, at: 1m, with: {{ account: A }} }}\n        - {{ action: log, at: 2m, with: {{ account: A }} }}\n      status: completed\n  - name: account B is not held by A\n    events: [ {events} ]\n    expect:\n      actions:\n        - {{ action: log, at: 0s, with: {{ account: B }} }}\n",
         events = events.join(", ")
     );
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("sync.mkw"), flow).unwrap();
-    std::fs::write(dir.path().join("sync.test.yaml"), tests).unwrap();
-    let result = run_file(&dir.path().join("sync.test.yaml")).await;
-    assert_eq!(result.error, None);
-    for case in &result.cases {
-        assert!(
-            case.failures.is_empty(),
-            "{}: {:?}",
-            case.name,
-            case.failures
-        );
-    }
-    assert_eq!(result.counts(), (2, 0));
+    assert_all_pass("sync", flow, &tests, 2).await;
 }
 
 /// A routing matrix as a decision table: region × score → queue and priority; the first
@@ -362,18 +330,5 @@ do task.create(title: "lead {{ event.lead.id }}", queue: steps.route.output.queu
         case("warm anywhere", lead("L3", "APAC", 60), "nurture", "normal"),
         case("cold", lead("L4", "LATAM", 10), "marketing", "low"),
     );
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("route.mkw"), flow).unwrap();
-    std::fs::write(dir.path().join("route.test.yaml"), tests).unwrap();
-    let result = run_file(&dir.path().join("route.test.yaml")).await;
-    assert_eq!(result.error, None);
-    for case in &result.cases {
-        assert!(
-            case.failures.is_empty(),
-            "{}: {:?}",
-            case.name,
-            case.failures
-        );
-    }
-    assert_eq!(result.counts(), (4, 0));
+    assert_all_pass("route", flow, &tests, 4).await;
 }

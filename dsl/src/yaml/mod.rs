@@ -298,21 +298,16 @@ impl Reader<'_> {
         let trigger = self.trigger(doc.trigger);
         let re_enroll_path = vec![PathSeg::Key("re_enroll")];
         // `after 1d per event.kpi.id`: the policy, then what it counts by.
-        let (policy, re_enroll_per) = match doc.re_enroll.as_deref().map(|r| (r, r.find(" per "))) {
-            Some((r, Some(at))) => {
-                let per = self.expr(r[at + 5..].to_string(), &re_enroll_path);
-                let per = ExprSrc {
-                    offset: per.offset + at + 5,
-                    ..per
-                };
-                (Some(r[..at].to_string()), Some(per))
+        let (re_enroll, re_enroll_per) = match doc.re_enroll.as_deref() {
+            Some(text) => {
+                let (policy, per) = self.split_per(text, &re_enroll_path);
+                let policy = self
+                    .re_enroll(policy, &re_enroll_path)
+                    .map(|v| Spanned::new(v, self.span(&re_enroll_path)));
+                (policy, per)
             }
-            _ => (doc.re_enroll.clone(), None),
+            None => (None, None),
         };
-        let re_enroll = policy.and_then(|r| {
-            self.re_enroll(&r, &re_enroll_path)
-                .map(|v| Spanned::new(v, self.span(&re_enroll_path)))
-        });
         let steps = self.steps(doc.steps, &with(&root, PathSeg::Key("steps")));
         let send_window = doc.send_window.and_then(|w| self.send_window(w));
         let debounce = doc.debounce.and_then(|d| self.debounce(&d));

@@ -80,19 +80,26 @@ impl Reader<'_> {
         Some(Spanned::new(ast, span))
     }
 
+    /// `<value> per <expression>` in the field at `path` (`after 1d per event.kpi.id`,
+    /// `10/1s per event.account_id`): the value, trimmed, and the expression at its place in
+    /// the file.
+    pub(super) fn split_per<'t>(&self, text: &'t str, path: &Path) -> (&'t str, Option<ExprSrc>) {
+        const PER: &str = " per ";
+        let Some(at) = text.find(PER) else {
+            return (text.trim(), None);
+        };
+        let start = at + PER.len();
+        let src = self.expr(text[start..].to_string(), path);
+        let per = ExprSrc {
+            offset: src.offset + start,
+            ..src
+        };
+        (text[..at].trim(), Some(per))
+    }
+
     /// `throttle: 10/1s` or `throttle: 10/1s per event.account_id`.
     pub(super) fn throttle(&mut self, text: &str, path: &Path) -> ThrottleAst {
-        let (rate, per) = match text.find(" per ") {
-            Some(at) => (&text[..at], Some(at + 5)),
-            None => (text, None),
-        };
-        let per = per.map(|at| {
-            let src = self.expr(text[at..].to_string(), path);
-            ExprSrc {
-                offset: src.offset + at,
-                ..src
-            }
-        });
+        let (rate, per) = self.split_per(text, path);
         ThrottleAst {
             rate: self.spanned(rate.trim().to_string(), path),
             per,
@@ -102,18 +109,8 @@ impl Reader<'_> {
     /// `debounce: 5m` or `debounce: 5m per event.account_id`.
     pub(super) fn debounce(&mut self, text: &str) -> Option<DebounceAst> {
         let path: Path = vec![PathSeg::Key("debounce")];
-        let (quiet, per) = match text.find(" per ") {
-            Some(at) => (&text[..at], Some(at + 5)),
-            None => (text, None),
-        };
-        let quiet = self.duration(quiet.trim(), &path)?;
-        let per = per.map(|at| {
-            let src = self.expr(text[at..].to_string(), &path);
-            ExprSrc {
-                offset: src.offset + at,
-                ..src
-            }
-        });
+        let (quiet, per) = self.split_per(text, &path);
+        let quiet = self.duration(quiet, &path)?;
         Some(DebounceAst {
             quiet: Spanned::new(quiet, self.span(&path)),
             per,

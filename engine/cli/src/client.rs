@@ -114,15 +114,10 @@ pub async fn runs(
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k, v)))
     .collect();
-    let resp = request(reqwest::Method::GET, &format!("{url}/runs"), &token)
-        .query(&query)
-        .send()
-        .await
-        .with_context(|| format!("is the engine running at {url}?"))?;
-    if !resp.status().is_success() {
-        return print_response(resp).await;
-    }
-    let runs: Vec<Value> = resp.json().await?;
+    let runs: Vec<Value> = match get_json(url, &token, "/runs", &query).await? {
+        Ok(runs) => runs,
+        Err(code) => return Ok(code),
+    };
     println!(
         "{:<38} {:<22} {:>3} {:<12} {:<10} exit",
         "run", "workflow", "v", "customer", "status"
@@ -149,15 +144,10 @@ pub async fn experiments(
     workflow: Option<String>,
 ) -> anyhow::Result<i32> {
     let query: Vec<(&str, String)> = workflow.map(|w| ("workflow", w)).into_iter().collect();
-    let resp = request(reqwest::Method::GET, &format!("{url}/experiments"), &token)
-        .query(&query)
-        .send()
-        .await
-        .with_context(|| format!("is the engine running at {url}?"))?;
-    if !resp.status().is_success() {
-        return print_response(resp).await;
-    }
-    let experiments: Vec<Value> = resp.json().await?;
+    let experiments: Vec<Value> = match get_json(url, &token, "/experiments", &query).await? {
+        Ok(experiments) => experiments,
+        Err(code) => return Ok(code),
+    };
     println!(
         "{:<22} {:<22} {:<14} {:>8} {:>9} {:>7}  95% interval",
         "workflow", "experiment", "variant", "entered", "converted", "rate"
@@ -202,6 +192,25 @@ pub async fn dead_letters(
     }
 }
 
+/// GETs `path` with `query` and reads its JSON; a refusal is printed and its exit code given
+/// instead.
+async fn get_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    token: &Option<String>,
+    path: &str,
+    query: &[(&str, String)],
+) -> anyhow::Result<Result<T, i32>> {
+    let resp = request(reqwest::Method::GET, &format!("{url}{path}"), token)
+        .query(query)
+        .send()
+        .await
+        .with_context(|| format!("is the engine running at {url}?"))?;
+    if !resp.status().is_success() {
+        return Ok(Err(print_response(resp).await?));
+    }
+    Ok(Ok(resp.json().await?))
+}
+
 /// GETs a path and prints the JSON.
 pub async fn get_print(url: &str, token: Option<String>, path: &str) -> anyhow::Result<i32> {
     let resp = request(reqwest::Method::GET, &format!("{url}{path}"), &token)
@@ -216,14 +225,10 @@ pub async fn get_print(url: &str, token: Option<String>, path: &str) -> anyhow::
 
 /// `runs ID`: the run's state and a readable timeline.
 async fn run_timeline(url: &str, token: Option<String>, id: &str) -> anyhow::Result<i32> {
-    let resp = request(reqwest::Method::GET, &format!("{url}/runs/{id}"), &token)
-        .send()
-        .await
-        .with_context(|| format!("is the engine running at {url}?"))?;
-    if !resp.status().is_success() {
-        return print_response(resp).await;
-    }
-    let body: Value = resp.json().await?;
+    let body: Value = match get_json(url, &token, &format!("/runs/{id}"), &[]).await? {
+        Ok(body) => body,
+        Err(code) => return Ok(code),
+    };
     let run = &body["run"];
     let text = |v: &Value| {
         v.as_str()

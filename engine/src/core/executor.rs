@@ -154,7 +154,6 @@ impl Executor {
         };
         let was_final = machine.run().status.is_final();
         let mut effect = machine.advance(due, self.now());
-        let mut throttle_passed = false;
         loop {
             let input = match effect {
                 Effect::Done => return Ok(()),
@@ -223,19 +222,23 @@ impl Executor {
                     };
                     Input::LookedBack(found)
                 }
-                Effect::Call(call) if call.throttle.is_some() && !throttle_passed => {
-                    let slot = call.throttle.as_ref().expect("checked");
-                    let now = self.ctx.clock.now_ms();
-                    let claimed = self
-                        .ctx
-                        .store
-                        .claim_slot(&slot.key, now, slot.max, slot.window_ms)
-                        .await;
+                Effect::Call(call) => {
+                    let claimed = match &call.throttle {
+                        None => Ok(None),
+                        Some(slot) => {
+                            let now = self.ctx.clock.now_ms();
+                            let store = &self.ctx.store;
+                            store
+                                .claim_slot(&slot.key, now, slot.max, slot.window_ms)
+                                .await
+                        }
+                    };
                     match claimed {
                         Ok(None) => {
-                            throttle_passed = true;
-                            effect = Effect::Call(call);
-                            continue;
+                            let w = workflow
+                                .as_deref()
+                                .expect("a call comes from a loaded workflow");
+                            Input::Called(self.call_action(w, machine.run(), call).await)
                         }
                         Ok(Some(until)) => Input::Throttled(until),
                         // The store failed: try the step again shortly, as a retryable failure.
@@ -243,13 +246,6 @@ impl Executor {
                             "claiming a throttle slot: {e}"
                         )))),
                     }
-                }
-                Effect::Call(call) => {
-                    throttle_passed = false;
-                    let w = workflow
-                        .as_deref()
-                        .expect("a call comes from a loaded workflow");
-                    Input::Called(self.call_action(w, machine.run(), call).await)
                 }
             };
             effect = machine.advance(input, self.now());

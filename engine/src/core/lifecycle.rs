@@ -386,15 +386,7 @@ impl<'w> Machine<'w> {
             }
             Ok(Decision::Defer { until, reason }) => {
                 let detail = json!({ "action": action, "reason": reason, "until": rfc3339(until) });
-                self.timeline
-                    .push(entry(step, "deferred", call.attempt, detail, now));
-                let timer = Timer {
-                    due_at: until,
-                    kind: TimerKind::Exec,
-                    attempt: call.attempt,
-                    lease_until: 0,
-                };
-                self.commit(Active, Some(timer), now)
+                self.run_again_at(step, "deferred", call.attempt, detail, until, now)
             }
             Err(e) => {
                 let err = ActionError::Retryable(format!("checking consent: {e}"));
@@ -413,12 +405,26 @@ impl<'w> Machine<'w> {
         let action = w.action_name(call.step).unwrap_or_default();
         let key = call.throttle.as_ref().map(|t| t.key.as_str());
         let detail = json!({ "action": action, "key": key, "until": rfc3339(until) });
+        self.run_again_at(step, "throttled", call.attempt, detail, until, now)
+    }
+
+    /// Records why the step waits (`status`, `detail`) and commits the run to execute it again,
+    /// with the same attempt, at `until`.
+    fn run_again_at(
+        &mut self,
+        step: &Step,
+        status: &str,
+        attempt: u32,
+        detail: Value,
+        until: Millis,
+        now: Now,
+    ) -> Effect {
         self.timeline
-            .push(entry(step, "throttled", call.attempt, detail, now));
+            .push(entry(step, status, attempt, detail, now));
         let timer = Timer {
             due_at: until,
             kind: TimerKind::Exec,
-            attempt: call.attempt,
+            attempt,
             lease_until: 0,
         };
         self.commit(Active, Some(timer), now)

@@ -58,16 +58,7 @@ impl WindowRules {
         let tz = window.zone(customer);
         let calendar = window.calendar(customer);
         let holidays = self.holidays();
-        let opening = window.opening(now, tz, &holidays, calendar);
-        let today = local_date(instant(now), tz);
-        let closed_because = match holidays.holiday(calendar, today) {
-            Some(name) => format!("today is {name} in the {} calendar", calendar.unwrap_or("")),
-            None => format!(
-                "it is {} in {tz}",
-                instant(now).with_timezone(&tz).format("%a %H:%M")
-            ),
-        };
-        let reason = match opening {
+        let reason = match window.opening(now, tz, &holidays, calendar) {
             Opening::Open => return None,
             Opening::Never => {
                 let reason = format!(
@@ -75,13 +66,26 @@ impl WindowRules {
                 );
                 return Some(Decision::Skip(SkipReason::OutsideWindow, reason));
             }
-            Opening::Opens(at) => (
-                at,
-                format!(
-                    "outside the send window ({window}): {closed_because}; it opens {} {tz}",
-                    instant(at).with_timezone(&tz).format("%a %Y-%m-%d %H:%M"),
-                ),
-            ),
+            Opening::Opens(at) => {
+                // Only a closed window says why (every message inside one passes here).
+                let today = local_date(instant(now), tz);
+                let closed_because = match holidays.holiday(calendar, today) {
+                    Some(name) => {
+                        format!("today is {name} in the {} calendar", calendar.unwrap_or(""))
+                    }
+                    None => format!(
+                        "it is {} in {tz}",
+                        instant(now).with_timezone(&tz).format("%a %H:%M")
+                    ),
+                };
+                (
+                    at,
+                    format!(
+                        "outside the send window ({window}): {closed_because}; it opens {} {tz}",
+                        instant(at).with_timezone(&tz).format("%a %Y-%m-%d %H:%M"),
+                    ),
+                )
+            }
         };
         Some(match window.outside {
             Outside::Wait => Decision::Defer {

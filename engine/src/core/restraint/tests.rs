@@ -274,15 +274,8 @@ fn recipients_are_bare_lowercase_addresses() {
 
 #[tokio::test]
 async fn the_global_control_group_gets_no_marketing_but_still_its_receipts() {
-    let store = Arc::new(MemoryStore::new());
-    let everyone = Restraint::new(
-        store.clone(),
-        None,
-        WindowRules::default(),
-        "http://x/".into(),
-        "s".into(),
-    )
-    .with_global_control(Some(100.0));
+    let (everyone, store) = rules(None);
+    let everyone = everyone.with_global_control(Some(100.0));
     store
         .set_consent("c-1", "email", true, "form", 0)
         .await
