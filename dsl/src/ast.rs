@@ -56,6 +56,8 @@ pub struct WorkflowAst {
     pub re_enroll_per: Option<ExprSrc>,
     /// `skip` or `defer` a message over the frequency cap.
     pub over_cap: Option<Spanned<String>>,
+    /// `low`, `normal` or `high`: who gets the last slot of a frequency cap.
+    pub priority: Option<Spanned<String>>,
     /// When marketing messages may go out.
     pub send_window: Option<Spanned<SendWindowAst>>,
     /// A burst of triggers starts one run, with the last event, after a quiet time.

@@ -127,6 +127,18 @@ pub fn compile_with(
             OverCap::Skip
         }
     };
+    let priority = match ast.priority.as_ref().map(|p| (p.value.as_str(), p.span)) {
+        None | Some(("normal", _)) => Priority::Normal,
+        Some(("low", _)) => Priority::Low,
+        Some(("high", _)) => Priority::High,
+        Some((other, span)) => {
+            c.problems.push(
+                Problem::new("priority", span, format!("`{other}` is not a priority"))
+                    .hint("write `low`, `normal` or `high`"),
+            );
+            Priority::Normal
+        }
+    };
     if let Some(g) = &ast.goal {
         c.event_type(g);
     }
@@ -152,6 +164,7 @@ pub fn compile_with(
         enroll_per,
         debounce,
         over_cap,
+        priority,
         send_window,
         steps,
         start,

@@ -35,6 +35,9 @@ pub struct Workflow {
     pub enroll_per: Option<Expr>,
     /// What a customer-facing step over the frequency cap does.
     pub over_cap: OverCap,
+    /// Who gets the last slot of a frequency cap.
+    #[serde(default, skip_serializing_if = "Priority::is_normal")]
+    pub priority: Priority,
     /// A burst of triggers starts one run, with the last event, after a quiet time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debounce: Option<Debounce>,
@@ -117,6 +120,39 @@ pub enum OverCap {
     Skip,
     /// Wait until the cap allows another message, then send.
     Defer,
+}
+
+/// A workflow's claim on the last slot of a frequency cap: while a workflow of a higher
+/// priority is loaded, a lower one leaves the last slot of every cap (of more than one) to it,
+/// so a renewal notice (`high`) still goes out when a newsletter (`normal`) would have used it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Leaves the last slot to `normal` and `high` workflows.
+    Low,
+    /// The default.
+    #[default]
+    Normal,
+    /// Takes the last slot; the others leave it.
+    High,
+}
+
+impl Priority {
+    /// Whether this is the default (not serialised).
+    pub fn is_normal(&self) -> bool {
+        *self == Priority::Normal
+    }
+
+    /// The word used in both syntaxes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+        }
+    }
 }
 
 /// Where control goes next.

@@ -31,6 +31,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
         re_enroll_per: None,
         debounce: None,
         over_cap: None,
+        priority: None,
         send_window: None,
         name: None,
         version: None,
@@ -65,6 +66,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<WorkflowAst> {
         re_enroll: b.re_enroll,
         re_enroll_per: b.re_enroll_per,
         over_cap: b.over_cap,
+        priority: b.priority,
         send_window: b.send_window,
         debounce: b.debounce,
         steps,
@@ -82,6 +84,7 @@ struct AstBuilder<'d> {
     re_enroll_per: Option<ExprSrc>,
     debounce: Option<DebounceAst>,
     over_cap: Option<Spanned<String>>,
+    priority: Option<Spanned<String>>,
     send_window: Option<Spanned<SendWindowAst>>,
 }
 
@@ -247,6 +250,7 @@ impl AstBuilder<'_> {
             Rule::when_clause => self.set_when(expr_src(&inner.next().expect("when expr"))),
             Rule::goal_clause => self.goal = inner.next().map(|p| spanned(&p)),
             Rule::over_cap_clause => self.over_cap = inner.next().map(|p| spanned(&p)),
+            Rule::priority_clause => self.priority = inner.next().map(|p| spanned(&p)),
             Rule::reenroll_clause => {
                 let p = inner.next().expect("re-enroll policy");
                 self.re_enroll_per = per_key(inner.next());

@@ -8,7 +8,7 @@ use crate::core::actions::default_actions;
 use crate::core::intake::Intake;
 use crate::core::loader::rule_files;
 use crate::core::plugins::{Plugins, StoreKv};
-use crate::core::restraint::{new_secret, FrequencyCap};
+use crate::core::restraint::new_secret;
 use crate::core::{Engine, EngineConfig};
 use crate::store::open as open_store;
 use anyhow::Context;
@@ -44,7 +44,8 @@ pub struct ServeConfig {
     pub outbox: PathBuf,
     /// Folder of email templates (default: `<workflows>/templates`).
     pub templates: Option<PathBuf>,
-    /// Most marketing messages per customer and channel in a window, e.g. `3/7d`, or `off`.
+    /// The frequency caps, e.g. `3/7d, sms 1/1d calendar, tag newsletter 2/30d`, or `off`
+    /// ([`crate::core::caps`]).
     pub frequency_cap: String,
     /// The send window of workflows without their own, as `send-window` in the DSL.
     pub send_window: Option<String>,
@@ -91,14 +92,6 @@ impl ServeConfig {
     }
 }
 
-/// Parses `--frequency-cap` (`off` disables the cap).
-pub fn parse_cap(text: &str) -> anyhow::Result<Option<FrequencyCap>> {
-    if text == "off" {
-        return Ok(None);
-    }
-    text.parse().map(Some).map_err(anyhow::Error::msg)
-}
-
 /// Runs the engine until SIGTERM or Ctrl-C.
 pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
     let store = open_store(&opts.db)
@@ -126,7 +119,10 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let config = EngineConfig {
         workflows_dir: opts.workflows.clone(),
-        frequency_cap: parse_cap(&opts.frequency_cap)?,
+        frequency_caps: opts
+            .frequency_cap
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--frequency-cap: {e}"))?,
         global_control: opts
             .global_control
             .as_deref()

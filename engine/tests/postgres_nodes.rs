@@ -167,7 +167,6 @@ async fn nodes_claiming_at_once_never_take_the_same_timer() {
 #[tokio::test]
 async fn sends_from_many_nodes_never_pass_the_cap_together() {
     let (n, _schema) = nodes(3).await;
-    let limit = Some(MessageLimit { max: 2, since: 0 });
     n[0].set_consent("c1", "email", true, "test", 1)
         .await
         .unwrap();
@@ -181,9 +180,21 @@ async fn sends_from_many_nodes_never_pass_the_cap_together() {
                 address: None,
                 workflow: "w".into(),
                 key: format!("run{i}:send"),
+                tags: Vec::new(),
+            };
+            let two = |past: &[PastMessage]| {
+                (past.len() >= 2).then(|| CapRefusal {
+                    rule: "2".into(),
+                    reason: "two already".into(),
+                    opens_at: None,
+                })
+            };
+            let check = CapCheck {
+                since: 0,
+                judge: &two,
             };
             store
-                .claim_message(&m, &format!("run{i}"), 100 + i as i64, limit)
+                .claim_message(&m, &format!("run{i}"), 100 + i as i64, Some(&check))
                 .await
                 .unwrap()
         })

@@ -218,6 +218,7 @@ async fn commits_are_guarded_by_the_revision(store: Arc<dyn Store>) {
         address: None,
         workflow: "w".into(),
         key: "r1:s0".into(),
+        tags: Vec::new(),
     });
     assert!(store.commit(t.clone()).await.unwrap());
     assert!(!store.commit(t).await.unwrap(), "the revision moved");

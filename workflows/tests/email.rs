@@ -3,7 +3,6 @@
 
 use chrono::{TimeZone, Utc};
 use mikawaya_e2e::smtp::{header, SmtpServer};
-use mikawaya_engine::core::restraint::FrequencyCap;
 use mikawaya_engine::tools::sim::{SimOptions, Simulation};
 use serde_json::json;
 use std::path::Path;
@@ -41,10 +40,7 @@ fn workflows_dir() -> tempfile::TempDir {
 async fn sim(dir: &tempfile::TempDir, smtp: &SmtpServer) -> Simulation {
     let options = SimOptions {
         smtp_url: Some(smtp.url()),
-        frequency_cap: Some(FrequencyCap {
-            max: 3,
-            window_ms: 7 * DAY,
-        }),
+        frequency_caps: Some("3/7d".parse().unwrap()),
         ..SimOptions::default()
     };
     Simulation::start_with(
@@ -167,7 +163,7 @@ async fn no_reminder_past_the_frequency_cap_and_none_to_suppressed_addresses() {
     );
     assert_eq!(
         skipped_reason(&s, "ada").await,
-        "frequency cap: 3 email message(s) in 7d already"
+        "frequency cap 3/7d: 3 email message(s) in 7d already"
     );
 
     s.send(json!({"id": "b1", "type": "email.bounced", "data": {"address": "Cy@Example.com", "kind": "hard"}})).await.unwrap();

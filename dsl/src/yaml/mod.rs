@@ -45,6 +45,10 @@ pub struct YamlWorkflow {
     /// Over the frequency cap: `skip` (default) or `defer` customer-facing steps.
     #[serde(default)]
     pub over_cap: Option<String>,
+    /// `low`, `normal` (default) or `high`: a workflow below the highest priority in use leaves
+    /// the last slot of every frequency cap to the workflows above it.
+    #[serde(default)]
+    pub priority: Option<String>,
     /// When marketing messages may go out, in each customer's time zone: `weekdays 09:00-20:00`,
     /// a mapping with `hours`, `timezone`, `holidays` and `outside`, or `off` (not even the
     /// server's default window).
@@ -325,6 +329,9 @@ impl Reader<'_> {
             over_cap: doc
                 .over_cap
                 .map(|o| self.spanned(o, &vec![PathSeg::Key("over_cap")])),
+            priority: doc
+                .priority
+                .map(|p| self.spanned(p, &vec![PathSeg::Key("priority")])),
             re_enroll,
             re_enroll_per,
             send_window,

@@ -47,7 +47,9 @@ pub struct ServeArgs {
     /// Folder of email templates (default: `<workflows>/templates`).
     #[arg(long, env = "MIKAWAYA_TEMPLATES")]
     pub templates: Option<PathBuf>,
-    /// Most marketing messages per customer and channel in a window, e.g. `3/7d`, or `off`.
+    /// Frequency caps on marketing messages per customer, comma-separated: `3/7d` (each channel),
+    /// `marketing 5/7d` (all channels), `sms 1/1d calendar` (local days), `tag newsletter
+    /// 2/30d` (steps with that `tag`), or `off`.
     #[arg(long, default_value = "3/7d", env = "MIKAWAYA_FREQUENCY_CAP")]
     pub frequency_cap: String,
     /// When marketing messages of workflows without their own window may go out, in each

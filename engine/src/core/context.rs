@@ -25,8 +25,8 @@ pub struct EngineConfig {
     pub batch: i64,
     /// Most bytes of JSON one action's output may keep in its run (more is truncated, marked).
     pub max_output_bytes: usize,
-    /// The global cap on marketing messages per customer (`None`: no cap).
-    pub frequency_cap: Option<crate::core::restraint::FrequencyCap>,
+    /// The frequency caps on marketing messages per customer, across workflows.
+    pub frequency_caps: crate::core::caps::Caps,
     /// Base URL customers reach the engine at (for unsubscribe links).
     pub public_url: String,
     /// Secret that signs unsubscribe links (kept in the database's settings).
@@ -46,6 +46,10 @@ pub struct EngineConfig {
     pub global_control: Option<f64>,
 }
 
+/// The frequency caps of a server started without `--frequency-cap`: three marketing
+/// messages per customer and channel in seven days.
+pub const DEFAULT_CAPS: &str = "3/7d";
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
@@ -54,10 +58,7 @@ impl Default for EngineConfig {
             lease_ms: 60_000,
             batch: 64,
             max_output_bytes: crate::core::lifecycle::DEFAULT_MAX_OUTPUT,
-            frequency_cap: Some(crate::core::restraint::FrequencyCap {
-                max: 3,
-                window_ms: 7 * 86_400_000,
-            }),
+            frequency_caps: DEFAULT_CAPS.parse().expect("the default caps parse"),
             public_url: "http://127.0.0.1:8080".into(),
             secret: String::new(),
             max_in_flight: 512,

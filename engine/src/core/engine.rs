@@ -63,7 +63,7 @@ impl Engine {
     ) -> Arc<Self> {
         let restraint = Restraint::new(
             store.clone(),
-            config.frequency_cap,
+            config.frequency_caps.clone(),
             crate::core::send_window::WindowRules::new(config.send_window.clone()),
             config.public_url.clone(),
             config.secret.clone(),

@@ -180,6 +180,7 @@ impl Executor {
                 } => {
                     let run = machine.run();
                     let over_cap = workflow.as_ref().map(|w| w.over_cap).unwrap_or_default();
+                    let priority = workflow.as_ref().map(|w| w.priority).unwrap_or_default();
                     let message = Message {
                         channel,
                         input: &input,
@@ -190,6 +191,8 @@ impl Executor {
                         run_id: &run.id,
                         workflow: &run.workflow,
                         window: workflow.as_ref().and_then(|w| w.send_window.as_ref()),
+                        priority,
+                        yields_last_slot: self.registry.outranked(priority),
                     };
                     let decision = self
                         .ctx

@@ -367,6 +367,7 @@ impl<'w> Machine<'w> {
                     address,
                     workflow: self.run.workflow.clone(),
                     key: idempotency_key(&self.run.id, &step.id),
+                    tags: crate::core::restraint::message_tags(&call.input),
                 };
                 self.pending = Some((
                     Call {

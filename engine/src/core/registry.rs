@@ -4,7 +4,7 @@
 
 use crate::core::runtime::{ActionResolver, BuildError, RuntimeWorkflow};
 use mikawaya_dsl::expr::Expr;
-use mikawaya_dsl::ir::{StepKind, Trigger, Workflow};
+use mikawaya_dsl::ir::{Priority, StepKind, Trigger, Workflow};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -19,6 +19,8 @@ pub struct Registry {
     wait_exprs: HashMap<String, Vec<Expr>>,
     /// Event types that convert some version's experiment.
     converting: std::collections::HashSet<String>,
+    /// The highest priority of the active workflows (`None`: none is loaded).
+    top_priority: Option<Priority>,
 }
 
 impl Registry {
@@ -78,9 +80,16 @@ impl Registry {
                     .or_default()
                     .push(w.name.clone());
             }
+            r.top_priority = r.top_priority.max(Some(w.priority));
             r.active.insert(w.name.clone(), w);
         }
         (r, errors)
+    }
+
+    /// Whether an active workflow has a higher priority than `priority` (a message of that
+    /// priority leaves the last slot of each frequency cap to it).
+    pub fn outranked(&self, priority: Priority) -> bool {
+        self.top_priority.is_some_and(|top| top > priority)
     }
 
     /// Whether events of this type convert an experiment of some loaded version.

@@ -1,47 +1,19 @@
 //! Restraint before every customer-facing action: the suppression list, the customer's consent
-//! for the channel, the send window ([`crate::core::send_window`]) and a global frequency cap
-//! across all workflows. Messages are `marketing`
+//! for the channel, the send window ([`crate::core::send_window`]) and the frequency caps
+//! ([`crate::core::caps`]) across all workflows. Messages are `marketing`
 //! (every check), `transactional` (suppression only) or `internal` (to staff: no check), chosen by
 //! the step's `kind` argument. Also the signed one-click unsubscribe links.
 
 use crate::clock::Millis;
+use crate::core::caps::{Caps, Outgoing};
 use crate::core::send_window::WindowRules;
 pub use crate::core::unsubscribe::{constant_time_eq, new_secret, unsubscribe_token, verify_token};
-use crate::store::{consents_to, Claim, MessageLimit, RestraintStore, SentMessage, StoreResult};
-use mikawaya_dsl::expr::{format_duration, parse_duration};
-use mikawaya_dsl::ir::{OverCap, WindowSetting};
+use crate::store::{
+    consents_to, CapCheck, CapRefusal, Claim, PastMessage, RestraintStore, SentMessage, StoreResult,
+};
+use mikawaya_dsl::ir::{OverCap, Priority, WindowSetting};
 use serde_json::Value;
-use std::str::FromStr;
 use std::sync::Arc;
-
-/// At most `max` marketing messages per customer and channel within `window_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrequencyCap {
-    /// Messages allowed in the window.
-    pub max: u32,
-    /// Window length.
-    pub window_ms: i64,
-}
-
-impl FromStr for FrequencyCap {
-    type Err = String;
-
-    /// Parses `3/7d` (three per seven days).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{s}` is not a frequency cap; write e.g. `3/7d` (or `off`)");
-        let (max, window) = s.split_once('/').ok_or_else(bad)?;
-        let max: u32 = max.trim().parse().map_err(|_| bad())?;
-        if max == 0 {
-            return Err(format!(
-                "`{s}` would block every marketing message; allow at least 1, or turn the cap `off`"
-            ));
-        }
-        let window_ms = parse_duration(window.trim())
-            .filter(|w| *w > 0)
-            .ok_or_else(bad)?;
-        Ok(FrequencyCap { max, window_ms })
-    }
-}
 
 /// Why a message was not sent: a small fixed set, so it can label a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +26,7 @@ pub enum SkipReason {
     NoCustomer,
     /// The customer has not consented to the channel.
     NoConsent,
-    /// The frequency cap allows no more now.
+    /// A frequency cap allows no more now.
     Capped,
     /// Outside the send window, whose policy is to skip.
     OutsideWindow,
@@ -102,7 +74,7 @@ pub enum Decision {
     Skip(SkipReason, String),
     /// Try again at `until`.
     Defer {
-        /// When the cap allows the next message.
+        /// When the cap or the window allows the next message.
         until: Millis,
         /// Why.
         reason: String,
@@ -119,11 +91,11 @@ pub fn recipient(input: &Value) -> Option<String> {
     Some(bare.trim().to_lowercase())
 }
 
-/// The restraint rules and what they consult: the restraint store, the global cap, and the
+/// The restraint rules and what they consult: the restraint store, the frequency caps, and the
 /// secret and address of unsubscribe links.
 pub struct Restraint {
     store: Arc<dyn RestraintStore>,
-    cap: Option<FrequencyCap>,
+    caps: Caps,
     windows: WindowRules,
     global_control: Option<f64>,
     public_url: String,
@@ -151,21 +123,26 @@ pub struct Message<'a> {
     pub workflow: &'a str,
     /// The workflow's own send window setting (`None`: the server's default).
     pub window: Option<&'a WindowSetting>,
+    /// The workflow's priority.
+    pub priority: Priority,
+    /// Whether a workflow of a higher priority is loaded (this one leaves it the last slot of
+    /// every cap).
+    pub yields_last_slot: bool,
 }
 
 impl Restraint {
-    /// The rules over `store`, with the global `cap` (`None`: no cap), the send windows
-    /// `windows`, for links at `public_url` signed with `secret`.
+    /// The rules over `store`, with the frequency `caps`, the send windows `windows`, for
+    /// links at `public_url` signed with `secret`.
     pub fn new(
         store: Arc<dyn RestraintStore>,
-        cap: Option<FrequencyCap>,
+        caps: Caps,
         windows: WindowRules,
         public_url: String,
         secret: String,
     ) -> Self {
         Restraint {
             store,
-            cap,
+            caps,
             windows,
             global_control: None,
             public_url,
@@ -173,7 +150,7 @@ impl Restraint {
         }
     }
 
-    /// Applies suppression, consent and the frequency cap to `m` at `now`. A marketing message
+    /// Applies suppression, consent, the send window and the frequency caps to `m` at `now`. A marketing message
     /// allowed to go is claimed in the store before it is sent (once per step), so concurrent
     /// runs and a crash between sending and committing never pass the cap.
     pub async fn decide(&self, m: Message<'_>, now: Millis) -> StoreResult<Decision> {
@@ -187,6 +164,8 @@ impl Restraint {
             run_id,
             workflow,
             window,
+            priority,
+            yields_last_slot,
         } = m;
         let kind = input
             .get("kind")
@@ -231,18 +210,19 @@ impl Restraint {
         if let Some(outside) = self.windows.check(window, customer, now) {
             return Ok(outside);
         }
-        if self.cap.is_some_and(|cap| cap.max == 0) {
-            return Ok(Decision::Skip(
-                SkipReason::Capped,
-                format!("frequency cap: no {channel} marketing messages are allowed"),
-            ));
-        }
-        // A message counts while `now < sent_at + window`, so a deferred step is allowed exactly
-        // at the time `Defer::until` names (an inclusive window re-deferred it to the same
-        // instant, again and again).
-        let limit = self.cap.map(|cap| MessageLimit {
-            max: cap.max as usize,
-            since: now - cap.window_ms + 1,
+        let tags = message_tags(input);
+        let outgoing = Outgoing {
+            channel,
+            tags: &tags,
+            zone: self.windows.zone(window, customer),
+            priority,
+            yields_last_slot,
+            now,
+        };
+        let judge = |past: &[PastMessage]| self.caps.judge(&outgoing, past);
+        let check = self.caps.since(&outgoing).map(|since| CapCheck {
+            since,
+            judge: &judge,
         });
         let message = SentMessage {
             customer_id: Some(cid.to_string()),
@@ -251,12 +231,13 @@ impl Restraint {
             address: address.clone(),
             workflow: workflow.to_string(),
             key: key.to_string(),
+            tags: tags.clone(),
         };
         // The claim checks suppression and consent again, as stored now: the run's snapshot of
         // the customer may predate a withdrawal recorded on this node or another.
-        let sent = match self
+        let refusal = match self
             .store
-            .claim_message(&message, run_id, now, limit)
+            .claim_message(&message, run_id, now, check.as_ref())
             .await?
         {
             Claim::Granted => return Ok(Decision::Send { kind, address }),
@@ -269,26 +250,9 @@ impl Restraint {
                     format!("customer {cid} withdrew consent to {channel} before the send"),
                 ))
             }
-            Claim::Over(sent) => sent,
+            Claim::Over(refusal) => refusal,
         };
-        let Some(cap) = self.cap else {
-            return Ok(Decision::Send { kind, address });
-        };
-        let reason = format!(
-            "frequency cap: {} {channel} message(s) in {} already",
-            sent.len(),
-            format_duration(cap.window_ms)
-        );
-        Ok(match over_cap {
-            OverCap::Skip => Decision::Skip(SkipReason::Capped, reason),
-            OverCap::Defer => Decision::Defer {
-                until: sent
-                    .get(sent.len().saturating_sub(cap.max as usize))
-                    .map_or(now, |at| *at)
-                    + cap.window_ms,
-                reason,
-            },
-        })
+        Ok(over_cap_decision(refusal, over_cap))
     }
 
     /// Keeps a stable `percent` of customers out of all marketing (the global control group,
@@ -320,6 +284,31 @@ impl Restraint {
 
 /// The name the global control group's stable hash is salted with.
 pub const GLOBAL_CONTROL: &str = "global-control";
+
+/// What a step over a cap does: skip, or wait until the rule that refused opens (a rule that
+/// never opens skips).
+fn over_cap_decision(refusal: CapRefusal, over_cap: OverCap) -> Decision {
+    match (over_cap, refusal.opens_at) {
+        (OverCap::Defer, Some(until)) => Decision::Defer {
+            until,
+            reason: refusal.reason,
+        },
+        _ => Decision::Skip(SkipReason::Capped, refusal.reason),
+    }
+}
+
+/// A step's tags: its `tag` input, one string or a list.
+pub fn message_tags(input: &Value) -> Vec<String> {
+    match input.get("tag") {
+        Some(Value::String(t)) => vec![t.clone()],
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// The decision for a message to a suppressed address.
 fn suppressed(address: &str, reason: &str) -> Decision {

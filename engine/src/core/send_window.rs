@@ -46,6 +46,15 @@ impl WindowRules {
         }
     }
 
+    /// The customer's time zone: their `timezone` attribute, else the zone of the window that
+    /// applies under `own`, else UTC (calendar-day caps count in it).
+    pub fn zone(&self, own: Option<&WindowSetting>, customer: &Value) -> chrono_tz::Tz {
+        match self.window(own) {
+            Some(window) => window.zone(customer),
+            None => mikawaya_dsl::calendar::customer_zone(customer).unwrap_or(chrono_tz::UTC),
+        }
+    }
+
     /// `None` when a marketing message to `customer` may go out at `now` under `own` (or the
     /// default); else the decision: wait for the opening, or skip, with the reason.
     pub fn check(

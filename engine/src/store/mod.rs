@@ -235,17 +235,19 @@ pub trait RestraintStore: Send + Sync {
     async fn suppressed(&self, address: &str) -> StoreResult<Option<String>>;
     /// Records message `m` of run `run_id` at `at` before it is sent, unless its address is
     /// suppressed, or it is a marketing message and the stored customer has not consented to
-    /// its channel, or the messages of *other* keys (steps) sent within `limit` reach its max.
-    /// The checks and the record are one atomic step, so concurrent claims (on any node) never
-    /// pass the limit together and a withdrawal committed before the claim is always seen; a
-    /// retry claims again under its key (one more row, the same message), so no window ever
-    /// holds more than `max` distinct messages, whenever each attempt went out.
+    /// its channel, or `caps` refuses it, judging the customer's marketing messages of *other*
+    /// keys (steps) sent since `caps.since` (the latest send of each key; rows without a key
+    /// count one each). The checks and the record are one atomic step, so concurrent claims of
+    /// one customer (on any node) never pass a cap together and a withdrawal committed before
+    /// the claim is always seen; a retry claims again under its key (one more row, the same
+    /// message), so no window ever holds more distinct messages than a cap allows, whenever
+    /// each attempt went out.
     async fn claim_message(
         &self,
         m: &SentMessage,
         run_id: &str,
         at: Millis,
-        limit: Option<MessageLimit>,
+        caps: Option<&CapCheck<'_>>,
     ) -> StoreResult<Claim>;
     /// Suppresses an address (a second call replaces the reason).
     async fn suppress(&self, address: &str, reason: &str, at: Millis) -> StoreResult<()>;
@@ -375,6 +377,24 @@ union_of_concerns!(
 /// Why a SQL store's claim statement refused message `m` when it was not over its limit:
 /// the address is suppressed, or the customer has not consented (read after the statement; a
 /// refusal that is neither is the limit).
+/// The tags of a message as stored (a JSON array; `NULL` for none).
+fn tags_json(tags: &[String]) -> Option<String> {
+    (!tags.is_empty()).then(|| serde_json::to_string(tags).expect("strings serialise"))
+}
+
+/// Earlier messages as read by a claim: channel, stored tags, latest send.
+fn past_messages(rows: Vec<(String, Option<String>, Millis)>) -> Vec<PastMessage> {
+    rows.into_iter()
+        .map(|(channel, tags, sent_at)| PastMessage {
+            channel,
+            tags: tags
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
+            sent_at,
+        })
+        .collect()
+}
+
 async fn claim_refusal<S: EventLog + RestraintStore + ?Sized>(
     store: &S,
     m: &SentMessage,

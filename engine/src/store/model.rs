@@ -447,15 +447,40 @@ pub struct SentMessage {
     pub workflow: String,
     /// The sending step's idempotency key: a message is recorded once per key.
     pub key: String,
+    /// The step's tags (`tag: newsletter`), which tag caps count by.
+    pub tags: Vec<String>,
 }
 
-/// How many messages of one customer, channel and kind may have been sent since when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MessageLimit {
-    /// Messages allowed since `since`.
-    pub max: usize,
-    /// Start of the window (inclusive).
+/// A customer's earlier marketing message, as the frequency caps count it: the latest send of
+/// one step (a retried step is one message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastMessage {
+    /// Its channel.
+    pub channel: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// When it was (last) sent.
+    pub sent_at: Millis,
+}
+
+/// A frequency cap's refusal of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapRefusal {
+    /// The rule that refused (`sms 1/1d calendar`).
+    pub rule: String,
+    /// The sentence the timeline shows.
+    pub reason: String,
+    /// When the rule allows the next message (`None`: never).
+    pub opens_at: Option<Millis>,
+}
+
+/// What a claim checks the customer's earlier marketing messages with: those sent since
+/// `since` (other steps' only) go to `judge`, which refuses or lets the message go.
+pub struct CapCheck<'a> {
+    /// The earliest instant any rule counts.
     pub since: Millis,
+    /// The rules' verdict on the earlier messages.
+    pub judge: &'a (dyn Fn(&[PastMessage]) -> Option<CapRefusal> + Send + Sync),
 }
 
 /// The answer to claiming a message.
@@ -463,8 +488,8 @@ pub struct MessageLimit {
 pub enum Claim {
     /// Recorded now (a retried step claims again, under the same key).
     Granted,
-    /// The limit is reached by other steps' messages; the latest time of each, oldest first.
-    Over(Vec<Millis>),
+    /// A frequency cap refuses, counting other steps' messages.
+    Over(CapRefusal),
     /// The address is suppressed, for this reason. Read in the claim itself, so a suppression
     /// recorded after the run read the customer still stops the message.
     Suppressed(String),

@@ -4,8 +4,9 @@
 
 use crate::clock::{Clock, ManualClock, Millis};
 use crate::core::actions::{default_actions, recording, CallLog};
+use crate::core::caps::Caps;
 use crate::core::plugins::{Plugins, StoreKv};
-use crate::core::restraint::{new_secret, FrequencyCap};
+use crate::core::restraint::new_secret;
 use crate::core::{Engine, EngineConfig, EngineError};
 use crate::event::parse_event;
 use crate::store::{MemoryStore, RunFilter, RunRow, SqliteStore, Store, TaskRow, TimelineEntry};
@@ -22,8 +23,8 @@ use std::time::Duration;
 pub struct SimOptions {
     /// Send mail to this SMTP server instead of the outbox folder.
     pub smtp_url: Option<String>,
-    /// Replace the default frequency cap.
-    pub frequency_cap: Option<FrequencyCap>,
+    /// Replace the default frequency caps.
+    pub frequency_caps: Option<Caps>,
     /// Email templates folder (default `<workflows>/templates`).
     pub templates: Option<PathBuf>,
     /// Load WASM plugins from this folder, with this grants file.
@@ -95,7 +96,7 @@ impl Simulation {
         let config = EngineConfig {
             workflows_dir: workflows.to_path_buf(),
             action_timeout: Duration::from_secs(10),
-            frequency_cap: options.frequency_cap.or(defaults.frequency_cap),
+            frequency_caps: options.frequency_caps.unwrap_or(defaults.frequency_caps),
             ready_capacity: options.ready_capacity.unwrap_or(defaults.ready_capacity),
             secret: store
                 .setting_or_init("unsubscribe_secret", &new_secret())

@@ -50,6 +50,7 @@ fn message(key: &str) -> SentMessage {
         address: Some("c1@x.io".into()),
         workflow: "w".into(),
         key: key.into(),
+        tags: Vec::new(),
     }
 }
 
@@ -63,20 +64,50 @@ async fn consent(store: &Arc<dyn Store>, customer: &str, channels: &[&str]) {
     }
 }
 
-fn limit(max: usize, since: i64) -> Option<MessageLimit> {
-    Some(MessageLimit { max, since })
+/// A cap that lets a message go while fewer than `max` earlier ones are handed to it, and
+/// refuses naming them all (`channel[tags]@sent_at`, sorted), so a test sees what the store
+/// handed over.
+fn at_most(max: usize) -> impl Fn(&[PastMessage]) -> Option<CapRefusal> + Send + Sync {
+    move |past| {
+        let mut seen: Vec<String> = past
+            .iter()
+            .map(|p| format!("{}{:?}@{}", p.channel, p.tags, p.sent_at))
+            .collect();
+        seen.sort();
+        (past.len() >= max).then(|| CapRefusal {
+            rule: format!("at most {max}"),
+            reason: seen.join(" "),
+            opens_at: None,
+        })
+    }
 }
 
-/// Claims count distinct steps (keys) in the window: a retry claims again without counting as
+/// The refusal of [`at_most`] naming `seen`.
+fn over(max: usize, seen: &str) -> Claim {
+    Claim::Over(CapRefusal {
+        rule: format!("at most {max}"),
+        reason: seen.into(),
+        opens_at: None,
+    })
+}
+
+/// Claims hand the caps the latest send of each other step (key) of the customer's marketing
+/// messages in the window, every channel, with tags: a retry claims again without counting as
 /// another message, a third step is over, and a committed message whose key was claimed adds
 /// nothing.
 pub async fn claims_hold_the_limit_per_distinct_step(store: Arc<dyn Store>) {
     consent(&store, "c1", &["email", "sms"]).await;
+    let two = at_most(2);
     let claim = |key: &'static str, at: i64| {
         let store = store.clone();
+        let two = &two;
         async move {
+            let check = CapCheck {
+                since: at - 99,
+                judge: two,
+            };
             store
-                .claim_message(&message(key), "r", at, limit(2, at - 99))
+                .claim_message(&message(key), "r", at, Some(&check))
                 .await
                 .unwrap()
         }
@@ -88,27 +119,49 @@ pub async fn claims_hold_the_limit_per_distinct_step(store: Arc<dyn Store>) {
         Claim::Granted,
         "a retry of the same step"
     );
-    assert_eq!(claim("r3:a", 40).await, Claim::Over(vec![20, 30]));
-    assert_eq!(claim("r3:a", 111).await, Claim::Over(vec![20, 30]));
+    assert_eq!(claim("r3:a", 40).await, over(2, "email[]@20 email[]@30"));
+    assert_eq!(claim("r3:a", 111).await, over(2, "email[]@20 email[]@30"));
     assert_eq!(
         claim("r3:a", 120).await,
         Claim::Granted,
         "r2 left the window"
     );
-    let other_channel = SentMessage {
+    let tagged_sms = SentMessage {
         channel: "sms".into(),
+        tags: vec!["news".into(), "promo".into()],
         ..message("r4:a")
     };
+    let three = at_most(3);
+    let check = CapCheck {
+        since: 21,
+        judge: &three,
+    };
     let got = store
-        .claim_message(&other_channel, "r", 120, limit(2, 21))
+        .claim_message(&tagged_sms, "r", 120, Some(&check))
         .await
         .unwrap();
-    assert_eq!(got, Claim::Granted, "the limit is per channel");
+    assert_eq!(got, Claim::Granted);
     let unlimited = store
         .claim_message(&message("r5:a"), "r", 121, None)
         .await
         .unwrap();
     assert_eq!(unlimited, Claim::Granted);
+    let check = CapCheck {
+        since: 21,
+        judge: &three,
+    };
+    let seen = store
+        .claim_message(&message("r6:a"), "r", 122, Some(&check))
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        over(
+            3,
+            r#"email[]@120 email[]@121 email[]@30 sms["news", "promo"]@120"#
+        ),
+        "every channel, with its tags"
+    );
     let before = store
         .messages_since("c1", "email", "marketing", 0)
         .await
@@ -157,8 +210,13 @@ pub async fn concurrent_claims_never_pass_the_limit_together(store: Arc<dyn Stor
         let store = store.clone();
         tokio::spawn(async move {
             let key = format!("r{i}:a");
+            let three = at_most(3);
+            let check = CapCheck {
+                since: 0,
+                judge: &three,
+            };
             store
-                .claim_message(&message(&key), "r", 50, limit(3, 0))
+                .claim_message(&message(&key), "r", 50, Some(&check))
                 .await
                 .unwrap()
         })

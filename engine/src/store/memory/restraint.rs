@@ -42,7 +42,7 @@ impl RestraintStore for MemoryStore {
         m: &SentMessage,
         _run_id: &str,
         at: Millis,
-        limit: Option<MessageLimit>,
+        caps: Option<&CapCheck<'_>>,
     ) -> StoreResult<Claim> {
         let mut s = self.lock();
         if let Some(reason) = m
@@ -60,23 +60,25 @@ impl RestraintStore for MemoryStore {
         if m.kind == "marketing" && !consents_to(consent, &m.channel) {
             return Ok(Claim::NoConsent);
         }
-        if let Some(limit) = limit {
-            let mut latest: HashMap<&str, Millis> = HashMap::new();
+        if let Some(caps) = caps {
+            let mut latest: HashMap<&str, PastMessage> = HashMap::new();
             for (old, sent_at) in &s.messages {
                 let counts = old.customer_id == m.customer_id
-                    && old.channel == m.channel
-                    && old.kind == m.kind
-                    && *sent_at >= limit.since
+                    && old.kind == "marketing"
+                    && *sent_at >= caps.since
                     && old.key != m.key;
                 if counts {
-                    let at = latest.entry(&old.key).or_insert(*sent_at);
-                    *at = (*at).max(*sent_at);
+                    let past = latest.entry(&old.key).or_insert_with(|| PastMessage {
+                        channel: old.channel.clone(),
+                        tags: old.tags.clone(),
+                        sent_at: *sent_at,
+                    });
+                    past.sent_at = past.sent_at.max(*sent_at);
                 }
             }
-            if latest.len() >= limit.max {
-                let mut times: Vec<Millis> = latest.into_values().collect();
-                times.sort();
-                return Ok(Claim::Over(times));
+            let past: Vec<PastMessage> = latest.into_values().collect();
+            if let Some(refusal) = (caps.judge)(&past) {
+                return Ok(Claim::Over(refusal));
             }
         }
         s.messages.push((m.clone(), at));

@@ -6,14 +6,9 @@ use crate::clock::Millis;
 use crate::store::merge::consent_patch;
 use crate::store::model::*;
 use crate::store::views::*;
-use crate::store::{claim_refusal, RestraintStore, StoreResult};
+use crate::store::{claim_refusal, past_messages, tags_json, RestraintStore, StoreResult};
 use async_trait::async_trait;
 use sqlx::PgConnection;
-
-/// The messages of other steps (keys) of one customer, channel and kind since a time; rows
-/// without a key (older versions) count one each.
-const OTHERS: &str = "FROM messages WHERE customer_id = $1 AND channel = $2 AND kind = $3 \
-     AND sent_at >= $4 AND (key IS NULL OR key <> $5)";
 
 #[async_trait]
 impl RestraintStore for PostgresStore {
@@ -82,39 +77,51 @@ impl RestraintStore for PostgresStore {
         m: &SentMessage,
         run_id: &str,
         at: Millis,
-        limit: Option<MessageLimit>,
+        caps: Option<&CapCheck<'_>>,
     ) -> StoreResult<Claim> {
-        let since = limit.map_or(0, |l| l.since);
         let mut tx = self.pool.begin().await?;
-        // Claims of one customer, channel and kind take turns, on every node: the count and the
-        // insert below see every claim committed before, so together they never pass the limit.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!(
-                "messages/{}/{}/{}",
-                m.customer_id.as_deref().unwrap_or(""),
-                m.channel,
-                m.kind
-            ))
-            .execute(&mut *tx)
+        if let Some(caps) = caps {
+            // Claims of one customer take turns, on every node (a cap may span channels): the
+            // read and the insert below see every claim committed before, so together they
+            // never pass a cap.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!(
+                    "messages/{}",
+                    m.customer_id.as_deref().unwrap_or("")
+                ))
+                .execute(&mut *tx)
+                .await?;
+            let rows: Vec<(String, Option<String>, Millis)> = sqlx::query_as(
+                "SELECT MAX(channel), MAX(tags), MAX(sent_at) FROM messages WHERE customer_id = $1 \
+                 AND kind = 'marketing' AND sent_at >= $2 AND (key IS NULL OR key <> $3) \
+                 GROUP BY COALESCE(key, 'row:' || id)",
+            )
+            .bind(&m.customer_id)
+            .bind(caps.since)
+            .bind(&m.key)
+            .fetch_all(&mut *tx)
             .await?;
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO messages (customer_id, channel, kind, sent_at, key, address, workflow, run_id) \
-             SELECT $1, $2, $3, $7, $5, $8, $9, $10 \
-             WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE address = $11) \
+            if let Some(refusal) = (caps.judge)(&past_messages(rows)) {
+                tx.rollback().await?;
+                return Ok(Claim::Over(refusal));
+            }
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO messages (customer_id, channel, kind, sent_at, key, address, workflow, run_id, tags) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+             WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE address = $10) \
              AND ($3 <> 'marketing' OR EXISTS (SELECT 1 FROM customers WHERE id = $1 \
-                  AND data->'consent'->$2 = 'true'::jsonb)) \
-             AND ($6::bigint IS NULL OR (SELECT COUNT(DISTINCT COALESCE(key, 'row:' || id)) {OTHERS}) < $6)"
-        ))
+                  AND data->'consent'->$2 = 'true'::jsonb))",
+        )
         .bind(&m.customer_id)
         .bind(&m.channel)
         .bind(&m.kind)
-        .bind(since)
-        .bind(&m.key)
-        .bind(limit.map(|l| l.max as i64))
         .bind(at)
+        .bind(&m.key)
         .bind(&m.address)
         .bind(&m.workflow)
         .bind(run_id)
+        .bind(tags_json(&m.tags))
         .bind(m.address.as_ref().map(|a| a.to_lowercase()))
         .execute(&mut *tx)
         .await?
@@ -124,20 +131,11 @@ impl RestraintStore for PostgresStore {
             return Ok(Claim::Granted);
         }
         tx.rollback().await?;
-        if let Some(refused) = claim_refusal(self, m).await? {
-            return Ok(refused);
+        match claim_refusal(self, m).await? {
+            Some(refused) => Ok(refused),
+            // The suppression or withdrawal was lifted in between: claim again.
+            None => self.claim_message(m, run_id, at, caps).await,
         }
-        let latest: Vec<Millis> = sqlx::query_scalar(&format!(
-            "SELECT MAX(sent_at) AS at {OTHERS} GROUP BY COALESCE(key, 'row:' || id) ORDER BY at"
-        ))
-        .bind(&m.customer_id)
-        .bind(&m.channel)
-        .bind(&m.kind)
-        .bind(since)
-        .bind(&m.key)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(Claim::Over(latest))
     }
 
     async fn suppressed(&self, address: &str) -> StoreResult<Option<String>> {

@@ -124,8 +124,8 @@ pub(super) async fn insert_message(
     at: Millis,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO messages (customer_id, channel, kind, address, workflow, run_id, sent_at, key)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE key = $8)",
+        "INSERT INTO messages (customer_id, channel, kind, address, workflow, run_id, sent_at, key, tags)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE key = $8)",
     )
     .bind(&m.customer_id)
     .bind(&m.channel)
@@ -135,6 +135,7 @@ pub(super) async fn insert_message(
     .bind(run_id)
     .bind(at)
     .bind(&m.key)
+    .bind(crate::store::tags_json(&m.tags))
     .execute(tx)
     .await?;
     Ok(())

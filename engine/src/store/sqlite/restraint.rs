@@ -6,7 +6,7 @@ use crate::clock::Millis;
 use crate::store::merge::consent_patch;
 use crate::store::model::*;
 use crate::store::views::*;
-use crate::store::{claim_refusal, RestraintStore, StoreResult};
+use crate::store::{claim_refusal, past_messages, tags_json, RestraintStore, StoreResult};
 use async_trait::async_trait;
 use rusqlite::Transaction;
 use serde_json::Value;
@@ -74,52 +74,57 @@ impl RestraintStore for SqliteStore {
         m: &SentMessage,
         run_id: &str,
         at: Millis,
-        limit: Option<MessageLimit>,
+        caps: Option<&CapCheck<'_>>,
     ) -> StoreResult<Claim> {
-        // One statement checks suppression, consent and the count and inserts, so SQLite's
-        // write lock makes it atomic. Old rows without a key count one each. Consent is
-        // `consents_to` in SQL: the stored value must be JSON `true`.
-        const OTHERS: &str = "FROM messages WHERE customer_id = ?1 AND channel = ?2 AND kind = ?3 \
-             AND sent_at >= ?4 AND (key IS NULL OR key <> ?5)";
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO messages (customer_id, channel, kind, sent_at, key, address, workflow, run_id) \
-             SELECT ?1, ?2, ?3, ?7, ?5, ?8, ?9, ?10 \
-             WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE address = ?11) \
+        // One transaction on the one writer connection: the caps read the customer's messages
+        // and the insert follows before any other writer runs. Suppression and consent are
+        // checked in the insert itself; consent is `consents_to` in SQL (the stored value must
+        // be JSON `true`).
+        let mut tx = self.write.begin().await?;
+        if let Some(caps) = caps {
+            let rows: Vec<(String, Option<String>, Millis)> = sqlx::query_as(
+                "SELECT channel, tags, MAX(sent_at) FROM messages WHERE customer_id = ?1 \
+                 AND kind = 'marketing' AND sent_at >= ?2 AND (key IS NULL OR key <> ?3) \
+                 GROUP BY COALESCE(key, 'row:' || id)",
+            )
+            .bind(&m.customer_id)
+            .bind(caps.since)
+            .bind(&m.key)
+            .fetch_all(&mut *tx)
+            .await?;
+            if let Some(refusal) = (caps.judge)(&past_messages(rows)) {
+                return Ok(Claim::Over(refusal));
+            }
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO messages (customer_id, channel, kind, sent_at, key, address, workflow, run_id, tags) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+             WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE address = ?10) \
              AND (?3 <> 'marketing' OR EXISTS (SELECT 1 FROM customers WHERE id = ?1 \
-                  AND json_type(data, '$.consent.' || json_quote(?2)) = 'true')) \
-             AND (?6 IS NULL OR (SELECT COUNT(DISTINCT COALESCE(key, 'row:' || id)) {OTHERS}) < ?6)"
-        ))
+                  AND json_type(data, '$.consent.' || json_quote(?2)) = 'true'))",
+        )
         .bind(&m.customer_id)
         .bind(&m.channel)
         .bind(&m.kind)
-        .bind(limit.map_or(0, |l| l.since))
-        .bind(&m.key)
-        .bind(limit.map(|l| l.max as i64))
         .bind(at)
+        .bind(&m.key)
         .bind(&m.address)
         .bind(&m.workflow)
         .bind(run_id)
+        .bind(tags_json(&m.tags))
         .bind(m.address.as_ref().map(|a| a.to_lowercase()))
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        tx.commit().await?;
         if inserted == 1 {
             return Ok(Claim::Granted);
         }
-        if let Some(refused) = claim_refusal(self, m).await? {
-            return Ok(refused);
+        match claim_refusal(self, m).await? {
+            Some(refused) => Ok(refused),
+            // The suppression or withdrawal was lifted in between: claim again.
+            None => self.claim_message(m, run_id, at, caps).await,
         }
-        let latest: Vec<Millis> = sqlx::query_scalar(&format!(
-            "SELECT MAX(sent_at) AS at {OTHERS} GROUP BY COALESCE(key, 'row:' || id) ORDER BY at"
-        ))
-        .bind(&m.customer_id)
-        .bind(&m.channel)
-        .bind(&m.kind)
-        .bind(limit.map_or(0, |l| l.since))
-        .bind(&m.key)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(Claim::Over(latest))
     }
 
     async fn suppressed(&self, address: &str) -> StoreResult<Option<String>> {

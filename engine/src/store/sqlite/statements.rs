@@ -97,7 +97,7 @@ pub(super) fn insert_message(
     run_id: &str,
     at: Millis,
 ) -> StoreResult<()> {
-    tx.prepare_cached("INSERT INTO messages (customer_id, channel, kind, address, workflow, run_id, sent_at, key) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE key = ?8)")?
-        .execute(params![m.customer_id, m.channel, m.kind, m.address, m.workflow, run_id, at, m.key])?;
+    tx.prepare_cached("INSERT INTO messages (customer_id, channel, kind, address, workflow, run_id, sent_at, key, tags) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE key = ?8)")?
+        .execute(params![m.customer_id, m.channel, m.kind, m.address, m.workflow, run_id, at, m.key, crate::store::tags_json(&m.tags)])?;
     Ok(())
 }

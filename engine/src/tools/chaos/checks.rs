@@ -3,7 +3,7 @@
 //! repeat their idempotency key and input, and the frequency cap held in every window.
 
 use super::world::{SeenEffect, SentEvent, World};
-use crate::core::restraint::FrequencyCap;
+use super::SimCap;
 use crate::store::{RunFilter, Store};
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 pub const WORKFLOWS: [&str; 3] = ["sim-cart", "sim-ticket", "sim-news"];
 
 /// Checks the store and the effects after the drain; violations go to `world`.
-pub async fn check_end(world: &World, store: &dyn Store, sent: &[SentEvent], cap: FrequencyCap) {
+pub async fn check_end(world: &World, store: &dyn Store, sent: &[SentEvent], cap: SimCap) {
     if let Err(e) = check_store(world, store, sent).await {
         world.violation(format!("the store failed during the checks: {e}"));
     }
@@ -83,7 +83,7 @@ fn check_keys(world: &World, effects: &[SeenEffect]) {
 }
 
 /// Distinct marketing emails per customer: never more than the cap within one window.
-fn check_cap(world: &World, effects: &[SeenEffect], cap: FrequencyCap) {
+fn check_cap(world: &World, effects: &[SeenEffect], cap: SimCap) {
     let mut sent: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
     for e in effects.iter().filter(|e| e.action == "email.send") {
         let kind = e.input.get("kind").and_then(|k| k.as_str());
@@ -138,7 +138,7 @@ mod tests {
         world.violations.lock().unwrap().clone()
     }
 
-    const CAP_2_PER_100: FrequencyCap = FrequencyCap {
+    const CAP_2_PER_100: SimCap = SimCap {
         max: 2,
         window_ms: 100,
     };

@@ -155,7 +155,7 @@ through_faults!(ScheduleStore {
 through_faults!(RestraintStore {
     fn messages_since(&self, customer_id: &str, channel: &str, kind: &str, since: Millis) -> Vec<Millis>;
     fn suppressed(&self, address: &str) -> Option<String>;
-    fn claim_message(&self, m: &SentMessage, run_id: &str, at: Millis, limit: Option<MessageLimit>) -> Claim;
+    fn claim_message(&self, m: &SentMessage, run_id: &str, at: Millis, caps: Option<&CapCheck<'_>>) -> Claim;
     fn suppress(&self, address: &str, reason: &str, at: Millis) -> ();
     fn claim_slot(&self, key: &str, at: Millis, max: u32, window_ms: i64) -> Option<Millis>;
     fn unsuppress(&self, address: &str) -> bool;

@@ -15,7 +15,7 @@ pub mod runner;
 pub mod world;
 
 use crate::clock::{to_time, Clock, ManualClock};
-use crate::core::restraint::FrequencyCap;
+use crate::core::caps::{CapRule, CapScope, CapSpan, Caps};
 use crate::core::{Engine, EngineConfig, EngineError};
 use crate::event::parse_event;
 use crate::store::{MemoryStore, Store};
@@ -34,8 +34,28 @@ pub const WORKFLOW_FILES: [(&str, &str); 3] = [
     ("sim-news.yaml", include_str!("workflows/sim-news.yaml")),
 ];
 
+/// A rolling frequency cap per customer and channel, as the simulation checks it.
+#[derive(Debug, Clone, Copy)]
+pub struct SimCap {
+    /// Messages allowed in the window.
+    pub max: u32,
+    /// Window length.
+    pub window_ms: i64,
+}
+
+impl SimCap {
+    /// The engine's rule for it.
+    pub fn caps(self) -> Caps {
+        Caps::one(CapRule {
+            scope: CapScope::EachChannel,
+            max: self.max,
+            span: CapSpan::Rolling(self.window_ms),
+        })
+    }
+}
+
 /// The frequency cap the simulation holds the engine to.
-pub const CAP: FrequencyCap = FrequencyCap {
+pub const CAP: SimCap = SimCap {
     max: 2,
     window_ms: 3 * 24 * 3_600_000,
 };
@@ -118,7 +138,7 @@ impl Sim<'_> {
         let config = EngineConfig {
             workflows_dir: self.workflows.to_path_buf(),
             action_timeout: Duration::from_secs(10),
-            frequency_cap: Some(CAP),
+            frequency_caps: CAP.caps(),
             batch: 1 + self.world.rng.below(6) as i64,
             secret: "simulation".into(),
             ..EngineConfig::default()

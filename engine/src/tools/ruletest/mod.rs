@@ -132,12 +132,15 @@ async fn simulate(
 ) -> Result<Observed, String> {
     let wf_dir = sandbox.join("workflows");
     std::fs::create_dir_all(&wf_dir).map_err(|e| e.to_string())?;
-    let file_name = workflow.file_name().ok_or("bad workflow path")?;
-    std::fs::copy(workflow, wf_dir.join(file_name))
-        .map_err(|e| format!("{}: {e}", workflow.display()))?;
+    let beside = workflow.parent().unwrap_or(Path::new("."));
+    let others = case.with_workflows.iter().map(|w| beside.join(w));
+    for file in std::iter::once(workflow.to_path_buf()).chain(others) {
+        let file_name = file.file_name().ok_or("bad workflow path")?;
+        std::fs::copy(&file, wf_dir.join(file_name))
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+    }
     // The event catalog and the holiday calendars beside the workflow come along: the
     // workflow is checked against them, and the case's events against the catalog.
-    let beside = workflow.parent().unwrap_or(Path::new("."));
     for folder in [
         crate::core::event_types::CATALOG_DIR,
         crate::core::event_types::HOLIDAYS_DIR,
@@ -160,12 +163,8 @@ async fn simulate(
     let start_text = spec.start.as_deref().unwrap_or(DEFAULT_START);
     let start = parse_time(start_text)
         .ok_or_else(|| format!("start: `{start_text}` is not an RFC 3339 time"))?;
-    let cap = match spec.frequency_cap.as_deref() {
-        Some("off") => Some(crate::core::restraint::FrequencyCap {
-            max: u32::MAX,
-            window_ms: 1,
-        }),
-        Some(c) => Some(c.parse()?),
+    let caps = match spec.frequency_cap.as_deref() {
+        Some(c) => Some(c.parse().map_err(|e| format!("frequency_cap: {e}"))?),
         None => None,
     };
     let test_dir = workflow.parent().unwrap_or(Path::new("."));
@@ -177,7 +176,7 @@ async fn simulate(
     });
     let options = SimOptions {
         record: true,
-        frequency_cap: cap,
+        frequency_caps: caps,
         templates: templates.is_dir().then_some(templates),
         plugins,
         ..SimOptions::default()

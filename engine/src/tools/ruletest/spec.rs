@@ -15,7 +15,7 @@ pub struct TestFile {
     /// Customers known before the first event: id → attributes.
     #[serde(default)]
     pub customers: BTreeMap<String, Map<String, Value>>,
-    /// Frequency cap during the test (default `3/7d`, `off` to disable).
+    /// Frequency caps during the test, as `--frequency-cap` (default `3/7d`, `off` to disable).
     pub frequency_cap: Option<String>,
     /// A folder of WASM plugins, relative to the test file; their actions run for real (in their
     /// sandbox, with a fresh key-value store per case), every other action is recorded.
@@ -37,6 +37,10 @@ pub struct Case {
     pub events: Vec<TestEvent>,
     /// How long to simulate after the last event (default `30d`).
     pub run_for: Option<String>,
+    /// Other workflow files loaded beside the one under test, relative to the test file, for
+    /// stories across workflows (a cap's last slot, a priority); their runs and calls count.
+    #[serde(default)]
+    pub with_workflows: Vec<String>,
     /// What must have happened.
     pub expect: Expect,
 }
