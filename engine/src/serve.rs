@@ -44,6 +44,8 @@ pub struct ServeConfig {
     pub outbox: PathBuf,
     /// Folder of email templates (default: `<workflows>/templates`).
     pub templates: Option<PathBuf>,
+    /// Calls in flight at once per action, across nodes: `webhook=8, crm.update=2`.
+    pub action_concurrency: Option<String>,
     /// The frequency caps, e.g. `3/7d, sms 1/1d calendar, tag newsletter 2/30d`, or `off`
     /// ([`crate::core::caps`]).
     pub frequency_cap: String,
@@ -123,6 +125,8 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
             .frequency_cap
             .parse()
             .map_err(|e| anyhow::anyhow!("--frequency-cap: {e}"))?,
+        action_concurrency: parse_concurrency(opts.action_concurrency.as_deref().unwrap_or(""))
+            .map_err(|e| anyhow::anyhow!("--action-concurrency: {e}"))?,
         global_control: opts
             .global_control
             .as_deref()
@@ -358,6 +362,40 @@ fn parse_percent(text: &str) -> anyhow::Result<f64> {
         Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
         _ => {
             anyhow::bail!("--global-control: `{text}` is not a share of customers; write e.g. `5%`")
+        }
+    }
+}
+
+/// Reads `webhook=8, crm.update=2`: calls in flight at once per action.
+pub fn parse_concurrency(text: &str) -> Result<std::collections::BTreeMap<String, u32>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (action, max) = part.split_once('=').ok_or_else(|| {
+                format!("`{part}`: write <action>=<calls at once>, e.g. `webhook=8`")
+            })?;
+            match max.trim().parse::<u32>() {
+                Ok(max) if max > 0 => Ok((action.trim().to_string(), max)),
+                _ => Err(format!(
+                    "`{part}`: the limit must be a whole number of at least 1"
+                )),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn action_concurrency_reads_pairs_and_refuses_nonsense() {
+        let limits = super::parse_concurrency("webhook=8, crm.update = 2").unwrap();
+        assert_eq!(limits.get("webhook"), Some(&8));
+        assert_eq!(limits.get("crm.update"), Some(&2));
+        assert!(super::parse_concurrency("").unwrap().is_empty());
+        for bad in ["webhook", "webhook=0", "webhook=many"] {
+            let e = super::parse_concurrency(bad).unwrap_err();
+            assert!(e.contains(&format!("`{bad}`")), "{e}");
         }
     }
 }

@@ -470,6 +470,7 @@ macro_rules! conformance {
                 claims_hold_the_limit_per_distinct_step,
                 concurrent_claims_never_pass_the_limit_together,
                 throttle_slots_hold_their_rate_per_key,
+                call_leases_queue_waiters_in_arrival_order,
                 claims_read_consent_and_suppressions_as_stored,
                 tasks_kv_settings_and_versions_are_kept_once,
                 tokens_are_created_once_listed_and_revoked,

@@ -99,6 +99,12 @@ pub trait Action: Send + Sync {
         None
     }
 
+    /// At most this many calls of the action in flight at once, across every node, counted
+    /// under the returned key (a plugin's actions share one): `None`, no limit of its own.
+    fn concurrency(&self) -> Option<(String, u32)> {
+        None
+    }
+
     /// Whether the action reads [`ActionContext::scope`] (what templates see). The engine builds
     /// that copy of the run's event, customer and step outputs only for actions that say so;
     /// the others get `null` there.

@@ -52,6 +52,12 @@ pub struct ServeArgs {
     /// 2/30d` (steps with that `tag`), or `off`.
     #[arg(long, default_value = "3/7d", env = "MIKAWAYA_FREQUENCY_CAP")]
     pub frequency_cap: String,
+    /// Calls in flight at once per action, across every node, e.g. `webhook=8, crm.update=2`
+    /// (a CRM API's concurrent-request quota); a plugin may declare its own
+    /// (`limits.concurrency`), which this overrides for the actions named. Calls over the limit
+    /// wait in line, durably; a finished call wakes the next.
+    #[arg(long, env = "MIKAWAYA_ACTION_CONCURRENCY")]
+    pub action_concurrency: Option<String>,
     /// When marketing messages of workflows without their own window may go out, in each
     /// customer's time zone: `"weekdays 09:00-20:00 tz \"Asia/Tokyo\" holidays customer.country"`
     /// (as `send-window` in the DSL); none by default.
@@ -126,6 +132,7 @@ impl ServeArgs {
             outbox: self.outbox,
             templates: self.templates,
             frequency_cap: self.frequency_cap,
+            action_concurrency: self.action_concurrency,
             send_window: self.send_window,
             global_control: self.global_control,
             public_url: self.public_url,

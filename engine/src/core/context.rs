@@ -44,6 +44,9 @@ pub struct EngineConfig {
     pub send_window: Option<mikawaya_dsl::calendar::SendWindow>,
     /// The share of customers, in percent, who get no marketing at all (`--global-control`).
     pub global_control: Option<f64>,
+    /// Calls in flight at once per action, across nodes (`--action-concurrency`); a plugin's
+    /// own limit applies to actions not named here.
+    pub action_concurrency: std::collections::BTreeMap<String, u32>,
 }
 
 /// The frequency caps of a server started without `--frequency-cap`: three marketing
@@ -67,6 +70,7 @@ impl Default for EngineConfig {
             strict_events: false,
             send_window: None,
             global_control: None,
+            action_concurrency: Default::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::core::registry::Registry;
 use crate::core::restraint::Message;
 use crate::core::runtime::RuntimeWorkflow;
 use crate::core::trace;
+use crate::store::LeaseClaim;
 use crate::store::{DueWork, RunRow, TimerKind};
 use mikawaya_dsl::ir::StepKind;
 use mikawaya_plugins::{Action, ActionContext, ActionError};
@@ -34,6 +35,10 @@ pub fn report(result: Result<Result<(), EngineError>, tokio::task::JoinError>) {
         Ok(Ok(())) => {}
     }
 }
+
+/// How long past the action timeout a call's slot stays leased (a crashed node's calls free
+/// their slots after their timeout and this).
+const LEASE_MARGIN_MS: i64 = 5_000;
 
 /// Executes due runs: claims their timers, feeds each run to its [`Machine`] and carries out
 /// the effects. Cheap to clone; each run executes on its own task.
@@ -241,7 +246,7 @@ impl Executor {
                             let w = workflow
                                 .as_deref()
                                 .expect("a call comes from a loaded workflow");
-                            Input::Called(self.call_action(w, machine.run(), call).await)
+                            self.call_in_turn(w, machine.run(), call).await
                         }
                         Ok(Some(until)) => Input::Throttled(until),
                         // The store failed: try the step again shortly, as a retryable failure.
@@ -253,6 +258,48 @@ impl Executor {
             };
             effect = machine.advance(input, self.now());
         }
+    }
+
+    /// Calls step `call.step`'s action, within its concurrency limit if it has one (the
+    /// server's `--action-concurrency` for the action, else its plugin's): the call holds a
+    /// lease for its duration, or the run queues for a slot ([`Input::Queued`]).
+    async fn call_in_turn(&self, w: &RuntimeWorkflow, run: &RunRow, call: Call) -> Input {
+        let limit = w.action_name(call.step).and_then(|name| {
+            match self.ctx.config.action_concurrency.get(name) {
+                Some(max) => Some((format!("action:{name}"), *max)),
+                None => self.action_for(w, call.step, run)?.concurrency(),
+            }
+        });
+        let Some((key, max)) = limit else {
+            return Input::Called(self.call_action(w, run, call).await);
+        };
+        let holder = idempotency_key(&run.id, &w.steps[call.step].id);
+        let now = self.ctx.clock.now_ms();
+        let timeout = self.ctx.config.action_timeout.as_millis() as i64;
+        let lease = LeaseClaim {
+            key: &key,
+            holder: &holder,
+            run_id: &run.id,
+            max,
+            now,
+            until: now + timeout + LEASE_MARGIN_MS,
+        };
+        match self.ctx.store.acquire_lease(&lease).await {
+            Ok(None) => {}
+            Ok(Some(until)) => return Input::Queued(until, key),
+            Err(e) => {
+                return Input::Called(Err(ActionError::Retryable(format!(
+                    "taking a call slot of {key}: {e}"
+                ))))
+            }
+        }
+        let result = self.call_action(w, run, call).await;
+        let done = self.ctx.clock.now_ms();
+        if let Err(e) = self.ctx.store.release_lease(&key, &holder, done).await {
+            // The lease ends by itself at its `until`; the slot is only late.
+            tracing::warn!("releasing a call slot of {key}: {e}");
+        }
+        Input::Called(result)
     }
 
     /// The implementation to call for step `index` of a run: the one resolved at load time, or

@@ -61,6 +61,9 @@ pub enum Input {
     LookedBack(Result<Option<String>, String>),
     /// The pending call's throttle has no free slot before this time.
     Throttled(Millis),
+    /// The pending call's action is at its concurrency limit (counted under the key): the run
+    /// waits in line, until this time at the latest (a freed slot wakes it sooner).
+    Queued(Millis, String),
 }
 
 /// What the executor must do next.
@@ -209,7 +212,11 @@ impl<'w> Machine<'w> {
             Input::Restraint(decision) => self.restrained(decision, now),
             Input::Called(result) => self.called(result, now),
             Input::LookedBack(found) => self.looked_back(found, now),
-            Input::Throttled(until) => self.throttled(until, now),
+            Input::Throttled(until) => {
+                let key = self.pending_throttle_key();
+                self.wait_for_slot("throttled", key, until, now)
+            }
+            Input::Queued(until, key) => self.wait_for_slot("queued", Some(key), until, now),
             Input::Committed => {
                 self.run.rev += 1;
                 self.attempt = 1;
@@ -396,17 +403,29 @@ impl<'w> Machine<'w> {
         }
     }
 
-    /// The call waits for a free slot of its throttle: the step runs again at `until`, with the
-    /// same attempt.
-    fn throttled(&mut self, until: Millis, now: Now) -> Effect {
+    /// The pending call's throttle key, if it has a throttle.
+    fn pending_throttle_key(&self) -> Option<String> {
+        let (call, _) = self.pending.as_ref()?;
+        call.throttle.as_ref().map(|t| t.key.clone())
+    }
+
+    /// The call waits for a free slot (of its throttle: `throttled`, or of its concurrency
+    /// limit: `queued`), counted under `key`: the step runs again at `until`, with the same
+    /// attempt.
+    fn wait_for_slot(
+        &mut self,
+        status: &str,
+        key: Option<String>,
+        until: Millis,
+        now: Now,
+    ) -> Effect {
         let (Some(w), Some((call, _))) = (self.workflow, self.pending.take()) else {
             return Effect::Done;
         };
         let step = &w.ir.steps[call.step];
         let action = w.action_name(call.step).unwrap_or_default();
-        let key = call.throttle.as_ref().map(|t| t.key.as_str());
         let detail = json!({ "action": action, "key": key, "until": rfc3339(until) });
-        self.run_again_at(step, "throttled", call.attempt, detail, until, now)
+        self.run_again_at(step, status, call.attempt, detail, until, now)
     }
 
     /// Records why the step waits (`status`, `detail`) and commits the run to execute it again,

@@ -261,6 +261,15 @@ pub trait RestraintStore: Send + Sync {
         max: u32,
         window_ms: i64,
     ) -> StoreResult<Option<Millis>>;
+    /// Takes one of the `max` concurrent call leases of `key` for `holder` (a step's
+    /// idempotency key) of run `run_id`, until `until` at the latest: `None` when taken (or
+    /// already held: then extended), else when to try again at the latest (the earliest lease
+    /// ends), with the run queued behind the runs that waited longer. Waiters take free slots
+    /// in arrival order; one that did not come back by its try-again time loses its place.
+    async fn acquire_lease(&self, lease: &LeaseClaim<'_>) -> StoreResult<Option<Millis>>;
+    /// Ends `holder`'s lease of `key` and wakes the run that has waited longest for one (its
+    /// timer becomes due at `now`).
+    async fn release_lease(&self, key: &str, holder: &str, now: Millis) -> StoreResult<()>;
     /// Lifts a suppression; `false` when there was none.
     async fn unsuppress(&self, address: &str) -> StoreResult<bool>;
     /// All suppressions, newest first.
@@ -377,6 +386,10 @@ union_of_concerns!(
 /// Why a SQL store's claim statement refused message `m` when it was not over its limit:
 /// the address is suppressed, or the customer has not consented (read after the statement; a
 /// refusal that is neither is the limit).
+/// How long a run waiting for a call slot keeps its place past its try-again time (it comes back
+/// by then unless its node died; then the next waiters move up).
+const WAITER_GRACE_MS: Millis = 60_000;
+
 /// The tags of a message as stored (a JSON array; `NULL` for none).
 fn tags_json(tags: &[String]) -> Option<String> {
     (!tags.is_empty()).then(|| serde_json::to_string(tags).expect("strings serialise"))

@@ -451,6 +451,23 @@ pub struct SentMessage {
     pub tags: Vec<String>,
 }
 
+/// A claim of one concurrent call slot ([`crate::store::RestraintStore::acquire_lease`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseClaim<'a> {
+    /// What the slots are counted by (`action:crm.update`, `plugin:crm`).
+    pub key: &'a str,
+    /// The call: its step's idempotency key.
+    pub holder: &'a str,
+    /// The run making it (queued while it waits).
+    pub run_id: &'a str,
+    /// Calls allowed at once.
+    pub max: u32,
+    /// Now.
+    pub now: Millis,
+    /// When the lease ends unless released first (the call's timeout and a margin).
+    pub until: Millis,
+}
+
 /// A customer's earlier marketing message, as the frequency caps count it: the latest send of
 /// one step (a retried step is one message).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,6 +35,8 @@ pub struct SimOptions {
     pub memory: bool,
     /// Replace the size of the executor's ready queue.
     pub ready_capacity: Option<usize>,
+    /// Calls in flight at once per action (as `--action-concurrency`).
+    pub action_concurrency: std::collections::BTreeMap<String, u32>,
 }
 
 /// An engine on a manual clock.
@@ -97,6 +99,7 @@ impl Simulation {
             workflows_dir: workflows.to_path_buf(),
             action_timeout: Duration::from_secs(10),
             frequency_caps: options.frequency_caps.unwrap_or(defaults.frequency_caps),
+            action_concurrency: options.action_concurrency,
             ready_capacity: options.ready_capacity.unwrap_or(defaults.ready_capacity),
             secret: store
                 .setting_or_init("unsubscribe_secret", &new_secret())

@@ -324,3 +324,75 @@ pub async fn throttle_slots_hold_their_rate_per_key(store: Arc<dyn Store>) {
     }
     assert_eq!(granted, 3);
 }
+
+/// Concurrent call leases: `max` holders per key, a retry of a held call keeps its slot, the
+/// others queue in arrival order (a newcomer never takes a slot a longer waiter is owed), a
+/// release wakes the longest waiter's run, keys are apart, and a lease ends by itself.
+pub async fn call_leases_queue_waiters_in_arrival_order(store: Arc<dyn Store>) {
+    let waiting = NewRun {
+        id: "rc".into(),
+        workflow: "w".into(),
+        version: 1,
+        customer_id: None,
+        enroll_key: "rc".into(),
+        trigger_key: "rc".into(),
+        context: serde_json::json!({}),
+        start: Some(0),
+        at: 1_000_000,
+        lease_until: 0,
+    };
+    let batch = MatchBatch {
+        new_runs: vec![waiting],
+        ..Default::default()
+    };
+    store.apply_match(batch).await.unwrap();
+    let acquire = |key: &'static str, run: &'static str, now: i64| {
+        let store = store.clone();
+        async move {
+            let holder = format!("{run}:1");
+            let claim = LeaseClaim {
+                key,
+                holder: &holder,
+                run_id: run,
+                max: 2,
+                now,
+                until: now + 1000,
+            };
+            store.acquire_lease(&claim).await.unwrap()
+        }
+    };
+    let crm = "action:crm";
+    assert_eq!(acquire(crm, "ra", 0).await, None);
+    assert_eq!(acquire(crm, "rb", 10).await, None);
+    assert_eq!(
+        acquire(crm, "ra", 20).await,
+        None,
+        "a retry of a held call keeps (and extends) its slot"
+    );
+    assert_eq!(
+        acquire(crm, "rc", 30).await,
+        Some(1010),
+        "full: try again when the earliest lease ends"
+    );
+    assert_eq!(acquire(crm, "rd", 40).await, Some(1010));
+    assert_eq!(store.next_due().await.unwrap(), Some(1_000_000));
+    store.release_lease(crm, "ra:1", 500).await.unwrap();
+    assert_eq!(
+        store.next_due().await.unwrap(),
+        Some(500),
+        "the longest waiter's run is woken"
+    );
+    assert_eq!(
+        acquire(crm, "rd", 510).await,
+        Some(1010),
+        "rd may not jump the line: rc waited longer"
+    );
+    assert_eq!(acquire(crm, "rc", 520).await, None);
+    assert_eq!(acquire("action:other", "re", 530).await, None, "keys apart");
+    assert_eq!(
+        acquire(crm, "rd", 1011).await,
+        None,
+        "rb's lease ended by itself at 1010"
+    );
+    assert_eq!(acquire(crm, "rf", 1012).await, Some(1520));
+}

@@ -144,6 +144,13 @@ impl Action for WasmAction {
         &self.plugin.manifest.actions[self.index].name
     }
 
+    fn concurrency(&self) -> Option<(String, u32)> {
+        let m = &self.plugin.manifest;
+        m.limits
+            .concurrency
+            .map(|n| (format!("plugin:{}", m.name), n))
+    }
+
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
         let decl = &self.plugin.manifest.actions[self.index];
         if let Some(schema) = &decl.input_schema {

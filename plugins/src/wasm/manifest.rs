@@ -95,6 +95,10 @@ pub struct Limits {
     /// Linear memory cap in MiB.
     #[serde(default = "default_memory")]
     pub memory_mb: u32,
+    /// Calls of the plugin's actions in flight at once, across every node (the API it calls
+    /// allows so many concurrent requests); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
 }
 
 fn default_timeout() -> u64 {
@@ -110,6 +114,7 @@ impl Default for Limits {
         Limits {
             timeout_ms: default_timeout(),
             memory_mb: default_memory(),
+            concurrency: None,
         }
     }
 }
@@ -141,7 +146,11 @@ pub fn parse_manifest(path: &Path, text: &str) -> Result<Manifest, String> {
             path.display()
         ));
     }
-    if m.limits.timeout_ms == 0 || m.limits.memory_mb == 0 || m.limits.memory_mb > 1024 {
+    if m.limits.timeout_ms == 0
+        || m.limits.memory_mb == 0
+        || m.limits.memory_mb > 1024
+        || m.limits.concurrency == Some(0)
+    {
         return Err(format!(
             "{}: limits must be positive and memory at most 1024 MiB",
             path.display()
@@ -244,6 +253,20 @@ pub fn fuzz_manifest(data: &[u8]) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_concurrency_limit_is_read_and_zero_refused() {
+        let text = |limits: &str| {
+            format!("name: crm\nversion: 1.0.0\nwasm: crm.wasm\nactions:\n  - {{ name: crm.update, export: update }}\nlimits: {{ {limits} }}\n")
+        };
+        let path = Path::new("plugin.yaml");
+        let m = parse_manifest(path, &text("concurrency: 3")).unwrap();
+        assert_eq!(m.limits.concurrency, Some(3));
+        let none = parse_manifest(path, &text("timeout_ms: 50")).unwrap();
+        assert_eq!(none.limits.concurrency, None);
+        let zero = parse_manifest(path, &text("concurrency: 0")).unwrap_err();
+        assert!(zero.contains("limits must be positive"), "{zero}");
+    }
 
     #[test]
     fn schema_subset_names_the_field() {

@@ -48,6 +48,10 @@ struct State {
     rejected: Vec<RejectedMessage>,
     experiments: Vec<ExperimentRow>,
     throttle: HashMap<String, Vec<Millis>>,
+    /// Concurrent call leases per key: holder → until.
+    leases: HashMap<String, HashMap<String, Millis>>,
+    /// Runs waiting for a call slot per key: (since, run id) → until.
+    waiters: HashMap<String, BTreeMap<(Millis, String), Millis>>,
 }
 
 /// One experiment entry: who took which variant, until when a conversion counts, and whether

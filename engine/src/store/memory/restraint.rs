@@ -37,6 +37,53 @@ impl RestraintStore for MemoryStore {
         Ok(Some(calls.iter().min().copied().unwrap_or(at) + window_ms))
     }
 
+    async fn acquire_lease(&self, l: &LeaseClaim<'_>) -> StoreResult<Option<Millis>> {
+        let mut s = self.lock();
+        let state = &mut *s;
+        let leases = state.leases.entry(l.key.to_string()).or_default();
+        leases.retain(|_, until| *until > l.now);
+        let waiters = state.waiters.entry(l.key.to_string()).or_default();
+        waiters.retain(|_, until| *until > l.now);
+        let mine = waiters.keys().find(|(_, run)| run == l.run_id).cloned();
+        let ahead = match &mine {
+            Some(me) => waiters.range(..me.clone()).count(),
+            None => waiters.len(),
+        };
+        if leases.contains_key(l.holder) || leases.len() + ahead < l.max as usize {
+            leases.insert(l.holder.to_string(), l.until);
+            if let Some(me) = mine {
+                waiters.remove(&me);
+            }
+            return Ok(None);
+        }
+        let at = leases
+            .values()
+            .min()
+            .copied()
+            .unwrap_or(l.until)
+            .min(l.until);
+        let me = mine.unwrap_or((l.now, l.run_id.to_string()));
+        waiters.insert(me, at + crate::store::WAITER_GRACE_MS);
+        Ok(Some(at))
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str, now: Millis) -> StoreResult<()> {
+        let mut s = self.lock();
+        let state = &mut *s;
+        if let Some(leases) = state.leases.get_mut(key) {
+            leases.remove(holder);
+        }
+        let first = state.waiters.get(key).and_then(|w| {
+            w.iter()
+                .find(|(_, until)| **until > now)
+                .map(|((_, run), _)| run.clone())
+        });
+        if let Some(timer) = first.and_then(|run| state.timers.get_mut(&run)) {
+            timer.due_at = timer.due_at.min(now);
+        }
+        Ok(())
+    }
+
     async fn claim_message(
         &self,
         m: &SentMessage,

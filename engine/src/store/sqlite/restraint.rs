@@ -6,7 +6,9 @@ use crate::clock::Millis;
 use crate::store::merge::consent_patch;
 use crate::store::model::*;
 use crate::store::views::*;
-use crate::store::{claim_refusal, past_messages, tags_json, RestraintStore, StoreResult};
+use crate::store::{
+    claim_refusal, past_messages, tags_json, RestraintStore, StoreResult, WAITER_GRACE_MS,
+};
 use async_trait::async_trait;
 use rusqlite::Transaction;
 use serde_json::Value;
@@ -67,6 +69,95 @@ impl RestraintStore for SqliteStore {
         };
         tx.commit().await?;
         Ok(next)
+    }
+
+    async fn acquire_lease(&self, l: &LeaseClaim<'_>) -> StoreResult<Option<Millis>> {
+        // One transaction on the one writer connection: the counts and the insert are one step.
+        let mut tx = self.write.begin().await?;
+        sqlx::query("DELETE FROM call_leases WHERE key = ?1 AND until <= ?2")
+            .bind(l.key)
+            .bind(l.now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM call_waiters WHERE key = ?1 AND until <= ?2")
+            .bind(l.key)
+            .bind(l.now)
+            .execute(&mut *tx)
+            .await?;
+        // Held already (a retry of the same call), or a slot free with no earlier waiter.
+        let taken = sqlx::query(
+            "UPDATE call_leases SET until = ?3 WHERE key = ?1 AND holder = ?2",
+        )
+        .bind(l.key)
+        .bind(l.holder)
+        .bind(l.until)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1
+            || sqlx::query(
+                "INSERT INTO call_leases (key, holder, until) SELECT ?1, ?2, ?3 \
+                 WHERE (SELECT COUNT(*) FROM call_leases WHERE key = ?1) \
+                     + (SELECT COUNT(*) FROM call_waiters w WHERE w.key = ?1 AND w.run_id <> ?4 \
+                        AND NOT EXISTS (SELECT 1 FROM call_waiters me WHERE me.key = ?1 \
+                            AND me.run_id = ?4 AND (me.since, me.run_id) < (w.since, w.run_id))) < ?5",
+            )
+            .bind(l.key)
+            .bind(l.holder)
+            .bind(l.until)
+            .bind(l.run_id)
+            .bind(i64::from(l.max))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+        let retry = if taken {
+            sqlx::query("DELETE FROM call_waiters WHERE key = ?1 AND run_id = ?2")
+                .bind(l.key)
+                .bind(l.run_id)
+                .execute(&mut *tx)
+                .await?;
+            None
+        } else {
+            let earliest: Option<Millis> =
+                sqlx::query_scalar("SELECT MIN(until) FROM call_leases WHERE key = ?1")
+                    .bind(l.key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let at = earliest.unwrap_or(l.until).min(l.until);
+            sqlx::query(
+                "INSERT INTO call_waiters (key, run_id, since, until) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (key, run_id) DO UPDATE SET until = excluded.until",
+            )
+            .bind(l.key)
+            .bind(l.run_id)
+            .bind(l.now)
+            .bind(at + WAITER_GRACE_MS)
+            .execute(&mut *tx)
+            .await?;
+            Some(at)
+        };
+        tx.commit().await?;
+        Ok(retry)
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str, now: Millis) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("DELETE FROM call_leases WHERE key = ?1 AND holder = ?2")
+            .bind(key)
+            .bind(holder)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE runs SET due_at = ?2 WHERE due_at > ?2 AND id = (SELECT run_id FROM call_waiters \
+             WHERE key = ?1 AND until > ?2 ORDER BY since, run_id LIMIT 1)",
+        )
+        .bind(key)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn claim_message(

@@ -158,6 +158,8 @@ through_faults!(RestraintStore {
     fn claim_message(&self, m: &SentMessage, run_id: &str, at: Millis, caps: Option<&CapCheck<'_>>) -> Claim;
     fn suppress(&self, address: &str, reason: &str, at: Millis) -> ();
     fn claim_slot(&self, key: &str, at: Millis, max: u32, window_ms: i64) -> Option<Millis>;
+    fn acquire_lease(&self, lease: &LeaseClaim<'_>) -> Option<Millis>;
+    fn release_lease(&self, key: &str, holder: &str, now: Millis) -> ();
     fn unsuppress(&self, address: &str) -> bool;
     fn suppressions(&self) -> Vec<Suppression>;
     fn set_consent(&self, customer_id: &str, channel: &str, granted: bool, source: &str, at: Millis) -> ();
