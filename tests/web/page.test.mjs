@@ -1,11 +1,13 @@
 // The web page in a real headless Chromium against the real engine with the example workflows:
 // the cart-abandon graph, live counts, an error flagged at its line in the editor, a fix saved as a
-// new version, and a run's timeline. Screenshots go to <target>/web-screenshots/.
+// new version, completion of event paths from the catalog, a decision table drawn as a table, an
+// experiment's entries and conversions on the graph, and a run's timeline. Screenshots go to
+// <target>/web-screenshots/.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, cpSync, mkdirSync } from "node:fs";
+import { mkdtempSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import readline from "node:readline";
@@ -18,11 +20,21 @@ const shots = path.join(target, "web-screenshots");
 const TOKEN = "s3cret-write";
 
 let engine, url, browser, page;
+const SPLIT_FLOW = `workflow "web-split" version 1
+on event promo.viewed
+re-enroll always
+split "web-banner" convert order.placed within 1d {
+  variant "a" 50 { do log(variant: "a") }
+  variant "b" 50 { do log(variant: "b") }
+} as banner
+`;
 const consoleErrors = [];
 
 async function startEngine() {
   const dir = mkdtempSync(path.join(tmpdir(), "mikawaya-web-"));
   cpSync(path.join(root, "workflows"), path.join(dir, "workflows"), { recursive: true });
+  // An experiment that splits at once (the examples' split waits an hour first).
+  writeFileSync(path.join(dir, "workflows", "web-split.mkw"), SPLIT_FLOW);
   const child = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--token", TOKEN, "--db", path.join(dir, "web.db"), "--workflows", path.join(dir, "workflows"), "--outbox", path.join(dir, "outbox")], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MIKAWAYA_LOG: "warn" } });
   const line = await new Promise((resolve, reject) => {
     readline.createInterface({ input: child.stdout }).once("line", resolve);
@@ -114,6 +126,57 @@ test("an error typed into the editor is flagged at its line, and the fix is save
   const workflows = await getJson("/workflows");
   assert.equal(workflows.find((w) => w.name === "cart-abandon").version, 3);
   await page.screenshot({ path: path.join(shots, "editor-saved.png") });
+});
+
+test("the editor completes event paths from the catalog, the trigger's own first", async () => {
+  await page.goto(url + "/#/w/lead-routing/edit");
+  await page.waitForSelector(".status.ok");
+  await page.locator(".cm-line", { hasText: "lead_id:" }).click();
+  await page.keyboard.press("End");
+  await page.keyboard.type(" event.lead.sc");
+  await page.waitForSelector(".cm-tooltip-autocomplete li");
+  const options = await page.$$eval(".cm-tooltip-autocomplete li", (lis) => lis.map((li) => li.textContent));
+  assert.ok(options.some((o) => o.startsWith("event.lead.score") && o.includes("number")), options.join(" | "));
+  await page.screenshot({ path: path.join(shots, "editor-completion.png") });
+  await page.keyboard.press("Escape");
+});
+
+test("a decision table is shown as a table", async () => {
+  await page.goto(url + "/#/w/lead-routing");
+  await page.waitForSelector('svg.graph g.node[data-id="route"]');
+  await page.click('svg.graph g.node[data-id="route"]');
+  await page.waitForSelector("table.decision");
+  const head = await page.$$eval("table.decision thead th", (ths) => ths.map((t) => t.textContent));
+  assert.deepEqual(head, ["#", "event.lead.region", "event.lead.score", "→ lane", "→ queue"]);
+  const rows = await page.$$eval("table.decision tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  assert.equal(rows.length, 5);
+  assert.deepEqual(rows[0], ["1", "APAC", ">= 80", "sales", "sales-apac"]);
+  assert.deepEqual(rows[1].slice(1, 3), ['in [EMEA, NA]', ">= 80"]);
+  assert.deepEqual(rows[4], ["5", "-", "-", "log", ""]);
+  await page.screenshot({ path: path.join(shots, "decision-table.png") });
+});
+
+test("an experiment's entries and conversions appear on the graph and in its table", async () => {
+  for (const c of ["w1", "w2", "w3", "w4"]) {
+    await post("/events", { id: `promo-${c}`, type: "promo.viewed", customer: { id: c }, data: {} });
+  }
+  await post("/events", { id: "order-w1", type: "order.placed", customer: { id: "w1" }, data: { order: { id: "o-1" } } });
+  await page.goto(url + "/#/w/web-split");
+  const sum = (labels, word) => labels.reduce((n, l) => n + Number((l.match(new RegExp(`(\\d+) ${word}`)) || [0, 0])[1]), 0);
+  await page.waitForFunction(() => {
+    const labels = [...document.querySelectorAll("svg.graph text.edge-label")].map((t) => t.textContent);
+    return labels.filter((l) => / in · /.test(l)).reduce((n, l) => n + Number(l.match(/(\d+) in/)[1]), 0) === 4
+      && labels.some((l) => /1 conv/.test(l));
+  }, null, { timeout: 10000 });
+  const labels = await page.$$eval("svg.graph text.edge-label", (ts) => ts.map((t) => t.textContent));
+  assert.equal(sum(labels, "in"), 4, labels.join(" | "));
+  assert.equal(sum(labels, "conv"), 1, labels.join(" | "));
+  assert.match(await page.textContent('svg.graph text.counts[data-counts="banner"]'), /^0 here · 4 done/);
+  await page.click('svg.graph g.node[data-id="banner"]');
+  await page.waitForSelector("table.variants");
+  const rates = await page.$$eval("table.variants tbody tr", (trs) => trs.map((tr) => tr.children[4].textContent));
+  assert.ok(rates.some((r) => /^\d+\.\d% \(\d+\.\d%–\d+\.\d%\)$/.test(r)), rates.join(" | "));
+  await page.screenshot({ path: path.join(shots, "experiment.png") });
 });
 
 test("a run's timeline and a customer's runs are shown", async () => {

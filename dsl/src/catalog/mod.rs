@@ -283,6 +283,27 @@ impl EventCatalog {
         })
     }
 
+    /// Every path into a declared payload (`event.cart.total`) or customer attribute
+    /// (`customer.consent.email`), sorted, once each: what editors offer to complete.
+    pub fn paths(&self) -> Vec<String> {
+        fn walk(prefix: &str, schema: &Value, out: &mut std::collections::BTreeSet<String>) {
+            let Some(fields) = schema.get("properties").and_then(Value::as_object) else {
+                return;
+            };
+            for (field, sub) in fields {
+                let path = format!("{prefix}.{field}");
+                walk(&path, sub, out);
+                out.insert(path);
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        for t in self.types() {
+            walk("event", &t.data, &mut out);
+            walk("customer", &t.customer, &mut out);
+        }
+        out.into_iter().collect()
+    }
+
     /// The declared types, by name.
     pub fn types(&self) -> impl Iterator<Item = &EventType> {
         self.types.values().map(|e| &e.ty)

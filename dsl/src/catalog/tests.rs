@@ -102,3 +102,18 @@ fn a_type_declared_twice_is_a_problem_of_the_later_file() {
         .contains("already declared in events/a.yaml"));
     assert!(catalog(&[("events/empty.yaml", "")]).unwrap().is_empty());
 }
+
+#[test]
+fn paths_list_every_declared_field_once() {
+    let c = catalog(&[("events/commerce.yaml", COMMERCE)]).unwrap();
+    assert_eq!(
+        c.paths(),
+        [
+            "customer.email",
+            "event.cart",
+            "event.cart.coupon",
+            "event.cart.items",
+            "event.cart.total"
+        ]
+    );
+}

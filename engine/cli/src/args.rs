@@ -59,8 +59,13 @@ pub enum Command {
         #[arg(long, default_value = "mermaid")]
         format: String,
     },
-    /// Print the JSON Schema of the YAML form.
-    Schema,
+    /// Print the JSON Schema of the YAML form; with an event catalog in the workflows folder,
+    /// its paths are offered as completions of the expression fields (`when`, `if`, `match`, …).
+    Schema {
+        /// The workflows folder whose `events/` catalog to read.
+        #[arg(long, default_value = "workflows", env = "MIKAWAYA_WORKFLOWS")]
+        workflows: PathBuf,
+    },
     /// Send one event (or a JSON array of events) to a running engine.
     SendEvent {
         /// The event as JSON; `-` or nothing reads standard input.
@@ -165,8 +170,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Schema => {
-            println!("{}", schema::json_schema());
+        Command::Schema { workflows } => {
+            let catalog =
+                mikawaya_engine::core::event_types::load_catalog(&workflows).map_err(|p| {
+                    let errors = p.errors.iter().map(|d| d.to_plain());
+                    anyhow::anyhow!(
+                        "{}",
+                        errors.chain(p.unreadable).collect::<Vec<_>>().join("\n")
+                    )
+                })?;
+            println!("{}", schema::json_schema_with_paths(&catalog.paths()));
             Ok(0)
         }
         Command::SendEvent {

@@ -255,6 +255,11 @@ pub async fn load_compiled(
         }
     }
     let (registry, build_errors) = Registry::build(all, active, actions);
+    if registry.looks_back() {
+        // Only a lookback reads events by type and time; the index costs every event's
+        // insert, so it is made when a loaded workflow first needs it.
+        store.index_events_by_type().await?;
+    }
     for e in build_errors {
         report
             .active
@@ -318,6 +323,45 @@ mod tests {
             "{:?}",
             report.problems
         );
+    }
+
+    /// The events-by-type index exists only once a loaded workflow has a lookback.
+    #[tokio::test]
+    async fn a_lookback_makes_the_events_by_type_index() {
+        use sqlx::{Connection, Row};
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        let store = crate::store::SqliteStore::open(&db).await.unwrap();
+        let indexed = || async {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite:{}", db.display()))
+                .await
+                .unwrap();
+            let row = sqlx::query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'events_type_received'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            row.get::<i64, _>(0) == 1
+        };
+        let flows = dir.path().join("wf");
+        std::fs::create_dir_all(&flows).unwrap();
+        let plain = "workflow \"plain\" version 1\non event a.b\nwait 1h until event c.d match event.x -> exit \"d\"\ndo log()\n";
+        std::fs::write(flows.join("plain.mkw"), plain).unwrap();
+        let catalog = Catalog::default();
+        load(&flows, &store, &catalog, None, &NoActions, 0)
+            .await
+            .unwrap();
+        assert!(!indexed().await, "no lookback, no index");
+        let looking = plain
+            .replace("\"plain\"", "\"looking\"")
+            .replace("match event.x", "match event.x lookback 10m");
+        std::fs::write(flows.join("looking.mkw"), looking).unwrap();
+        load(&flows, &store, &catalog, None, &NoActions, 0)
+            .await
+            .unwrap();
+        assert!(indexed().await, "made for the lookback");
+        load(&flows, &store, &catalog, None, &NoActions, 0)
+            .await
+            .unwrap();
     }
 
     /// A loaded file is stored with the IR it compiled to and the compiler that made it.

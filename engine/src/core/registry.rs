@@ -19,6 +19,8 @@ pub struct Registry {
     wait_exprs: HashMap<String, Vec<Expr>>,
     /// Event types that convert some version's experiment.
     converting: std::collections::HashSet<String>,
+    /// Whether a loaded version has a wait with a lookback.
+    looks_back: bool,
     /// The highest priority of the active workflows (`None`: none is loaded).
     top_priority: Option<Priority>,
 }
@@ -55,6 +57,7 @@ impl Registry {
                     r.converting.insert(c.event.clone());
                 }
                 if let StepKind::Wait { until: Some(u), .. } = &step.kind {
+                    r.looks_back |= u.lookback_ms.is_some();
                     let list = r.wait_exprs.entry(u.event.clone()).or_default();
                     if !list.iter().any(|e| e.source == u.match_key.source) {
                         list.push(u.match_key.clone());
@@ -84,6 +87,12 @@ impl Registry {
             r.active.insert(w.name.clone(), w);
         }
         (r, errors)
+    }
+
+    /// Whether a loaded version has a wait with a lookback (which reads events by type and
+    /// time).
+    pub fn looks_back(&self) -> bool {
+        self.looks_back
     }
 
     /// Whether an active workflow has a higher priority than `priority` (a message of that

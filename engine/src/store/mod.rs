@@ -345,6 +345,12 @@ pub trait MetaStore: Send + Sync {
     async fn versions(&self) -> StoreResult<Vec<VersionRow>>;
     /// A setting, created with `default` when missing.
     async fn setting_or_init(&self, key: &str, default: &str) -> StoreResult<String>;
+    /// Makes sure events can be read by type and receive time quickly (a wait's lookback):
+    /// the index is made on first need, not by a migration, because it costs every event's
+    /// insert (about a fifth of SQLite's intake) and only lookbacks read it. Idempotent.
+    async fn index_events_by_type(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// Who may use the API and what they changed: scoped tokens (stored as hashes), the audit log.

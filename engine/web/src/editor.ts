@@ -7,6 +7,8 @@ import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
 import { yaml } from "@codemirror/lang-yaml";
 import { syntaxHighlighting, defaultHighlightStyle } from "@codemirror/language";
 import { linter, lintGutter, type Diagnostic } from "@codemirror/lint";
+import { autocompletion, completionKeymap } from "@codemirror/autocomplete";
+import { pathCompletion } from "./complete";
 import { api, el } from "./api";
 import { drawGraph } from "./graph";
 
@@ -52,7 +54,7 @@ export async function editorView(main: HTMLElement, name: string, onSaved: () =>
     parent: holder,
     state: EditorState.create({
       doc: src.source,
-      extensions: [lineNumbers(), history(), keymap.of([...defaultKeymap, ...historyKeymap]), syntaxHighlighting(defaultHighlightStyle), src.file.endsWith(".mkw") ? [] : yaml(), lintGutter(), check, EditorView.lineWrapping],
+      extensions: [lineNumbers(), history(), keymap.of([...defaultKeymap, ...historyKeymap, ...completionKeymap]), autocompletion({ override: [pathCompletion()] }), syntaxHighlighting(defaultHighlightStyle), src.file.endsWith(".mkw") ? [] : yaml(), lintGutter(), check, EditorView.lineWrapping],
     }),
   });
   save.addEventListener("click", async () => {

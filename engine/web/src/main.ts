@@ -6,6 +6,7 @@ import "./style.css";
 import { api, el, time } from "./api";
 import { drawGraph, type GraphNode } from "./graph";
 import { editorView } from "./editor";
+import { annotateSplits, decisionTable, variantTable, type Experiment } from "./steps";
 
 const main = document.getElementById("main")!;
 const list = document.getElementById("workflows")!;
@@ -29,7 +30,7 @@ function stepCounts(stats: [string, string, number][], atStep: { step: string; r
   for (const s of atStep) waiting[s.step] = s.runs;
   for (const step of new Set([...Object.keys(by), ...Object.keys(waiting)])) {
     const s = by[step] || {};
-    const done = (s.done || 0) + (s.yes || 0) + (s.no || 0) + (s.timeout || 0) + (s.event || 0) + (s.exited || 0);
+    const done = ["done", "yes", "no", "timeout", "event", "exited", "variant", "decided"].reduce((n, k) => n + (s[k] || 0), 0);
     const parts = [`${waiting[step] || 0} here`, `${done} done`];
     if (s.failed) parts.push(`${s.failed} failed`);
     if (s.skipped) parts.push(`${s.skipped} skipped`);
@@ -40,18 +41,23 @@ function stepCounts(stats: [string, string, number][], atStep: { step: string; r
 
 async function workflowView(name: string) {
   const [w, steps] = await Promise.all([api(`/workflows/${encodeURIComponent(name)}`), api(`/workflows/${encodeURIComponent(name)}/steps`)]);
+  const splits = w.workflow.steps.some((s: any) => s.kind.kind === "split");
+  const experiments: Experiment[] = splits ? await api(`/experiments?workflow=${encodeURIComponent(name)}`) : [];
   const details = el("aside", { class: "details", "aria-live": "polite" }, el("p", { class: "help" }, "Select a step to see its definition and recent runs."));
   const select = (n: GraphNode) => {
     const step = w.workflow.steps.find((s: any) => s.id === n.id);
     const recent = steps.recent.filter(([, e]: any) => e.step_id === n.id).slice(0, 10);
+    const table = step?.kind.kind === "decide" ? decisionTable(step.kind) : step?.kind.kind === "split" ? variantTable(step.kind, experiments) : null;
+    const shown = table ? el("div", { class: "table-scroll" }, table) : "";
     details.replaceChildren(
       el("h2", {}, `${n.kind}: ${n.id}`),
+      shown,
       el("pre", {}, JSON.stringify(step ?? (n.kind === "trigger" ? { trigger: w.workflow.trigger, when: w.workflow.when } : { end: true }), null, 2)),
       el("h3", {}, "Recent runs here"),
       recent.length ? el("ul", {}, ...recent.map(([run, e]: any) => el("li", {}, el("a", { href: `#/run/${run}` }, `${time(e.at)} ${e.status}`)))) : el("p", {}, "none yet"),
     );
   };
-  const graph = drawGraph(w.graph, stepCounts(steps.stats, w.runs_at_step), select);
+  const graph = drawGraph(annotateSplits(w.graph, w.workflow.steps, experiments), stepCounts(steps.stats, w.runs_at_step), select);
   main.replaceChildren(
     el("h1", {}, `${name} `, el("small", {}, `version ${w.workflow.version} · ${w.workflow.file}`)),
     w.workflow.description ? el("p", {}, w.workflow.description) : "",

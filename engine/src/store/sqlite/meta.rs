@@ -9,6 +9,15 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl MetaStore for SqliteStore {
+    async fn index_events_by_type(&self) -> StoreResult<()> {
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS events_type_received ON events (type, received_at)",
+        )
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
     async fn save_versions(&self, rows: &[VersionRow], at: Millis) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
         for v in rows {

@@ -188,6 +188,7 @@ through_faults!(MetaStore {
     fn save_versions(&self, rows: &[VersionRow], at: Millis) -> ();
     fn versions(&self) -> Vec<VersionRow>;
     fn setting_or_init(&self, key: &str, default: &str) -> String;
+    fn index_events_by_type(&self) -> ();
 });
 
 through_faults!(AccessStore {
