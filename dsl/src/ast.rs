@@ -172,6 +172,8 @@ pub enum StepKindAst {
         inputs: Vec<ExprSrc>,
         /// `first` (default) or `collect`.
         hit: Option<Spanned<String>>,
+        /// Every input combination must be taken by some row (checked where the cells tell).
+        complete: bool,
         /// The rows.
         rows: Vec<RowAst>,
     },

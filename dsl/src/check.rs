@@ -439,9 +439,12 @@ impl Checker<'_> {
                 id,
                 depth,
             ),
-            StepKindAst::Decide { inputs, hit, rows } => {
-                self.decide(step, (inputs, hit.as_ref(), rows), next)
-            }
+            StepKindAst::Decide {
+                inputs,
+                hit,
+                complete,
+                rows,
+            } => self.decide(step, (inputs, hit.as_ref(), *complete, rows), next),
             StepKindAst::Exit { reason } => StepKind::Exit {
                 reason: reason.clone().unwrap_or_else(|| "exit".into()),
             },

@@ -235,6 +235,9 @@ pub enum StepKind {
         inputs: Vec<Expr>,
         /// Which rows are output.
         hit: crate::decide::HitPolicy,
+        /// Declared complete: every input combination is taken by a row.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        complete: bool,
         /// The rows.
         rows: Vec<crate::decide::DecisionRow>,
         /// The following step.

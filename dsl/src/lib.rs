@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod check;
 mod clash;
 pub mod decide;
+pub mod decide_gaps;
 pub mod diag;
 pub mod experiment;
 pub mod expr;

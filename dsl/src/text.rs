@@ -396,13 +396,16 @@ fn step(pair: Pair<'_, Rule>) -> StepAst {
     StepAst { id, kind, span }
 }
 
-/// `decide <input>, <input> [first|collect] { <cell>, <cell> -> (name: value, ...) ... }`.
+/// `decide <input>, <input> [first|collect] [complete] { <cell>, <cell> -> (name: value, ...)
+/// ... }`.
 fn decide<'a>(parts: impl Iterator<Item = Pair<'a, Rule>>) -> StepKindAst {
     let (mut inputs, mut hit, mut rows) = (Vec::new(), None, Vec::new());
+    let mut complete = false;
     for p in parts {
         match p.as_rule() {
             Rule::expr => inputs.push(expr_src(&p)),
             Rule::hit_policy => hit = Some(spanned(&p)),
+            Rule::complete => complete = true,
             _ => {
                 let span: Span = p.as_span().into();
                 let (mut cells, mut output) = (Vec::new(), Vec::new());
@@ -426,7 +429,12 @@ fn decide<'a>(parts: impl Iterator<Item = Pair<'a, Rule>>) -> StepKindAst {
             }
         }
     }
-    StepKindAst::Decide { inputs, hit, rows }
+    StepKindAst::Decide {
+        inputs,
+        hit,
+        complete,
+        rows,
+    }
 }
 
 /// `split "name" convert <event> within <duration> { variant "a" 50 { ... } ... }`.

@@ -153,6 +153,7 @@ test("a decision table is shown as a table", async () => {
   assert.deepEqual(rows[0], ["1", "APAC", ">= 80", "sales", "sales-apac"]);
   assert.deepEqual(rows[1].slice(1, 3), ['in [EMEA, NA]', ">= 80"]);
   assert.deepEqual(rows[4], ["5", "-", "-", "log", ""]);
+  assert.equal(await page.textContent("table.decision caption"), "hit policy: first · complete");
   await page.screenshot({ path: path.join(shots, "decision-table.png") });
 });
 
@@ -171,7 +172,8 @@ test("an experiment's entries and conversions appear on the graph and in its tab
   const labels = await page.$$eval("svg.graph text.edge-label", (ts) => ts.map((t) => t.textContent));
   assert.equal(sum(labels, "in"), 4, labels.join(" | "));
   assert.equal(sum(labels, "conv"), 1, labels.join(" | "));
-  assert.match(await page.textContent('svg.graph text.counts[data-counts="banner"]'), /^0 here · 4 done/);
+  // A split counts as done for each run that took it (the counts refresh every 2 s).
+  await page.waitForFunction(() => /^0 here · 4 done/.test(document.querySelector('svg.graph text.counts[data-counts="banner"]')?.textContent ?? ""), null, { timeout: 10000 });
   await page.click('svg.graph g.node[data-id="banner"]');
   await page.waitForSelector("table.variants");
   const rates = await page.$$eval("table.variants tbody tr", (trs) => trs.map((tr) => tr.children[4].textContent));

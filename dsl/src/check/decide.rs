@@ -4,6 +4,7 @@
 use super::Checker;
 use crate::ast::*;
 use crate::decide::{hit_policy, shadowed_by, DecisionRow, HitPolicy};
+use crate::decide_gaps::gap;
 use crate::diag::Problem;
 use crate::expr::Expr;
 use crate::ir::*;
@@ -13,7 +14,7 @@ impl Checker<'_> {
     pub(super) fn decide(
         &mut self,
         step: &StepAst,
-        (inputs, hit, rows): (&[ExprSrc], Option<&Spanned<String>>, &[RowAst]),
+        (inputs, hit, complete, rows): (&[ExprSrc], Option<&Spanned<String>>, bool, &[RowAst]),
         next: Target,
     ) -> StepKind {
         let hit = hit_policy(hit).unwrap_or_else(|p| {
@@ -62,6 +63,27 @@ impl Checker<'_> {
                 }
             }
         }
+        let well_formed = rows.iter().all(|r| r.cells.len() == inputs.len());
+        if complete && well_formed {
+            if let Some(values) = gap(&cells, inputs.len()) {
+                let missed: Vec<String> = inputs
+                    .iter()
+                    .zip(&values)
+                    .map(|(i, v)| format!("{} = {v}", i.text.trim()))
+                    .collect();
+                self.problems.push(
+                    Problem::new(
+                        "decide",
+                        step.span,
+                        format!(
+                            "the table is declared complete, but no row takes {}",
+                            missed.join(", ")
+                        ),
+                    )
+                    .hint("add a row for it, or end with a row of `-` cells for everything else"),
+                );
+            }
+        }
         let rows = rows
             .iter()
             .map(|r| DecisionRow {
@@ -76,6 +98,7 @@ impl Checker<'_> {
         StepKind::Decide {
             inputs: compiled,
             hit,
+            complete,
             rows,
             next,
         }

@@ -16,6 +16,10 @@ pub struct YamlDecide {
     pub inputs: Vec<String>,
     /// `first` (default: the first matching row) or `collect` (every matching row).
     pub hit: Option<String>,
+    /// `true`: every input combination must be taken by a row; the checker names one that
+    /// is not (among values of the types the cells name).
+    #[serde(default)]
+    pub complete: bool,
     /// The rows, tested in order.
     pub rows: Vec<YamlRow>,
 }
@@ -57,7 +61,12 @@ impl Reader<'_> {
             .enumerate()
             .map(|(i, row)| self.row(row, &with(&rows_path, PathSeg::Index(i))))
             .collect();
-        StepKindAst::Decide { inputs, hit, rows }
+        StepKindAst::Decide {
+            inputs,
+            hit,
+            complete: d.complete,
+            rows,
+        }
     }
 
     fn row(&mut self, row: YamlRow, path: &Path) -> RowAst {

@@ -403,31 +403,6 @@ impl<'w> Machine<'w> {
         }
     }
 
-    /// The pending call's throttle key, if it has a throttle.
-    fn pending_throttle_key(&self) -> Option<String> {
-        let (call, _) = self.pending.as_ref()?;
-        call.throttle.as_ref().map(|t| t.key.clone())
-    }
-
-    /// The call waits for a free slot (of its throttle: `throttled`, or of its concurrency
-    /// limit: `queued`), counted under `key`: the step runs again at `until`, with the same
-    /// attempt.
-    fn wait_for_slot(
-        &mut self,
-        status: &str,
-        key: Option<String>,
-        until: Millis,
-        now: Now,
-    ) -> Effect {
-        let (Some(w), Some((call, _))) = (self.workflow, self.pending.take()) else {
-            return Effect::Done;
-        };
-        let step = &w.ir.steps[call.step];
-        let action = w.action_name(call.step).unwrap_or_default();
-        let detail = json!({ "action": action, "key": key, "until": rfc3339(until) });
-        self.run_again_at(step, status, call.attempt, detail, until, now)
-    }
-
     /// Records why the step waits (`status`, `detail`) and commits the run to execute it again,
     /// with the same attempt, at `until`.
     fn run_again_at(
@@ -604,6 +579,7 @@ fn entry(step: &Step, status: &str, attempt: u32, detail: Value, now: Now) -> Ti
 }
 
 mod decide;
+mod slots;
 mod split;
 #[cfg(test)]
 mod tests;

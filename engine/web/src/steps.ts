@@ -33,7 +33,7 @@ export function decisionTable(kind: any): HTMLTableElement {
   const outputs: string[] = [...new Set<string>(kind.rows.flatMap((r: any) => Object.keys(r.output)))];
   const inputs: string[] = kind.inputs.map(String);
   return el("table", { class: "decision" },
-    el("caption", {}, `hit policy: ${kind.hit}`),
+    el("caption", {}, `hit policy: ${kind.hit}${kind.complete ? " · complete" : ""}`),
     el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "#"), ...inputs.map((i) => el("th", { scope: "col", class: "input" }, i)),
       ...outputs.map((o) => el("th", { scope: "col", class: "output" }, `→ ${o}`)))),
     el("tbody", {}, ...kind.rows.map((r: any, n: number) => el("tr", {}, el("td", {}, String(n + 1)),

@@ -15,6 +15,7 @@ impl<'w> Machine<'w> {
             hit,
             rows,
             next,
+            ..
         } = &step.kind
         else {
             unreachable!("take_decision at a step that is no decision table")
