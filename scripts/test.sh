@@ -13,7 +13,13 @@ fi
 # PostgreSQL (the store conformance suite, the many-node tests) and NATS, started if down.
 scripts/services.sh
 plugins/examples/build.sh
-engine/web/build.sh
+# The web page is built by cargo (engine/build.rs runs engine/web/build.sh when its sources are
+# newer than the bundle); it needs Node.js and npm.
+if ! command -v npm >/dev/null; then
+  echo "installing Node.js and npm (the web page)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs npm >/dev/null
+fi
 # The simulator with crash points runs 10,000 seeds here (about 4 minutes on two cores); plain
 # `cargo test` runs 300.
 export MIKAWAYA_CHAOS_SEEDS="${MIKAWAYA_CHAOS_SEEDS:-10000}"
