@@ -188,3 +188,26 @@ async fn step_stats(
         json!({ "version": w.version, "stats": stats, "recent": recent }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Cargo builds the page with the crate (`engine/build.rs`), so a build carries it: its
+    /// index and the script the index loads are there.
+    #[test]
+    fn the_page_is_built_with_the_crate() {
+        if std::env::var_os("MIKAWAYA_SKIP_WEB_BUILD").is_some() {
+            return;
+        }
+        let index = super::Assets::get("index.html").expect("engine/build.rs built the page");
+        let html = String::from_utf8_lossy(&index.data);
+        let script = html
+            .split("src=\"/assets/")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the index loads its script from /assets/");
+        assert!(
+            super::Assets::get(&format!("assets/{script}")).is_some(),
+            "{script} is embedded"
+        );
+    }
+}
