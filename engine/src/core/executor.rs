@@ -264,14 +264,15 @@ impl Executor {
     /// server's `--action-concurrency` for the action, else its plugin's): the call holds a
     /// lease for its duration, or the run queues for a slot ([`Input::Queued`]).
     async fn call_in_turn(&self, w: &RuntimeWorkflow, run: &RunRow, call: Call) -> Input {
+        let action = self.action_for(w, call.step, run);
         let limit = w.action_name(call.step).and_then(|name| {
             match self.ctx.config.action_concurrency.get(name) {
                 Some(max) => Some((format!("action:{name}"), *max)),
-                None => self.action_for(w, call.step, run)?.concurrency(),
+                None => action.as_ref()?.concurrency(),
             }
         });
         let Some((key, max)) = limit else {
-            return Input::Called(self.call_action(w, run, call).await);
+            return Input::Called(self.call_action(w, run, action, call).await);
         };
         let holder = idempotency_key(&run.id, &w.steps[call.step].id);
         let now = self.ctx.clock.now_ms();
@@ -293,7 +294,7 @@ impl Executor {
                 ))))
             }
         }
-        let result = self.call_action(w, run, call).await;
+        let result = self.call_action(w, run, action, call).await;
         let done = self.ctx.clock.now_ms();
         if let Err(e) = self.ctx.store.release_lease(&key, &holder, done).await {
             // The lease ends by itself at its `until`; the slot is only late.
@@ -325,12 +326,14 @@ impl Executor {
         Some(resolved.action.clone())
     }
 
-    /// Calls step `call.step`'s action and records what happened: its duration and outcome in
-    /// the metrics, and a trace line (a failure at warn level).
+    /// Calls step `call.step`'s `action` (as [`Executor::action_for`] resolved it) and records
+    /// what happened: its duration and outcome in the metrics, and a trace line (a failure at
+    /// warn level).
     async fn call_action(
         &self,
         w: &RuntimeWorkflow,
         run: &RunRow,
+        action: Option<Arc<dyn Action>>,
         call: Call,
     ) -> Result<Value, ActionError> {
         let name = w.action_name(call.step).unwrap_or_default();
@@ -338,7 +341,7 @@ impl Executor {
         let attempt = call.attempt;
         let trace_id = trace::of_run(run);
         let started = std::time::Instant::now();
-        let result = self.invoke(w, run, call, &trace_id).await;
+        let result = self.invoke(w, run, action, call, &trace_id).await;
         let metrics = &self.ctx.metrics;
         metrics.step(name, result.is_ok(), started.elapsed().as_secs_f64());
         match &result {
@@ -367,10 +370,11 @@ impl Executor {
         &self,
         w: &RuntimeWorkflow,
         run: &RunRow,
+        action: Option<Arc<dyn Action>>,
         call: Call,
         trace_id: &str,
     ) -> Result<Value, ActionError> {
-        let Some(action) = self.action_for(w, call.step, run) else {
+        let Some(action) = action else {
             let name = w.action_name(call.step).unwrap_or_default();
             return Err(ActionError::Permanent(format!("unknown action `{name}`")));
         };
