@@ -17,8 +17,8 @@ use crate::store::{CapRefusal, PastMessage};
 use chrono::Duration;
 use chrono_tz::Tz;
 use mikawaya_dsl::calendar::{instant, local_date, local_instant};
-use mikawaya_dsl::expr::{format_duration, parse_duration};
-use mikawaya_dsl::ir::Priority;
+use mikawaya_dsl::expr::format_duration;
+use mikawaya_dsl::ir::{Priority, Throttle};
 use std::fmt;
 use std::str::FromStr;
 
@@ -249,14 +249,13 @@ impl FromStr for CapRule {
             [channel] if !channel.contains('/') => CapScope::Channel(channel.to_string()),
             _ => return Err(bad()),
         };
-        let (max, window) = limit.split_once('/').ok_or_else(bad)?;
-        let max: u32 = max.parse().map_err(|_| bad())?;
-        if max == 0 {
+        if limit.split('/').next().and_then(|m| m.parse::<u32>().ok()) == Some(0) {
             return Err(format!(
                 "`{s}` would block every marketing message; allow at least 1, or turn the cap `off`"
             ));
         }
-        let window_ms = parse_duration(window).filter(|w| *w > 0).ok_or_else(bad)?;
+        // A rate as a throttle reads it: `3/7d`.
+        let (max, window_ms) = Throttle::rate(limit).ok_or_else(bad)?;
         let span = if calendar {
             if window_ms % DAY_MS != 0 {
                 return Err(format!(
