@@ -112,6 +112,12 @@ pub trait Action: Send + Sync {
         false
     }
 
+    /// The JSON Schema of the action's input (a step's `with:`): the page's builder makes its
+    /// form from it and the WASM host checks plugin input against it. `None`: free-form.
+    fn input_schema(&self) -> Option<Value> {
+        None
+    }
+
     /// Runs the action with evaluated arguments; returns its output as JSON.
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError>;
 }
@@ -141,6 +147,11 @@ impl ActionRegistry {
     /// All names, sorted.
     pub fn names(&self) -> Vec<String> {
         self.actions.keys().cloned().collect()
+    }
+
+    /// Every action, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Action>> {
+        self.actions.values()
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod builder;
 mod catalog;
 mod cli;
 mod crash;

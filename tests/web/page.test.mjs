@@ -6,20 +6,10 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import readline from "node:readline";
-import { chromium } from "playwright-core";
+import { startEngine, openPage, client, shots } from "./engine.mjs";
 
-const root = path.resolve(import.meta.dirname, "../..");
-const target = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, "target");
-const binary = process.env.MIKAWAYA_BIN || path.join(target, "debug", "mikawaya");
-const shots = path.join(target, "web-screenshots");
-const TOKEN = "s3cret-write";
-
-let engine, url, browser, page;
+let engine, url, browser, page, consoleErrors, post, getJson;
 const SPLIT_FLOW = `workflow "web-split" version 1
 on event promo.viewed
 re-enroll always
@@ -28,42 +18,12 @@ split "web-banner" convert order.placed within 1d {
   variant "b" 50 { do log(variant: "b") }
 } as banner
 `;
-const consoleErrors = [];
-
-async function startEngine() {
-  const dir = mkdtempSync(path.join(tmpdir(), "mikawaya-web-"));
-  cpSync(path.join(root, "workflows"), path.join(dir, "workflows"), { recursive: true });
-  // An experiment that splits at once (the examples' split waits an hour first).
-  writeFileSync(path.join(dir, "workflows", "web-split.mkw"), SPLIT_FLOW);
-  const child = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--token", TOKEN, "--db", path.join(dir, "web.db"), "--workflows", path.join(dir, "workflows"), "--outbox", path.join(dir, "outbox")], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MIKAWAYA_LOG: "warn" } });
-  const line = await new Promise((resolve, reject) => {
-    readline.createInterface({ input: child.stdout }).once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`engine exited with ${code}`)));
-  });
-  return { child, url: line.replace("mikawaya listening on ", "").trim() };
-}
-
-async function post(pathname, body) {
-  const r = await fetch(url + pathname, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
-  assert.equal(r.status, 202, await r.text());
-}
-
-async function getJson(pathname) {
-  const r = await fetch(url + pathname, { headers: { authorization: `Bearer ${TOKEN}` } });
-  return r.json();
-}
 
 before(async () => {
-  mkdirSync(shots, { recursive: true });
-  ({ child: engine, url } = await startEngine());
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  page = await browser.newPage({ viewport: { width: 1366, height: 800 } });
-  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  await page.addInitScript((t) => sessionStorage.setItem("mikawaya-token", t), TOKEN);
+  // An experiment that splits at once (the examples' split waits an hour first).
+  ({ child: engine, url } = await startEngine({ "web-split.mkw": SPLIT_FLOW }));
+  ({ post, getJson } = client(url));
+  ({ browser, page, consoleErrors } = await openPage());
 });
 
 after(async () => {

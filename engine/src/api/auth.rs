@@ -19,7 +19,9 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
         ("events", false) => Scope::EventsWrite,
         // Explaining an event shows the customer attribute values its conditions saw.
         ("events", true) => Scope::CustomersRead,
-        ("workflows" | "event-types", true) | ("validate", _) => Scope::WorkflowsRead,
+        ("workflows" | "event-types" | "actions" | "schema", true) | ("validate", _) => {
+            Scope::WorkflowsRead
+        }
         ("workflows", false) => Scope::WorkflowsWrite,
         ("runs" | "tasks" | "dead-letters" | "metrics" | "nodes" | "experiments", true) => {
             Scope::RunsRead
@@ -85,6 +87,14 @@ mod tests {
             ("POST", "/validate", Some(WorkflowsRead)),
             ("PUT", "/workflows/cart/source", Some(WorkflowsWrite)),
             ("POST", "/workflows/reload", Some(WorkflowsWrite)),
+            ("POST", "/workflows", Some(WorkflowsWrite)),
+            ("GET", "/actions", Some(WorkflowsRead)),
+            ("GET", "/schema", Some(WorkflowsRead)),
+            (
+                "GET",
+                "/event-types/lead.created/paths",
+                Some(WorkflowsRead),
+            ),
             ("GET", "/runs", Some(RunsRead)),
             ("GET", "/metrics", Some(RunsRead)),
             ("GET", "/nodes", Some(RunsRead)),

@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod builder;
 mod consent;
 mod error;
 mod event_types;
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .merge(experiments::routes())
         .merge(consent::protected())
         .merge(web::routes())
+        .merge(builder::routes())
         .routes(routes!(metrics::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), auth::auth))
         .routes(routes!(health))

@@ -65,7 +65,7 @@ async fn asset(Path(path): Path<String>) -> Response {
 }
 
 /// Diagnostics as JSON with 1-based line and column of both ends.
-fn problems_json(d: &Diagnostics) -> Value {
+pub(super) fn problems_json(d: &Diagnostics) -> Value {
     let list: Vec<Value> = d
         .problems
         .iter()

@@ -22,6 +22,21 @@ impl Action for TaskAction {
         "task.create"
     }
 
+    fn input_schema(&self) -> Option<Value> {
+        let text = |description: &str| json!({ "type": "string", "description": description });
+        Some(json!({
+            "type": "object",
+            "description": "Creates a task for a person or a queue; other fields are kept as its data.",
+            "required": ["title"],
+            "properties": {
+                "title": text("What to do; may hold `{{ expressions }}`."),
+                "queue": text("The team queue, e.g. `retention`."),
+                "assignee": text("A person, instead of a queue."),
+            },
+            "additionalProperties": true,
+        }))
+    }
+
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
         required_str(&input, "title")?;
         let id = self

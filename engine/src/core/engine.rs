@@ -160,6 +160,11 @@ impl Engine {
         self.actions.read().expect("actions lock").clone()
     }
 
+    /// The WASM plugin whose current build provides action `name`; `None` for a built-in.
+    pub fn plugin_of(&self, name: &str) -> Option<String> {
+        self.ctx.plugins.as_ref()?.plugin_of(name)
+    }
+
     /// Re-reads the plugins folder, rebuilds the action set and re-resolves the loaded
     /// workflows' actions; returns the plugins' problems.
     pub fn reload_plugins(&self) -> Vec<String> {

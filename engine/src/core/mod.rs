@@ -11,6 +11,7 @@
 pub mod access;
 pub mod actions;
 pub mod batcher;
+pub mod builder;
 pub mod caps;
 pub mod carry;
 pub mod checks;

@@ -1,42 +1,37 @@
-// The editor view: CodeMirror with the source, live validation by the engine (problems at their
-// line and column), the graph redrawn from the draft, and saving a new version.
+// The text editor: CodeMirror with the source and live validation by the engine (problems at
+// their line and column), shared by the builder, whose canvas edits arrive here as changes.
 
 import { EditorView, keymap, lineNumbers } from "@codemirror/view";
 import { EditorState } from "@codemirror/state";
 import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
 import { yaml } from "@codemirror/lang-yaml";
 import { syntaxHighlighting, defaultHighlightStyle } from "@codemirror/language";
-import { linter, lintGutter, type Diagnostic } from "@codemirror/lint";
+import { forceLinting, linter, lintGutter, type Diagnostic } from "@codemirror/lint";
 import { autocompletion, completionKeymap } from "@codemirror/autocomplete";
 import { pathCompletion } from "./complete";
 import { api, el } from "./api";
-import { drawGraph } from "./graph";
+import type { Graph } from "./graph";
 
-export async function editorView(main: HTMLElement, name: string, onSaved: () => void) {
-  const src = await api(`/workflows/${encodeURIComponent(name)}/source`);
-  const status = el("p", { class: "status", role: "status", "aria-live": "polite" }, "checking…");
-  const problems = el("ul", { class: "problems", "aria-label": "problems" });
-  const preview = el("div", { class: "preview" });
-  const save = el("button", { type: "button", class: "primary" }, "Save as a new version");
-  const holder = el("div", { class: "editor" });
-  main.replaceChildren(
-    el("h1", {}, `Edit ${name} `, el("small", {}, `${src.file} · version ${src.version}`)),
-    el("p", { class: "help" }, "Changes are checked as you type. Saving needs the write token; runs in flight keep their version."),
-    el("div", { class: "edit-grid" }, el("div", {}, holder, status, problems, save), preview),
-  );
+/** What the engine's checker answered for a draft. */
+export interface Checked { ok: boolean; problems: any[]; graph?: Graph; name?: string }
+
+/** A CodeMirror editor over `source` whose every change is checked by the engine (problems at
+ *  their line and column); `onChecked` gets each answer with the text it was for. */
+export function createEditor(parent: HTMLElement, file: string, source: string, status: HTMLElement, problems: HTMLElement, onChecked: (r: Checked, text: string) => void): { view: EditorView; stale: () => void } {
   // Checks run on the server in parallel and may answer out of order: only the latest request
   // may set the status (a save also makes every earlier answer stale).
   let latest = 0;
   const check = linter(async (view): Promise<Diagnostic[]> => {
     const doc = view.state.doc;
+    const text = doc.toString();
     const mine = ++latest;
-    const r = await api("/validate", { method: "POST", body: JSON.stringify({ file: src.file, source: doc.toString() }) });
+    const r: Checked = await api("/validate", { method: "POST", body: JSON.stringify({ file, source: text }) });
     if (mine !== latest) return [];
     problems.replaceChildren();
+    onChecked(r, text);
     if (r.ok) {
       status.textContent = "No problems.";
       status.className = "status ok";
-      preview.replaceChildren(drawGraph(r.graph, {}, () => {}));
       return [];
     }
     status.textContent = `${r.problems.length} problem(s)`;
@@ -51,26 +46,25 @@ export async function editorView(main: HTMLElement, name: string, onSaved: () =>
     });
   }, { delay: 300 });
   const view = new EditorView({
-    parent: holder,
+    parent,
     state: EditorState.create({
-      doc: src.source,
-      extensions: [lineNumbers(), history(), keymap.of([...defaultKeymap, ...historyKeymap, ...completionKeymap]), autocompletion({ override: [pathCompletion()] }), syntaxHighlighting(defaultHighlightStyle), src.file.endsWith(".mkw") ? [] : yaml(), lintGutter(), check, EditorView.lineWrapping],
+      doc: source,
+      extensions: [lineNumbers(), history(), keymap.of([...defaultKeymap, ...historyKeymap, ...completionKeymap]), autocompletion({ override: [pathCompletion()] }), syntaxHighlighting(defaultHighlightStyle), file.endsWith(".mkw") ? [] : yaml(), lintGutter(), check, EditorView.lineWrapping],
     }),
   });
-  save.addEventListener("click", async () => {
-    save.disabled = true;
-    latest++;
-    try {
-      const r = await api(`/workflows/${encodeURIComponent(name)}/source`, { method: "PUT", body: JSON.stringify({ source: view.state.doc.toString() }) });
-      status.textContent = `Saved: ${name} is now version ${r.version}.`;
-      status.className = "status ok saved";
-      onSaved();
-    } catch (e: any) {
-      status.textContent = `Not saved: ${e.message}`;
-      status.className = "status bad";
-    } finally {
-      save.disabled = false;
-    }
-  });
   (window as any).mikawayaEditor = view;
+  return { view, stale: () => latest++ };
+}
+
+/** Replaces the editor's text with `text`, changing only the part between the common start and
+ *  end (so undo and the cursor see a small edit), and checks it at once. */
+export function replaceText(view: EditorView, text: string) {
+  const old = view.state.doc.toString();
+  if (old === text) return;
+  let start = 0;
+  while (start < old.length && start < text.length && old[start] === text[start]) start++;
+  let end = 0;
+  while (end < old.length - start && end < text.length - start && old[old.length - 1 - end] === text[text.length - 1 - end]) end++;
+  view.dispatch({ changes: { from: start, to: old.length - end, insert: text.slice(start, text.length - end) }, userEvent: "input.builder" });
+  forceLinting(view);
 }

@@ -1,11 +1,12 @@
-// The mikawaya page: workflows drawn from their IR with live counts, an editor with live
-// validation, run timelines and a customer's runs. Hash routes: #/w/NAME, #/w/NAME/edit,
-// #/w/NAME/runs, #/run/ID, #/customer/ID.
+// The mikawaya page: workflows drawn from their IR with live counts, the builder (canvas, forms
+// and text editor with live validation), new workflows, run timelines and a customer's runs.
+// Hash routes: #/w/NAME, #/w/NAME/edit, #/w/NAME/runs, #/new, #/run/ID, #/customer/ID.
 
 import "./style.css";
 import { api, el, time } from "./api";
 import { drawGraph, type GraphNode } from "./graph";
-import { editorView } from "./editor";
+import { builderView } from "./builder";
+import { newWorkflowView } from "./newflow";
 import { annotateSplits, decisionTable, variantTable, type Experiment } from "./steps";
 
 const main = document.getElementById("main")!;
@@ -61,7 +62,7 @@ async function workflowView(name: string) {
   main.replaceChildren(
     el("h1", {}, `${name} `, el("small", {}, `version ${w.workflow.version} · ${w.workflow.file}`)),
     w.workflow.description ? el("p", {}, w.workflow.description) : "",
-    el("p", { class: "actions" }, el("a", { href: `#/w/${encodeURIComponent(name)}/edit`, class: "button" }, "Edit"), " ", el("a", { href: `#/w/${encodeURIComponent(name)}/runs`, class: "button" }, "Runs")),
+    el("p", { class: "actions" }, el("a", { href: `#/w/${encodeURIComponent(name)}/edit`, class: "button" }, "Build"), " ", el("a", { href: `#/w/${encodeURIComponent(name)}/runs`, class: "button" }, "Runs")),
     el("div", { class: "graph-grid" }, el("div", { class: "graph-holder" }, graph), details),
   );
 }
@@ -93,7 +94,9 @@ async function route() {
   clearInterval(refresh);
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   try {
-    if (parts[0] === "w" && parts[2] === "edit") await editorView(main, parts[1], loadList);
+    document.querySelector(".menu")?.remove();
+    if (parts[0] === "w" && parts[2] === "edit") await builderView(main, parts[1], loadList);
+    else if (parts[0] === "new") await newWorkflowView(main, loadList);
     else if (parts[0] === "w" && parts[2] === "runs") {
       main.replaceChildren(el("h1", {}, `Runs of ${parts[1]}`), runsTable(await api(`/runs?workflow=${encodeURIComponent(parts[1])}&limit=100`)));
     } else if (parts[0] === "w" && parts[1]) {

@@ -175,6 +175,25 @@ impl Action for EmailAction {
         true
     }
 
+    fn input_schema(&self) -> Option<Value> {
+        let text = |description: &str| json!({ "type": "string", "description": description });
+        Some(json!({
+            "type": "object",
+            "description": "Sends an email: a template, or a subject and text.",
+            "required": ["to"],
+            "properties": {
+                "to": text("Recipient address; usually `{{ customer.email }}`."),
+                "template": text("A folder of the templates directory (subject, text and html in it)."),
+                "subject": text("Subject line, when there is no template."),
+                "text": text("Plain-text body, when there is no template; may hold `{{ expressions }}`."),
+                "html": text("HTML body beside the text (optional)."),
+                "from": text("Sender, instead of the server's `--email-from`."),
+                "reply_to": text("Reply-To address."),
+                "tag": text("A frequency-cap tag (`tag newsletter 2/30d`), e.g. `newsletter`."),
+            },
+        }))
+    }
+
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
         let content = content(&input, ctx, &self.templates)?;
         let message = build(&input, ctx, &self.from, content)?;

@@ -13,6 +13,14 @@ impl Action for LogAction {
         "log"
     }
 
+    fn input_schema(&self) -> Option<Value> {
+        Some(json!({
+            "type": "object",
+            "description": "Writes its arguments to the engine's log.",
+            "properties": { "message": { "type": "string", "description": "The line to log." } },
+        }))
+    }
+
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
         let message = input.get("message").and_then(Value::as_str).unwrap_or("");
         tracing::info!(workflow = %ctx.workflow, run = %ctx.run_id, step = %ctx.step_id, args = %input, "{message}");

@@ -30,6 +30,20 @@ impl Action for WebhookAction {
         "webhook"
     }
 
+    fn input_schema(&self) -> Option<Value> {
+        Some(json!({
+            "type": "object",
+            "description": "POSTs JSON to a URL with an Idempotency-Key header.",
+            "required": ["url"],
+            "properties": {
+                "url": { "type": "string", "format": "uri", "description": "Where to POST." },
+                "body": { "type": "object", "description": "The JSON body (default: every other argument)." },
+                "headers": { "type": "object", "description": "Extra request headers." },
+                "timeout": { "type": "number", "minimum": 0.1, "maximum": 300, "description": "Seconds before the call counts as failed (default 10)." },
+            },
+        }))
+    }
+
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
         let url = required_str(&input, "url")?;
         let body = match input.get("body") {

@@ -151,6 +151,12 @@ impl Action for WasmAction {
             .map(|n| (format!("plugin:{}", m.name), n))
     }
 
+    fn input_schema(&self) -> Option<Value> {
+        self.plugin.manifest.actions[self.index]
+            .input_schema
+            .clone()
+    }
+
     async fn call(&self, input: Value, ctx: &ActionContext) -> Result<Value, ActionError> {
         let decl = &self.plugin.manifest.actions[self.index];
         if let Some(schema) = &decl.input_schema {

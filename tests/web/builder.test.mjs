@@ -1,0 +1,147 @@
+// The visual builder in a real headless Chromium against the real engine, as an ops user would
+// use it: a workflow created from nothing (trigger, an entry condition built from rows), a
+// wait-for-event and an email inserted on the canvas and filled through forms, saved, events
+// sent and counted on its nodes; a step inserted and deleted, undo and redo; the text editor
+// changed and the canvas following; a visual edit of a commented YAML file keeping every
+// comment in the saved file. Screenshots go to <target>/web-screenshots/.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { startEngine, openPage, client, shots, root } from "./engine.mjs";
+
+let engine, url, workflows, browser, page, consoleErrors, post, getJson;
+
+before(async () => {
+  ({ child: engine, url, workflows } = await startEngine());
+  ({ post, getJson } = client(url));
+  ({ browser, page, consoleErrors } = await openPage({ width: 1280, height: 800 }));
+});
+
+after(async () => {
+  await browser?.close();
+  engine?.kill();
+});
+
+const source = () => page.evaluate(() => window.mikawayaEditor.state.doc.toString());
+const labels = () => page.$$eval("svg.graph g.node text.label", (ts) => ts.map((t) => t.textContent));
+/** Inserts a step of the kind labelled `choice` on the "+" whose label starts with `after`. */
+async function insert(after, choice) {
+  await page.locator(`svg.graph g.insert[aria-label^="insert a step after ${after}"]`).first().click();
+  await page.getByRole("menuitem", { name: choice, exact: true }).click();
+}
+/** Types into a form field and leaves it, as a user does. */
+async function fill(selector, value) {
+  await page.fill(selector, value);
+  await page.press(selector, "Tab");
+}
+
+test("a workflow is created from nothing, with an entry condition built from rows", async () => {
+  // Not in the catalog: the condition builder learns its paths from recent events.
+  await post("/events", { id: "t-0", type: "trial.started", customer: { id: "seed", consent: { email: true } }, data: { trial: { plan: "pro", seats: 3 } } });
+  await page.goto(url + "/");
+  await page.getByRole("link", { name: "+ New workflow" }).click();
+  await page.fill("#wf-name", "trial-nudge");
+  await page.fill("#wf-description", "Nudge pro trials that did not convert");
+  await page.fill("#wf-event", "trial.started");
+  await page.press("#wf-event", "Tab");
+  await page.waitForSelector('datalist option[value="event.trial.plan"]', { state: "attached" });
+  await page.getByRole("button", { name: "+ condition" }).click();
+  await page.fill('[aria-label="entry condition: path of row 1"]', "event.trial.plan");
+  await page.fill('[aria-label="entry condition: value of row 1"]', "pro");
+  await page.press('[aria-label="entry condition: value of row 1"]', "Tab");
+  await page.getByRole("button", { name: "+ condition" }).click();
+  await page.fill('[aria-label="entry condition: path of row 2"]', "customer.consent.email");
+  await page.selectOption('[aria-label="entry condition: operator of row 2"]', "is true");
+  await page.press('[aria-label="entry condition: operator of row 2"]', "Tab");
+  await page.fill("#wf-goal", "trial.converted");
+  await page.selectOption("#wf-re-enroll", "when_finished");
+  await page.screenshot({ path: path.join(shots, "builder-new.png") });
+  await page.getByRole("button", { name: "Create workflow" }).click();
+  await page.waitForURL(/#\/w\/trial-nudge\/edit$/);
+  await page.waitForSelector(".status.ok");
+  const file = readFileSync(path.join(workflows, "trial-nudge.yaml"), "utf8");
+  assert.match(file, /^when: event\.trial\.plan == "pro" and customer\.consent\.email$/m);
+  assert.match(file, /^trigger:\n  event: trial\.started$/m);
+  assert.match(file, /^re_enroll: when_finished$/m);
+  assert.deepEqual(await labels(), ["event trial.started", "exit: done", "end"]);
+});
+
+test("steps are inserted on the canvas and filled through their forms, then saved", async () => {
+  await insert("event trial.started", "Wait for an event");
+  await page.waitForFunction(() => [...document.querySelectorAll("svg.graph text.label")].some((t) => t.textContent === "wait 3d for trial.converted"));
+  // The new step is selected: its form shows the wait's fields.
+  await fill(".panel input[name=for]", "2d");
+  await page.waitForFunction(() => [...document.querySelectorAll("svg.graph text.label")].some((t) => t.textContent === "wait 2d for trial.converted"));
+  await insert("wait 2d for trial.converted (timeout)", "Action: email.send");
+  await page.waitForSelector(".panel legend >> text=with (email.send)");
+  assert.equal(await page.inputValue(".panel input[name=to]"), "{{ customer.email }}");
+  assert.ok(await page.$(".panel input[name=to][aria-required=true]"), "`to` is marked required");
+  await fill(".panel input[name=subject]", "Your trial ends soon");
+  await fill(".panel input[name=text]", "Hi, your {{ event.trial.plan }} trial has {{ event.trial.seats }} seats.");
+  await page.waitForFunction(() => [...document.querySelectorAll("svg.graph text.label")].some((t) => t.textContent === "email.send(subject, text, to)"));
+  assert.deepEqual(await labels(), ["event trial.started", "wait 2d for trial.converted", "email.send(subject, text, to)", "exit: done", "end"]);
+  await page.screenshot({ path: path.join(shots, "builder-form.png") });
+  await page.getByRole("button", { name: "Save as a new version" }).click();
+  await page.waitForSelector(".status.saved");
+  const file = readFileSync(path.join(workflows, "trial-nudge.yaml"), "utf8");
+  assert.match(file, /^steps:\n  - wait:\n      for: 2d\n      until_event: trial\.converted\n  - action: email\.send\n    with:\n      to: "\{\{ customer\.email \}\}"\n      subject: Your trial ends soon\n/m);
+});
+
+test("events sent through the API appear as counts on the new workflow's nodes", async () => {
+  await post("/events", { id: "t-1", type: "trial.started", customer: { id: "ann", email: "ann@example.com", consent: { email: true } }, data: { trial: { plan: "pro", seats: 5 } } });
+  await post("/events", { id: "t-2", type: "trial.started", customer: { id: "bob", consent: { email: true } }, data: { trial: { plan: "free", seats: 1 } } });
+  await page.goto(url + "/#/w/trial-nudge");
+  await page.waitForFunction(() => document.querySelector("svg.graph g.node.wait text.counts")?.textContent?.startsWith("1 here"), null, { timeout: 10000 });
+  const runs = await getJson("/runs?workflow=trial-nudge");
+  assert.deepEqual(runs.map((r) => r.customer_id), ["ann"], "bob's free plan does not pass the condition");
+});
+
+test("a step inserted and deleted; undo and redo go through the same history", async () => {
+  await page.goto(url + "/#/w/trial-nudge/edit");
+  await page.waitForSelector(".status.ok");
+  const before = await source();
+  await insert("email.send", "Wait");
+  await page.waitForFunction(() => [...document.querySelectorAll("svg.graph text.label")].some((t) => t.textContent === "wait 1d"));
+  await page.getByRole("button", { name: "Delete step" }).click();
+  await page.waitForFunction(() => ![...document.querySelectorAll("svg.graph text.label")].some((t) => t.textContent === "wait 1d"));
+  assert.equal(await source(), before, "insert then delete leaves the file as it was");
+  await page.getByRole("button", { name: "Undo" }).click();
+  await page.waitForFunction(() => [...document.querySelectorAll("svg.graph text.label")].some((t) => t.textContent === "wait 1d"));
+  await page.getByRole("button", { name: "Redo" }).click();
+  await page.waitForFunction(() => ![...document.querySelectorAll("svg.graph text.label")].some((t) => t.textContent === "wait 1d"));
+});
+
+test("the canvas follows the text editor", async () => {
+  await page.locator(".cm-line", { hasText: "for: 2d" }).click();
+  await page.keyboard.press("End");
+  await page.keyboard.press("Backspace");
+  await page.keyboard.press("Backspace");
+  await page.keyboard.type("5d");
+  await page.waitForFunction(() => [...document.querySelectorAll("svg.graph text.label")].some((t) => t.textContent === "wait 5d for trial.converted"));
+  // A step moved on the canvas moves in the text.
+  await page.click('svg.graph g.node.action');
+  await page.getByRole("button", { name: "Move up" }).click();
+  await page.waitForFunction(() => document.querySelector("svg.graph g.node.selected text.label")?.textContent === "email.send(subject, text, to)");
+  assert.match(await source(), /^steps:\n  - action: email\.send\n[\s\S]*\n  - wait:\n      for: 5d\n/m);
+});
+
+test("a visual edit of a commented YAML file keeps every comment in the saved file", async () => {
+  const original = readFileSync(path.join(root, "workflows", "cart-abandon.yaml"), "utf8");
+  await page.goto(url + "/#/w/cart-abandon/edit");
+  await page.waitForSelector(".status.ok");
+  await page.locator("svg.graph g.node", { hasText: "task.create" }).click();
+  await fill(".panel input[name=queue]", "retention-vip");
+  await page.waitForFunction(() => window.mikawayaEditor.state.doc.toString().includes("queue: retention-vip"));
+  await page.waitForSelector(".status.ok");
+  await page.getByRole("button", { name: "Save as a new version" }).click();
+  await page.waitForSelector(".status.saved");
+  const saved = readFileSync(path.join(workflows, "cart-abandon.yaml"), "utf8");
+  assert.equal(saved, original.replace("queue: retention", "queue: retention-vip"));
+  await page.screenshot({ path: path.join(shots, "builder-canvas.png") });
+});
+
+test("the builder logged no console errors", () => {
+  assert.deepEqual(consoleErrors, []);
+});
