@@ -142,6 +142,41 @@ test("a visual edit of a commented YAML file keeps every comment in the saved fi
   await page.screenshot({ path: path.join(shots, "builder-canvas.png") });
 });
 
+test("a draft's tests run from the page: the passing and the failing case with its diff", async () => {
+  await page.goto(url + "/#/w/support-escalation/edit");
+  await page.waitForSelector(".status.ok");
+  await page.click('svg.graph g.node[data-id="4"]');
+  await fill(".panel input[name=queue]", "support-leads");
+  await page.waitForFunction(() => window.mikawayaEditor.state.doc.toString().includes("queue: support-leads"));
+  await page.getByRole("button", { name: "Run tests" }).click();
+  await page.waitForSelector(".results .tests");
+  assert.match(await page.textContent(".results .tests .status"), /^[1-9]\d* passed, 1 failed$/);
+  const failed = page.locator(".results li.case.failed");
+  assert.equal(await failed.count(), 1);
+  assert.match(await failed.textContent(), /a reply to another ticket does not count/);
+  // The missing call, field by field against the closest call made.
+  assert.match(await failed.locator("pre.diff").first().textContent(), /expected action #2 `task\.create` at \+8h[\s\S]*\n\s+- queue: "support-managers"\n\s+\+ queue: "/);
+  assert.ok((await page.locator(".results li.case.passed").count()) >= 1);
+  await page.screenshot({ path: path.join(shots, "builder-tests.png"), fullPage: true });
+});
+
+test("a backtest replays the stored history and shows who reached each node", async () => {
+  const ago = (hours) => new Date(Date.now() - hours * 3600_000).toISOString();
+  const ticket = (id, type, customer, t, at) => ({ id, type, customer: { id: customer }, occurred_at: at, data: { ticket: t } });
+  await post("/events", [
+    ticket("h-1", "ticket.opened", "c1", { id: "T1", priority: "urgent" }, ago(48)),
+    ticket("h-2", "ticket.replied", "c1", { id: "T1" }, ago(47)),
+    ticket("h-3", "ticket.opened", "c2", { id: "T2", priority: "high" }, ago(40)),
+    ticket("h-4", "ticket.opened", "c3", { id: "T3", priority: "low" }, ago(30)),
+  ]);
+  await page.getByRole("button", { name: "Backtest" }).click();
+  await page.waitForSelector(".results .backtest");
+  const counts = async () => Object.fromEntries(await page.$$eval("svg.graph text.counts", (ts) => ts.map((t) => [t.getAttribute("data-counts"), t.textContent])));
+  assert.deepEqual(await counts(), { trigger: "2 enrolled", 1: "2 reached", "1.on_event": "1 reached", 2: "1 reached", 3: "1 reached", 4: "1 reached" });
+  assert.match(await page.textContent(".results .backtest"), /task\.create\s*2/);
+  await page.screenshot({ path: path.join(shots, "builder-backtest.png"), fullPage: true });
+});
+
 test("the builder logged no console errors", () => {
   assert.deepEqual(consoleErrors, []);
 });

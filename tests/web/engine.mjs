@@ -26,6 +26,7 @@ export async function startEngine(extra = {}) {
   const line = await new Promise((resolve, reject) => {
     readline.createInterface({ input: child.stdout }).once("line", resolve);
     child.once("exit", (code) => reject(new Error(`engine exited with ${code}`)));
+    child.once("error", (e) => reject(new Error(`cannot start ${binary}: ${e.message}`)));
   });
   return { child, url: line.replace("mikawaya listening on ", "").trim(), workflows };
 }

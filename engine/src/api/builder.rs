@@ -21,6 +21,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workflow_schema))
         .routes(routes!(event_paths))
         .routes(routes!(create_workflow))
+        .routes(routes!(test_draft))
+        .routes(routes!(backtest))
 }
 
 /// One action a step can call.
@@ -117,5 +119,83 @@ async fn create_workflow(
     Ok((
         StatusCode::CREATED,
         Json(json!({ "name": name, "file": new.file, "version": version, "notes": report.notes })),
+    ))
+}
+
+/// A draft to try: the workflow file's text as the page has it now.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct TryDraft {
+    /// The draft's text; without it, the saved file.
+    source: Option<String>,
+    /// For a backtest: how many days of stored events to replay (1 to 90, default 7).
+    days: Option<u32>,
+}
+
+/// The draft's text (the saved file's without one) and its checked form; a draft with problems
+/// is refused with them.
+async fn checked_draft(
+    s: &AppState,
+    w: &crate::core::runtime::RuntimeWorkflow,
+    source: Option<String>,
+) -> ApiResult<(String, mikawaya_dsl::Workflow)> {
+    let source = match source {
+        Some(text) => text,
+        None => s.engine.workflow_source(w).await?,
+    };
+    let checked = s.engine.check_draft(w.file.clone(), source.clone()).await?;
+    let compiled = checked.map_err(|d| {
+        ApiError::BadRequest(
+            json!({ "error": "the workflow has problems", "field": "source", "problems": problems_json(&d) }),
+        )
+    })?;
+    Ok((source, compiled))
+}
+
+/// Runs a workflow's rule tests (`*.test.yaml` beside it) on a draft, in a sandbox on a
+/// simulated clock with recorded actions: each file's cases, passed or with what failed
+/// (`workflows:write`).
+#[utoipa::path(post, path = "/workflows/{name}/tests", tag = "workflows", request_body = TryDraft,
+    params(("name" = String, Path, description = "Workflow name")),
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
+async fn test_draft(
+    State(s): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(draft): ApiJson<TryDraft>,
+) -> ApiResult<Json<Value>> {
+    let w = s.active_workflow(&name)?;
+    let (source, _) = checked_draft(&s, &w, draft.source).await?;
+    let files = s.engine.test_draft(&w, Some(source)).await?;
+    let (passed, failed) = files.iter().fold((0, 0), |(p, f), r| {
+        let (a, b) = r.counts();
+        (p + a, f + b)
+    });
+    Ok(Json(
+        json!({ "passed": passed, "failed": failed, "files": files }),
+    ))
+}
+
+/// Replays a draft over the events stored in the last days, in a sandbox with recorded
+/// actions: customers reaching each step, runs by status, the actions it would have called
+/// (`workflows:write`).
+#[utoipa::path(post, path = "/workflows/{name}/backtest", tag = "workflows", request_body = TryDraft,
+    params(("name" = String, Path, description = "Workflow name")),
+    responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
+async fn backtest(
+    State(s): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(draft): ApiJson<TryDraft>,
+) -> ApiResult<Json<Value>> {
+    let w = s.active_workflow(&name)?;
+    let (source, compiled) = checked_draft(&s, &w, draft.source).await?;
+    let report = s
+        .engine
+        .backtest(&w, source, draft.days.unwrap_or(7))
+        .await
+        .map_err(|e| match e {
+            crate::core::EngineError::Input(m) => ApiError::bad_field("days", m),
+            other => other.into(),
+        })?;
+    Ok(Json(
+        json!({ "report": report, "graph": mikawaya_dsl::graph::graph(&compiled) }),
     ))
 }

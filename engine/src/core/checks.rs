@@ -65,6 +65,31 @@ impl CheckLimiter {
     }
 }
 
+impl CheckLimiter {
+    /// Runs the future `work` makes on a runtime of its own on a blocking thread, once a turn
+    /// is free, for at most `limit`: simulations of drafts (rule tests, backtests) stay off the
+    /// threads that answer requests, a few at a time. `None` when the limit passed first.
+    pub async fn run_isolated<T, F, Fut>(
+        &self,
+        limit: Duration,
+        work: F,
+    ) -> Result<Option<T>, CheckError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = T>,
+    {
+        self.run(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the simulation");
+            runtime.block_on(async move { tokio::time::timeout(limit, work()).await.ok() })
+        })
+        .await
+    }
+}
+
 impl Default for CheckLimiter {
     /// As many checks as cores (at most 4), waiting up to 10 s for a turn.
     fn default() -> Self {

@@ -6,3 +6,4 @@ pub mod chaos;
 pub mod replay;
 pub mod ruletest;
 pub mod sim;
+pub mod try_out;

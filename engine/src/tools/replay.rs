@@ -38,6 +38,9 @@ pub struct ReplayReport {
     pub variants: BTreeMap<String, usize>,
     /// Of those, converted within the experiment's window by the history's own events.
     pub conversions: BTreeMap<String, usize>,
+    /// Customers (runs, for runs without one) that reached each step, by step id: the
+    /// backtest's numbers on the graph.
+    pub reached: BTreeMap<String, usize>,
 }
 
 /// Replays `events` (oldest first) through the workflow in `workflow_file` until `until`.
@@ -47,14 +50,29 @@ pub async fn replay(
     until: Millis,
     sample: usize,
 ) -> Result<ReplayReport, EngineError> {
+    let source = std::fs::read_to_string(workflow_file)
+        .map_err(|e| EngineError::Workflows(format!("{}: {e}", workflow_file.display())))?;
+    replay_source(workflow_file, &source, events, until, sample).await
+}
+
+/// Like [`replay`], with `source` as the text of `workflow_file` (a draft not saved yet; the
+/// file's folder still gives the templates).
+pub async fn replay_source(
+    workflow_file: &Path,
+    source: &str,
+    events: &[Event],
+    until: Millis,
+    sample: usize,
+) -> Result<ReplayReport, EngineError> {
     let sandbox = std::env::temp_dir().join(format!("mikawaya-replay-{}", uuid::Uuid::now_v7()));
-    let result = replay_in(workflow_file, events, until, sample, &sandbox).await;
+    let result = replay_in(workflow_file, source, events, until, sample, &sandbox).await;
     std::fs::remove_dir_all(&sandbox).ok();
     result
 }
 
 async fn replay_in(
     workflow_file: &Path,
+    source: &str,
     events: &[Event],
     until: Millis,
     sample: usize,
@@ -65,7 +83,7 @@ async fn replay_in(
     let name = workflow_file
         .file_name()
         .ok_or_else(|| EngineError::Workflows("no file name".into()))?;
-    std::fs::copy(workflow_file, wf_dir.join(name))
+    std::fs::write(wf_dir.join(name), source)
         .map_err(|e| EngineError::Workflows(format!("{}: {e}", workflow_file.display())))?;
     let templates: Option<PathBuf> = workflow_file
         .parent()
@@ -133,9 +151,17 @@ async fn report(
         .filter_map(|r| r.customer_id.as_deref())
         .collect();
     r.customers = customers.len();
+    let mut reached: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     for run in runs {
         *r.by_status.entry(run.status.as_str().into()).or_default() += 1;
         let timeline = sim.timeline(&run.id).await?;
+        let who = run.customer_id.clone().unwrap_or_else(|| run.id.clone());
+        for e in timeline.iter().filter(|e| e.step_id != "run") {
+            reached
+                .entry(e.step_id.clone())
+                .or_default()
+                .insert(who.clone());
+        }
         for e in timeline.iter().filter(|e| e.status == "skipped") {
             *r.skipped
                 .entry(e.detail["reason"].as_str().unwrap_or("").to_string())
@@ -155,6 +181,7 @@ async fn report(
             ));
         }
     }
+    r.reached = reached.into_iter().map(|(k, v)| (k, v.len())).collect();
     for c in calls {
         *r.actions.entry(c.action.clone()).or_default() += 1;
     }

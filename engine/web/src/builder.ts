@@ -13,6 +13,7 @@ import type { KnownPath } from "./conditions";
 import { kindOf, stepPanel, stepTemplates, workflowPanel, type ActionInfo, type PanelContext } from "./panel";
 import { deleteItem, deleteValue, getValue, insertItem, lineAt, moveItem, setValue, stepPaths, type Path } from "./yamlpatch";
 import { triggerType } from "./complete";
+import { tryControls } from "./tryout";
 
 /** Where a step inserted on `edge` goes: a list and an index in it, or `null` (not there). */
 function insertionPoint(edge: GraphEdge, pathOf: (id: string) => Path | undefined, text: string): { seq: Path; index: number } | null {
@@ -48,10 +49,19 @@ export async function builderView(main: HTMLElement, name: string, onSaved: () =
   const holder = el("div", { class: "editor" });
   const [undoButton, redoButton] = [el("button", { type: "button", "aria-keyshortcuts": "Control+Z" }, "Undo"), el("button", { type: "button", "aria-keyshortcuts": "Control+Shift+Z" }, "Redo")];
   const save = el("button", { type: "button", class: "primary" }, "Save as a new version");
+  const results = el("section", { class: "results", "aria-label": "try it", "aria-live": "polite" });
+  // A backtest's counts stay on the canvas while the text is the one it ran on.
+  let overlay: { text: string; counts: Record<string, string> } | undefined;
+  const tryIt = tryControls(name, () => text(), (what, counts) => {
+    results.replaceChildren(what);
+    overlay = counts ? { text: text(), counts } : undefined;
+    redraw();
+  });
   main.replaceChildren(
     el("h1", {}, `Build ${name} `, el("small", {}, `${src.file} · version ${src.version}`)),
-    el("div", { class: "toolbar" }, undoButton, redoButton, save, status),
+    el("div", { class: "toolbar" }, undoButton, redoButton, save, tryIt, status),
     el("div", { class: "builder-grid" }, canvas, panel),
+    results,
     problems,
     el("details", { class: "source", open: "" }, el("summary", {}, "Source"), holder),
   );
@@ -152,7 +162,8 @@ export async function builderView(main: HTMLElement, name: string, onSaved: () =
       return;
     }
     if (selectedPath && selectedPath !== "trigger") selected = idOf(selectedPath);
-    const svg = drawGraph(graph, {}, select, {
+    const counts = overlay && overlay.text === text() ? overlay.counts : {};
+    const svg = drawGraph(graph, counts, select, {
       selected,
       insertable: readOnly ? undefined : (e) => insertionPoint(e, pathOf, text()) !== null,
       onInsert: readOnly ? undefined : openMenu,

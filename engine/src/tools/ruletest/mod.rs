@@ -75,17 +75,41 @@ fn duration(text: &str, what: &str) -> Result<Millis, String> {
         .ok_or_else(|| format!("{what}: `{text}` is not a duration such as `30m` or `2d`"))
 }
 
+/// Reads a test file's spec.
+fn read_spec(path: &Path) -> Result<TestFile, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_yaml::from_str(&t).map_err(|e| e.to_string()))
+}
+
+/// The test files under `dir` that test `workflow` (a file of that folder).
+pub fn tests_of(dir: &Path, workflow: &Path) -> Vec<PathBuf> {
+    let same = |p: &Path| std::fs::canonicalize(p).ok() == std::fs::canonicalize(workflow).ok();
+    test_files(dir)
+        .into_iter()
+        .filter(|t| {
+            read_spec(t)
+                .ok()
+                .and_then(|spec| workflow_file(t, &spec).ok())
+                .is_some_and(|w| same(&w))
+        })
+        .collect()
+}
+
 /// Runs every case of one test file.
 pub async fn run_file(path: &Path) -> FileResult {
+    run_file_with(path, None).await
+}
+
+/// Runs every case of one test file, with `draft` as the text of the workflow under test
+/// instead of its file (the page tries a change before saving it).
+pub async fn run_file_with(path: &Path, draft: Option<&str>) -> FileResult {
     let mut result = FileResult {
         file: path.display().to_string(),
         error: None,
         cases: Vec::new(),
     };
-    let spec: TestFile = match std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_yaml::from_str(&t).map_err(|e| e.to_string()))
-    {
+    let spec: TestFile = match read_spec(path) {
         Ok(s) => s,
         Err(e) => {
             result.error = Some(format!("cannot read the test file: {e}"));
@@ -100,7 +124,7 @@ pub async fn run_file(path: &Path) -> FileResult {
         }
     };
     for case in &spec.cases {
-        let outcome = run_case(&spec, &workflow, case).await;
+        let outcome = run_case(&spec, &workflow, draft, case).await;
         result.cases.push(CaseResult {
             name: case.name.clone(),
             failures: outcome.unwrap_or_else(|e| vec![e]),
@@ -117,9 +141,14 @@ struct Observed {
     timelines: Vec<TimelineEntry>,
 }
 
-async fn run_case(spec: &TestFile, workflow: &Path, case: &Case) -> Result<Vec<String>, String> {
+async fn run_case(
+    spec: &TestFile,
+    workflow: &Path,
+    draft: Option<&str>,
+    case: &Case,
+) -> Result<Vec<String>, String> {
     let sandbox = std::env::temp_dir().join(format!("mikawaya-test-{}", uuid::Uuid::now_v7()));
-    let observed = simulate(spec, workflow, case, &sandbox).await;
+    let observed = simulate(spec, workflow, draft, case, &sandbox).await;
     std::fs::remove_dir_all(&sandbox).ok();
     Ok(check(&case.expect, &observed?))
 }
@@ -127,6 +156,7 @@ async fn run_case(spec: &TestFile, workflow: &Path, case: &Case) -> Result<Vec<S
 async fn simulate(
     spec: &TestFile,
     workflow: &Path,
+    draft: Option<&str>,
     case: &Case,
     sandbox: &Path,
 ) -> Result<Observed, String> {
@@ -136,8 +166,11 @@ async fn simulate(
     let others = case.with_workflows.iter().map(|w| beside.join(w));
     for file in std::iter::once(workflow.to_path_buf()).chain(others) {
         let file_name = file.file_name().ok_or("bad workflow path")?;
-        std::fs::copy(&file, wf_dir.join(file_name))
-            .map_err(|e| format!("{}: {e}", file.display()))?;
+        let copied = match draft.filter(|_| file == workflow) {
+            Some(text) => std::fs::write(wf_dir.join(file_name), text),
+            None => std::fs::copy(&file, wf_dir.join(file_name)).map(|_| ()),
+        };
+        copied.map_err(|e| format!("{}: {e}", file.display()))?;
     }
     // The event catalog and the holiday calendars beside the workflow come along: the
     // workflow is checked against them, and the case's events against the catalog.

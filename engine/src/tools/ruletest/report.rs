@@ -9,7 +9,7 @@ use mikawaya_dsl::expr::format_duration;
 use serde_json::Value;
 
 /// The outcome of one case.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseResult {
     /// The case's name.
     pub name: String,
@@ -18,7 +18,7 @@ pub struct CaseResult {
 }
 
 /// The outcome of one test file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct FileResult {
     /// The file.
     pub file: String,
