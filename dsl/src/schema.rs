@@ -75,6 +75,15 @@ mod tests {
             assert!(props.contains_key(key), "missing {key}");
         }
         let text = schema.to_string();
+        // Settings with a fixed set of values are enums, which forms show as selects.
+        assert_eq!(
+            props["priority"]["enum"],
+            serde_json::json!(["low", "normal", "high"])
+        );
+        assert_eq!(
+            props["over_cap"]["enum"],
+            serde_json::json!(["skip", "defer"])
+        );
         for step_field in ["until_event", "max_backoff", "for_each", "from_event"] {
             assert!(
                 text.contains(step_field),

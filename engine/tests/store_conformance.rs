@@ -29,6 +29,9 @@ use run_control::*;
 #[path = "store_conformance/events.rs"]
 mod events;
 use events::*;
+#[path = "store_conformance/reads.rs"]
+mod reads;
+use reads::*;
 
 fn event(
     id: &str,
@@ -479,7 +482,8 @@ macro_rules! conformance {
                 failed_runs_are_retried_through_their_latest_letter,
                 runs_are_listed_by_start_time_range,
                 a_claim_fences_the_runs_earlier_holder,
-                rejected_messages_are_kept_newest_first);
+                rejected_messages_are_kept_newest_first,
+                step_stats_count_a_period_with_reasons);
         }
     };
     (@cases $open:expr; $($case:ident),*) => {

@@ -148,3 +148,74 @@ async fn a_workflow_file_is_created_once_and_refusals_name_the_field() {
     );
     assert!(!dir.path().join("workflows/other.yaml").exists());
 }
+
+const SLA: &str = "workflow: sla\nversion: 1\ntrigger:\n  event: ticket.opened\nre_enroll: always\nsteps:\n  - wait: { for: 1h }\n  - action: task.create\n    with: { title: late, queue: support }\n";
+const SLA_TEST: &str = "cases:\n  - name: a ticket gets a task after an hour\n    events:\n      - { at: 0s, type: ticket.opened, customer: c1 }\n    expect:\n      actions:\n        - { action: task.create, at: 1h, with: { queue: support } }\n";
+
+#[tokio::test]
+async fn a_draft_is_tested_and_backtested_without_touching_the_engine() {
+    let dir = workspace(&[("sla.yaml", SLA), ("sla.test.yaml", SLA_TEST)]);
+    let engine = start_with(&dir, &[]);
+    let draft = |source: &str, days: u32| json!({ "source": source, "days": days }).to_string();
+    let (status, saved) = engine.post("/workflows/sla/tests", "{}").await;
+    assert_eq!(
+        (status, saved["passed"].as_u64(), saved["failed"].as_u64()),
+        (200, Some(1), Some(0)),
+        "{saved}"
+    );
+    let changed = SLA.replace("queue: support", "queue: other");
+    let (status, tried) = engine
+        .post("/workflows/sla/tests", &draft(&changed, 7))
+        .await;
+    assert_eq!(
+        (status, tried["failed"].as_u64()),
+        (200, Some(1)),
+        "{tried}"
+    );
+    let failure = tried["files"][0]["cases"][0]["failures"][0]
+        .as_str()
+        .unwrap();
+    assert!(
+        failure.contains("support") && failure.contains("other"),
+        "{failure}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("workflows/sla.yaml")).unwrap(),
+        SLA,
+        "the file is untouched"
+    );
+
+    // A history two hours old: the draft would have created one task.
+    let two_hours_ago = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
+    let old = json!({"id": "t1", "type": "ticket.opened", "customer": "c1", "occurred_at": two_hours_ago});
+    assert_eq!(engine.post_events(&old.to_string()).await.0, 202);
+    let (status, back) = engine
+        .post("/workflows/sla/backtest", &draft(&changed, 1))
+        .await;
+    assert_eq!(status, 200, "{back}");
+    assert_eq!(back["report"]["actions"]["task.create"], 1, "{back}");
+    assert_eq!(back["report"]["reached"]["2"], 1, "{back}");
+    assert!(back["graph"]["nodes"].as_array().unwrap().len() >= 3);
+
+    let refused = [
+        ("/workflows/sla/backtest", draft(&changed, 0), "days"),
+        ("/workflows/sla/backtest", draft(&changed, 91), "days"),
+        (
+            "/workflows/sla/tests",
+            draft(
+                "workflow: sla\nversion: 1\ntrigger:\n  event: a.b\nsteps: []\n",
+                7,
+            ),
+            "source",
+        ),
+    ];
+    for (path, body, field) in refused {
+        let (status, answer) = engine.post(path, &body).await;
+        assert_eq!(
+            (status, answer["field"].as_str()),
+            (400, Some(field)),
+            "{path}: {answer}"
+        );
+    }
+    assert_eq!(engine.post("/workflows/nope/tests", "{}").await.0, 404);
+}

@@ -93,7 +93,7 @@ test("events sent through the API appear as counts on the new workflow's nodes",
   await post("/events", { id: "t-1", type: "trial.started", customer: { id: "ann", email: "ann@example.com", consent: { email: true } }, data: { trial: { plan: "pro", seats: 5 } } });
   await post("/events", { id: "t-2", type: "trial.started", customer: { id: "bob", consent: { email: true } }, data: { trial: { plan: "free", seats: 1 } } });
   await page.goto(url + "/#/w/trial-nudge");
-  await page.waitForFunction(() => document.querySelector("svg.graph g.node.wait text.counts")?.textContent?.startsWith("1 here"), null, { timeout: 10000 });
+  await page.waitForFunction(() => /^1 in · 1 here/.test(document.querySelector("svg.graph g.node.wait text.counts")?.textContent ?? ""), null, { timeout: 10000 });
   const runs = await getJson("/runs?workflow=trial-nudge");
   assert.deepEqual(runs.map((r) => r.customer_id), ["ann"], "bob's free plan does not pass the condition");
 });
@@ -140,6 +140,21 @@ test("a visual edit of a commented YAML file keeps every comment in the saved fi
   const saved = readFileSync(path.join(workflows, "cart-abandon.yaml"), "utf8");
   assert.equal(saved, original.replace("queue: retention", "queue: retention-vip"));
   await page.screenshot({ path: path.join(shots, "builder-canvas.png") });
+});
+
+test("a DSL file is edited as text, with its canvas drawn but read-only", async () => {
+  await page.goto(url + "/#/w/renewal-reminder/edit");
+  await page.waitForSelector("h1 >> text=Build renewal-reminder");
+  await page.waitForSelector(".status.ok");
+  assert.equal(await page.$("svg.graph g.insert"), null, "no + on a .mkw canvas");
+  assert.match(await page.textContent(".panel"), /written in the DSL/);
+  assert.ok((await labels()).includes("wait 14d for contract.renewed"));
+  await page.locator(".cm-line", { hasText: "wait 14d until event contract.renewed" }).click();
+  await page.keyboard.press("Home");
+  for (let i = 0; i < "wait 1".length; i++) await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("Delete");
+  await page.keyboard.type("0");
+  await page.waitForFunction(() => [...document.querySelectorAll("svg.graph text.label")].some((t) => t.textContent === "wait 10d for contract.renewed"));
 });
 
 test("a draft's tests run from the page: the passing and the failing case with its diff", async () => {

@@ -60,3 +60,12 @@ export function client(url) {
     },
   };
 }
+
+/** Polls `done` every 100 ms for up to 10 s. */
+export async function until(done) {
+  for (let i = 0; i < 100; i++) {
+    if (await done()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not reached: ${done}`);
+}

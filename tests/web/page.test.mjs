@@ -53,7 +53,7 @@ test("a node opens its definition from the keyboard", async () => {
 
 test("an event changes the node counts", async () => {
   await post("/events", { id: "web-1", type: "cart.abandoned", customer: { id: "c-web", email: "web@example.com", consent: { email: true } }, data: { cart: { total: 120, items: ["tea"] } } });
-  await page.waitForFunction(() => document.querySelector('svg.graph text.counts[data-counts="1"]')?.textContent?.startsWith("1 here"), null, { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelector('svg.graph text.counts[data-counts="1"]')?.textContent?.startsWith("1 in · 1 here"), null, { timeout: 10000 });
   await page.screenshot({ path: path.join(shots, "counts.png") });
 });
 
@@ -133,7 +133,7 @@ test("an experiment's entries and conversions appear on the graph and in its tab
   assert.equal(sum(labels, "in"), 4, labels.join(" | "));
   assert.equal(sum(labels, "conv"), 1, labels.join(" | "));
   // A split counts as done for each run that took it (the counts refresh every 2 s).
-  await page.waitForFunction(() => /^0 here · 4 done/.test(document.querySelector('svg.graph text.counts[data-counts="banner"]')?.textContent ?? ""), null, { timeout: 10000 });
+  await page.waitForFunction(() => /^4 in · 0 here · 4 done/.test(document.querySelector('svg.graph text.counts[data-counts="banner"]')?.textContent ?? ""), null, { timeout: 10000 });
   await page.click('svg.graph g.node[data-id="banner"]');
   await page.waitForSelector("table.variants");
   const rates = await page.$$eval("table.variants tbody tr", (trs) => trs.map((tr) => tr.children[4].textContent));
@@ -149,6 +149,12 @@ test("a run's timeline and a customer's runs are shown", async () => {
   await page.waitForSelector("table.timeline tbody tr");
   const statuses = await page.$$eval("table.timeline tbody tr td:nth-child(4)", (tds) => tds.map((t) => t.textContent));
   assert.deepEqual(statuses, ["started", "waiting"]);
+  // Drawn on its own version's graph (the workflow is on version 3 by now): the path taken
+  // highlighted, where it waits, until when, and the way on.
+  const onPath = await page.$$eval("svg.graph g.node.on-path", (gs) => gs.map((g) => g.getAttribute("data-id")));
+  assert.deepEqual(onPath, ["trigger", "1"]);
+  assert.ok(await page.$('svg.graph path.edge.on-path[data-edge="trigger>1"]'));
+  assert.match(await page.textContent(".where-now"), /^Waiting at “wait 1h” until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\. Next: then → split cart-reminder-coupon\.$/);
   await page.screenshot({ path: path.join(shots, "run.png") });
   await page.fill("#customer", "c-web");
   await page.keyboard.press("Enter");

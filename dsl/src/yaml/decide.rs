@@ -15,6 +15,7 @@ pub struct YamlDecide {
     /// The inputs, one per column, e.g. `[event.lead.region, event.lead.score]`.
     pub inputs: Vec<String>,
     /// `first` (default: the first matching row) or `collect` (every matching row).
+    #[schemars(extend("enum" = ["first", "collect"]))]
     pub hit: Option<String>,
     /// `true`: every input combination must be taken by a row; the checker names one that
     /// is not (among values of the types the cells name).

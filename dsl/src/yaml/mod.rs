@@ -44,10 +44,12 @@ pub struct YamlWorkflow {
     pub re_enroll: Option<String>,
     /// Over the frequency cap: `skip` (default) or `defer` customer-facing steps.
     #[serde(default)]
+    #[schemars(extend("enum" = ["skip", "defer"]))]
     pub over_cap: Option<String>,
     /// `low`, `normal` (default) or `high`: a workflow below the highest priority in use leaves
     /// the last slot of every frequency cap to the workflows above it.
     #[serde(default)]
+    #[schemars(extend("enum" = ["low", "normal", "high"]))]
     pub priority: Option<String>,
     /// When marketing messages may go out, in each customer's time zone: `weekdays 09:00-20:00`,
     /// a mapping with `hours`, `timezone`, `holidays` and `outside`, or `off` (not even the

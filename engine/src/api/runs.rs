@@ -30,6 +30,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 struct RunWithTimeline {
     run: RunRow,
     timeline: Vec<TimelineEntry>,
+    /// The step graph of the run's workflow version (nodes and edges), while that version is
+    /// loaded: what the page draws the run's path on.
+    graph: Option<serde_json::Value>,
 }
 
 /// The run a retried dead letter sent back.
@@ -66,7 +69,16 @@ async fn get_run(
         .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
     redact::hide(&who, std::slice::from_mut(&mut run), |r| &mut r.context);
     redact::hide(&who, &mut timeline, |l| &mut l.detail);
-    Ok(Json(RunWithTimeline { run, timeline }))
+    let graph = s
+        .engine
+        .registry()
+        .version(&run.workflow, run.version)
+        .map(|w| serde_json::json!(mikawaya_dsl::graph::graph(&w.ir)));
+    Ok(Json(RunWithTimeline {
+        run,
+        timeline,
+        graph,
+    }))
 }
 
 /// Tasks created by `task.create`, newest first.

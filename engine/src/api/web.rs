@@ -2,7 +2,7 @@
 //! workflow's source, saving a new version (write token), and per-step counts for the graph.
 
 use super::audit::record;
-use super::{ApiError, ApiJson, ApiPath, ApiResult, AppState};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
 use crate::core::access::Identity;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -167,22 +167,44 @@ async fn save_source(
     ))
 }
 
-/// Per-step counts and recent lines of a workflow's active version (`workflows:read`).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct Period {
+    /// Count the timeline lines of this last period only (`1h`, `24h`, `7d`); all time without.
+    period: Option<String>,
+}
+
+/// Per-step counts of a period and recent lines of a workflow's active version
+/// (`workflows:read`): each stat is `[step, status, count, reason]`, with `entered` rows (the
+/// distinct runs that reached the step) and run-level lines under step `run`.
 #[utoipa::path(get, path = "/workflows/{name}/steps", tag = "workflows",
-    params(("name" = String, Path, description = "Workflow name")),
+    params(("name" = String, Path, description = "Workflow name"), Period),
     responses((status = 200, body = serde_json::Value), super::openapi::Refusals))]
 async fn step_stats(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,
     ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<Period>,
 ) -> ApiResult<Json<Value>> {
     let w = s.active_workflow(&name)?;
-    let (stats, mut recent) = s.engine.step_activity(&w, 200).await?;
+    let period = match q.period.as_deref() {
+        None | Some("all") => None,
+        Some(p) => Some(
+            mikawaya_dsl::expr::parse_duration(p)
+                .filter(|ms| *ms > 0)
+                .ok_or_else(|| {
+                    ApiError::bad_field(
+                        "period",
+                        format!("`{p}` is not a period such as `24h` or `7d` (or `all`)"),
+                    )
+                })?,
+        ),
+    };
+    let (stats, mut recent) = s.engine.step_activity(&w, period, 200).await?;
     super::redact::hide(&who, &mut recent, |(_, line)| &mut line.detail);
-    // The page reads each stat as a `[step, status, count]` triple.
     let stats: Vec<Value> = stats
         .into_iter()
-        .map(|st| json!([st.step_id, st.status, st.count]))
+        .map(|st| json!([st.step_id, st.status, st.count, st.reason]))
         .collect();
     Ok(Json(
         json!({ "version": w.version, "stats": stats, "recent": recent }),

@@ -112,6 +112,7 @@ impl<'a> Explainer<'a> {
         {
             v.fired = true;
             v.summary = format!("started run {} (now {})", run.id, run.status.as_str());
+            v.run_id = Some(run.id.clone());
             v.skipped = self
                 .ctx
                 .store

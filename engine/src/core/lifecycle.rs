@@ -385,8 +385,10 @@ impl<'w> Machine<'w> {
                 ));
                 self.call_pending()
             }
-            Ok(Decision::Skip(_, reason)) => {
-                let detail = json!({ "action": action, "reason": reason });
+            Ok(Decision::Skip(why, reason)) => {
+                // `why` is the reason's code, which the page's counts group by (the sentence
+                // names the customer).
+                let detail = json!({ "action": action, "reason": reason, "why": why.as_str() });
                 self.timeline
                     .push(entry(step, "skipped", call.attempt, detail, now));
                 self.step = w.next_of(call.step);

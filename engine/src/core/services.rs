@@ -99,13 +99,16 @@ impl Engine {
             .collect())
     }
 
-    /// Timeline counts per step, and the latest timeline lines, of the active version of `w`.
+    /// Timeline counts per step over the last `period` ms (all time: `None`), and the latest
+    /// timeline lines, of the active version of `w`.
     pub async fn step_activity(
         &self,
         w: &RuntimeWorkflow,
+        period: Option<i64>,
         recent: i64,
     ) -> Result<(Vec<StepStat>, Vec<(String, TimelineEntry)>), EngineError> {
-        let stats = self.store().step_stats(&w.name, w.version).await?;
+        let since = period.map_or(0, |p| self.clock().now_ms() - p);
+        let stats = self.store().step_stats(&w.name, w.version, since).await?;
         let lines = self
             .store()
             .recent_steps(&w.name, w.version, recent)

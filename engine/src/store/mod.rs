@@ -310,8 +310,16 @@ pub trait ReadModel: Send + Sync {
     /// Per experiment variant, entries and conversions (of one workflow, or all), sorted by
     /// workflow, experiment and variant.
     async fn variant_counts(&self, workflow: Option<&str>) -> StoreResult<Vec<VariantCount>>;
-    /// Per step of one workflow version: timeline lines by `(step id, status)` over all its runs.
-    async fn step_stats(&self, workflow: &str, version: u32) -> StoreResult<Vec<StepStat>>;
+    /// Per step of one workflow version: its runs' timeline lines since `since` by `(step id,
+    /// status, reason)` (of skips and exits: the detail's `why` code, else its `reason`), plus an `entered` row per step with the distinct runs that have a line
+    /// there; run-level lines count under step `run` (`started`: the runs started in the
+    /// period). Sorted by step, status and reason.
+    async fn step_stats(
+        &self,
+        workflow: &str,
+        version: u32,
+        since: Millis,
+    ) -> StoreResult<Vec<StepStat>>;
     /// The latest timeline lines of its steps (not the run-level lines) of one workflow version,
     /// newest first, with their run ids.
     async fn recent_steps(

@@ -121,10 +121,14 @@ pub struct StepCount {
 /// Timeline lines of one step with one status, over all runs of a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct StepStat {
-    /// Step id.
+    /// Step id (`run` for the run-level lines: `started`, how runs ended).
     pub step_id: String,
-    /// Timeline status (`done`, `failed`, `skipped`, …).
+    /// Timeline status (`done`, `failed`, `skipped`, …), or `entered`: the distinct runs with
+    /// a line at the step in the period.
     pub status: String,
+    /// Why of `skipped` and `exited` lines: a skip's code (`no_consent`, `capped`), an exit's
+    /// reason (`goal: order.placed`); empty for the other statuses.
+    pub reason: String,
     /// How many.
     pub count: i64,
 }

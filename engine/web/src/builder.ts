@@ -138,9 +138,13 @@ export async function builderView(main: HTMLElement, name: string, onSaved: () =
     menu.style.left = `${box.right - host.left + main.scrollLeft + 4}px`;
     menu.style.top = `${box.top - host.top + main.scrollTop}px`;
     menu.addEventListener("keydown", (ev) => {
+      const at = items.indexOf(document.activeElement as HTMLButtonElement);
       if (ev.key === "Escape") {
         menu.remove();
         button.focus();
+      } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        items[(at + (ev.key === "ArrowDown" ? 1 : items.length - 1)) % items.length].focus();
       }
     });
     main.style.position = "relative";

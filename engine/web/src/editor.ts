@@ -49,7 +49,7 @@ export function createEditor(parent: HTMLElement, file: string, source: string, 
     parent,
     state: EditorState.create({
       doc: source,
-      extensions: [lineNumbers(), history(), keymap.of([...defaultKeymap, ...historyKeymap, ...completionKeymap]), autocompletion({ override: [pathCompletion()] }), syntaxHighlighting(defaultHighlightStyle), file.endsWith(".mkw") ? [] : yaml(), lintGutter(), check, EditorView.lineWrapping],
+      extensions: [lineNumbers(), history(), keymap.of([...defaultKeymap, ...historyKeymap, ...completionKeymap]), autocompletion({ override: [pathCompletion()] }), syntaxHighlighting(defaultHighlightStyle), file.endsWith(".mkw") ? [] : yaml(), lintGutter(), check, EditorView.lineWrapping, EditorView.contentAttributes.of({ "aria-label": `source of ${file.split("/").pop()}` })],
     }),
   });
   (window as any).mikawayaEditor = view;

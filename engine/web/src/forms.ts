@@ -67,8 +67,9 @@ export function readInput(raw: string, schema: any): unknown {
   }
 }
 
-/** One field for `schema` at `path`, showing `value`. */
-export function field(ctx: FormContext, name: string, schema: any, path: Path, value: unknown, required: boolean): HTMLElement {
+/** One field for `schema` at `path`, showing `value`. A required field of an object that is
+ *  not there (an optional `retry:`) is marked but not flagged: it is required once the object is. */
+export function field(ctx: FormContext, name: string, schema: any, path: Path, value: unknown, required: boolean, parentThere = true): HTMLElement {
   const s = resolve(schema, ctx.root);
   const id = `f${++ids}`;
   const error = el("span", { class: "field-error", id: `${id}-err`, role: "alert" });
@@ -76,7 +77,7 @@ export function field(ctx: FormContext, name: string, schema: any, path: Path, v
   if (s.type === "object" && s.properties) {
     const set = el("fieldset", {}, el("legend", {}, name), describe(id, s));
     const v = (value ?? {}) as Record<string, unknown>;
-    for (const [k, sub] of Object.entries<any>(s.properties)) set.append(field(ctx, k, sub, [...path, k], v[k], (s.required ?? []).includes(k)));
+    for (const [k, sub] of Object.entries<any>(s.properties)) set.append(field(ctx, k, sub, [...path, k], v[k], (s.required ?? []).includes(k), value !== undefined && value !== null));
     return set;
   }
   if (CONDITIONS.has(name) && (s.type === "string" || !s.type || s.anyOf)) {
@@ -110,7 +111,7 @@ export function field(ctx: FormContext, name: string, schema: any, path: Path, v
   };
   input.addEventListener("change", commit);
   ctx.fields.push({ path, error, input });
-  if (required && (value === undefined || value === "")) {
+  if (required && parentThere && (value === undefined || value === "")) {
     error.textContent = `${name} is required`;
     input.setAttribute("aria-invalid", "true");
   }

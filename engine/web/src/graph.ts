@@ -48,7 +48,7 @@ export function drawGraph(graph: Graph, counts: Record<string, string>, onSelect
   graph.edges.forEach((e, i) => g.setEdge(e.from, e.to, { label: e.label, width: e.label.length * 6, height: 14 }, String(i)));
   dagre.layout(g);
   const { width = 400, height = 300 } = g.graph();
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "workflow graph", class: "graph" });
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "group", "aria-label": "workflow graph", class: "graph" });
   const defs = svg("defs", {});
   const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" });
   marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }));

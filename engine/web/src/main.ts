@@ -1,6 +1,7 @@
 // The mikawaya page: workflows drawn from their IR with live counts, the builder (canvas, forms
 // and text editor with live validation), new workflows, run timelines and a customer's runs.
-// Hash routes: #/w/NAME, #/w/NAME/edit, #/w/NAME/runs, #/new, #/run/ID, #/customer/ID.
+// Hash routes: #/w/NAME, #/w/NAME/edit, #/w/NAME/runs, #/new, #/run/ID, #/customer/ID,
+// #/explain/EVENT, #/dead-letters.
 
 import "./style.css";
 import { api, el, time } from "./api";
@@ -8,6 +9,9 @@ import { drawGraph, type GraphNode } from "./graph";
 import { builderView } from "./builder";
 import { newWorkflowView } from "./newflow";
 import { annotateSplits, decisionTable, variantTable, type Experiment } from "./steps";
+import { funnel, nodeCounts, PERIODS, reasons } from "./watch";
+import { runPath, whereNow } from "./runpath";
+import { deadLettersView, explainView } from "./ops";
 
 const main = document.getElementById("main")!;
 const list = document.getElementById("workflows")!;
@@ -23,27 +27,14 @@ async function loadList() {
   );
 }
 
-function stepCounts(stats: [string, string, number][], atStep: { step: string; runs: number }[]): Record<string, string> {
-  const by: Record<string, Record<string, number>> = {};
-  for (const [step, status, n] of stats) (by[step] ??= {})[status] = n;
-  const out: Record<string, string> = {};
-  const waiting: Record<string, number> = {};
-  for (const s of atStep) waiting[s.step] = s.runs;
-  for (const step of new Set([...Object.keys(by), ...Object.keys(waiting)])) {
-    const s = by[step] || {};
-    const done = ["done", "yes", "no", "timeout", "event", "exited", "variant", "decided"].reduce((n, k) => n + (s[k] || 0), 0);
-    const parts = [`${waiting[step] || 0} here`, `${done} done`];
-    if (s.failed) parts.push(`${s.failed} failed`);
-    if (s.skipped) parts.push(`${s.skipped} skipped`);
-    out[step] = parts.join(" · ");
-  }
-  return out;
-}
+/** The period the workflow view counts over (kept while the page is open). */
+let period = "7d";
 
 async function workflowView(name: string) {
-  const [w, steps] = await Promise.all([api(`/workflows/${encodeURIComponent(name)}`), api(`/workflows/${encodeURIComponent(name)}/steps`)]);
+  const q = encodeURIComponent(name);
+  const [w, steps] = await Promise.all([api(`/workflows/${q}`), api(`/workflows/${q}/steps?period=${period}`)]);
   const splits = w.workflow.steps.some((s: any) => s.kind.kind === "split");
-  const experiments: Experiment[] = splits ? await api(`/experiments?workflow=${encodeURIComponent(name)}`) : [];
+  const experiments: Experiment[] = splits ? await api(`/experiments?workflow=${q}`) : [];
   const details = el("aside", { class: "details", "aria-live": "polite" }, el("p", { class: "help" }, "Select a step to see its definition and recent runs."));
   const select = (n: GraphNode) => {
     const step = w.workflow.steps.find((s: any) => s.id === n.id);
@@ -53,17 +44,25 @@ async function workflowView(name: string) {
     details.replaceChildren(
       el("h2", {}, `${n.kind}: ${n.id}`),
       shown,
+      reasons(steps.stats, n.id === "trigger" ? "run" : n.id),
       el("pre", {}, JSON.stringify(step ?? (n.kind === "trigger" ? { trigger: w.workflow.trigger, when: w.workflow.when } : { end: true }), null, 2)),
       el("h3", {}, "Recent runs here"),
       recent.length ? el("ul", {}, ...recent.map(([run, e]: any) => el("li", {}, el("a", { href: `#/run/${run}` }, `${time(e.at)} ${e.status}`)))) : el("p", {}, "none yet"),
     );
   };
-  const graph = drawGraph(annotateSplits(w.graph, w.workflow.steps, experiments), stepCounts(steps.stats, w.runs_at_step), select);
+  const graph = drawGraph(annotateSplits(w.graph, w.workflow.steps, experiments), nodeCounts(steps.stats, w.runs_at_step), select);
+  const periods = el("select", { id: "period", "aria-label": "count over" }, ...PERIODS.map(([v, label]) => el("option", { value: v }, label)));
+  periods.value = period;
+  periods.addEventListener("change", () => {
+    period = periods.value;
+    workflowView(name).catch(() => {});
+  });
   main.replaceChildren(
     el("h1", {}, `${name} `, el("small", {}, `version ${w.workflow.version} · ${w.workflow.file}`)),
     w.workflow.description ? el("p", {}, w.workflow.description) : "",
-    el("p", { class: "actions" }, el("a", { href: `#/w/${encodeURIComponent(name)}/edit`, class: "button" }, "Build"), " ", el("a", { href: `#/w/${encodeURIComponent(name)}/runs`, class: "button" }, "Runs")),
+    el("p", { class: "actions" }, el("a", { href: `#/w/${q}/edit`, class: "button" }, "Build"), " ", el("a", { href: `#/w/${q}/runs`, class: "button" }, "Runs"), " ", el("label", { for: "period" }, "Counts of the "), periods),
     el("div", { class: "graph-grid" }, el("div", { class: "graph-holder" }, graph), details),
+    funnel(w.workflow, steps.stats),
   );
 }
 
@@ -78,10 +77,13 @@ function runsTable(runs: any[]) {
 }
 
 async function runView(id: string) {
-  const { run, timeline } = await api(`/runs/${encodeURIComponent(id)}`);
+  const { run, timeline, graph } = await api(`/runs/${encodeURIComponent(id)}`);
+  const path = graph ? runPath(graph, timeline) : new Set<string>();
   main.replaceChildren(
     el("h1", {}, "Run ", el("small", {}, run.id)),
     el("p", {}, el("a", { href: `#/w/${encodeURIComponent(run.workflow)}` }, `${run.workflow} v${run.version}`), ` · customer ${run.customer_id ?? "-"} · `, el("strong", { class: `st ${run.status}` }, run.status), run.exit_reason ? ` (${run.exit_reason})` : ""),
+    graph ? whereNow(run, graph, timeline) : el("p", { class: "help" }, `Version ${run.version} is no longer loaded: its drawing is not available.`),
+    graph ? el("div", { class: "graph-holder run-graph" }, drawGraph(graph, {}, () => {}, { path })) : "",
     el("table", { class: "timeline" },
       el("thead", {}, el("tr", {}, ...["time", "step", "kind", "status", "attempt", "detail"].map((h) => el("th", {}, h)))),
       el("tbody", {}, ...timeline.map((e: any) => el("tr", { class: `st ${e.status}` },
@@ -103,6 +105,8 @@ async function route() {
       await workflowView(parts[1]);
       refresh = window.setInterval(() => workflowView(parts[1]).catch(() => {}), 2000);
     } else if (parts[0] === "run") await runView(parts[1]);
+    else if (parts[0] === "explain") await explainView(main, parts[1]);
+    else if (parts[0] === "dead-letters") await deadLettersView(main);
     else if (parts[0] === "customer") {
       main.replaceChildren(el("h1", {}, `Runs of customer ${parts[1]}`), runsTable(await api(`/runs?customer=${encodeURIComponent(parts[1])}&limit=100`)));
     } else main.replaceChildren(el("h1", {}, "Workflows"), el("p", {}, "Pick a workflow on the left to see it drawn from its compiled steps, with live counts."));
@@ -116,6 +120,10 @@ tokenInput.value = sessionStorage.getItem("mikawaya-token") || "";
 tokenInput.addEventListener("change", () => {
   sessionStorage.setItem("mikawaya-token", tokenInput.value);
   loadList().catch(() => {});
+});
+document.getElementById("explain-search")!.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  location.hash = `#/explain/${encodeURIComponent((document.getElementById("explain-event") as HTMLInputElement).value)}`;
 });
 document.getElementById("customer-search")!.addEventListener("submit", (ev) => {
   ev.preventDefault();

@@ -6,7 +6,7 @@ use crate::store::model::*;
 use crate::store::views::*;
 use crate::store::{ReadModel, StoreResult, VariantCount};
 use async_trait::async_trait;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[async_trait]
 impl ReadModel for MemoryStore {
@@ -112,23 +112,49 @@ impl ReadModel for MemoryStore {
             .collect())
     }
 
-    async fn step_stats(&self, workflow: &str, version: u32) -> StoreResult<Vec<StepStat>> {
+    async fn step_stats(
+        &self,
+        workflow: &str,
+        version: u32,
+        since: Millis,
+    ) -> StoreResult<Vec<StepStat>> {
         let s = self.lock();
-        let mut by: BTreeMap<(String, String), i64> = BTreeMap::new();
+        let mut by: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+        let mut entered: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
         for (run_id, e) in &s.timeline {
             let of_version = s
                 .runs
                 .get(run_id)
                 .is_some_and(|r| r.row.workflow == workflow && r.row.version == version);
-            if of_version && e.step_id != "run" {
-                *by.entry((e.step_id.clone(), e.status.clone())).or_default() += 1;
+            if !of_version || e.at < since {
+                continue;
             }
+            let reason = match e.status.as_str() {
+                "skipped" | "exited" => (e.detail["why"].as_str())
+                    .or(e.detail["reason"].as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                _ => String::new(),
+            };
+            *by.entry((e.step_id.clone(), e.status.clone(), reason))
+                .or_default() += 1;
+            if e.step_id == "run" {
+                continue;
+            }
+            entered
+                .entry(e.step_id.clone())
+                .or_default()
+                .insert(run_id.as_str());
+        }
+        for (step, runs) in entered {
+            by.insert((step, "entered".into(), String::new()), runs.len() as i64);
         }
         Ok(by
             .into_iter()
-            .map(|((step_id, status), count)| StepStat {
+            .map(|((step_id, status, reason), count)| StepStat {
                 step_id,
                 status,
+                reason,
                 count,
             })
             .collect())

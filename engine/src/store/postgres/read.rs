@@ -101,14 +101,33 @@ impl ReadModel for PostgresStore {
         Ok(rows.into_iter().map(VariantCount::from).collect())
     }
 
-    async fn step_stats(&self, workflow: &str, version: u32) -> StoreResult<Vec<StepStat>> {
+    async fn step_stats(
+        &self,
+        workflow: &str,
+        version: u32,
+        since: Millis,
+    ) -> StoreResult<Vec<StepStat>> {
         Ok(sqlx::query_as(
-            "SELECT s.step_id, s.status, COUNT(*) AS count FROM run_steps s JOIN runs r ON r.id = s.run_id
-             WHERE r.workflow = $1 AND r.version = $2 AND s.step_id <> 'run'
-             GROUP BY s.step_id, s.status ORDER BY s.step_id, s.status",
+            "SELECT s.step_id, s.status,
+               CASE WHEN s.status IN ('skipped', 'exited') THEN COALESCE((s.detail::jsonb ->> 'why'), (s.detail::jsonb ->> 'reason'), '') ELSE '' END AS reason,
+               COUNT(*) AS count
+             FROM run_steps s JOIN runs r ON r.id = s.run_id
+             WHERE r.workflow = $1 AND r.version = $2 AND s.at >= $3
+             GROUP BY s.step_id, s.status, 3
+             UNION ALL
+             SELECT s.step_id, 'entered', '', COUNT(DISTINCT s.run_id)
+             FROM run_steps s JOIN runs r ON r.id = s.run_id
+             WHERE r.workflow = $1 AND r.version = $2 AND s.at >= $3 AND s.step_id <> 'run'
+             GROUP BY s.step_id
+             UNION ALL
+             SELECT 'run', 'started', '', COUNT(*) FROM runs
+             WHERE workflow = $1 AND version = $2 AND started_at >= $3
+             HAVING COUNT(*) > 0
+             ORDER BY 1, 2, 3",
         )
         .bind(workflow)
         .bind(version as i64)
+        .bind(since)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -177,7 +177,7 @@ through_faults!(ReadModel {
     fn workflow_counts(&self, since: Millis) -> Vec<(String, WorkflowCounts)>;
     fn variant_counts(&self, workflow: Option<&str>) -> Vec<VariantCount>;
     fn step_counts(&self, workflow: &str) -> Vec<StepCount>;
-    fn step_stats(&self, workflow: &str, version: u32) -> Vec<StepStat>;
+    fn step_stats(&self, workflow: &str, version: u32, since: Millis) -> Vec<StepStat>;
     fn recent_steps(&self, workflow: &str, version: u32, limit: i64) -> Vec<(String, TimelineEntry)>;
     fn tasks(&self, limit: i64) -> Vec<TaskRow>;
     fn dead_letters(&self, limit: i64) -> Vec<DeadLetterRow>;
