@@ -7,14 +7,20 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { startEngine, openPage, client, shots, root } from "./engine.mjs";
 
 let engine, url, workflows, browser, page, consoleErrors, post, getJson;
 
 before(async () => {
-  ({ child: engine, url, workflows } = await startEngine());
+  // The example WASM plugins (plugins/examples/build.sh) with their grants: their actions and
+  // input schemas are offered like the built-ins'.
+  const grants = path.join(mkdtempSync(path.join(tmpdir(), "grants-")), "grants.yaml");
+  writeFileSync(grants, "lead-router: { kv: true }\n");
+  const plugins = ["--plugins", path.join(root, "plugins/examples"), "--plugin-grants", grants];
+  ({ child: engine, url, workflows } = await startEngine({}, plugins));
   ({ post, getJson } = client(url));
   ({ browser, page, consoleErrors } = await openPage({ width: 1280, height: 800 }));
 });
@@ -190,6 +196,22 @@ test("a backtest replays the stored history and shows who reached each node", as
   assert.deepEqual(await counts(), { trigger: "2 enrolled", 1: "2 reached", "1.on_event": "1 reached", 2: "1 reached", 3: "1 reached", 4: "1 reached" });
   assert.match(await page.textContent(".results .backtest"), /task\.create\s*2/);
   await page.screenshot({ path: path.join(shots, "builder-backtest.png"), fullPage: true });
+});
+
+test("a WASM plugin's action gets its form from the plugin's input schema", async () => {
+  await page.goto(url + "/#/w/trial-nudge/edit");
+  await page.waitForSelector("h1 >> text=Build trial-nudge");
+  await page.waitForSelector(".status.ok");
+  await insert("event trial.started", "Action: sla.level (plugin sla-escalation)");
+  await page.waitForSelector(".panel legend >> text=with (sla.level)");
+  const options = await page.$$eval(".panel select[name=priority] option", (os) => os.map((o) => o.value));
+  assert.deepEqual(options, ["low", "normal", "high", "urgent"], "an enum is a select; required, so no empty choice");
+  assert.ok(await page.$(".panel input[name=age_minutes][type=number][aria-required=true]"));
+  await page.selectOption(".panel select[name=priority]", "urgent");
+  await fill(".panel input[name=age_minutes]", "-5");
+  assert.equal(await page.textContent(".panel .field:has(input[name=age_minutes]) .field-error"), "at least 0");
+  await fill(".panel input[name=age_minutes]", "45");
+  await page.waitForFunction(() => /- action: sla\.level\n    with:\n      priority: urgent\n      age_minutes: 45\n/.test(window.mikawayaEditor.state.doc.toString()));
 });
 
 test("the builder logged no console errors", () => {

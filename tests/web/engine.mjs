@@ -16,19 +16,20 @@ const binary = process.env.MIKAWAYA_BIN || path.join(target, "debug", "mikawaya"
 export const shots = path.join(target, "web-screenshots");
 export const TOKEN = "s3cret-write";
 
-/** Starts the engine on a fresh folder with the examples and `extra` files ({ name: text }). */
-export async function startEngine(extra = {}) {
+/** Starts the engine on a fresh folder with the examples and `extra` files ({ name: text }),
+ *  with `args` added to `serve`. */
+export async function startEngine(extra = {}, args = []) {
   const dir = mkdtempSync(path.join(tmpdir(), "mikawaya-web-"));
   const workflows = path.join(dir, "workflows");
   cpSync(path.join(root, "workflows"), workflows, { recursive: true });
   for (const [file, text] of Object.entries(extra)) writeFileSync(path.join(workflows, file), text);
-  const child = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--token", TOKEN, "--db", path.join(dir, "web.db"), "--workflows", workflows, "--outbox", path.join(dir, "outbox")], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MIKAWAYA_LOG: "warn" } });
+  const child = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--token", TOKEN, "--db", path.join(dir, "web.db"), "--workflows", workflows, "--outbox", path.join(dir, "outbox"), ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MIKAWAYA_LOG: "warn" } });
   const line = await new Promise((resolve, reject) => {
     readline.createInterface({ input: child.stdout }).once("line", resolve);
     child.once("exit", (code) => reject(new Error(`engine exited with ${code}`)));
     child.once("error", (e) => reject(new Error(`cannot start ${binary}: ${e.message}`)));
   });
-  return { child, url: line.replace("mikawaya listening on ", "").trim(), workflows };
+  return { child, url: line.replace("mikawaya listening on ", "").trim(), workflows, dir };
 }
 
 /** A browser page at 1366×800 (or `viewport`) that sends the token, and its console errors. */

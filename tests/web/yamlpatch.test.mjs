@@ -3,17 +3,13 @@
 // quoting and key order of the rest stay.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { load } from "./bundle.mjs";
 
-const web = path.resolve(import.meta.dirname, "../../engine/web");
 let p;
 before(async () => {
-  const out = path.join(mkdtempSync(path.join(tmpdir(), "yamlpatch-")), "yamlpatch.mjs");
-  execFileSync(path.join(web, "node_modules/.bin/rolldown"), [path.join(web, "src/yamlpatch.ts"), "--format", "esm", "--platform", "node", "--file", out], { cwd: web, stdio: "pipe" });
-  p = await import(out);
+  p = await load("yamlpatch");
 });
 
 const FLOW = `# Win back: a comment at the top.
@@ -79,7 +75,7 @@ test("deleting keys keeps the item's dash and drops emptied parents", () => {
 test("every step is found at the line the checker gives it", () => {
   const lines = [...p.stepPaths(FLOW)].map(([line, at]) => `${line} ${at.join(".")}`);
   assert.deepEqual(lines, ["9 steps.0", "10 steps.1", "15 steps.2", "17 steps.2.then.0"]);
-  const cart = readFileSync(path.resolve(web, "../../workflows/cart-abandon.yaml"), "utf8");
+  const cart = readFileSync(path.resolve(import.meta.dirname, "../../workflows/cart-abandon.yaml"), "utf8");
   const paths = [...p.stepPaths(cart).values()].map((at) => at.join("."));
   assert.ok(paths.includes("steps.1.variants.0.steps.0") && paths.includes("steps.3.then.0"), paths.join(" "));
 });

@@ -124,7 +124,8 @@ export async function builderView(main: HTMLElement, name: string, onSaved: () =
     document.querySelector(".menu")?.remove();
     const t = text();
     const event = (getValue(t, ["goal"]) as string) || triggerType(t) || "order.placed";
-    const items = stepTemplates(actions, event).map((choice) => {
+    const firstPath = paths.find((p) => p.type !== "object")?.path ?? "customer.tier";
+    const items = stepTemplates(actions, event, firstPath).map((choice) => {
       const b = el("button", { type: "button", role: "menuitem" }, choice.label);
       b.addEventListener("click", () => {
         menu.remove();

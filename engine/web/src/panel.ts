@@ -25,8 +25,9 @@ export function kindOf(step: any): string {
   return "step";
 }
 
-/** A new step of each kind the canvas offers; `event` is the type a new wait waits for. */
-export function stepTemplates(actions: ActionInfo[], event: string): { label: string; step: unknown }[] {
+/** A new step of each kind the canvas offers; `event` is the type a new wait waits for, `path`
+ *  a path of the trigger's events for a new decision table's input. */
+export function stepTemplates(actions: ActionInfo[], event: string, path: string): { label: string; step: unknown }[] {
   const actionSteps = actions.map((a) => {
     const required: string[] = a.input_schema?.required ?? [];
     const skeleton = Object.fromEntries(required.map((k) => [k, k === "to" && a.channel === "email" ? "{{ customer.email }}" : ""]));
@@ -38,6 +39,7 @@ export function stepTemplates(actions: ActionInfo[], event: string): { label: st
     { label: "Wait for an event", step: { wait: { for: "3d", until_event: event } } },
     { label: "If / else", step: { if: "customer.consent.email", then: [] } },
     { label: "Split (A/B test)", step: { split: "new-experiment", variants: [{ name: "a", weight: 50 }, { name: "b", weight: 50 }] } },
+    { label: "Decision table", step: { id: "decision", decide: { inputs: [path], hit: "first", rows: [{ when: ["-"], then: { lane: "default" } }] } } },
     { label: "Exit", step: { exit: "done" } },
   ];
 }
