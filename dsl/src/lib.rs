@@ -26,6 +26,7 @@ pub mod graph;
 pub mod ir;
 mod locate;
 pub mod schema;
+pub mod scores;
 pub mod span;
 pub mod template;
 pub mod text;

@@ -280,9 +280,12 @@ fn folder_stamp(engine: &Engine) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     let dir = &engine.config().workflows_dir;
     let mut files = rule_files(dir);
     files.extend(crate::core::event_types::catalog_files(dir));
-    files.extend(crate::core::event_types::yaml_files(
-        &dir.join(crate::core::event_types::HOLIDAYS_DIR),
-    ));
+    for folder in [
+        crate::core::event_types::HOLIDAYS_DIR,
+        mikawaya_dsl::scores::SCORES_DIR,
+    ] {
+        files.extend(crate::core::event_types::yaml_files(&dir.join(folder)));
+    }
     if let Some(p) = engine.plugins() {
         for manifest in manifests_in(p.dir()) {
             if let Some(dir) = manifest.parent() {

@@ -16,5 +16,6 @@ mod nodes;
 mod run_control;
 mod runs;
 mod schedules;
+mod scores;
 mod sources;
 mod tokens;

@@ -60,18 +60,8 @@ struct Declaration {
 /// Reads one catalog file: a mapping of event types to their declarations. Every problem is
 /// reported with its line and column.
 pub fn parse_file(file: &str, text: &str) -> Result<Vec<EventType>, Diagnostics> {
+    let doc: Yaml = crate::yaml::read_yaml(file, text)?;
     let mut diags = Diagnostics::new(file, text);
-    let doc: Yaml = match serde_yaml::from_str(text) {
-        Ok(doc) => doc,
-        Err(e) => {
-            let at = e.location().map(|l| l.index()).unwrap_or(0);
-            diags.push(serde_problem(
-                &e.to_string(),
-                crate::span::Span::new(at, at + 1),
-            ));
-            return Err(diags.finish());
-        }
-    };
     let loc = Locator::new(text);
     let entries = match doc {
         Yaml::Null => Default::default(),

@@ -14,7 +14,7 @@ use crate::span::Span;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_errors::did_you_mean;
-pub(crate) use serde_errors::serde_problem;
+pub(crate) use serde_errors::{read_yaml, serde_problem};
 use serde_yaml::{Mapping, Value};
 
 /// A workflow file in YAML form.

@@ -4,6 +4,19 @@
 use crate::diag::Problem;
 use crate::span::Span;
 
+/// `text` read as a `T`, or the Diagnostics of `file` with serde's problem at its position.
+pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+) -> Result<T, crate::Diagnostics> {
+    serde_yaml::from_str(text).map_err(|e| {
+        let mut diags = crate::Diagnostics::new(file, text);
+        let at = e.location().map(|l| l.index()).unwrap_or(0);
+        diags.push(serde_problem(&e.to_string(), Span::new(at, at + 1)));
+        diags.finish()
+    })
+}
+
 /// A problem from a serde message, with a hint for the common mistakes.
 pub(crate) fn serde_problem(message: &str, span: Span) -> Problem {
     let message = message

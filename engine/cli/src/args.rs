@@ -128,6 +128,14 @@ pub enum Command {
         #[command(flatten)]
         remote: client::Remote,
     },
+    /// A customer's scores now, each with its latest changes: which event added which points.
+    Scores {
+        /// The customer id.
+        customer: String,
+        /// The engine to ask.
+        #[command(flatten)]
+        remote: client::Remote,
+    },
     /// Experiments: per split variant, entries, conversions, rate and its 95% interval.
     Experiments {
         /// Only this workflow's.
@@ -210,6 +218,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             client::dead_letters(&remote.url, remote.token, retry).await
         }
         Command::Tasks { remote } => client::get_print(&remote.url, remote.token, "/tasks").await,
+        Command::Scores { customer, remote } => {
+            client::scores(&remote.url, remote.token, &customer).await
+        }
         Command::Experiments { workflow, remote } => {
             client::experiments(&remote.url, remote.token, workflow).await
         }

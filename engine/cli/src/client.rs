@@ -171,6 +171,36 @@ pub async fn experiments(
     Ok(0)
 }
 
+/// `scores CUSTOMER`: each score's value, then its latest changes.
+pub async fn scores(url: &str, token: Option<String>, customer: &str) -> anyhow::Result<i32> {
+    let path = format!("/customers/{customer}/scores");
+    let scores: Vec<Value> = match get_json(url, &token, &path, &[]).await? {
+        Ok(scores) => scores,
+        Err(code) => return Ok(code),
+    };
+    let num = |v: &Value| v.as_f64().unwrap_or(0.0);
+    for s in &scores {
+        let (name, about) = (
+            s["name"].as_str().unwrap_or("-"),
+            s["description"].as_str().unwrap_or(""),
+        );
+        println!("{name:<20} {:>8.2}  {about}", num(&s["value"]));
+        for c in s["history"].as_array().into_iter().flatten() {
+            let at = c["at"]
+                .as_i64()
+                .map(mikawaya_engine::clock::rfc3339)
+                .unwrap_or_default();
+            let event = c["event"].as_str().unwrap_or("-");
+            println!(
+                "  {at}  {:>+8.2} -> {:>8.2}  event {event}",
+                num(&c["points"]),
+                num(&c["value"])
+            );
+        }
+    }
+    Ok(0)
+}
+
 /// `dead-letters`.
 pub async fn dead_letters(
     url: &str,

@@ -168,6 +168,18 @@ fn check_catalog(dir: &std::path::Path) -> usize {
             }),
         );
     }
+    let scores = dir.join(mikawaya_dsl::scores::SCORES_DIR);
+    if !yaml_files(&scores).is_empty() {
+        // Checked against the folder's catalog when it has no problem (reported above).
+        let catalog = event_catalog(&[dir.to_path_buf()]).unwrap_or_default();
+        problems += report_folder(
+            scores,
+            event_types::load_scores(dir, &catalog).map(|s| {
+                let names: Vec<&str> = s.iter().map(|d| d.name.as_str()).collect();
+                format!("scores {}", names.join(", "))
+            }),
+        );
+    }
     problems
 }
 

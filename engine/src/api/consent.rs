@@ -28,6 +28,7 @@ pub fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(list_suppressions, add_suppression))
         .routes(routes!(remove_suppression))
         .routes(routes!(get_customer))
+        .routes(routes!(get_customer_scores))
 }
 
 fn page(title: &str, body: &str) -> Html<String> {
@@ -122,6 +123,23 @@ async fn remove_suppression(
     let address = address.to_lowercase();
     record(&s, &who, "suppression.removed", &address, json!({})).await?;
     Ok(Json(json!({ "removed": address })))
+}
+
+/// A customer's scores now, each with the latest changes: which event added which points
+/// (`customers:read`).
+#[utoipa::path(get, path = "/customers/{id}/scores", tag = "consent",
+    params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = Vec<crate::core::scoring::ScoreView>), super::openapi::Refusals))]
+async fn get_customer_scores(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Vec<crate::core::scoring::ScoreView>>> {
+    let scores = s
+        .engine
+        .customer_scores(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("customer `{id}`")))?;
+    Ok(Json(scores))
 }
 
 /// A customer's merged attributes, as expressions see them (`customers:read`).

@@ -114,8 +114,8 @@ impl CustomerReads {
         }
     }
 
-    /// Customer `id` as expressions see it (with `id`, empty when not stored).
-    pub async fn read(&self, id: &str) -> StoreResult<Value> {
+    /// Customer `id` as expressions see it at `now` (with `id`, empty when not stored).
+    pub async fn read(&self, id: &str, now: crate::clock::Millis) -> StoreResult<Value> {
         self.batcher
             .submit(id.to_string(), "reading customers", |ids| async move {
                 let mut unique = ids.clone();
@@ -124,7 +124,9 @@ impl CustomerReads {
                 let found = self.store.customers(&unique).await?;
                 Ok(ids
                     .iter()
-                    .map(|id| crate::core::scope::customer_value(Some(id), found.get(id).cloned()))
+                    .map(|id| {
+                        crate::core::scope::customer_value(Some(id), found.get(id).cloned(), now)
+                    })
                     .collect())
             })
             .await
@@ -165,7 +167,7 @@ mod tests {
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..200 {
             let reads = reads.clone();
-            tasks.spawn(async move { (i, reads.read(&format!("c{}", i % 60)).await.unwrap()) });
+            tasks.spawn(async move { (i, reads.read(&format!("c{}", i % 60), 0).await.unwrap()) });
         }
         while let Some(done) = tasks.join_next().await {
             let (i, customer) = done.unwrap();

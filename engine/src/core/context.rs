@@ -118,9 +118,16 @@ pub struct Context {
     pub customer_reads: crate::core::batcher::CustomerReads,
     /// New runs handed from the matcher to the executor.
     pub ready: crate::core::ready::ReadyQueue,
+    /// The scores in force (`workflows/scores/`), which the matcher keeps as events arrive.
+    pub scores: std::sync::RwLock<Arc<mikawaya_dsl::scores::Scores>>,
 }
 
 impl Context {
+    /// The scores in force.
+    pub fn scores(&self) -> Arc<mikawaya_dsl::scores::Scores> {
+        self.scores.read().expect("scores lock").clone()
+    }
+
     /// Work not yet done: events not matched, runs ready or executing.
     pub fn backlog(&self) -> u64 {
         self.metrics.backlog(self.ready.len() as u64)
@@ -131,7 +138,10 @@ impl Context {
     /// The customer `id` as expressions see it (null without a customer).
     pub async fn customer(&self, id: Option<&str>) -> Result<serde_json::Value, EngineError> {
         Ok(match id {
-            Some(c) => crate::core::scope::customer_value(Some(c), self.store.customer(c).await?),
+            Some(c) => {
+                let attrs = self.store.customer(c).await?;
+                crate::core::scope::customer_value(Some(c), attrs, self.clock.now_ms())
+            }
             None => serde_json::Value::Null,
         })
     }

@@ -101,6 +101,7 @@ impl Engine {
             metrics,
             plugins,
             restraint,
+            scores: Default::default(),
         });
         let engine = Arc::new(Engine {
             ctx,
@@ -251,6 +252,7 @@ impl Engine {
                 report_catalog.problems.extend(problems.unreadable);
             }
         }
+        self.reload_scores(&dir, &mut report_catalog).await?;
         let catalog = self.catalog();
         let compiled = self.checks.run(move || compile_dir(&dir, &catalog)).await?;
         let (registry, report) = load_compiled(
@@ -277,6 +279,39 @@ impl Engine {
         }
         tracing::info!(active = ?report.active, "workflows loaded");
         Ok(report)
+    }
+
+    /// Reads the scores of `dir` against the catalog in force; a bad score file keeps the last
+    /// good scores (its problems go into `report`).
+    async fn reload_scores(
+        &self,
+        dir: &std::path::Path,
+        report: &mut LoadReport,
+    ) -> Result<(), EngineError> {
+        let (dir, events) = (dir.to_path_buf(), self.event_catalog());
+        match self
+            .checks
+            .run(move || crate::core::event_types::load_scores(&dir, &events))
+            .await?
+        {
+            Ok(scores) => {
+                if !scores.is_empty() {
+                    let names: Vec<&str> = scores.iter().map(|s| s.name.as_str()).collect();
+                    tracing::info!("scores: {}", names.join(", "));
+                }
+                *self.ctx.scores.write().expect("scores lock") = Arc::new(scores);
+            }
+            Err(problems) => {
+                report.errors.extend(problems.errors);
+                report.problems.extend(problems.unreadable);
+            }
+        }
+        Ok(())
+    }
+
+    /// The scores in force.
+    pub fn scores(&self) -> Arc<mikawaya_dsl::scores::Scores> {
+        self.ctx.scores()
     }
 
     /// The event catalog in force.

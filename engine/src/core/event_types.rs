@@ -73,6 +73,18 @@ pub fn build_from_files<T>(
     }
 }
 
+/// Reads and checks the scores of the workflows folder `dir` (`scores/*.yaml`; none without
+/// the folder) against the event catalog in force.
+pub fn load_scores(
+    dir: &Path,
+    catalog: &EventCatalog,
+) -> Result<mikawaya_dsl::scores::Scores, CatalogProblems> {
+    let files = yaml_files(&dir.join(mikawaya_dsl::scores::SCORES_DIR));
+    build_from_files(files, |files| {
+        mikawaya_dsl::scores::Scores::from_files(files, catalog)
+    })
+}
+
 /// Reads and builds the catalog of the workflows folder `dir` (empty without `events/`).
 pub fn load_catalog(dir: &Path) -> Result<EventCatalog, CatalogProblems> {
     build_from_files(catalog_files(dir), EventCatalog::from_files)

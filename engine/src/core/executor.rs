@@ -150,7 +150,11 @@ impl Executor {
             .with_output_limit(self.ctx.config.max_output_bytes);
         // Only when its steps read it: many runs never do past their entry condition.
         if let (true, Some(id)) = (machine.needs_customer(), &machine.run().customer_id) {
-            let customer = self.ctx.customer_reads.read(id).await?;
+            let customer = self
+                .ctx
+                .customer_reads
+                .read(id, self.ctx.clock.now_ms())
+                .await?;
             machine.set_customer(customer);
         }
         let due = Input::Due {

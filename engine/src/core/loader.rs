@@ -29,8 +29,8 @@ pub struct LoadReport {
     pub active: Vec<(String, u32)>,
 }
 
-/// Rule files under `dir` (recursively; skips `*.test.yaml` and the `templates` and `events`
-/// (the event catalog) folders), sorted.
+/// Rule files under `dir` (recursively; skips `*.test.yaml` and the `templates`, `events` (the
+/// event catalog), `holidays` and `scores` folders), sorted.
 pub fn rule_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -42,7 +42,9 @@ pub fn rule_files(dir: &Path) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir()
                 && p.file_name().is_some_and(|n| {
-                    n != "templates" && n != "target" && n != "events" && n != "holidays"
+                    !["templates", "target", "events", "holidays", "scores"]
+                        .iter()
+                        .any(|x| n == *x)
                 })
             {
                 stack.push(p);

@@ -20,7 +20,11 @@ pub fn takes(until: &WaitUntil, look: &LookBack, ev: &Event, now: DateTime<Utc>)
     }
     let data = ScopeData {
         event: ev.scope_value(),
-        customer: customer_value(ev.customer_id.as_deref(), Some(ev.customer.clone())),
+        customer: customer_value(
+            ev.customer_id.as_deref(),
+            Some(ev.customer.clone()),
+            ev.occurred_at,
+        ),
         ..Default::default()
     };
     let scope = data.scope(now, chrono_tz::UTC);

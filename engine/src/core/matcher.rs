@@ -243,7 +243,7 @@ impl<'a> Matcher<'a> {
         carry: &Carry,
     ) -> Result<(), EngineError> {
         let now = self.ctx.clock.now_ms();
-        let customer = Self::snapshot(ev, batch, customers, now);
+        let customer = self.snapshot(ev, batch, customers, now);
         let scope = ScopeData {
             event: ev.scope_value(),
             customer,
@@ -267,6 +267,7 @@ impl<'a> Matcher<'a> {
     /// The customer's attributes after this event (also kept in `customers` for the rest of the
     /// batch), with the snapshots, consent changes and suppressions it carries added to `batch`.
     fn snapshot(
+        &self,
         ev: &Event,
         batch: &mut MatchBatch,
         customers: &mut HashMap<String, Map<String, Value>>,
@@ -290,7 +291,42 @@ impl<'a> Matcher<'a> {
             batch.consents.push((id.clone(), channel, granted, now));
         }
         batch.customers.push((id.clone(), ev.customer.clone(), now));
-        customer_value(Some(id), Some(attrs.clone()))
+        self.score(ev, id, attrs, batch, now);
+        customer_value(Some(id), Some(attrs.clone()), now)
+    }
+
+    /// Adds the points `ev` earns the customer (`attrs`, updated) to their scores; the new
+    /// states go into `batch` as a patch of the customer, written with the rest of the event.
+    fn score(
+        &self,
+        ev: &Event,
+        id: &str,
+        attrs: &mut Map<String, Value>,
+        batch: &mut MatchBatch,
+        now: Millis,
+    ) {
+        let scores = self.ctx.scores();
+        if scores.rules_for(&ev.event_type).next().is_none() {
+            return;
+        }
+        let data = ScopeData {
+            event: ev.scope_value(),
+            customer: customer_value(Some(id), Some(attrs.clone()), now),
+            ..Default::default()
+        };
+        let scope = data.scope(crate::clock::to_time(now), chrono_tz::UTC);
+        let earned = crate::core::scoring::score_event(
+            &scores,
+            &ev.id,
+            &ev.event_type,
+            ev.occurred_at,
+            &scope,
+            attrs,
+        );
+        if let Some(Value::Object(patch)) = earned {
+            merge_patch(attrs, &patch);
+            batch.customers.push((id.to_string(), patch, now));
+        }
     }
 
     /// Ends the customer's unfinished runs of workflows whose goal this event is.

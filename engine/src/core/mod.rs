@@ -37,6 +37,7 @@ pub mod run_control;
 pub mod runtime;
 pub mod scheduler;
 pub mod scope;
+pub mod scoring;
 pub mod send_window;
 pub mod services;
 pub mod sources;

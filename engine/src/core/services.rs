@@ -168,7 +168,25 @@ impl Engine {
     /// A customer's merged attributes with `id`, as expressions see them.
     pub async fn customer_view(&self, id: &str) -> Result<Option<Value>, EngineError> {
         let attrs = self.store().customer(id).await?;
-        Ok(attrs.map(|a| customer_value(Some(id), Some(a))))
+        let now = self.clock().now_ms();
+        Ok(attrs.map(|a| customer_value(Some(id), Some(a), now)))
+    }
+
+    /// A customer's scores now: every declared score (0 until an event earns points) and any
+    /// stored one no longer declared, with the latest changes; `None` for an unknown customer.
+    pub async fn customer_scores(
+        &self,
+        id: &str,
+    ) -> Result<Option<Vec<crate::core::scoring::ScoreView>>, EngineError> {
+        let Some(attrs) = self.store().customer(id).await? else {
+            return Ok(None);
+        };
+        let scores = self.scores();
+        Ok(Some(crate::core::scoring::views(
+            &scores,
+            &attrs,
+            self.clock().now_ms(),
+        )))
     }
 
     /// The suppression list, newest first.

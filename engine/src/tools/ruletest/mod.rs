@@ -177,6 +177,7 @@ async fn simulate(
     for folder in [
         crate::core::event_types::CATALOG_DIR,
         crate::core::event_types::HOLIDAYS_DIR,
+        mikawaya_dsl::scores::SCORES_DIR,
     ] {
         let files = crate::core::event_types::yaml_files(&beside.join(folder));
         if files.is_empty() {
