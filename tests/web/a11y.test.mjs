@@ -40,6 +40,7 @@ test("every view passes axe's WCAG 2 A and AA rules", async () => {
     ["run", `/#/run/${runs[0].id}`, ".where-now"],
     ["explain", "/#/explain/a-1", ".verdict"],
     ["dead letters", "/#/dead-letters", "h1"],
+    ["customer", "/#/customer/c-a11y", "table.runs"],
   ];
   for (const [name, at, ready] of views) {
     await page.goto(url + at);

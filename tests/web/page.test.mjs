@@ -159,7 +159,7 @@ test("a run's timeline and a customer's runs are shown", async () => {
   await page.fill("#customer", "c-web");
   await page.keyboard.press("Enter");
   await page.waitForSelector("text=Runs of customer c-web");
-  assert.match(await page.textContent("main table tbody"), /cart-abandon v2/);
+  assert.match(await page.textContent("main table.runs tbody"), /cart-abandon v2/);
 });
 
 test("the page logged no console errors", () => {

@@ -106,6 +106,24 @@ test("a dead letter is sent back with its Retry button", async () => {
   await page.screenshot({ path: path.join(shots, "dead-letters.png") });
 });
 
+test("a customer's page shows their attributes, scores with what added which points, and runs", async () => {
+  const ev = (id, type, data = {}) => ({ id, type, customer: { id: "lea", email: "lea@example.com", tier: "gold" }, data });
+  await post("/events", [ev("s-1", "email.opened"), ev("s-2", "email.opened"), ev("s-3", "lead.form_submitted", { form: "demo" })]);
+  await until(async () => (await getJson("/customers/lea/scores"))[0]?.history.length === 3);
+  await page.fill("#customer", "lea");
+  await page.press("#customer", "Enter");
+  await page.waitForSelector('.score[data-score="lead"]');
+  assert.equal(await page.textContent('.score[data-score="lead"] .score-value'), "40.00");
+  const changes = await page.$$eval(".score-history tbody tr", (trs) => trs.map((tr) => [...tr.children].slice(1).map((td) => td.textContent)));
+  assert.deepEqual(changes, [["+30", "40", "s-3"], ["+5", "10", "s-2"], ["+5", "5", "s-1"]], "newest first");
+  assert.ok(await page.$('.score-history a[href="#/explain/s-3"]'), "each change links to its event's explanation");
+  const attrs = Object.fromEntries(await page.$$eval("table.attributes tr", (trs) => trs.map((tr) => [tr.children[0].textContent, tr.children[1].textContent])));
+  assert.equal(attrs.tier, "gold");
+  assert.equal(attrs._scores, undefined, "the stored states stay hidden");
+  assert.match(await page.textContent("main"), /Runs of customer lea/);
+  await page.screenshot({ path: path.join(shots, "customer.png"), fullPage: true });
+});
+
 test("the watch views logged no console errors", () => {
   assert.deepEqual(consoleErrors, []);
 });

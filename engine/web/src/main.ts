@@ -1,5 +1,5 @@
 // The mikawaya page: workflows drawn from their IR with live counts, the builder (canvas, forms
-// and text editor with live validation), new workflows, run timelines and a customer's runs.
+// and text editor with live validation), new workflows, run timelines and a customer (attributes, scores, runs).
 // Hash routes: #/w/NAME, #/w/NAME/edit, #/w/NAME/runs, #/new, #/run/ID, #/customer/ID,
 // #/explain/EVENT, #/dead-letters.
 
@@ -12,6 +12,7 @@ import { annotateSplits, decisionTable, variantTable, type Experiment } from "./
 import { funnel, nodeCounts, PERIODS, reasons } from "./watch";
 import { runPath, whereNow } from "./runpath";
 import { deadLettersView, explainView } from "./ops";
+import { customerView } from "./customer";
 
 const main = document.getElementById("main")!;
 const list = document.getElementById("workflows")!;
@@ -68,7 +69,7 @@ async function workflowView(name: string) {
 
 function runsTable(runs: any[]) {
   if (!runs.length) return el("p", {}, "No runs.");
-  return el("table", {},
+  return el("table", { class: "runs" },
     el("thead", {}, el("tr", {}, ...["run", "workflow", "customer", "status", "started", "exit"].map((h) => el("th", {}, h)))),
     el("tbody", {}, ...runs.map((r) => el("tr", {},
       el("td", {}, el("a", { href: `#/run/${r.id}` }, r.id.slice(0, 13) + "…")), el("td", {}, `${r.workflow} v${r.version}`),
@@ -107,9 +108,7 @@ async function route() {
     } else if (parts[0] === "run") await runView(parts[1]);
     else if (parts[0] === "explain") await explainView(main, parts[1]);
     else if (parts[0] === "dead-letters") await deadLettersView(main);
-    else if (parts[0] === "customer") {
-      main.replaceChildren(el("h1", {}, `Runs of customer ${parts[1]}`), runsTable(await api(`/runs?customer=${encodeURIComponent(parts[1])}&limit=100`)));
-    } else main.replaceChildren(el("h1", {}, "Workflows"), el("p", {}, "Pick a workflow on the left to see it drawn from its compiled steps, with live counts."));
+    else if (parts[0] === "customer") await customerView(main, parts[1], runsTable); else main.replaceChildren(el("h1", {}, "Workflows"), el("p", {}, "Pick a workflow on the left to see it drawn from its compiled steps, with live counts."));
   } catch (e: any) {
     main.replaceChildren(el("h1", {}, "Something went wrong"), el("p", { role: "alert" }, e.status === 401 ? "The engine wants a token: enter it at the top right." : e.message));
   }
