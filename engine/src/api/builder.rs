@@ -2,7 +2,7 @@
 //! Schema of the YAML form, the paths a trigger's events carry, and creating a workflow file.
 
 use super::audit::record;
-use super::web::problems_json;
+use super::web::{problems_json, Draft};
 use super::{ApiError, ApiJson, ApiPath, ApiResult, AppState};
 use crate::core::access::Identity;
 use crate::core::builder::{CreateError, KnownPath};
@@ -80,23 +80,21 @@ async fn event_paths(
     Ok(Json(s.engine.trigger_paths(&event_type).await?))
 }
 
-/// A new workflow file.
-#[derive(Deserialize, utoipa::ToSchema)]
-struct NewWorkflow {
-    /// File name in the workflows folder, e.g. `win-back.yaml`.
-    file: String,
-    /// Its text.
-    source: String,
+/// The refusal of a `source` that does not check: every problem with its line and column.
+fn has_problems(d: &mikawaya_dsl::Diagnostics) -> ApiError {
+    ApiError::BadRequest(
+        json!({ "error": "the workflow has problems", "field": "source", "problems": problems_json(d) }),
+    )
 }
 
 /// Creates a workflow file in the workflows folder (checked first, never over an existing file
 /// or workflow) and loads it (`workflows:write`; audited).
-#[utoipa::path(post, path = "/workflows", tag = "workflows", request_body = NewWorkflow,
+#[utoipa::path(post, path = "/workflows", tag = "workflows", request_body = Draft,
     responses((status = 201, body = serde_json::Value), super::openapi::Refusals))]
 async fn create_workflow(
     State(s): State<AppState>,
     Extension(who): Extension<Identity>,
-    ApiJson(new): ApiJson<NewWorkflow>,
+    ApiJson(new): ApiJson<Draft>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (name, report) = s
         .engine
@@ -104,9 +102,7 @@ async fn create_workflow(
         .await
         .map_err(|e| match e {
             CreateError::Refused(message) => ApiError::bad_field("file", message),
-            CreateError::Problems(d) => ApiError::BadRequest(
-                json!({ "error": "the workflow has problems", "field": "source", "problems": problems_json(&d) }),
-            ),
+            CreateError::Problems(d) => has_problems(&d),
             CreateError::Engine(e) => e.into(),
         })?;
     let version = report
@@ -143,11 +139,7 @@ async fn checked_draft(
         None => s.engine.workflow_source(w).await?,
     };
     let checked = s.engine.check_draft(w.file.clone(), source.clone()).await?;
-    let compiled = checked.map_err(|d| {
-        ApiError::BadRequest(
-            json!({ "error": "the workflow has problems", "field": "source", "problems": problems_json(&d) }),
-        )
-    })?;
+    let compiled = checked.map_err(|d| has_problems(&d))?;
     Ok((source, compiled))
 }
 

@@ -79,10 +79,13 @@ pub(super) fn problems_json(d: &Diagnostics) -> Value {
     Value::Array(list)
 }
 
+/// A workflow file's name and text: a draft to check, or a new file to create.
 #[derive(Deserialize, utoipa::ToSchema)]
-struct Draft {
-    file: String,
-    source: String,
+pub(super) struct Draft {
+    /// The file name (`win-back.yaml`); its extension picks the syntax.
+    pub file: String,
+    /// Its text.
+    pub source: String,
 }
 
 /// Checks a draft (the web editor's live validation; `workflows:read`): problems with

@@ -305,25 +305,7 @@ impl<'a> Matcher<'a> {
         batch: &mut MatchBatch,
         now: Millis,
     ) {
-        let scores = self.ctx.scores();
-        if scores.rules_for(&ev.event_type).next().is_none() {
-            return;
-        }
-        let data = ScopeData {
-            event: ev.scope_value(),
-            customer: customer_value(Some(id), Some(attrs.clone()), now),
-            ..Default::default()
-        };
-        let scope = data.scope(crate::clock::to_time(now), chrono_tz::UTC);
-        let earned = crate::core::scoring::score_event(
-            &scores,
-            &ev.id,
-            &ev.event_type,
-            ev.occurred_at,
-            &scope,
-            attrs,
-        );
-        if let Some(Value::Object(patch)) = earned {
+        if let Some(patch) = crate::core::scoring::earn(&self.ctx.scores(), ev, id, attrs, now) {
             merge_patch(attrs, &patch);
             batch.customers.push((id.to_string(), patch, now));
         }

@@ -196,6 +196,36 @@ pub fn score_event(
     Some(serde_json::json!({ SCORES_KEY: patch }))
 }
 
+/// What event `ev` earns the customer `id` with attributes `attrs` at `now` (the matcher's
+/// call): [`score_event`] with the event and the customer as its conditions see them; nothing
+/// to evaluate when no score listens to the event's type.
+pub fn earn(
+    scores: &Scores,
+    ev: &crate::event::Event,
+    id: &str,
+    attrs: &Map<String, Value>,
+    now: Millis,
+) -> Option<Map<String, Value>> {
+    scores.rules_for(&ev.event_type).next()?;
+    let data = crate::core::scope::ScopeData {
+        event: ev.scope_value(),
+        customer: crate::core::scope::customer_value(Some(id), Some(attrs.clone()), now),
+        ..Default::default()
+    };
+    let scope = data.scope(crate::clock::to_time(now), chrono_tz::UTC);
+    match score_event(
+        scores,
+        &ev.id,
+        &ev.event_type,
+        ev.occurred_at,
+        &scope,
+        attrs,
+    )? {
+        Value::Object(patch) => Some(patch),
+        _ => None,
+    }
+}
+
 /// `customer.score`: each stored score's value at `now`, rounded to 2 decimals.
 pub fn score_values(attrs: &Map<String, Value>, now: Millis) -> Option<Value> {
     let Some(Value::Object(stored)) = attrs.get(SCORES_KEY) else {

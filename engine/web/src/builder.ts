@@ -11,16 +11,17 @@ import { drawGraph, type Graph, type GraphEdge, type GraphNode } from "./graph";
 import { showProblems, type Field } from "./forms";
 import type { KnownPath } from "./conditions";
 import { kindOf, stepPanel, stepTemplates, workflowPanel, type ActionInfo, type PanelContext } from "./panel";
-import { deleteItem, deleteValue, getValue, insertItem, lineAt, moveItem, setValue, stepPaths, type Path } from "./yamlpatch";
+import { deleteItem, deleteValue, getValue, insertItem, lineFinder, moveItem, setValue, stepPaths, type Path } from "./yamlpatch";
 import { triggerType } from "./complete";
 import { tryControls } from "./tryout";
 
-/** Where a step inserted on `edge` goes: a list and an index in it, or `null` (not there). */
-function insertionPoint(edge: GraphEdge, pathOf: (id: string) => Path | undefined, text: string): { seq: Path; index: number } | null {
+/** Where a step inserted on `edge` goes: a list and an index in it, or `null` (not there);
+ *  `doc` is the whole file as plain data. */
+function insertionPoint(edge: GraphEdge, pathOf: (id: string) => Path | undefined, doc: unknown): { seq: Path; index: number } | null {
   if (edge.from === "trigger") return { seq: ["steps"], index: 0 };
   const from = pathOf(edge.from);
   if (!from) return null;
-  const step = getValue(text, from) as any;
+  const step = from.reduce((v: any, k) => v?.[k], doc) as any;
   const kind = kindOf(step);
   if (kind === "if") return { seq: [...from, edge.label === "yes" ? "then" : "else"], index: 0 };
   if (kind === "split") {
@@ -112,14 +113,14 @@ export async function builderView(main: HTMLElement, name: string, onSaved: () =
     } catch (e: any) {
       panel.replaceChildren(el("p", { role: "alert" }, `Cannot show this step: ${e.message}`));
     }
-    const left = showProblems(formFields, lastProblems, (p) => lineAt(text(), p));
-    void left;
+    // Problems no field shows stay in the list under the canvas.
+    showProblems(formFields, lastProblems, lineFinder(text()));
     const again = [...panel.querySelectorAll<HTMLElement>("input, select, textarea, button")].find((e) => (e.getAttribute("aria-label") ?? e.id) === focused);
     again?.focus();
   };
 
   const openMenu = (edge: GraphEdge, button: SVGGElement) => {
-    const at = insertionPoint(edge, pathOf, text());
+    const at = insertionPoint(edge, pathOf, getValue(text(), []));
     if (!at) return;
     document.querySelector(".menu")?.remove();
     const t = text();
@@ -168,9 +169,11 @@ export async function builderView(main: HTMLElement, name: string, onSaved: () =
     }
     if (selectedPath && selectedPath !== "trigger") selected = idOf(selectedPath);
     const counts = overlay && overlay.text === text() ? overlay.counts : {};
+    // The file as data once per drawing: each edge's "+" asks where it would insert.
+    const doc = readOnly ? undefined : getValue(text(), []);
     const svg = drawGraph(graph, counts, select, {
       selected,
-      insertable: readOnly ? undefined : (e) => insertionPoint(e, pathOf, text()) !== null,
+      insertable: readOnly ? undefined : (e) => insertionPoint(e, pathOf, doc) !== null,
       onInsert: readOnly ? undefined : openMenu,
     });
     canvas.replaceChildren(svg);

@@ -217,8 +217,12 @@ export function keysAt(text: string, path: Path): string[] {
   return isMap(node) ? node.items.filter(isPair).map((p) => String((p.key as any)?.value)) : [];
 }
 
-/** The 1-based line of the value at `path`, for showing the checker's problems at fields. */
-export function lineAt(text: string, path: Path): number | undefined {
-  const node = nodeAt(parse(text), path);
-  return node ? text.slice(0, node.range[0]).split("\n").length : undefined;
+/** The 1-based line of the value at a path of `text` (parsed once for every path asked), for
+ *  showing the checker's problems at fields. */
+export function lineFinder(text: string): (path: Path) => number | undefined {
+  const doc = parse(text);
+  return (path) => {
+    const node = nodeAt(doc, path);
+    return node ? text.slice(0, node.range[0]).split("\n").length : undefined;
+  };
 }
