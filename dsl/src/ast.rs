@@ -73,6 +73,9 @@ pub enum TriggerAst {
     Event {
         /// The event type, e.g. `cart.abandoned`.
         event: Spanned<String>,
+        /// For `trigger: { segment: at-risk, on: enter }`: the segment (the event type is then
+        /// `segment.entered` or `segment.left`).
+        segment: Option<Spanned<String>>,
     },
     /// A cron schedule fires, optionally once per stored entity.
     Schedule {

@@ -42,7 +42,7 @@ pub fn compile_with(
     catalog: &Catalog,
 ) -> Option<Workflow> {
     let trigger_event = match &ast.trigger.value {
-        TriggerAst::Event { event } => Some(&event.value),
+        TriggerAst::Event { event, .. } => Some(&event.value),
         TriggerAst::Date { from_event, .. } => Some(&from_event.value),
         TriggerAst::Schedule { .. } => None,
     };
@@ -64,6 +64,7 @@ pub fn compile_with(
         ids: HashMap::new(),
         lines: LineIndex::new(&text),
         has_customer: true,
+        aggregates: Vec::new(),
     };
     let trigger = c.trigger(&ast.trigger);
     c.has_customer = !matches!(trigger, Some(Trigger::Schedule { .. }));
@@ -148,7 +149,10 @@ pub fn compile_with(
         .as_ref()
         .and_then(|d| c.debounce(d, event_trigger, one_at_a_time));
     let Checker {
-        problems, steps, ..
+        problems,
+        steps,
+        aggregates,
+        ..
     } = c;
     let ok = problems.is_empty();
     problems.into_iter().for_each(|p| diags.push(p));
@@ -168,11 +172,14 @@ pub fn compile_with(
         send_window,
         steps,
         start,
+        aggregates,
     })
     .filter(|_| ok)
 }
 
 struct Checker<'a> {
+    /// The history aggregates the workflow's expressions read.
+    aggregates: Vec<crate::expr::Aggregate>,
     env: Env,
     catalog: &'a Catalog,
     problems: Vec<Problem>,
@@ -184,7 +191,15 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn expr(&mut self, src: &ExprSrc) -> Option<Expr> {
-        Expr::compile_at(&src.text, src.offset, &self.env, &mut self.problems)
+        let e = Expr::compile_at(&src.text, src.offset, &self.env, &mut self.problems)?;
+        let mut found = Vec::new();
+        e.node.aggregates(&mut found);
+        for a in found {
+            if !self.aggregates.contains(a) {
+                self.aggregates.push(a.clone());
+            }
+        }
+        Some(e)
     }
 
     fn condition(&mut self, src: &ExprSrc) -> Option<Expr> {
@@ -241,10 +256,26 @@ impl Checker<'_> {
 
     fn trigger(&mut self, t: &Spanned<TriggerAst>) -> Option<Trigger> {
         Some(match &t.value {
-            TriggerAst::Event { event } => {
+            TriggerAst::Event { event, segment } => {
                 self.event_type(event);
+                if let Some(s) = segment
+                    .as_ref()
+                    .filter(|s| !crate::segments::valid_segment_name(&s.value))
+                {
+                    self.problems.push(
+                        Problem::new(
+                            "trigger",
+                            s.span,
+                            format!("`{}` cannot name a segment", s.value),
+                        )
+                        .hint(
+                            "segment names are lowercase letters, digits, `-` and `_` (`at-risk`)",
+                        ),
+                    );
+                }
                 Trigger::Event {
                     event: event.value.clone(),
+                    segment: segment.as_ref().map(|s| s.value.clone()),
                 }
             }
             TriggerAst::Schedule { cron, tz, for_each } => {

@@ -48,7 +48,14 @@ fn target_id(w: &Workflow, t: Target) -> String {
 /// A one-line description of the trigger.
 pub fn trigger_label(t: &Trigger) -> String {
     match t {
-        Trigger::Event { event } => format!("event {event}"),
+        Trigger::Event {
+            segment: Some(s),
+            event,
+        } => match event.as_str() {
+            crate::segments::LEFT => format!("leaves segment {s}"),
+            _ => format!("enters segment {s}"),
+        },
+        Trigger::Event { event, .. } => format!("event {event}"),
         Trigger::Schedule {
             cron,
             timezone,

@@ -48,6 +48,10 @@ pub struct Workflow {
     pub steps: Vec<Step>,
     /// The first step.
     pub start: Target,
+    /// The aggregates of the customer's event history its expressions read (the engine keeps
+    /// those event types per customer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aggregates: Vec<crate::expr::Aggregate>,
 }
 
 /// What starts a run.
@@ -58,6 +62,9 @@ pub enum Trigger {
     Event {
         /// Event type.
         event: String,
+        /// Only this segment's `segment.entered`/`segment.left` events (`event.segment`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        segment: Option<String>,
     },
     /// A cron schedule in a time zone, optionally once per stored entity of a kind.
     Schedule {
@@ -441,7 +448,7 @@ impl Workflow {
     /// The event type that starts runs directly or through a date trigger, if any.
     pub fn trigger_event(&self) -> Option<&str> {
         match &self.trigger {
-            Trigger::Event { event } => Some(event),
+            Trigger::Event { event, .. } => Some(event),
             Trigger::Date { from_event, .. } => Some(from_event),
             Trigger::Schedule { .. } => None,
         }

@@ -27,6 +27,7 @@ pub mod ir;
 mod locate;
 pub mod schema;
 pub mod scores;
+pub mod segments;
 pub mod span;
 pub mod template;
 pub mod text;

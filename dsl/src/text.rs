@@ -197,7 +197,30 @@ impl AstBuilder<'_> {
         match rule {
             Rule::trigger_event => {
                 let event = spanned(&inner.next().expect("event type"));
-                self.set_trigger(TriggerAst::Event { event }, span);
+                self.set_trigger(
+                    TriggerAst::Event {
+                        event,
+                        segment: None,
+                    },
+                    span,
+                );
+            }
+            Rule::trigger_segment => {
+                let segment = spanned(&inner.next().expect("segment"));
+                let edge = inner.next().expect("edge");
+                let event = Spanned::new(
+                    crate::segments::edge_event(edge.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    edge.as_span().into(),
+                );
+                self.set_trigger(
+                    TriggerAst::Event {
+                        event,
+                        segment: Some(segment),
+                    },
+                    span,
+                );
             }
             Rule::trigger_schedule => {
                 let cron = string_of(&inner.next().expect("cron"));

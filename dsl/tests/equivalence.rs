@@ -35,7 +35,7 @@ fn every_example_equals_its_twin_in_the_other_syntax() {
         );
         pairs += 1;
     }
-    assert_eq!(pairs, 8, "expected eight example workflows");
+    assert_eq!(pairs, 10, "expected ten example workflows");
 }
 
 #[test]

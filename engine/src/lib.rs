@@ -24,6 +24,7 @@ pub mod clock;
 pub mod core;
 pub mod event;
 pub mod fuzzing;
+pub mod intel;
 pub mod nats;
 pub mod serve;
 pub mod store;

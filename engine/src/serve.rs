@@ -76,6 +76,8 @@ pub struct ServeConfig {
     pub lease_ms: i64,
     /// A NATS JetStream stream to take events from, besides HTTP.
     pub nats: Option<crate::nats::NatsSource>,
+    /// How often segments are swept for drift with time and RFM recomputed (`None`: never).
+    pub segment_sweep: Option<Duration>,
 }
 
 impl ServeConfig {
@@ -186,6 +188,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
     }));
     engine.metrics().events_unmatched.inc_by(unmatched as i64);
     engine.reload().await?;
+    engine.restore_rfm().await?;
 
     let (intake, writer) = Intake::start(engine.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -205,6 +208,14 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
         tokio::spawn(schedule_loop(engine.clone(), stop_rx.clone())),
         tokio::spawn(reload_loop(engine.clone(), stop_rx.clone(), !opts.no_watch)),
     ];
+    let mut loops = loops;
+    if let Some(every) = opts.segment_sweep {
+        loops.push(tokio::spawn(sweep_loop(
+            engine.clone(),
+            stop_rx.clone(),
+            every,
+        )));
+    }
 
     println!("mikawaya listening on http://{addr}");
     tracing::info!(%addr, db = %opts.db, "serving");
@@ -274,6 +285,27 @@ async fn schedule_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Sweeps segments every `every` (the first a little after the start), while segments are
+/// declared or RFM has buyers to rank.
+async fn sweep_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, every: Duration) {
+    let mut wait = every.min(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        wait = every;
+        match engine.sweep_segments().await {
+            Ok(r) => tracing::info!(
+                customers = r.customers,
+                rechecks = r.rechecks,
+                "segment sweep"
+            ),
+            Err(e) => tracing::error!("segment sweep: {e}"),
+        }
+    }
+}
+
 /// A cheap fingerprint of the workflows folder (rule files and the event catalog) and the
 /// plugins: names, sizes and modification times.
 fn folder_stamp(engine: &Engine) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
@@ -283,6 +315,7 @@ fn folder_stamp(engine: &Engine) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     for folder in [
         crate::core::event_types::HOLIDAYS_DIR,
         mikawaya_dsl::scores::SCORES_DIR,
+        mikawaya_dsl::segments::SEGMENTS_DIR,
     ] {
         files.extend(crate::core::event_types::yaml_files(&dir.join(folder)));
     }

@@ -483,7 +483,8 @@ macro_rules! conformance {
                 runs_are_listed_by_start_time_range,
                 a_claim_fences_the_runs_earlier_holder,
                 rejected_messages_are_kept_newest_first,
-                step_stats_count_a_period_with_reasons);
+                step_stats_count_a_period_with_reasons,
+                customers_are_paged_in_id_order);
         }
     };
     (@cases $open:expr; $($case:ident),*) => {

@@ -1,6 +1,7 @@
 //! Syntax tree to compiled node: resolves roots and functions and checks types where they are known.
 
-use super::functions::{closest, lookup, FUNCTIONS};
+use super::aggregate::{AggKind, Aggregate};
+use super::functions::{closest, lookup, AGGREGATES, FUNCTIONS};
 use super::node::{ArithOp, CmpOp, Const, Node};
 use super::parse::{Ast, AstKind, BinOp, UnOp};
 use super::scope::Root;
@@ -165,9 +166,15 @@ impl Compiler<'_> {
     }
 
     fn call(&mut self, ast: &Ast, name: &str, args: &[Ast]) -> (Node, Ty) {
+        if let Some(kind) = AggKind::of(name) {
+            return self.aggregate(ast, kind, args);
+        }
         let compiled: Vec<Node> = args.iter().map(|a| self.node(a).0).collect();
         let Some((func, min, max, ty)) = lookup(name) else {
-            let names = FUNCTIONS.iter().map(|f| f.0);
+            let names = FUNCTIONS
+                .iter()
+                .map(|f| f.0)
+                .chain(AGGREGATES.iter().copied());
             let hint = match closest(name, names) {
                 Some(c) => format!("did you mean `{c}()`?"),
                 None => format!(
@@ -204,6 +211,84 @@ impl Compiler<'_> {
             );
         }
         (Node::Call(func, compiled.into()), ty)
+    }
+
+    /// `count(type, window)`, `sum(type.field, window)`, `last(type)`: the first argument names
+    /// an event type (for `sum`, then the field), written as a path; the window is a duration.
+    fn aggregate(&mut self, ast: &Ast, kind: AggKind, args: &[Ast]) -> (Node, Ty) {
+        let name = kind.name();
+        let usage = match kind {
+            AggKind::Count => "count(order.placed, 90d)",
+            AggKind::Sum => "sum(order.placed.total, 365d)",
+            AggKind::Last => "days_since(last(order.placed))",
+        };
+        let mut problem = |span, message: String, hint: String| {
+            self.problems
+                .push(Problem::new("aggregate", span, message).hint(hint));
+            (Node::Const(Const::Null), Ty::Any)
+        };
+        let Some(AstKind::Path(segs)) = args.first().map(|a| &a.kind) else {
+            let span = args.first().map_or(ast.span, |a| a.span);
+            return problem(
+                span,
+                format!("`{name}` needs an event type as its first argument"),
+                format!("write the event type as a path: `{usage}`"),
+            );
+        };
+        let (event_type, field) = match kind {
+            AggKind::Sum if segs.len() < 2 => {
+                return problem(
+                    args[0].span,
+                    format!(
+                        "`sum` needs a field of `{}` events to add up",
+                        segs.join(".")
+                    ),
+                    format!("name the field after the event type: `{usage}`"),
+                )
+            }
+            AggKind::Sum => (
+                segs[..segs.len() - 1].join("."),
+                segs.last().map(|f| (*f).into()),
+            ),
+            _ => (segs.join("."), None),
+        };
+        let window_ms = match (kind, args.get(1).map(|a| &a.kind)) {
+            (AggKind::Last, None) => None,
+            (AggKind::Last, Some(_)) => {
+                return problem(
+                    args[1].span,
+                    "`last` takes no window: it is the latest event's time".into(),
+                    format!("write `{usage}`; compare it with a duration to bound it"),
+                )
+            }
+            (_, Some(AstKind::Dur(ms))) if *ms > 0 && args.len() == 2 => Some(*ms),
+            (_, None) => {
+                return problem(
+                    ast.span,
+                    format!("`{name}` needs a window to look back over"),
+                    format!("add a duration: `{usage}`"),
+                )
+            }
+            (_, Some(_)) => {
+                return problem(
+                    args[1].span,
+                    format!("the window of `{name}` must be one positive duration"),
+                    format!("write a duration such as `30d` or `12h`: `{usage}`"),
+                )
+            }
+        };
+        let node = Node::Aggregate(Box::new(Aggregate {
+            kind,
+            event_type: event_type.into(),
+            field,
+            window_ms,
+        }));
+        let ty = if kind == AggKind::Last {
+            Ty::Time
+        } else {
+            Ty::Num
+        };
+        (node, ty)
     }
 
     fn binary(&mut self, ast: &Ast, op: BinOp, l: &Ast, r: &Ast) -> (Node, Ty) {

@@ -100,6 +100,7 @@ impl fmt::Display for Node {
                 operand(f, base, 8)?;
                 write!(f, "[{idx}]")
             }
+            Node::Aggregate(a) => write!(f, "{a}"),
             Node::Call(func, args) => {
                 write!(f, "{}(", func.name())?;
                 for (i, a) in args.iter().enumerate() {

@@ -53,6 +53,7 @@ impl Node {
                 Ok(Val::Bool(found != *negated))
             }
             Node::Index(base, idx) => Ok(index(base.eval(scope)?, &idx.eval(scope)?)),
+            Node::Aggregate(a) => a.eval(scope),
             Node::Call(f, args) => {
                 let vals = args
                     .iter()

@@ -45,6 +45,8 @@ pub enum Func {
     StartsWith,
     /// `ends_with(s, suffix)`.
     EndsWith,
+    /// `days_since(t)`: whole days from instant or date `t` to now (null for null).
+    DaysSince,
 }
 
 /// Name, function, minimum and maximum argument count, result type.
@@ -67,7 +69,12 @@ pub const FUNCTIONS: &[(&str, Func, usize, usize, Ty)] = &[
     ("hours", Func::Hours, 1, 1, Ty::Num),
     ("starts_with", Func::StartsWith, 2, 2, Ty::Bool),
     ("ends_with", Func::EndsWith, 2, 2, Ty::Bool),
+    ("days_since", Func::DaysSince, 1, 1, Ty::Num),
 ];
+
+/// The aggregates of the customer's event history, compiled apart (`expr::aggregate`); listed
+/// here for "did you mean" hints.
+pub const AGGREGATES: &[&str] = &["count", "sum", "last"];
 
 impl Func {
     /// The function's name as written.
@@ -113,6 +120,10 @@ impl Func {
             Func::Min | Func::Max => extreme(args, self == Func::Max)?,
             Func::Days => dur(first(), 86_400_000.0)?,
             Func::Hours => dur(first(), 3_600_000.0)?,
+            Func::DaysSince => match first().as_time() {
+                None => Val::Null,
+                Some(t) => Val::Num(((scope.now - t).num_milliseconds() / 86_400_000) as f64),
+            },
             Func::StartsWith | Func::EndsWith => {
                 let (Val::Str(s), Val::Str(p)) =
                     (first(), args.get(1).cloned().unwrap_or(Val::Null))

@@ -3,6 +3,7 @@
 //! Text is parsed once (a hand-written Pratt parser), checked and compiled into a [`Node`] tree; evaluation walks the tree
 //! against a [`Scope`] of borrowed JSON, so the common case (paths, comparisons, and/or) allocates nothing.
 
+mod aggregate;
 mod compare;
 mod compile;
 mod display;
@@ -17,6 +18,7 @@ mod scope;
 mod typing;
 mod value;
 
+pub use aggregate::{entry_at, AggKind, Aggregate, HISTORY_KEY};
 pub use compare::{equal, order};
 pub use compile::{Env, EventShape};
 pub use explain::Explanation;

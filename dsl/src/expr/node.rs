@@ -81,15 +81,39 @@ pub enum Node {
     Index(Box<Node>, Box<Node>),
     /// A function call.
     Call(Func, Box<[Node]>),
+    /// An aggregate of the customer's event history (`count(order.placed, 90d)`).
+    Aggregate(Box<super::aggregate::Aggregate>),
 }
 
 impl Node {
+    /// Every history aggregate the expression reads (what the engine must keep per customer).
+    pub fn aggregates<'a>(&'a self, out: &mut Vec<&'a super::aggregate::Aggregate>) {
+        match self {
+            Node::Aggregate(a) => out.push(a),
+            Node::Const(_) | Node::ConstList(_) | Node::Path(..) => {}
+            Node::List(items) | Node::Call(_, items) => {
+                items.iter().for_each(|n| n.aggregates(out))
+            }
+            Node::Not(n) | Node::Neg(n) => n.aggregates(out),
+            Node::And(a, b)
+            | Node::Or(a, b)
+            | Node::Cmp(_, a, b)
+            | Node::Arith(_, a, b)
+            | Node::In(_, a, b)
+            | Node::Index(a, b) => {
+                a.aggregates(out);
+                b.aggregates(out);
+            }
+        }
+    }
+
     /// Whether the expression reads anything under `root` (the engine skips loading a run's
     /// customer when no step reads `customer`).
     pub fn reads(&self, root: Root) -> bool {
         match self {
             Node::Const(_) | Node::ConstList(_) => false,
             Node::Path(r, _) => *r == root,
+            Node::Aggregate(_) => root == Root::Customer,
             Node::List(items) | Node::Call(_, items) => items.iter().any(|n| n.reads(root)),
             Node::Not(n) | Node::Neg(n) => n.reads(root),
             Node::And(a, b)

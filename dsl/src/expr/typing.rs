@@ -50,6 +50,10 @@ pub fn result_ty(node: &Node) -> Ty {
         Node::Path(..) | Node::Index(..) => Ty::Any,
         Node::Neg(e) => result_ty(e),
         Node::Arith(op, a, b) => arith_ty(*op, result_ty(a), result_ty(b)).unwrap_or(Ty::Any),
+        Node::Aggregate(a) => match a.kind {
+            super::aggregate::AggKind::Last => Ty::Time,
+            _ => Ty::Num,
+        },
         Node::Call(f, _) => lookup(f.name()).map(|f| f.3).unwrap_or(Ty::Any),
     }
 }

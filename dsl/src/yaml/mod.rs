@@ -72,6 +72,10 @@ pub struct YamlWorkflow {
 pub struct YamlTrigger {
     /// Event type, e.g. `cart.abandoned`.
     pub event: Option<String>,
+    /// A segment whose entries (or exits, with `on: leave`) start runs, e.g. `at-risk`.
+    pub segment: Option<String>,
+    /// With `segment`: `enter` (default) or `leave`.
+    pub on: Option<String>,
     /// Cron expression (5 fields, or 6 with seconds), e.g. `0 9 * * *`.
     pub schedule: Option<String>,
     /// IANA time zone for `schedule` or `date`, e.g. `Asia/Tokyo` (default UTC).
@@ -367,23 +371,52 @@ impl Reader<'_> {
         let path = vec![PathSeg::Key("trigger")];
         let at = |k: &'static str| with(&path, PathSeg::Key(k));
         let span = self.span(&path);
-        let kinds = [t.event.is_some(), t.schedule.is_some(), t.date.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let kinds = [
+            t.event.is_some(),
+            t.schedule.is_some(),
+            t.date.is_some(),
+            t.segment.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if kinds != 1 {
             self.problem(
                 "trigger",
                 &path,
-                "a trigger needs exactly one of `event`, `schedule` or `date`".into(),
+                "a trigger needs exactly one of `event`, `schedule`, `date` or `segment`".into(),
                 "e.g. `trigger: { event: cart.abandoned }`",
             );
             return None;
+        }
+        if t.on.is_some() && t.segment.is_none() {
+            self.problem(
+                "trigger",
+                &at("on"),
+                "`on` belongs to a segment trigger".into(),
+                "write `trigger: { segment: at-risk, on: enter }`, or remove `on`",
+            );
         }
         let tz = t.timezone.map(|z| self.spanned(z, &at("timezone")));
         let trigger = if let Some(event) = t.event {
             TriggerAst::Event {
                 event: self.spanned(event, &at("event")),
+                segment: None,
+            }
+        } else if let Some(segment) = t.segment {
+            let on = t.on.unwrap_or_else(|| "enter".into());
+            let Some(event) = crate::segments::edge_event(&on) else {
+                self.problem(
+                    "trigger",
+                    &at("on"),
+                    format!("`on: {on}` is not a segment change"),
+                    "write `on: enter` or `on: leave`",
+                );
+                return None;
+            };
+            TriggerAst::Event {
+                event: self.spanned(event.to_string(), &at("on")),
+                segment: Some(self.spanned(segment, &at("segment"))),
             }
         } else if let Some(cron) = t.schedule {
             TriggerAst::Schedule {

@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// The subjects taken from the stream.
     #[arg(long, default_value = "crm.events.>", env = "MIKAWAYA_NATS_SUBJECT")]
     pub nats_subject: String,
+    /// Seconds between segment sweeps (membership drifting with time, RFM breakpoints); 0
+    /// turns them off.
+    #[arg(long, default_value_t = 3600, env = "MIKAWAYA_SEGMENT_SWEEP_SECONDS")]
+    pub segment_sweep_seconds: u64,
     /// The durable consumer the nodes share.
     #[arg(long, default_value = "mikawaya", env = "MIKAWAYA_NATS_CONSUMER")]
     pub nats_consumer: String,
@@ -145,6 +149,8 @@ impl ServeArgs {
             strict_events: self.strict_events,
             max_in_flight: self.max_in_flight,
             lease_ms: i64::from(self.lease_seconds.max(1)) * 1000,
+            segment_sweep: (self.segment_sweep_seconds > 0)
+                .then(|| std::time::Duration::from_secs(self.segment_sweep_seconds)),
             nats: self.nats.map(|url| mikawaya_engine::nats::NatsSource {
                 url,
                 stream: self.nats_stream,

@@ -180,6 +180,16 @@ fn check_catalog(dir: &std::path::Path) -> usize {
             }),
         );
     }
+    let segments = dir.join(mikawaya_dsl::segments::SEGMENTS_DIR);
+    if !yaml_files(&segments).is_empty() {
+        problems += report_folder(
+            segments,
+            event_types::load_segments(dir).map(|s| {
+                let names: Vec<&str> = s.iter().map(|d| d.name.as_str()).collect();
+                format!("segments {}", names.join(", "))
+            }),
+        );
+    }
     problems
 }
 

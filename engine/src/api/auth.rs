@@ -27,7 +27,8 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
             Scope::RunsRead
         }
         ("runs" | "tasks" | "dead-letters", false) => Scope::RunsWrite,
-        ("customers" | "suppressions", true) => Scope::CustomersRead,
+        ("customers" | "suppressions" | "segments", true) => Scope::CustomersRead,
+        ("segments", false) => Scope::RunsWrite,
         ("customers" | "suppressions", false) => Scope::ConsentWrite,
         ("tokens" | "audit", _) => Scope::Admin,
         _ => return None,
@@ -103,6 +104,8 @@ mod tests {
             ("POST", "/dead-letters/3/retry", Some(RunsWrite)),
             ("GET", "/customers/c1", Some(CustomersRead)),
             ("GET", "/suppressions", Some(CustomersRead)),
+            ("GET", "/segments", Some(CustomersRead)),
+            ("POST", "/segments/sweep", Some(RunsWrite)),
             ("DELETE", "/suppressions/a@x", Some(ConsentWrite)),
             ("POST", "/tokens", Some(Admin)),
             ("GET", "/tokens", Some(Admin)),

@@ -19,6 +19,7 @@ mod redact;
 mod rejected;
 mod run_control;
 mod runs;
+mod segments;
 mod tokens;
 mod web;
 mod workflows;
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .merge(event_types::routes())
         .merge(experiments::routes())
         .merge(consent::protected())
+        .merge(segments::protected())
         .merge(web::routes())
         .merge(builder::routes())
         .routes(routes!(metrics::metrics))

@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         (name = "run control", description = "Cancel and retry runs, one or in bulk"),
         (name = "workflows", description = "Workflows, their graphs, sources and validation"),
         (name = "consent", description = "Customers, suppressions"),
+        (name = "segments", description = "Segments and their sweep"),
         (name = "access", description = "API tokens and the audit log"),
         (name = "operations", description = "Metrics and health")
     )

@@ -115,8 +115,14 @@ impl CustomerReads {
     }
 
     /// Customer `id` as expressions see it at `now` (with `id`, empty when not stored).
-    pub async fn read(&self, id: &str, now: crate::clock::Millis) -> StoreResult<Value> {
-        self.batcher
+    pub async fn read(
+        &self,
+        id: &str,
+        knowledge: &crate::core::knowledge::Knowledge,
+        now: crate::clock::Millis,
+    ) -> StoreResult<Value> {
+        let attrs = self
+            .batcher
             .submit(id.to_string(), "reading customers", |ids| async move {
                 let mut unique = ids.clone();
                 unique.sort_unstable();
@@ -124,12 +130,20 @@ impl CustomerReads {
                 let found = self.store.customers(&unique).await?;
                 Ok(ids
                     .iter()
-                    .map(|id| {
-                        crate::core::scope::customer_value(Some(id), found.get(id).cloned(), now)
-                    })
+                    .map(|id| found.get(id).cloned().map_or(Value::Null, Value::Object))
                     .collect())
             })
-            .await
+            .await?;
+        let attrs = match attrs {
+            Value::Object(m) => Some(m),
+            _ => None,
+        };
+        Ok(crate::core::scope::customer_value(
+            knowledge,
+            Some(id),
+            attrs,
+            now,
+        ))
     }
 
     /// `(reads, customers)` so far.
@@ -167,7 +181,15 @@ mod tests {
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..200 {
             let reads = reads.clone();
-            tasks.spawn(async move { (i, reads.read(&format!("c{}", i % 60), 0).await.unwrap()) });
+            tasks.spawn(async move {
+                (
+                    i,
+                    reads
+                        .read(&format!("c{}", i % 60), &Default::default(), 0)
+                        .await
+                        .unwrap(),
+                )
+            });
         }
         while let Some(done) = tasks.join_next().await {
             let (i, customer) = done.unwrap();

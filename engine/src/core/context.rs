@@ -118,14 +118,26 @@ pub struct Context {
     pub customer_reads: crate::core::batcher::CustomerReads,
     /// New runs handed from the matcher to the executor.
     pub ready: crate::core::ready::ReadyQueue,
-    /// The scores in force (`workflows/scores/`), which the matcher keeps as events arrive.
-    pub scores: std::sync::RwLock<Arc<mikawaya_dsl::scores::Scores>>,
+    /// Scores, segments, the history digest and RFM in force, which the matcher keeps per
+    /// customer as events arrive.
+    pub knowledge: std::sync::RwLock<Arc<crate::core::knowledge::Knowledge>>,
+    /// What the last segment sweep found.
+    pub last_sweep: std::sync::Mutex<Option<crate::core::sweep::SweepReport>>,
 }
 
 impl Context {
-    /// The scores in force.
-    pub fn scores(&self) -> Arc<mikawaya_dsl::scores::Scores> {
-        self.scores.read().expect("scores lock").clone()
+    /// The knowledge in force.
+    pub fn knowledge(&self) -> Arc<crate::core::knowledge::Knowledge> {
+        self.knowledge.read().expect("knowledge lock").clone()
+    }
+
+    /// Replaces the knowledge in force with `f` of it.
+    pub fn update_knowledge(
+        &self,
+        f: impl FnOnce(crate::core::knowledge::Knowledge) -> crate::core::knowledge::Knowledge,
+    ) {
+        let mut lock = self.knowledge.write().expect("knowledge lock");
+        *lock = Arc::new(f((**lock).clone()));
     }
 
     /// Work not yet done: events not matched, runs ready or executing.
@@ -140,7 +152,12 @@ impl Context {
         Ok(match id {
             Some(c) => {
                 let attrs = self.store.customer(c).await?;
-                crate::core::scope::customer_value(Some(c), attrs, self.clock.now_ms())
+                crate::core::scope::customer_value(
+                    &self.knowledge(),
+                    Some(c),
+                    attrs,
+                    self.clock.now_ms(),
+                )
             }
             None => serde_json::Value::Null,
         })

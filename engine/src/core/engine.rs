@@ -101,7 +101,8 @@ impl Engine {
             metrics,
             plugins,
             restraint,
-            scores: Default::default(),
+            knowledge: Default::default(),
+            last_sweep: Default::default(),
         });
         let engine = Arc::new(Engine {
             ctx,
@@ -119,6 +120,11 @@ impl Engine {
     /// The engine's clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.ctx.clock
+    }
+
+    /// The parts the engine's own services share.
+    pub(crate) fn context(&self) -> &Context {
+        &self.ctx
     }
 
     /// The store, for the engine's own services.
@@ -252,7 +258,7 @@ impl Engine {
                 report_catalog.problems.extend(problems.unreadable);
             }
         }
-        self.reload_scores(&dir, &mut report_catalog).await?;
+        let knowledge = self.read_knowledge(&dir, &mut report_catalog).await?;
         let catalog = self.catalog();
         let compiled = self.checks.run(move || compile_dir(&dir, &catalog)).await?;
         let (registry, report) = load_compiled(
@@ -263,6 +269,11 @@ impl Engine {
             self.ctx.clock.now_ms(),
         )
         .await?;
+        let tracking = |k: crate::core::knowledge::Knowledge| {
+            let k = knowledge.unwrap_or(k);
+            k.tracking(registry.aggregates())
+        };
+        self.ctx.update_knowledge(tracking);
         *self.registry.write().expect("registry lock") = Arc::new(registry);
         let mut report = report;
         report.errors.extend(report_catalog.errors);
@@ -281,37 +292,52 @@ impl Engine {
         Ok(report)
     }
 
-    /// Reads the scores of `dir` against the catalog in force; a bad score file keeps the last
-    /// good scores (its problems go into `report`).
-    async fn reload_scores(
+    /// Reads the scores (against the catalog in force) and segments of `dir`; `None` when a
+    /// file has a problem (it goes into `report`): the last good declarations stay in force.
+    async fn read_knowledge(
         &self,
         dir: &std::path::Path,
         report: &mut LoadReport,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Option<crate::core::knowledge::Knowledge>, EngineError> {
         let (dir, events) = (dir.to_path_buf(), self.event_catalog());
-        match self
+        let rfm = self.ctx.knowledge().rfm.clone();
+        let read = self
             .checks
-            .run(move || crate::core::event_types::load_scores(&dir, &events))
-            .await?
-        {
-            Ok(scores) => {
+            .run(move || crate::core::event_types::load_knowledge(&dir, &events))
+            .await?;
+        Ok(match read {
+            Ok((scores, segments)) => {
+                let names = |v: Vec<&str>| v.join(", ");
                 if !scores.is_empty() {
-                    let names: Vec<&str> = scores.iter().map(|s| s.name.as_str()).collect();
-                    tracing::info!("scores: {}", names.join(", "));
+                    tracing::info!(
+                        "scores: {}",
+                        names(scores.iter().map(|s| s.name.as_str()).collect())
+                    );
                 }
-                *self.ctx.scores.write().expect("scores lock") = Arc::new(scores);
+                if !segments.is_empty() {
+                    tracing::info!(
+                        "segments: {}",
+                        names(segments.iter().map(|s| s.name.as_str()).collect())
+                    );
+                }
+                Some(crate::core::knowledge::Knowledge {
+                    scores,
+                    segments,
+                    rfm,
+                    ..Default::default()
+                })
             }
             Err(problems) => {
                 report.errors.extend(problems.errors);
                 report.problems.extend(problems.unreadable);
+                None
             }
-        }
-        Ok(())
+        })
     }
 
-    /// The scores in force.
-    pub fn scores(&self) -> Arc<mikawaya_dsl::scores::Scores> {
-        self.ctx.scores()
+    /// The knowledge in force: scores, segments, RFM.
+    pub fn knowledge(&self) -> Arc<crate::core::knowledge::Knowledge> {
+        self.ctx.knowledge()
     }
 
     /// The event catalog in force.

@@ -47,6 +47,15 @@ impl<'a> Enroller<'a> {
         scope: &ScopeData,
         at: chrono::DateTime<chrono::Utc>,
     ) -> bool {
+        // A segment trigger listens to that segment's entries (or exits) only.
+        if let mikawaya_dsl::ir::Trigger::Event {
+            segment: Some(s), ..
+        } = &w.trigger
+        {
+            if scope.event.get("segment").and_then(|v| v.as_str()) != Some(s.as_str()) {
+                return false;
+            }
+        }
         w.when
             .as_ref()
             .is_none_or(|cond| cond.matches(&scope.scope(at, w.tz)))

@@ -85,6 +85,37 @@ pub fn load_scores(
     })
 }
 
+/// Reads and checks the scores and the segments of the workflows folder `dir`; the problems of
+/// both, when either has any.
+pub fn load_knowledge(
+    dir: &Path,
+    catalog: &EventCatalog,
+) -> Result<
+    (
+        mikawaya_dsl::scores::Scores,
+        mikawaya_dsl::segments::Segments,
+    ),
+    CatalogProblems,
+> {
+    let scores = load_scores(dir, catalog);
+    let segments = load_segments(dir);
+    match (scores, segments) {
+        (Ok(scores), Ok(segments)) => Ok((scores, segments)),
+        (Err(mut a), Err(b)) => {
+            a.errors.extend(b.errors);
+            a.unreadable.extend(b.unreadable);
+            Err(a)
+        }
+        (Err(p), _) | (_, Err(p)) => Err(p),
+    }
+}
+
+/// Reads and checks the segments of the workflows folder `dir` (`segments/*.yaml`).
+pub fn load_segments(dir: &Path) -> Result<mikawaya_dsl::segments::Segments, CatalogProblems> {
+    let files = yaml_files(&dir.join(mikawaya_dsl::segments::SEGMENTS_DIR));
+    build_from_files(files, mikawaya_dsl::segments::Segments::from_files)
+}
+
 /// Reads and builds the catalog of the workflows folder `dir` (empty without `events/`).
 pub fn load_catalog(dir: &Path) -> Result<EventCatalog, CatalogProblems> {
     build_from_files(catalog_files(dir), EventCatalog::from_files)

@@ -153,7 +153,7 @@ impl Executor {
             let customer = self
                 .ctx
                 .customer_reads
-                .read(id, self.ctx.clock.now_ms())
+                .read(id, &self.ctx.knowledge(), self.ctx.clock.now_ms())
                 .await?;
             machine.set_customer(customer);
         }

@@ -42,9 +42,16 @@ pub fn rule_files(dir: &Path) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir()
                 && p.file_name().is_some_and(|n| {
-                    !["templates", "target", "events", "holidays", "scores"]
-                        .iter()
-                        .any(|x| n == *x)
+                    ![
+                        "templates",
+                        "target",
+                        "events",
+                        "holidays",
+                        "scores",
+                        "segments",
+                    ]
+                    .iter()
+                    .any(|x| n == *x)
                 })
             {
                 stack.push(p);

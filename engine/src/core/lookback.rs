@@ -21,6 +21,7 @@ pub fn takes(until: &WaitUntil, look: &LookBack, ev: &Event, now: DateTime<Utc>)
     let data = ScopeData {
         event: ev.scope_value(),
         customer: customer_value(
+            &Default::default(),
             ev.customer_id.as_deref(),
             Some(ev.customer.clone()),
             ev.occurred_at,

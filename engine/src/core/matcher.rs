@@ -162,6 +162,16 @@ impl<'a> Matcher<'a> {
         } else {
             Vec::new()
         };
+        let mut batch = batch;
+        // Segment changes first: their ids come from their causes, so if the batch does not
+        // commit, matching it again stores nothing twice.
+        let emitted = std::mem::take(&mut batch.emitted);
+        if !emitted.is_empty() {
+            let at = self.ctx.clock.now_ms();
+            let fresh = self.ctx.store.insert_events(&emitted, at).await?;
+            let fresh = fresh.iter().filter(|f| **f).count();
+            self.ctx.metrics.events_unmatched.inc_by(fresh as i64);
+        }
         let inserted = self.ctx.store.apply_match(batch).await?;
         for ((run_id, workflow, key), inserted) in traced.iter().zip(&inserted) {
             if *inserted {
@@ -291,24 +301,9 @@ impl<'a> Matcher<'a> {
             batch.consents.push((id.clone(), channel, granted, now));
         }
         batch.customers.push((id.clone(), ev.customer.clone(), now));
-        self.score(ev, id, attrs, batch, now);
-        customer_value(Some(id), Some(attrs.clone()), now)
-    }
-
-    /// Adds the points `ev` earns the customer (`attrs`, updated) to their scores; the new
-    /// states go into `batch` as a patch of the customer, written with the rest of the event.
-    fn score(
-        &self,
-        ev: &Event,
-        id: &str,
-        attrs: &mut Map<String, Value>,
-        batch: &mut MatchBatch,
-        now: Millis,
-    ) {
-        if let Some(patch) = crate::core::scoring::earn(&self.ctx.scores(), ev, id, attrs, now) {
-            merge_patch(attrs, &patch);
-            batch.customers.push((id.to_string(), patch, now));
-        }
+        let knowledge = self.ctx.knowledge();
+        crate::core::knowledge::learn(&knowledge, ev, id, attrs, batch, now);
+        customer_value(&knowledge, Some(id), Some(attrs.clone()), now)
     }
 
     /// Ends the customer's unfinished runs of workflows whose goal this event is.

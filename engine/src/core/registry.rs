@@ -67,7 +67,7 @@ impl Registry {
         }
         for w in active {
             match &w.trigger {
-                Trigger::Event { event } => {
+                Trigger::Event { event, .. } => {
                     r.by_event.entry(event.clone()).or_default().push(w.clone())
                 }
                 Trigger::Date { from_event, .. } => r
@@ -87,6 +87,15 @@ impl Registry {
             r.active.insert(w.name.clone(), w);
         }
         (r, errors)
+    }
+
+    /// Every history aggregate a loaded version reads (the digest keeps their event types).
+    pub fn aggregates(&self) -> Vec<&mikawaya_dsl::expr::Aggregate> {
+        self.versions
+            .values()
+            .chain(self.active.values())
+            .flat_map(|w| w.ir.aggregates.iter())
+            .collect()
     }
 
     /// Whether a loaded version has a wait with a lookback (which reads events by type and

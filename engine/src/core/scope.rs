@@ -5,7 +5,7 @@ use crate::clock::{rfc3339, Millis};
 use crate::store::RunRow;
 use chrono::{DateTime, Utc};
 use mikawaya_dsl::expr::Scope;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Owned scope values.
 #[derive(Debug, Clone, Default)]
@@ -22,22 +22,7 @@ pub struct ScopeData {
     pub entity: Value,
 }
 
-/// A customer object as expressions see it at `now`: its attributes plus `id`, and its scores'
-/// values as `score` (decayed to `now`) instead of their stored states.
-pub fn customer_value(id: Option<&str>, attrs: Option<Map<String, Value>>, now: Millis) -> Value {
-    match id {
-        None => Value::Null,
-        Some(id) => {
-            let mut m = attrs.unwrap_or_default();
-            if let Some(scores) = crate::core::scoring::score_values(&m, now) {
-                m.remove(crate::core::scoring::SCORES_KEY);
-                m.insert("score".into(), scores);
-            }
-            m.insert("id".into(), Value::String(id.to_string()));
-            Value::Object(m)
-        }
-    }
-}
+pub use crate::core::knowledge::customer_value;
 
 static NULL: Value = Value::Null;
 

@@ -200,16 +200,17 @@ pub fn score_event(
 /// call): [`score_event`] with the event and the customer as its conditions see them; nothing
 /// to evaluate when no score listens to the event's type.
 pub fn earn(
-    scores: &Scores,
+    k: &crate::core::knowledge::Knowledge,
     ev: &crate::event::Event,
     id: &str,
     attrs: &Map<String, Value>,
     now: Millis,
 ) -> Option<Map<String, Value>> {
+    let scores = &k.scores;
     scores.rules_for(&ev.event_type).next()?;
     let data = crate::core::scope::ScopeData {
         event: ev.scope_value(),
-        customer: crate::core::scope::customer_value(Some(id), Some(attrs.clone()), now),
+        customer: crate::core::scope::customer_value(k, Some(id), Some(attrs.clone()), now),
         ..Default::default()
     };
     let scope = data.scope(crate::clock::to_time(now), chrono_tz::UTC);

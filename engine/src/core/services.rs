@@ -3,7 +3,6 @@
 
 use crate::core::context::EngineError;
 use crate::core::runtime::RuntimeWorkflow;
-use crate::core::scope::customer_value;
 use crate::core::Engine;
 use crate::store::{
     AuditEntry, DeadLetterRow, NodeRow, RejectedMessage, RunFilter, RunRow, StepCount, StepStat,
@@ -14,6 +13,28 @@ use std::sync::Arc;
 
 /// A day in milliseconds: the window of "recent" run counts.
 const DAY_MS: i64 = 86_400_000;
+
+/// A segment as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SegmentView {
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// Who belongs, as written.
+    pub when: String,
+    /// Members at the last sweep (none before the first).
+    pub members: Option<usize>,
+}
+
+/// The segments in force and the last sweep.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SegmentsOverview {
+    /// Each declared segment.
+    pub segments: Vec<SegmentView>,
+    /// What the last sweep found.
+    pub last_sweep: Option<crate::core::sweep::SweepReport>,
+}
 
 impl Engine {
     /// The engine nodes sharing the store (none listed on SQLite: one process).
@@ -169,7 +190,45 @@ impl Engine {
     pub async fn customer_view(&self, id: &str) -> Result<Option<Value>, EngineError> {
         let attrs = self.store().customer(id).await?;
         let now = self.clock().now_ms();
-        Ok(attrs.map(|a| customer_value(Some(id), Some(a), now)))
+        let k = self.knowledge();
+        Ok(attrs.map(|a| crate::core::knowledge::customer_view(&k, id, a, now)))
+    }
+
+    /// Runs a segment sweep now ([`crate::core::sweep`]) and wakes the matcher for its rechecks.
+    pub async fn sweep_segments(&self) -> Result<crate::core::sweep::SweepReport, EngineError> {
+        let report = crate::core::sweep::sweep(self.context(), self.clock().now_ms()).await?;
+        self.wake();
+        Ok(report)
+    }
+
+    /// Puts the RFM breakpoints of the last sweep (kept in the store) in force.
+    pub async fn restore_rfm(&self) -> Result<(), EngineError> {
+        crate::core::sweep::restore_rfm(self.context()).await
+    }
+
+    /// The segments in force, each with its condition and its member count at the last sweep,
+    /// and the last sweep's report.
+    pub fn segments_overview(&self) -> SegmentsOverview {
+        let k = self.knowledge();
+        let last = self
+            .context()
+            .last_sweep
+            .lock()
+            .expect("sweep lock")
+            .clone();
+        SegmentsOverview {
+            segments: k
+                .segments
+                .iter()
+                .map(|d| SegmentView {
+                    name: d.name.clone(),
+                    description: d.description.clone(),
+                    when: d.condition.source.clone(),
+                    members: last.as_ref().and_then(|r| r.members.get(&d.name).copied()),
+                })
+                .collect(),
+            last_sweep: last,
+        }
     }
 
     /// A customer's scores now: every declared score (0 until an event earns points) and any
@@ -181,9 +240,8 @@ impl Engine {
         let Some(attrs) = self.store().customer(id).await? else {
             return Ok(None);
         };
-        let scores = self.scores();
         Ok(Some(crate::core::scoring::views(
-            &scores,
+            &self.knowledge().scores,
             &attrs,
             self.clock().now_ms(),
         )))

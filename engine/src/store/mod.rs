@@ -94,6 +94,13 @@ pub trait EventLog: Send + Sync {
     async fn customer(&self, id: &str) -> StoreResult<Option<Map<String, Value>>>;
     /// The merged attributes of each of `ids` that is stored.
     async fn customers(&self, ids: &[String]) -> StoreResult<HashMap<String, Map<String, Value>>>;
+    /// Up to `limit` customers with an id after `after`, in id order, with their merged
+    /// attributes: how the segment sweep pages through the customer base.
+    async fn customer_page(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, Map<String, Value>)>>;
     /// All entities of a kind, by id.
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>>;
     /// Applies a matched batch atomically: snapshots, exits, resumes, new runs, date triggers,
@@ -405,6 +412,17 @@ union_of_concerns!(
 const WAITER_GRACE_MS: Millis = 60_000;
 
 /// The tags of a message as stored (a JSON array; `NULL` for none).
+/// Customer rows `(id, data as JSON text)` as attribute maps (a row that is not an object is
+/// left out).
+fn customer_rows(rows: Vec<(String, String)>) -> Vec<(String, Map<String, Value>)> {
+    rows.into_iter()
+        .filter_map(|(id, data)| match serde_json::from_str(&data) {
+            Ok(Value::Object(m)) => Some((id, m)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn tags_json(tags: &[String]) -> Option<String> {
     (!tags.is_empty()).then(|| serde_json::to_string(tags).expect("strings serialise"))
 }

@@ -276,6 +276,10 @@ pub struct MatchBatch {
     pub suppressions: Vec<(String, String, Millis)>,
     /// Events that convert experiment entries.
     pub conversions: Vec<crate::store::ConversionHit>,
+    /// Events the batch emits (a customer entering or leaving a segment). Stores do not read
+    /// this: the matcher stores them with `insert_events` just before the batch, with ids
+    /// derived from their causes, so a batch matched again after a crash emits the same ones.
+    pub emitted: Vec<crate::event::Event>,
 }
 
 /// Kinds of timers.

@@ -150,14 +150,25 @@ impl Simulation {
 
     /// Moves the clock forward by `ms`, stopping at every due time on the way.
     pub async fn advance(&self, ms: Millis) -> Result<(), EngineError> {
+        const DAY: Millis = 86_400_000;
         let target = self.clock.now_ms() + ms;
         self.engine.run_until_idle().await?;
-        while let Some(next) = self.engine.next_wakeup().await? {
+        // With segments declared, they are swept every midnight (UTC), as a server would.
+        let sweeps = !self.engine.knowledge().segments.is_empty();
+        loop {
+            let sweep = sweeps.then(|| (self.clock.now_ms() / DAY + 1) * DAY);
+            let timer = self.engine.next_wakeup().await?;
+            let Some(next) = [timer, sweep].into_iter().flatten().min() else {
+                break;
+            };
             if next > target {
                 break;
             }
             self.clock
                 .set(crate::clock::to_time(next.max(self.clock.now_ms())));
+            if Some(next) == sweep {
+                self.engine.sweep_segments().await?;
+            }
             self.engine.run_until_idle().await?;
         }
         self.clock.set(crate::clock::to_time(target));

@@ -134,3 +134,38 @@ pub async fn customers_merge_as_a_json_merge_patch(store: Arc<dyn Store>) {
     assert_eq!(c["consent"], json!({"email": false, "sms": true}));
     assert_eq!(store.customer("nobody").await.unwrap(), None);
 }
+
+/// Paging through customers: id order (byte order, as Rust compares strings), after the last
+/// id of the previous page, at most `limit`, with their merged attributes.
+pub async fn customers_are_paged_in_id_order(store: Arc<dyn Store>) {
+    let ids = ["b", "a", "B", "c-1", "c_1", "aa"];
+    let batch = MatchBatch {
+        customers: ids
+            .iter()
+            .map(|id| {
+                (
+                    id.to_string(),
+                    json!({ "name": id }).as_object().unwrap().clone(),
+                    1,
+                )
+            })
+            .collect(),
+        ..Default::default()
+    };
+    store.apply_match(batch).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = store.customer_page(&after, 4).await.unwrap();
+        assert!(page.len() <= 4);
+        let Some(last) = page.last() else { break };
+        after = last.0.clone();
+        for (id, attrs) in page {
+            assert_eq!(attrs["name"], json!(id));
+            seen.push(id);
+        }
+    }
+    let mut want: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(seen, want);
+}

@@ -110,6 +110,23 @@ impl EventLog for MemoryStore {
             .collect())
     }
 
+    async fn customer_page(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, Map<String, Value>)>> {
+        let s = self.lock();
+        let mut page: Vec<(String, Map<String, Value>)> = s
+            .customers
+            .iter()
+            .filter(|(id, _)| id.as_str() > after)
+            .map(|(id, m)| (id.clone(), m.clone()))
+            .collect();
+        page.sort_by(|a, b| a.0.cmp(&b.0));
+        page.truncate(limit.max(0) as usize);
+        Ok(page)
+    }
+
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
         let s = self.lock();
         Ok(s.entities

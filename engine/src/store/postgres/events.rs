@@ -129,6 +129,21 @@ impl EventLog for PostgresStore {
             .collect())
     }
 
+    async fn customer_page(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, Map<String, Value>)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, data::text FROM customers WHERE id COLLATE \"C\" > $1 ORDER BY id COLLATE \"C\" LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(super::super::customer_rows(rows))
+    }
+
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
         let rows: Vec<String> =
             sqlx::query_scalar("SELECT data::text FROM entities WHERE kind = $1 ORDER BY id")

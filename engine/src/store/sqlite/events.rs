@@ -106,6 +106,20 @@ impl EventLog for SqliteStore {
         Ok(found)
     }
 
+    async fn customer_page(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, Map<String, Value>)>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, data FROM customers WHERE id > ? ORDER BY id LIMIT ?")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(super::super::customer_rows(rows))
+    }
+
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
         let rows: Vec<String> =
             sqlx::query_scalar("SELECT data FROM entities WHERE kind = ? ORDER BY id")

@@ -178,6 +178,7 @@ async fn simulate(
         crate::core::event_types::CATALOG_DIR,
         crate::core::event_types::HOLIDAYS_DIR,
         mikawaya_dsl::scores::SCORES_DIR,
+        mikawaya_dsl::segments::SEGMENTS_DIR,
     ] {
         let files = crate::core::event_types::yaml_files(&beside.join(folder));
         if files.is_empty() {
@@ -287,6 +288,15 @@ fn check(expect: &spec::Expect, o: &Observed) -> Vec<String> {
     let mut next_call = 0;
     for (n, want) in expect.actions.iter().enumerate() {
         let want_at = want.at.as_deref().and_then(parse_duration);
+        if let (Some(text), None) = (&want.at, want_at) {
+            // A time that does not read would silently match any time.
+            failures.push(format!(
+                "expected action #{} `{}`: at `{text}` is not a duration; write one unit, e.g. `1599h` or `3d`",
+                n + 1,
+                want.action
+            ));
+            continue;
+        }
         let found = o.calls[next_call..].iter().position(|c| {
             c.action == want.action
                 && subset(&Value::Object(want.with.clone()), &c.input)

@@ -1,0 +1,129 @@
+//! What the engine knows of customers beyond what events said: scores, the history digest that
+//! aggregates read, segment membership and RFM quintiles. [`Knowledge`] is what is in force
+//! (declarations and the last sweep's RFM breakpoints); [`learn`] is the matcher's hook that
+//! keeps a customer's part up to date as each event arrives, and [`customer_value`] is the one
+//! place a customer object for expressions is made.
+
+use crate::clock::Millis;
+use crate::core::history::Tracked;
+use crate::core::rfm::RfmBreaks;
+use crate::event::Event;
+use crate::store::merge::merge_patch;
+use crate::store::MatchBatch;
+use mikawaya_dsl::expr::Aggregate;
+use mikawaya_dsl::scores::Scores;
+use mikawaya_dsl::segments::Segments;
+use serde_json::{Map, Value};
+
+/// Declarations in force and what the last sweep computed.
+#[derive(Debug, Clone, Default)]
+pub struct Knowledge {
+    /// `workflows/scores/`.
+    pub scores: Scores,
+    /// `workflows/segments/`.
+    pub segments: Segments,
+    /// The event types the history digest keeps (from segments, RFM and workflows).
+    pub tracked: Tracked,
+    /// RFM breakpoints of the customer base, from the last sweep.
+    pub rfm: Option<RfmBreaks>,
+}
+
+impl Knowledge {
+    /// The same knowledge, keeping for the digest what `workflow_aggregates` and the segments
+    /// (RFM included) read.
+    pub fn tracking<'a>(
+        mut self,
+        workflow_aggregates: impl IntoIterator<Item = &'a Aggregate>,
+    ) -> Self {
+        let mut all = self.segments.aggregates();
+        all.extend(workflow_aggregates.into_iter().cloned());
+        self.tracked = Tracked::of(&all);
+        self
+    }
+
+    /// Whether anything is declared that events must update.
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty() && self.segments.is_empty() && self.tracked.is_empty()
+    }
+}
+
+/// The attribute keys the engine keeps for itself (hidden from what the API shows).
+pub const OWN_KEYS: &[&str] = &[
+    crate::core::scoring::SCORES_KEY,
+    crate::core::membership::SEGMENTS_KEY,
+    mikawaya_dsl::expr::HISTORY_KEY,
+];
+
+/// A customer object as expressions see it at `now`: its attributes plus `id`; scores' values
+/// (decayed to `now`) as `score`, the segments it belongs to as `segments`, its RFM quintiles
+/// as `rfm` (when it bought in the window and a sweep computed the breakpoints). The history
+/// digest stays (aggregates read it).
+pub fn customer_value(
+    k: &Knowledge,
+    id: Option<&str>,
+    attrs: Option<Map<String, Value>>,
+    now: Millis,
+) -> Value {
+    let Some(id) = id else {
+        return Value::Null;
+    };
+    let mut m = attrs.unwrap_or_default();
+    if let Some(scores) = crate::core::scoring::score_values(&m, now) {
+        m.insert("score".into(), scores);
+    }
+    m.remove(crate::core::scoring::SCORES_KEY);
+    if !k.segments.is_empty() {
+        let segments = crate::core::membership::members(&k.segments, &m);
+        m.insert("segments".into(), segments.into());
+    }
+    m.remove(crate::core::membership::SEGMENTS_KEY);
+    m.insert("id".into(), Value::String(id.to_string()));
+    let mut customer = Value::Object(m);
+    if let Some(breaks) = &k.rfm {
+        if let Some(measures) = crate::core::rfm::measures(&k.segments.rfm, &customer, now) {
+            customer["rfm"] = breaks.value(&measures);
+        }
+    }
+    customer
+}
+
+/// The customer as the API shows it: [`customer_value`] without the history digest.
+pub fn customer_view(k: &Knowledge, id: &str, attrs: Map<String, Value>, now: Millis) -> Value {
+    let mut v = customer_value(k, Some(id), Some(attrs), now);
+    if let Value::Object(m) = &mut v {
+        m.remove(mikawaya_dsl::expr::HISTORY_KEY);
+    }
+    v
+}
+
+/// What event `ev` teaches about customer `id` (attributes `attrs`, updated): its place in the
+/// history digest, the points it earns, then the segments the customer enters or leaves (their
+/// events go into `batch.emitted`). Each change is a patch of the customer, written with the
+/// rest of the event's batch.
+pub fn learn(
+    k: &Knowledge,
+    ev: &Event,
+    id: &str,
+    attrs: &mut Map<String, Value>,
+    batch: &mut MatchBatch,
+    now: Millis,
+) {
+    let mut apply = |attrs: &mut Map<String, Value>, patch: Map<String, Value>| {
+        merge_patch(attrs, &patch);
+        batch.customers.push((id.to_string(), patch, now));
+    };
+    if let Some(Value::Object(patch)) = k.tracked.record(ev, attrs, now) {
+        apply(attrs, patch);
+    }
+    if let Some(patch) = crate::core::scoring::earn(k, ev, id, attrs, now) {
+        apply(attrs, patch);
+    }
+    if k.segments.is_empty() {
+        return;
+    }
+    let (patch, events) = crate::core::membership::changes(k, id, attrs, &ev.id, now);
+    if let Some(patch) = patch {
+        apply(attrs, patch);
+    }
+    batch.emitted.extend(events);
+}
