@@ -35,7 +35,7 @@ fn every_example_equals_its_twin_in_the_other_syntax() {
         );
         pairs += 1;
     }
-    assert_eq!(pairs, 10, "expected ten example workflows");
+    assert_eq!(pairs, 11, "expected eleven example workflows");
 }
 
 #[test]

@@ -112,6 +112,13 @@ pub trait Action: Send + Sync {
         false
     }
 
+    /// Whether the action only computes its output from its input, touching nothing outside
+    /// (a classifier): rule tests, replays and backtests run it for real instead of recording
+    /// a stand-in, so the steps after it see its real output.
+    fn pure(&self) -> bool {
+        false
+    }
+
     /// The JSON Schema of the action's input (a step's `with:`): the page's builder makes its
     /// form from it and the WASM host checks plugin input against it. `None`: free-form.
     fn input_schema(&self) -> Option<Value> {

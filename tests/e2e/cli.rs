@@ -26,7 +26,7 @@ fn validate_reports_problems_with_positions_and_knows_plugin_actions() {
         dir.path(),
     );
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("10 file(s) checked, 0 problem(s)"), "{out}");
+    assert!(out.contains("11 file(s) checked, 0 problem(s)"), "{out}");
 
     std::fs::write(
         dir.path().join("p.mkw"),

@@ -53,7 +53,44 @@ impl Action for TaskAction {
     }
 }
 
-/// The built-in actions: `log`, `webhook`, `email.send`, `task.create`.
+/// `ticket.triage`: a ticket's topic and priority from its `text`, by the model trained on the
+/// shipped examples ([`crate::intel::triage`]); pure, so rule tests run it for real. The model
+/// is trained on the first call, on the blocking pool.
+pub struct TriageAction;
+
+#[async_trait]
+impl Action for TriageAction {
+    fn name(&self) -> &str {
+        "ticket.triage"
+    }
+
+    fn pure(&self) -> bool {
+        true
+    }
+
+    fn input_schema(&self) -> Option<Value> {
+        Some(json!({
+            "type": "object",
+            "description": "Predicts a support ticket's topic (billing, delivery, technical, account, cancellation) and priority (urgent, high, normal, low); English and Japanese. Output: topic, topic_confidence, priority, priority_confidence.",
+            "required": ["text"],
+            "properties": {
+                "text": { "type": "string", "description": "The ticket's text; may hold `{{ expressions }}`." },
+            },
+            "additionalProperties": false,
+        }))
+    }
+
+    async fn call(&self, input: Value, _ctx: &ActionContext) -> Result<Value, ActionError> {
+        let text = required_str(&input, "text")?.to_string();
+        let verdict =
+            tokio::task::spawn_blocking(move || crate::intel::triage::shipped().classify(&text))
+                .await
+                .map_err(|e| ActionError::Retryable(format!("triage: {e}")))?;
+        serde_json::to_value(verdict).map_err(|e| ActionError::Permanent(e.to_string()))
+    }
+}
+
+/// The built-in actions: `log`, `webhook`, `email.send`, `task.create`, `ticket.triage`.
 pub fn default_actions(
     store: Arc<dyn RunStore>,
     clock: Arc<dyn Clock>,
@@ -64,6 +101,7 @@ pub fn default_actions(
     registry.register(Arc::new(WebhookAction::default()));
     registry.register(Arc::new(EmailAction::new(email)?));
     registry.register(Arc::new(TaskAction { store, clock }));
+    registry.register(Arc::new(TriageAction));
     Ok(registry)
 }
 
@@ -89,6 +127,8 @@ pub type CallLog = Arc<std::sync::Mutex<Vec<RecordedCall>>>;
 /// touch nothing outside. It keeps the real action's channel, so consent and caps still apply.
 pub struct RecordingAction {
     name: String,
+    /// The real action, called after recording when it is pure ([`Action::pure`]).
+    pure: Option<Arc<dyn Action>>,
     channel: Option<&'static str>,
     uses_scope: bool,
     log: CallLog,
@@ -118,10 +158,22 @@ impl Action for RecordingAction {
             at: self.clock.now_ms(),
         };
         self.log.lock().expect("call log").push(call);
+        if let Some(real) = &self.pure {
+            return real.call(input_of(&self.log), ctx).await;
+        }
         Ok(
             json!({ "recorded": true, "task_id": format!("task-{}", ctx.idempotency_key), "message_id": format!("<{}@recorded>", ctx.idempotency_key) }),
         )
     }
+}
+
+/// The input of the call just recorded in `log`.
+fn input_of(log: &CallLog) -> Value {
+    log.lock()
+        .expect("call log")
+        .last()
+        .map(|c| c.input.clone())
+        .unwrap_or_default()
 }
 
 /// Replaces every action of `real` with a recording stand-in writing to `log`.
@@ -131,6 +183,7 @@ pub fn recording(real: &ActionRegistry, log: &CallLog, clock: Arc<dyn Clock>) ->
         let channel = real.get(&name).and_then(|a| a.channel());
         let uses_scope = real.get(&name).is_some_and(|a| a.uses_scope());
         registry.register(Arc::new(RecordingAction {
+            pure: real.get(&name).filter(|a| a.pure()),
             name,
             channel,
             uses_scope,
