@@ -25,6 +25,7 @@ mod grammar;
 pub mod graph;
 pub mod ir;
 mod locate;
+pub mod models;
 pub mod schema;
 pub mod scores;
 pub mod segments;

@@ -188,7 +188,7 @@ pub async fn serve(opts: ServeConfig) -> anyhow::Result<()> {
     }));
     engine.metrics().events_unmatched.inc_by(unmatched as i64);
     engine.reload().await?;
-    engine.restore_rfm().await?;
+    engine.restore_knowledge().await?;
 
     let (intake, writer) = Intake::start(engine.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -316,6 +316,7 @@ fn folder_stamp(engine: &Engine) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
         crate::core::event_types::HOLIDAYS_DIR,
         mikawaya_dsl::scores::SCORES_DIR,
         mikawaya_dsl::segments::SEGMENTS_DIR,
+        mikawaya_dsl::models::MODELS_DIR,
     ] {
         files.extend(crate::core::event_types::yaml_files(&dir.join(folder)));
     }

@@ -10,6 +10,7 @@ mod crash;
 mod email;
 mod experiments;
 mod intake;
+mod intel;
 mod metrics;
 mod nats;
 mod nodes;

@@ -1,7 +1,7 @@
 //! The `mikawaya` command line: argument parsing and the commands that need no server.
 
 use crate::serve_args::ServeArgs;
-use crate::{bench, chaos, client, insight, plugin, run_control, status, tokens, validate};
+use crate::{bench, chaos, client, insight, intel, plugin, run_control, status, tokens, validate};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use mikawaya_dsl::{compile_file, graph, schema};
@@ -149,6 +149,29 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Run the deterministic simulator with crash points over many seeds (or replay one).
     Chaos(chaos::ChaosArgs),
+    /// Generate a year of CRM history (customers, carts, orders, newsletters, tickets,
+    /// contracts, with planted churn): print it as JSON lines or `--send` it to an engine.
+    DemoData(intel::DemoDataArgs),
+    /// Train and list prediction models (`workflows/models/`).
+    #[command(subcommand)]
+    Model(intel::ModelCommand),
+    /// A customer's predictions and the features behind each.
+    Predict {
+        /// The customer id.
+        customer: String,
+        /// The engine to ask.
+        #[command(flatten)]
+        remote: client::Remote,
+    },
+    /// The segments with their members at the last sweep; `--sweep` sweeps now.
+    Segments {
+        /// Sweep now (drifted memberships, RFM breakpoints).
+        #[arg(long)]
+        sweep: bool,
+        /// The engine to ask.
+        #[command(flatten)]
+        remote: client::Remote,
+    },
 }
 
 /// Runs the parsed command.
@@ -231,6 +254,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Status(args) => status::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Chaos(args) => tokio::task::block_in_place(|| chaos::run(args)),
+        Command::DemoData(args) => intel::demo_data(args).await,
+        Command::Model(cmd) => intel::model(cmd).await,
+        Command::Predict { customer, remote } => intel::predict(remote, &customer).await,
+        Command::Segments { sweep, remote } => intel::segments(remote, sweep).await,
     }
 }
 

@@ -224,7 +224,7 @@ pub async fn dead_letters(
 
 /// GETs `path` with `query` and reads its JSON; a refusal is printed and its exit code given
 /// instead.
-async fn get_json<T: serde::de::DeserializeOwned>(
+pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
     url: &str,
     token: &Option<String>,
     path: &str,

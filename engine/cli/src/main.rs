@@ -5,6 +5,7 @@ mod bench;
 mod chaos;
 mod client;
 mod insight;
+mod intel;
 mod log_writer;
 mod plugin;
 mod run_control;

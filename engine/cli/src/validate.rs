@@ -190,6 +190,16 @@ fn check_catalog(dir: &std::path::Path) -> usize {
             }),
         );
     }
+    let models = dir.join(mikawaya_dsl::models::MODELS_DIR);
+    if !yaml_files(&models).is_empty() {
+        problems += report_folder(
+            models,
+            event_types::load_models(dir).map(|m| {
+                let names: Vec<&str> = m.iter().map(|d| d.name.as_str()).collect();
+                format!("models {}", names.join(", "))
+            }),
+        );
+    }
     problems
 }
 

@@ -19,10 +19,10 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
         ("events", false) => Scope::EventsWrite,
         // Explaining an event shows the customer attribute values its conditions saw.
         ("events", true) => Scope::CustomersRead,
-        ("workflows" | "event-types" | "actions" | "schema", true) | ("validate", _) => {
+        ("workflows" | "event-types" | "actions" | "schema" | "models", true) | ("validate", _) => {
             Scope::WorkflowsRead
         }
-        ("workflows", false) => Scope::WorkflowsWrite,
+        ("workflows" | "models", false) => Scope::WorkflowsWrite,
         ("runs" | "tasks" | "dead-letters" | "metrics" | "nodes" | "experiments", true) => {
             Scope::RunsRead
         }
@@ -106,6 +106,9 @@ mod tests {
             ("GET", "/suppressions", Some(CustomersRead)),
             ("GET", "/segments", Some(CustomersRead)),
             ("POST", "/segments/sweep", Some(RunsWrite)),
+            ("GET", "/models", Some(WorkflowsRead)),
+            ("POST", "/models/churn/train", Some(WorkflowsWrite)),
+            ("GET", "/customers/c1/predictions", Some(CustomersRead)),
             ("DELETE", "/suppressions/a@x", Some(ConsentWrite)),
             ("POST", "/tokens", Some(Admin)),
             ("GET", "/tokens", Some(Admin)),

@@ -13,6 +13,7 @@ mod event_types;
 mod events;
 mod experiments;
 mod metrics;
+mod models;
 mod nodes;
 mod openapi;
 mod redact;
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .merge(experiments::routes())
         .merge(consent::protected())
         .merge(segments::protected())
+        .merge(models::protected())
         .merge(web::routes())
         .merge(builder::routes())
         .routes(routes!(metrics::metrics))

@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         (name = "workflows", description = "Workflows, their graphs, sources and validation"),
         (name = "consent", description = "Customers, suppressions"),
         (name = "segments", description = "Segments and their sweep"),
+        (name = "models", description = "Prediction models: training, evaluation, predictions"),
         (name = "access", description = "API tokens and the audit log"),
         (name = "operations", description = "Metrics and health")
     )

@@ -300,13 +300,18 @@ impl Engine {
         report: &mut LoadReport,
     ) -> Result<Option<crate::core::knowledge::Knowledge>, EngineError> {
         let (dir, events) = (dir.to_path_buf(), self.event_catalog());
-        let rfm = self.ctx.knowledge().rfm.clone();
+        let now = self.ctx.knowledge();
+        let (rfm, trained) = (now.rfm.clone(), now.trained.clone());
         let read = self
             .checks
             .run(move || crate::core::event_types::load_knowledge(&dir, &events))
             .await?;
         Ok(match read {
-            Ok((scores, segments)) => {
+            Ok(crate::core::event_types::Declarations {
+                scores,
+                segments,
+                models,
+            }) => {
                 let names = |v: Vec<&str>| v.join(", ");
                 if !scores.is_empty() {
                     tracing::info!(
@@ -324,6 +329,8 @@ impl Engine {
                     scores,
                     segments,
                     rfm,
+                    models,
+                    trained,
                     ..Default::default()
                 })
             }

@@ -85,29 +85,45 @@ pub fn load_scores(
     })
 }
 
-/// Reads and checks the scores and the segments of the workflows folder `dir`; the problems of
-/// both, when either has any.
-pub fn load_knowledge(
-    dir: &Path,
-    catalog: &EventCatalog,
-) -> Result<
-    (
-        mikawaya_dsl::scores::Scores,
-        mikawaya_dsl::segments::Segments,
-    ),
-    CatalogProblems,
-> {
-    let scores = load_scores(dir, catalog);
-    let segments = load_segments(dir);
-    match (scores, segments) {
-        (Ok(scores), Ok(segments)) => Ok((scores, segments)),
-        (Err(mut a), Err(b)) => {
-            a.errors.extend(b.errors);
-            a.unreadable.extend(b.unreadable);
-            Err(a)
-        }
-        (Err(p), _) | (_, Err(p)) => Err(p),
+/// What `workflows/scores`, `segments` and `models` declare.
+#[derive(Debug, Default)]
+pub struct Declarations {
+    /// The scores.
+    pub scores: mikawaya_dsl::scores::Scores,
+    /// The segments and RFM settings.
+    pub segments: mikawaya_dsl::segments::Segments,
+    /// The prediction models.
+    pub models: Vec<mikawaya_dsl::models::ModelDef>,
+}
+
+/// Reads and checks the scores, segments and models of the workflows folder `dir`; the
+/// problems of all, when any has some.
+pub fn load_knowledge(dir: &Path, catalog: &EventCatalog) -> Result<Declarations, CatalogProblems> {
+    let mut problems = CatalogProblems::default();
+    let mut keep = |p: CatalogProblems| {
+        problems.errors.extend(p.errors);
+        problems.unreadable.extend(p.unreadable);
+    };
+    let scores = load_scores(dir, catalog)
+        .map_err(&mut keep)
+        .unwrap_or_default();
+    let segments = load_segments(dir).map_err(&mut keep).unwrap_or_default();
+    let models = load_models(dir).map_err(&mut keep).unwrap_or_default();
+    if problems.errors.is_empty() && problems.unreadable.is_empty() {
+        Ok(Declarations {
+            scores,
+            segments,
+            models,
+        })
+    } else {
+        Err(problems)
     }
+}
+
+/// Reads and checks the prediction models of the workflows folder `dir` (`models/*.yaml`).
+pub fn load_models(dir: &Path) -> Result<Vec<mikawaya_dsl::models::ModelDef>, CatalogProblems> {
+    let files = yaml_files(&dir.join(mikawaya_dsl::models::MODELS_DIR));
+    build_from_files(files, mikawaya_dsl::models::models_from_files)
 }
 
 /// Reads and checks the segments of the workflows folder `dir` (`segments/*.yaml`).

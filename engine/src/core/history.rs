@@ -32,7 +32,12 @@ pub struct Tracked {
 impl Tracked {
     /// What `aggregates` need: per type the longest window and the summed fields.
     pub fn of<'a>(aggregates: impl IntoIterator<Item = &'a Aggregate>) -> Tracked {
-        let mut by_type: HashMap<String, Track> = HashMap::new();
+        Tracked::default().with(aggregates)
+    }
+
+    /// What this keeps and what `aggregates` need too.
+    pub fn with<'a>(&self, aggregates: impl IntoIterator<Item = &'a Aggregate>) -> Tracked {
+        let mut by_type = self.by_type.clone();
         for a in aggregates {
             let track = by_type.entry(a.event_type.to_string()).or_default();
             track.window_ms = track.window_ms.max(a.window_ms.unwrap_or(0));

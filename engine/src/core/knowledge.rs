@@ -14,6 +14,7 @@ use mikawaya_dsl::expr::Aggregate;
 use mikawaya_dsl::scores::Scores;
 use mikawaya_dsl::segments::Segments;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// Declarations in force and what the last sweep computed.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +27,33 @@ pub struct Knowledge {
     pub tracked: Tracked,
     /// RFM breakpoints of the customer base, from the last sweep.
     pub rfm: Option<RfmBreaks>,
+    /// `workflows/models/`: the models declared.
+    pub models: Vec<mikawaya_dsl::models::ModelDef>,
+    /// The current trained version of each model (kept in the store), ready to score.
+    pub trained: Vec<Arc<ActiveModel>>,
+}
+
+/// A trained model with its features compiled.
+#[derive(Debug)]
+pub struct ActiveModel {
+    /// The stored model.
+    pub model: crate::intel::model::TrainedModel,
+    /// Its features, compiled.
+    pub features: Vec<mikawaya_dsl::expr::Expr>,
+}
+
+impl ActiveModel {
+    /// Compiles the features of `model`.
+    pub fn new(model: crate::intel::model::TrainedModel) -> Result<ActiveModel, String> {
+        let features = model.compiled_features()?;
+        Ok(ActiveModel { model, features })
+    }
+
+    /// The raw feature values of `customer` (as expressions see it) at `now`.
+    pub fn values(&self, customer: &Value, now: Millis) -> Vec<f64> {
+        let exprs: Vec<&mikawaya_dsl::expr::Expr> = self.features.iter().collect();
+        crate::intel::model::evaluate(&exprs, customer, now)
+    }
 }
 
 impl Knowledge {
@@ -37,13 +65,26 @@ impl Knowledge {
     ) -> Self {
         let mut all = self.segments.aggregates();
         all.extend(workflow_aggregates.into_iter().cloned());
+        for m in &self.models {
+            all.extend(m.aggregates());
+        }
+        for t in &self.trained {
+            let mut found = Vec::new();
+            t.features
+                .iter()
+                .for_each(|f| f.node.aggregates(&mut found));
+            all.extend(found.into_iter().cloned());
+        }
         self.tracked = Tracked::of(&all);
         self
     }
 
     /// Whether anything is declared that events must update.
     pub fn is_empty(&self) -> bool {
-        self.scores.is_empty() && self.segments.is_empty() && self.tracked.is_empty()
+        self.scores.is_empty()
+            && self.segments.is_empty()
+            && self.tracked.is_empty()
+            && self.trained.is_empty()
     }
 }
 
@@ -56,8 +97,9 @@ pub const OWN_KEYS: &[&str] = &[
 
 /// A customer object as expressions see it at `now`: its attributes plus `id`; scores' values
 /// (decayed to `now`) as `score`, the segments it belongs to as `segments`, its RFM quintiles
-/// as `rfm` (when it bought in the window and a sweep computed the breakpoints). The history
-/// digest stays (aggregates read it).
+/// as `rfm` (when it bought in the window and a sweep computed the breakpoints), each trained
+/// model's predicted chance as `predict` (`customer.predict.churn`). The history digest stays
+/// (aggregates read it).
 pub fn customer_value(
     k: &Knowledge,
     id: Option<&str>,
@@ -83,6 +125,20 @@ pub fn customer_value(
         if let Some(measures) = crate::core::rfm::measures(&k.segments.rfm, &customer, now) {
             customer["rfm"] = breaks.value(&measures);
         }
+    }
+    if !k.trained.is_empty() {
+        let predict: Map<String, Value> = k
+            .trained
+            .iter()
+            .map(|m| {
+                let chance = m.model.chance(&m.values(&customer, now));
+                (
+                    m.model.name.clone(),
+                    Value::from((chance * 1000.0).round() / 1000.0),
+                )
+            })
+            .collect();
+        customer["predict"] = Value::Object(predict);
     }
     customer
 }

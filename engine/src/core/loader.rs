@@ -49,6 +49,7 @@ pub fn rule_files(dir: &Path) -> Vec<PathBuf> {
                         "holidays",
                         "scores",
                         "segments",
+                        "models",
                     ]
                     .iter()
                     .any(|x| n == *x)

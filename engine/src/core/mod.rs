@@ -33,6 +33,7 @@ pub mod matcher;
 pub mod membership;
 pub mod metrics;
 pub mod plugins;
+pub mod predictions;
 pub mod ready;
 pub mod registry;
 pub mod restraint;

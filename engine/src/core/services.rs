@@ -27,6 +27,19 @@ pub struct SegmentView {
     pub members: Option<usize>,
 }
 
+/// A declared model as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ModelView {
+    /// Its name (`customer.predict.<name>`).
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// Feature names and expressions, as declared.
+    pub features: Vec<(String, String)>,
+    /// The version in force, if trained.
+    pub trained: Option<crate::core::predictions::TrainedView>,
+}
+
 /// The segments in force and the last sweep.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SegmentsOverview {
@@ -201,9 +214,56 @@ impl Engine {
         Ok(report)
     }
 
-    /// Puts the RFM breakpoints of the last sweep (kept in the store) in force.
-    pub async fn restore_rfm(&self) -> Result<(), EngineError> {
-        crate::core::sweep::restore_rfm(self.context()).await
+    /// Puts what the store keeps of the last sweep (RFM breakpoints) and of training (each
+    /// model's current version) in force.
+    pub async fn restore_knowledge(&self) -> Result<(), EngineError> {
+        crate::core::sweep::restore_rfm(self.context()).await?;
+        crate::core::predictions::restore(self.context()).await
+    }
+
+    /// Trains model `name` on the stored history now; the new version is put in force.
+    pub async fn train_model(
+        &self,
+        name: &str,
+    ) -> Result<crate::core::predictions::TrainedView, EngineError> {
+        crate::core::predictions::train(self.context(), name, self.clock().now_ms()).await
+    }
+
+    /// The declared models, each with its current trained version (none before training).
+    pub fn models_overview(&self) -> Vec<ModelView> {
+        let k = self.knowledge();
+        let trained = crate::core::predictions::trained(&k);
+        k.models
+            .iter()
+            .map(|m| ModelView {
+                name: m.name.clone(),
+                description: m.description.clone(),
+                features: m
+                    .features
+                    .iter()
+                    .map(|(n, e)| (n.clone(), e.source.clone()))
+                    .collect(),
+                trained: trained.iter().find(|t| t.name == m.name).cloned(),
+            })
+            .collect()
+    }
+
+    /// A customer's predictions by each trained model, with every feature's effect; `None`
+    /// for an unknown customer.
+    pub async fn customer_predictions(
+        &self,
+        id: &str,
+    ) -> Result<Option<Vec<crate::core::predictions::PredictionView>>, EngineError> {
+        let Some(attrs) = self.store().customer(id).await? else {
+            return Ok(None);
+        };
+        let k = self.knowledge();
+        Ok(Some(crate::core::predictions::predictions(
+            &k,
+            id,
+            attrs,
+            self.clock().now_ms(),
+        )))
     }
 
     /// The segments in force, each with its condition and its member count at the last sweep,
@@ -224,7 +284,9 @@ impl Engine {
                     name: d.name.clone(),
                     description: d.description.clone(),
                     when: d.condition.source.clone(),
-                    members: last.as_ref().and_then(|r| r.members.get(&d.name).copied()),
+                    members: last
+                        .as_ref()
+                        .map(|r| r.members.get(&d.name).copied().unwrap_or(0)),
                 })
                 .collect(),
             last_sweep: last,

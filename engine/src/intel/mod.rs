@@ -4,4 +4,5 @@
 //! threads.
 
 pub mod logistic;
+pub mod model;
 pub mod triage;

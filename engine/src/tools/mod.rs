@@ -3,6 +3,7 @@
 //! (`mikawaya test`) and replay of a workflow over the stored history (`mikawaya replay`).
 
 pub mod chaos;
+pub mod demo_data;
 pub mod replay;
 pub mod ruletest;
 pub mod sim;

@@ -179,6 +179,7 @@ async fn simulate(
         crate::core::event_types::HOLIDAYS_DIR,
         mikawaya_dsl::scores::SCORES_DIR,
         mikawaya_dsl::segments::SEGMENTS_DIR,
+        mikawaya_dsl::models::MODELS_DIR,
     ] {
         let files = crate::core::event_types::yaml_files(&beside.join(folder));
         if files.is_empty() {
