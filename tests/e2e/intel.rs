@@ -125,7 +125,7 @@ async fn a_churn_model_trains_on_generated_history_and_predicts() {
     let predictions = engine.get("/customers/cust-00003/predictions").await;
     let chance = predictions[0]["chance"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&chance), "{predictions}");
-    assert_eq!(predictions[0]["because"].as_array().unwrap().len(), 7);
+    assert_eq!(predictions[0]["because"].as_array().unwrap().len(), 6);
     let customer = engine.get("/customers/cust-00003").await;
     assert_eq!(
         customer["predict"]["churn"].as_f64(),

@@ -12,7 +12,7 @@ import { chromium } from "playwright-core";
 
 export const root = path.resolve(import.meta.dirname, "../..");
 const target = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, "target");
-const binary = process.env.MIKAWAYA_BIN || path.join(target, "debug", "mikawaya");
+export const binary = process.env.MIKAWAYA_BIN || path.join(target, "debug", "mikawaya");
 export const shots = path.join(target, "web-screenshots");
 export const TOKEN = "s3cret-write";
 

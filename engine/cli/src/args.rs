@@ -288,7 +288,7 @@ async fn rule_tests(paths: Vec<PathBuf>) -> anyhow::Result<i32> {
 
 /// Names of the built-in actions, for validation without a running engine.
 pub fn builtin_action_names() -> Vec<String> {
-    ["log", "webhook", "email.send", "task.create"]
+    mikawaya_engine::core::actions::BUILTIN_ACTIONS
         .iter()
         .map(|s| s.to_string())
         .collect()

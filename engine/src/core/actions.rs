@@ -105,6 +105,16 @@ pub fn default_actions(
     Ok(registry)
 }
 
+/// The names of the built-in actions ([`default_actions`]), for checking workflows without an
+/// engine (`mikawaya validate`).
+pub const BUILTIN_ACTIONS: &[&str] = &[
+    "log",
+    "webhook",
+    "email.send",
+    "task.create",
+    "ticket.triage",
+];
+
 /// One call recorded by a stand-in action.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RecordedCall {
@@ -192,4 +202,28 @@ pub fn recording(real: &ActionRegistry, log: &CallLog, clock: Arc<dyn Clock>) ->
         }));
     }
     registry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listed_builtins_are_the_registered_ones() {
+        let store: Arc<dyn RunStore> = Arc::new(crate::store::memory::MemoryStore::new());
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+        let dir = tempfile::tempdir().unwrap();
+        let email = EmailConfig {
+            smtp_url: None,
+            outbox: dir.path().to_path_buf(),
+            from: "shop@example.com".into(),
+            timeout: std::time::Duration::from_secs(5),
+            templates: dir.path().to_path_buf(),
+        };
+        let mut names = default_actions(store, clock, &email).unwrap().names();
+        names.sort();
+        let mut listed: Vec<String> = BUILTIN_ACTIONS.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(names, listed);
+    }
 }

@@ -141,7 +141,7 @@ impl CustomerReads {
         Ok(crate::core::scope::customer_value(
             knowledge,
             Some(id),
-            attrs,
+            attrs.as_ref(),
             now,
         ))
     }

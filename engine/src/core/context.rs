@@ -155,7 +155,7 @@ impl Context {
                 crate::core::scope::customer_value(
                     &self.knowledge(),
                     Some(c),
-                    attrs,
+                    attrs.as_ref(),
                     self.clock.now_ms(),
                 )
             }

@@ -8,7 +8,7 @@ use crate::clock::Millis;
 use crate::core::history::Tracked;
 use crate::core::rfm::RfmBreaks;
 use crate::event::Event;
-use crate::store::merge::merge_patch;
+use crate::store::merge::merge_value;
 use crate::store::MatchBatch;
 use mikawaya_dsl::expr::Aggregate;
 use mikawaya_dsl::scores::Scores;
@@ -103,22 +103,32 @@ pub const OWN_KEYS: &[&str] = &[
 pub fn customer_value(
     k: &Knowledge,
     id: Option<&str>,
-    attrs: Option<Map<String, Value>>,
+    attrs: Option<&Map<String, Value>>,
     now: Millis,
 ) -> Value {
     let Some(id) = id else {
         return Value::Null;
     };
-    let mut m = attrs.unwrap_or_default();
-    if let Some(scores) = crate::core::scoring::score_values(&m, now) {
+    let empty = Map::new();
+    let attrs = attrs.unwrap_or(&empty);
+    // Only what expressions read is copied: the score states and memberships are read in
+    // place (they are most of a known customer's stored attributes).
+    let own = [
+        crate::core::scoring::SCORES_KEY,
+        crate::core::membership::SEGMENTS_KEY,
+    ];
+    let mut m: Map<String, Value> = attrs
+        .iter()
+        .filter(|(key, _)| !own.contains(&key.as_str()))
+        .map(|(key, v)| (key.clone(), v.clone()))
+        .collect();
+    if let Some(scores) = crate::core::scoring::score_values(attrs, now) {
         m.insert("score".into(), scores);
     }
-    m.remove(crate::core::scoring::SCORES_KEY);
     if !k.segments.is_empty() {
-        let segments = crate::core::membership::members(&k.segments, &m);
+        let segments = crate::core::membership::members(&k.segments, attrs);
         m.insert("segments".into(), segments.into());
     }
-    m.remove(crate::core::membership::SEGMENTS_KEY);
     m.insert("id".into(), Value::String(id.to_string()));
     let mut customer = Value::Object(m);
     if let Some(breaks) = &k.rfm {
@@ -145,17 +155,36 @@ pub fn customer_value(
 
 /// The customer as the API shows it: [`customer_value`] without the history digest.
 pub fn customer_view(k: &Knowledge, id: &str, attrs: Map<String, Value>, now: Millis) -> Value {
-    let mut v = customer_value(k, Some(id), Some(attrs), now);
+    let mut v = customer_value(k, Some(id), Some(&attrs), now);
     if let Value::Object(m) = &mut v {
         m.remove(mikawaya_dsl::expr::HISTORY_KEY);
     }
     v
 }
 
+/// Merges `patch` into the customer's `attrs` and queues it in `batch`, to be written with
+/// the rest of the event.
+fn apply(
+    batch: &mut MatchBatch,
+    id: &str,
+    attrs: &mut Map<String, Value>,
+    patch: Map<String, Value>,
+    now: Millis,
+) {
+    let patch = Value::Object(patch);
+    merge_value(attrs, &patch);
+    let Value::Object(patch) = patch else {
+        unreachable!("an object stays one")
+    };
+    batch.customers.push((id.to_string(), patch, now));
+}
+
 /// What event `ev` teaches about customer `id` (attributes `attrs`, updated): its place in the
 /// history digest, the points it earns, then the segments the customer enters or leaves (their
 /// events go into `batch.emitted`). Each change is a patch of the customer, written with the
-/// rest of the event's batch.
+/// rest of the event's batch. Returns the customer as expressions now see them: built once,
+/// after the digest, then only its `score` and `segments` follow the changes (a customer
+/// object is a copy of all their attributes, the largest cost here).
 pub fn learn(
     k: &Knowledge,
     ev: &Event,
@@ -163,23 +192,25 @@ pub fn learn(
     attrs: &mut Map<String, Value>,
     batch: &mut MatchBatch,
     now: Millis,
-) {
-    let mut apply = |attrs: &mut Map<String, Value>, patch: Map<String, Value>| {
-        merge_patch(attrs, &patch);
-        batch.customers.push((id.to_string(), patch, now));
-    };
+) -> Value {
     if let Some(Value::Object(patch)) = k.tracked.record(ev, attrs, now) {
-        apply(attrs, patch);
+        apply(batch, id, attrs, patch, now);
     }
-    if let Some(patch) = crate::core::scoring::earn(k, ev, id, attrs, now) {
-        apply(attrs, patch);
+    let mut customer = customer_value(k, Some(id), Some(attrs), now);
+    if let Some(patch) = crate::core::scoring::earn(&k.scores, ev, &customer, attrs, now) {
+        apply(batch, id, attrs, patch, now);
+        if let Some(scores) = crate::core::scoring::score_values(attrs, now) {
+            customer["score"] = scores;
+        }
     }
     if k.segments.is_empty() {
-        return;
+        return customer;
     }
-    let (patch, events) = crate::core::membership::changes(k, id, attrs, &ev.id, now);
+    let (patch, events) = crate::core::membership::changes(k, id, &customer, attrs, &ev.id, now);
     if let Some(patch) = patch {
-        apply(attrs, patch);
+        apply(batch, id, attrs, patch, now);
+        customer["segments"] = crate::core::membership::members(&k.segments, attrs).into();
     }
     batch.emitted.extend(events);
+    customer
 }

@@ -23,7 +23,7 @@ pub fn takes(until: &WaitUntil, look: &LookBack, ev: &Event, now: DateTime<Utc>)
         customer: customer_value(
             &Default::default(),
             ev.customer_id.as_deref(),
-            Some(ev.customer.clone()),
+            Some(&ev.customer),
             ev.occurred_at,
         ),
         ..Default::default()

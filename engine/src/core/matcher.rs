@@ -11,7 +11,7 @@ use crate::core::ready::Ready;
 use crate::core::registry::Registry;
 use crate::core::runtime::target_index;
 use crate::core::runtime::RuntimeWorkflow;
-use crate::core::scope::{customer_value, key_string, ScopeData};
+use crate::core::scope::{key_string, ScopeData};
 use crate::core::trace;
 use crate::event::Event;
 use crate::store::merge::{consent_patch, merge_patch};
@@ -301,9 +301,7 @@ impl<'a> Matcher<'a> {
             batch.consents.push((id.clone(), channel, granted, now));
         }
         batch.customers.push((id.clone(), ev.customer.clone(), now));
-        let knowledge = self.ctx.knowledge();
-        crate::core::knowledge::learn(&knowledge, ev, id, attrs, batch, now);
-        customer_value(&knowledge, Some(id), Some(attrs.clone()), now)
+        crate::core::knowledge::learn(&self.ctx.knowledge(), ev, id, attrs, batch, now)
     }
 
     /// Ends the customer's unfinished runs of workflows whose goal this event is.

@@ -9,8 +9,8 @@
 
 use crate::clock::Millis;
 use crate::core::knowledge::{customer_value, Knowledge};
-use crate::core::scope::ScopeData;
 use crate::event::Event;
+use mikawaya_dsl::expr::Scope;
 use mikawaya_dsl::segments::{Segments, ENTERED, LEFT};
 use serde_json::{Map, Value};
 
@@ -29,13 +29,13 @@ pub fn members(segments: &Segments, attrs: &Map<String, Value>) -> Vec<String> {
         .collect()
 }
 
-/// The segments the customer (`attrs`) should be in at `now`, by their conditions.
-pub fn due(k: &Knowledge, id: &str, attrs: &Map<String, Value>, now: Millis) -> Vec<String> {
-    let data = ScopeData {
-        customer: customer_value(k, Some(id), Some(attrs.clone()), now),
-        ..Default::default()
+/// The segments the customer (as expressions see them) should be in at `now`.
+pub fn due(k: &Knowledge, customer: &Value, now: Millis) -> Vec<String> {
+    let null = Value::Null;
+    let scope = Scope {
+        customer,
+        ..Scope::with_event(&null, crate::clock::to_time(now))
     };
-    let scope = data.scope(crate::clock::to_time(now), chrono_tz::UTC);
     k.segments
         .iter()
         .filter(|d| d.condition.matches(&scope))
@@ -43,20 +43,24 @@ pub fn due(k: &Knowledge, id: &str, attrs: &Map<String, Value>, now: Millis) -> 
         .collect()
 }
 
-/// Whether the customer's stored membership differs from [`due`] (what the sweep checks).
+/// Whether the stored membership of customer `id` (`attrs`) differs from [`due`] (what the
+/// sweep checks).
 pub fn drifted(k: &Knowledge, id: &str, attrs: &Map<String, Value>, now: Millis) -> bool {
-    due(k, id, attrs, now) != members(&k.segments, attrs)
+    let customer = customer_value(k, Some(id), Some(attrs), now);
+    due(k, &customer, now) != members(&k.segments, attrs)
 }
 
-/// The membership patch and the enter/leave events for customer `id` after event `cause`.
+/// The membership patch and the enter/leave events for customer `id` (seen by expressions as
+/// `customer`, stored as `attrs`) after event `cause`.
 pub fn changes(
     k: &Knowledge,
     id: &str,
+    customer: &Value,
     attrs: &Map<String, Value>,
     cause: &str,
     now: Millis,
 ) -> (Option<Map<String, Value>>, Vec<Event>) {
-    let now_in = due(k, id, attrs, now);
+    let now_in = due(k, customer, now);
     let was_in = members(&k.segments, attrs);
     let mut patch = Map::new();
     let mut events = Vec::new();

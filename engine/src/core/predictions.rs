@@ -158,7 +158,7 @@ pub fn predictions(
     attrs: serde_json::Map<String, serde_json::Value>,
     now: Millis,
 ) -> Vec<PredictionView> {
-    let customer = customer_value(k, Some(id), Some(attrs), now);
+    let customer = customer_value(k, Some(id), Some(&attrs), now);
     k.trained
         .iter()
         .map(|m| {

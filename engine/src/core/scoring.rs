@@ -196,24 +196,22 @@ pub fn score_event(
     Some(serde_json::json!({ SCORES_KEY: patch }))
 }
 
-/// What event `ev` earns the customer `id` with attributes `attrs` at `now` (the matcher's
-/// call): [`score_event`] with the event and the customer as its conditions see them; nothing
-/// to evaluate when no score listens to the event's type.
+/// What event `ev` earns the customer with attributes `attrs`, seen by conditions as
+/// `customer`, at `now` (the matcher's call): [`score_event`] with the event as conditions see
+/// it; nothing to evaluate when no score listens to the event's type.
 pub fn earn(
-    k: &crate::core::knowledge::Knowledge,
+    scores: &Scores,
     ev: &crate::event::Event,
-    id: &str,
+    customer: &Value,
     attrs: &Map<String, Value>,
     now: Millis,
 ) -> Option<Map<String, Value>> {
-    let scores = &k.scores;
     scores.rules_for(&ev.event_type).next()?;
-    let data = crate::core::scope::ScopeData {
-        event: ev.scope_value(),
-        customer: crate::core::scope::customer_value(k, Some(id), Some(attrs.clone()), now),
-        ..Default::default()
+    let event = ev.scope_value();
+    let scope = Scope {
+        customer,
+        ..Scope::with_event(&event, crate::clock::to_time(now))
     };
-    let scope = data.scope(crate::clock::to_time(now), chrono_tz::UTC);
     match score_event(
         scores,
         &ev.id,
@@ -232,11 +230,13 @@ pub fn score_values(attrs: &Map<String, Value>, now: Millis) -> Option<Value> {
     let Some(Value::Object(stored)) = attrs.get(SCORES_KEY) else {
         return None;
     };
+    // Only the three numbers are read: the histories stay where they are.
     let values: Map<String, Value> = stored
         .iter()
         .filter_map(|(name, v)| {
-            let state = ScoreState::deserialize(v).ok()?;
-            let value = (state.value_at(now) * 100.0).round() / 100.0;
+            let (value, at) = (v.get("value")?.as_f64()?, v.get("at")?.as_i64()?);
+            let half_life = v.get("half_life_ms").and_then(Value::as_i64);
+            let value = (decay(value, at, now, half_life) * 100.0).round() / 100.0;
             Some((name.clone(), serde_json::json!(value)))
         })
         .collect();

@@ -55,7 +55,7 @@ fn evaluate_page(
             drift.push(id.clone());
         }
         member_of.extend(members(&k.segments, attrs));
-        let customer = customer_value(k, Some(id), Some(attrs.clone()), now);
+        let customer = customer_value(k, Some(id), Some(attrs), now);
         all.extend(measures(&k.segments.rfm, &customer, now));
     }
     (drift, member_of, all)

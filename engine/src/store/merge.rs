@@ -7,8 +7,13 @@ use serde_json::{Map, Value};
 
 /// Merges `patch` into `target`.
 pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    merge_value(target, &Value::Object(patch.clone()));
+}
+
+/// Merges `patch` (a JSON object) into `target`, without copying the patch first.
+pub fn merge_value(target: &mut Map<String, Value>, patch: &Value) {
     let mut doc = Value::Object(std::mem::take(target));
-    json_patch::merge(&mut doc, &Value::Object(patch.clone()));
+    json_patch::merge(&mut doc, patch);
     if let Value::Object(m) = doc {
         *target = m;
     }

@@ -39,6 +39,31 @@ pub fn workflows(sink: &str, count: usize, customer_in_step: bool) -> Vec<(Strin
         .collect()
 }
 
+/// 10 scores and 20 segments over the benchmark's `cart.abandoned` events (`--intel`): each
+/// event adds points to every score and is kept in the history digest, and every segment is
+/// evaluated again.
+pub fn intel_files() -> Vec<(String, String)> {
+    let conditions = [
+        "count(cart.abandoned, 30d) >= 3",
+        "sum(cart.abandoned.value, 365d) >= 500",
+        "days_since(last(cart.abandoned)) > 60",
+        "customer.score.s0 >= 50 and customer.consent.email",
+        "count(cart.abandoned, 1d) == 0 and count(cart.abandoned, 365d) >= 2",
+    ];
+    let scores = (0..10).map(|i| {
+        let text = format!("score: s{i}\nhalf_life: 14d\nmax: 100\npoints:\n  cart.abandoned where event.cart.total > 50: 3\n  cart.abandoned: 1\n");
+        (format!("scores/s{i}.yaml"), text)
+    });
+    let segments = (0..20).map(|i| {
+        let text = format!(
+            "segment: g{i}\nwhen: {}\n",
+            conditions[i % conditions.len()]
+        );
+        (format!("segments/g{i}.yaml"), text)
+    });
+    scores.chain(segments).collect()
+}
+
 /// `count` generated workflows for the start-up measurement: 50 event types, an entry
 /// condition, a wait and two actions each.
 pub fn many_workflows(count: usize) -> Vec<(String, String)> {
@@ -63,7 +88,11 @@ pub fn prepare(workflows: &[(String, String)]) -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("mikawaya-bench-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(dir.join("workflows"))?;
     for (name, text) in workflows {
-        std::fs::write(dir.join("workflows").join(name), text)?;
+        let path = dir.join("workflows").join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, text)?;
     }
     Ok(dir)
 }

@@ -48,7 +48,7 @@ pub fn event(prefix: &str, i: usize) -> serde_json::Value {
         "id": format!("{prefix}-{i}"),
         "type": "cart.abandoned",
         "customer": {"id": format!("c{}", i % 1000), "consent": {"email": true}},
-        "data": {"cart": {"id": format!("k{i}"), "total": 80}},
+        "data": {"cart": {"id": format!("k{i}"), "total": 80}, "value": 80},
     })
 }
 

@@ -67,6 +67,11 @@ pub struct BenchArgs {
     /// Bearer token.
     #[arg(long, env = "MIKAWAYA_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Also declare 10 scores and 20 segments over the benchmark's events (history aggregates,
+    /// scores, attributes): the matcher keeps them for every event, so the rate with and
+    /// without this flag is what customer intelligence costs.
+    #[arg(long)]
+    pub intel: bool,
     /// Instead of sending events: time how long an engine with this many generated workflows
     /// takes to start on a new database, and to start again on it.
     #[arg(long)]
@@ -125,9 +130,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<i32> {
     let engines = match (&args.url, &sink) {
         (Some(_), _) => Vec::new(),
         (None, sink) => {
-            let files = sink.as_ref().map_or_else(Vec::new, |s| {
+            let mut files = sink.as_ref().map_or_else(Vec::new, |s| {
                 engine_proc::workflows(&s.url, args.workflows, args.customer_in_step)
             });
+            if args.intel {
+                files.extend(engine_proc::intel_files());
+            }
             engine_proc::start_nodes(&files, args.db.as_deref(), args.nodes).await?
         }
     };

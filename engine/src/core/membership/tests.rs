@@ -89,7 +89,7 @@ fn an_attribute_change_moves_a_customer_and_a_replay_emits_the_same_ids() {
     // The same event matched again from the same state (a crash before the batch committed).
     let mut again = before;
     assert_eq!(feed(&k, &mut again, &gold, DAY + 5), first);
-    let value = customer_value(&k, Some("c1"), Some(attrs.clone()), DAY);
+    let value = customer_value(&k, Some("c1"), Some(&attrs), DAY);
     assert_eq!(value["segments"], serde_json::json!(["vip"]));
     assert!(value.get(SEGMENTS_KEY).is_none());
 }

@@ -57,9 +57,9 @@ fn rows_take_features_at_the_cutoff_and_labels_now() {
     let ids: Vec<&str> = rows.iter().map(|r| r.customer.as_str()).collect();
     assert_eq!(ids, ["a", "b"]);
     assert!(!rows[0].y && rows[1].y);
-    // b at the cutoff (day 410): 30 days since the order, one order (90 and 365 days), 30
-    // spent, one email opened in 30 days.
-    assert_eq!(&rows[1].x[..5], &[30.0, 1.0, 1.0, 30.0, 1.0]);
+    // b at the cutoff (day 410): 30 days since the order, one order in 90 days, 30 spent, one
+    // email opened in 30 days, no ticket.
+    assert_eq!(&rows[1].x[..5], &[30.0, 1.0, 30.0, 1.0, 0.0]);
 }
 
 #[test]
@@ -79,6 +79,19 @@ fn the_churn_model_beats_the_trivial_baseline_on_generated_history() {
         "churn on demo data: {} train / {} held out, positive rate {:.2}, AUC {:.3} vs baseline ({}) {:.3}, Brier {:.3}, calibration {:?}",
         e.train_rows, e.test_rows, e.positive_rate, e.auc, e.baseline_feature, e.baseline_auc, e.brier,
         e.calibration.iter().map(|b| (b.predicted * 100.0).round() / 100.0).zip(e.calibration.iter().map(|b| (b.observed * 100.0).round() / 100.0)).collect::<Vec<_>>()
+    );
+    eprintln!(
+        "weights {:?}",
+        model
+            .features
+            .iter()
+            .map(|f| f.0.as_str())
+            .zip(
+                model.linear.weights[0]
+                    .iter()
+                    .map(|w| (w * 100.0).round() / 100.0)
+            )
+            .collect::<Vec<_>>()
     );
     assert!(e.auc > 0.75, "AUC {}", e.auc);
     assert!(
