@@ -49,6 +49,15 @@ impl ActiveModel {
         Ok(ActiveModel { model, features })
     }
 
+    /// The history aggregates its features read (the digest must keep them).
+    pub fn aggregates(&self) -> Vec<Aggregate> {
+        let mut found = Vec::new();
+        self.features
+            .iter()
+            .for_each(|f| f.node.aggregates(&mut found));
+        found.into_iter().cloned().collect()
+    }
+
     /// The raw feature values of `customer` (as expressions see it) at `now`.
     pub fn values(&self, customer: &Value, now: Millis) -> Vec<f64> {
         let exprs: Vec<&mikawaya_dsl::expr::Expr> = self.features.iter().collect();
@@ -69,11 +78,7 @@ impl Knowledge {
             all.extend(m.aggregates());
         }
         for t in &self.trained {
-            let mut found = Vec::new();
-            t.features
-                .iter()
-                .for_each(|f| f.node.aggregates(&mut found));
-            all.extend(found.into_iter().cloned());
+            all.extend(t.aggregates());
         }
         self.tracked = Tracked::of(&all);
         self
@@ -87,13 +92,6 @@ impl Knowledge {
             && self.trained.is_empty()
     }
 }
-
-/// The attribute keys the engine keeps for itself (hidden from what the API shows).
-pub const OWN_KEYS: &[&str] = &[
-    crate::core::scoring::SCORES_KEY,
-    crate::core::membership::SEGMENTS_KEY,
-    mikawaya_dsl::expr::HISTORY_KEY,
-];
 
 /// A customer object as expressions see it at `now`: its attributes plus `id`; scores' values
 /// (decayed to `now`) as `score`, the segments it belongs to as `segments`, its RFM quintiles

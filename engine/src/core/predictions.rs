@@ -108,13 +108,7 @@ fn put_in_force(ctx: &Context, model: TrainedModel) -> Result<(), EngineError> {
         let tracked = k.tracked.clone();
         let k = Knowledge { trained, ..k };
         // What the model's features read joins what the digest keeps.
-        let mut extra = Vec::new();
-        for t in &k.trained {
-            t.features
-                .iter()
-                .for_each(|f| f.node.aggregates(&mut extra));
-        }
-        let extra: Vec<_> = extra.into_iter().cloned().collect();
+        let extra: Vec<_> = k.trained.iter().flat_map(|t| t.aggregates()).collect();
         Knowledge {
             tracked: tracked.with(&extra),
             ..k
