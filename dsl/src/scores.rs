@@ -52,6 +52,9 @@ pub struct ScoreRule {
     pub condition: Option<Expr>,
     /// Points added (negative: taken away).
     pub points: f64,
+    /// The rule as written (`page.viewed where event.page == "pricing"`): what a score's
+    /// history says earned the points.
+    pub text: String,
 }
 
 /// A checked score declaration.
@@ -163,6 +166,7 @@ pub fn parse_score(
             event: event.to_string(),
             condition,
             points,
+            text: key.trim().to_string(),
         });
     }
     if rules.is_empty() && diags.is_empty() {

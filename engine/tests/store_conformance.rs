@@ -484,7 +484,8 @@ macro_rules! conformance {
                 a_claim_fences_the_runs_earlier_holder,
                 rejected_messages_are_kept_newest_first,
                 step_stats_count_a_period_with_reasons,
-                customers_are_paged_in_id_order);
+                customers_are_paged_in_id_order,
+                score_changes_keep_the_latest_per_score);
         }
     };
     (@cases $open:expr; $($case:ident),*) => {

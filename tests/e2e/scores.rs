@@ -48,6 +48,10 @@ async fn points_are_kept_per_customer_and_read_by_conditions() {
             ("v3".into(), 2.0, 10.0)
         ]
     );
+    assert_eq!(
+        scores[0]["history"][2]["rule"], "page.viewed where event.page == \"pricing\"",
+        "each change names the rule that held"
+    );
     let customer = engine.get("/customers/c1").await;
     assert_eq!(customer["score"], json!({"engagement": 10.0}), "{customer}");
     assert!(

@@ -195,8 +195,11 @@ pub fn learn(
         apply(batch, id, attrs, patch, now);
     }
     let mut customer = customer_value(k, Some(id), Some(attrs), now);
-    if let Some(patch) = crate::core::scoring::earn(&k.scores, ev, &customer, attrs, now) {
+    if let Some((patch, changes)) =
+        crate::core::scoring::earn(&k.scores, ev, id, &customer, attrs, now)
+    {
         apply(batch, id, attrs, patch, now);
+        batch.score_changes.extend(changes);
         if let Some(scores) = crate::core::scoring::score_values(attrs, now) {
             customer["score"] = scores;
         }

@@ -302,9 +302,14 @@ impl Engine {
         let Some(attrs) = self.store().customer(id).await? else {
             return Ok(None);
         };
+        let changes = self
+            .store()
+            .score_changes(id, crate::core::scoring::HISTORY)
+            .await?;
         Ok(Some(crate::core::scoring::views(
             &self.knowledge().scores,
             &attrs,
+            &changes,
             self.clock().now_ms(),
         )))
     }

@@ -101,6 +101,8 @@ pub trait EventLog: Send + Sync {
         after: &str,
         limit: i64,
     ) -> StoreResult<Vec<(String, Map<String, Value>)>>;
+    /// The latest `per_score` changes of each of the customer's scores, by score, oldest first.
+    async fn score_changes(&self, customer: &str, per_score: i64) -> StoreResult<Vec<ScoreChange>>;
     /// All entities of a kind, by id.
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>>;
     /// Applies a matched batch atomically: snapshots, exits, resumes, new runs, date triggers,
@@ -412,6 +414,24 @@ union_of_concerns!(
 const WAITER_GRACE_MS: Millis = 60_000;
 
 /// The tags of a message as stored (a JSON array; `NULL` for none).
+/// A stored score change: `(score, event, rule, points, value, at)`.
+type ChangeRow = (String, String, String, f64, f64, i64);
+
+/// The score changes of `customer` from their rows.
+fn score_change_rows(customer: &str, rows: Vec<ChangeRow>) -> Vec<ScoreChange> {
+    rows.into_iter()
+        .map(|(score, event, rule, points, value, at)| ScoreChange {
+            customer: customer.to_string(),
+            score,
+            event,
+            rule,
+            points,
+            value,
+            at,
+        })
+        .collect()
+}
+
 /// Customer rows `(id, data as JSON text)` as attribute maps (a row that is not an object is
 /// left out).
 fn customer_rows(rows: Vec<(String, String)>) -> Vec<(String, Map<String, Value>)> {

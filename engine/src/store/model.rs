@@ -249,6 +249,27 @@ pub struct DateTriggerRow {
     pub event_id: String,
 }
 
+/// One change of a customer's score: the event, the rule that held, the points it earned and
+/// the value right after. Appended with the matched batch that made it (the score's state among the customer's
+/// attributes is three numbers; the changes are what `GET /customers/{id}/scores` explains).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreChange {
+    /// The customer.
+    pub customer: String,
+    /// The score's name.
+    pub score: String,
+    /// The event's id.
+    pub event: String,
+    /// The rule that held, as written (`page.viewed where event.page == "pricing"`).
+    pub rule: String,
+    /// The points it earned (negative: took away).
+    pub points: f64,
+    /// The score's value right after.
+    pub value: f64,
+    /// When (the event's time, or the state's when the event was older).
+    pub at: Millis,
+}
+
 /// Everything one batch of matched events changes, applied in one transaction.
 #[derive(Debug, Default)]
 pub struct MatchBatch {
@@ -276,6 +297,9 @@ pub struct MatchBatch {
     pub suppressions: Vec<(String, String, Millis)>,
     /// Events that convert experiment entries.
     pub conversions: Vec<crate::store::ConversionHit>,
+    /// Score changes to append (a change already stored, same customer, score, time, event
+    /// and rule, is kept once).
+    pub score_changes: Vec<ScoreChange>,
     /// Events the batch emits (a customer entering or leaving a segment). Stores do not read
     /// this: the matcher stores them with `insert_events` just before the batch, with ids
     /// derived from their causes, so a batch matched again after a crash emits the same ones.

@@ -169,3 +169,53 @@ pub async fn customers_are_paged_in_id_order(store: Arc<dyn Store>) {
     want.sort();
     assert_eq!(seen, want);
 }
+
+/// Score changes: appended with their batch, the latest `per_score` of each score read back
+/// by score, oldest first; a change applied twice is kept once; other customers' stay apart.
+pub async fn score_changes_keep_the_latest_per_score(store: Arc<dyn Store>) {
+    let change = |customer: &str, score: &str, event: &str, at: i64| ScoreChange {
+        customer: customer.into(),
+        score: score.into(),
+        event: event.into(),
+        rule: "x.y".into(),
+        points: at as f64 / 10.0,
+        value: at as f64,
+        at,
+    };
+    let mut changes: Vec<ScoreChange> = (0..6)
+        .map(|i| change("c1", "lead", &format!("e{i}"), 100 - i * 10))
+        .collect();
+    changes.push(change("c1", "engagement", "e9", 5));
+    changes.push(change("c2", "lead", "x1", 1));
+    // A second rule of the same event: a change of its own.
+    changes.push(ScoreChange {
+        rule: "x.y where event.z".into(),
+        ..change("c1", "lead", "e0", 100)
+    });
+    for batch in [changes.clone(), changes[..2].to_vec()] {
+        store
+            .apply_match(MatchBatch {
+                score_changes: batch,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let got = store.score_changes("c1", 3).await.unwrap();
+    let seen: Vec<(&str, &str, i64, &str)> = got
+        .iter()
+        .map(|c| (c.score.as_str(), c.event.as_str(), c.at, c.rule.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("engagement", "e9", 5, "x.y"),
+            ("lead", "e1", 90, "x.y"),
+            ("lead", "e0", 100, "x.y"),
+            ("lead", "e0", 100, "x.y where event.z")
+        ]
+    );
+    assert_eq!(got[2], change("c1", "lead", "e0", 100), "every field kept");
+    assert_eq!(store.score_changes("c2", 3).await.unwrap().len(), 1);
+    assert!(store.score_changes("c3", 3).await.unwrap().is_empty());
+}

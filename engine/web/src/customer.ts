@@ -15,10 +15,11 @@ function scoreSection(s: any): HTMLElement {
     s.description ? el("p", { class: "help" }, s.description) : "",
     s.history.length
       ? el("table", { class: "score-history" }, el("caption", {}, "Latest changes"),
-        el("thead", {}, el("tr", {}, ...["when", "points", "value after", "event"].map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, ...["when", "points", "value after", "event", "rule that held"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, ...[...s.history].reverse().map((c: any) => el("tr", {},
           el("td", {}, time(c.at)), el("td", {}, `${c.points > 0 ? "+" : ""}${c.points}`), el("td", {}, String(c.value)),
-          el("td", {}, el("a", { href: `#/explain/${encodeURIComponent(c.event)}` }, c.event))))))
+          el("td", {}, el("a", { href: `#/explain/${encodeURIComponent(c.event)}` }, c.event)),
+          el("td", {}, el("code", {}, c.rule))))))
       : el("p", {}, "No points yet."));
 }
 

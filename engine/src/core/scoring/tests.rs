@@ -26,13 +26,13 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn points_lose_half_their_weight_every_half_life() {
     let lead = def(Some("10d"), None, None);
-    let s = add(&lead, None, 40.0, "e1", 0);
+    let s = add(&lead, None, 40.0, 0);
     assert_eq!(s.value_at(0), 40.0);
     assert!(close(s.value_at(10 * DAY), 20.0));
     assert!(close(s.value_at(20 * DAY), 10.0));
-    let s = add(&lead, Some(s.clone()), 5.0, "e2", 10 * DAY);
+    let s = add(&lead, Some(s.clone()), 5.0, 10 * DAY);
     assert!(close(s.value, 25.0), "20 left of 40, plus 5: {}", s.value);
-    let keep = add(&def(None, None, None), None, 40.0, "e1", 0);
+    let keep = add(&def(None, None, None), None, 40.0, 0);
     assert_eq!(
         keep.value_at(365 * DAY),
         40.0,
@@ -45,12 +45,12 @@ fn bounds_apply_after_each_change() {
     let lead = def(None, Some(0.0), Some(100.0));
     let mut s = None;
     for i in 0..5 {
-        s = Some(add(&lead, s.take(), 30.0, &format!("e{i}"), i));
+        s = Some(add(&lead, s.take(), 30.0, i));
     }
     assert_eq!(s.as_ref().unwrap().value, 100.0, "capped at max");
-    let s = add(&lead, s, -20.0, "e5", 10);
+    let s = add(&lead, s, -20.0, 10);
     assert_eq!(s.value, 80.0, "the cap does not bank the excess");
-    let low = add(&lead, None, -20.0, "e1", 0);
+    let low = add(&lead, None, -20.0, 0);
     assert_eq!(low.value, 0.0, "floored at min");
 }
 
@@ -67,32 +67,16 @@ fn incremental_and_full_recomputation_agree_in_any_order() {
         .map(|(p, at)| decay(*p, *at, now, lead.half_life_ms))
         .sum();
     let mut in_order = None;
-    for (i, (p, at)) in events.iter().enumerate() {
-        in_order = Some(add(&lead, in_order.take(), *p, &format!("e{i}"), *at));
+    for (p, at) in &events {
+        in_order = Some(add(&lead, in_order.take(), *p, *at));
     }
     assert!((in_order.unwrap().value_at(now) - full).abs() < 1e-6);
     // Delivered out of order (reversed): the same value.
     let mut shuffled = None;
-    for (i, (p, at)) in events.iter().enumerate().rev() {
-        shuffled = Some(add(&lead, shuffled.take(), *p, &format!("e{i}"), *at));
+    for (p, at) in events.iter().rev() {
+        shuffled = Some(add(&lead, shuffled.take(), *p, *at));
     }
     assert!((shuffled.unwrap().value_at(now) - full).abs() < 1e-6);
-}
-
-#[test]
-fn the_history_keeps_the_latest_changes() {
-    let lead = def(None, None, None);
-    let mut s = None;
-    for i in 0..15 {
-        s = Some(add(&lead, s.take(), 1.0, &format!("e{i}"), i));
-    }
-    let s = s.unwrap();
-    assert_eq!(s.history.len(), HISTORY);
-    assert_eq!(
-        (s.history[0].event.as_str(), s.history[9].event.as_str()),
-        ("e5", "e14")
-    );
-    assert_eq!(s.history[9].value, 15.0);
 }
 
 #[test]
@@ -116,40 +100,98 @@ fn an_event_earns_the_points_of_the_rules_that_hold() {
         }
     }
     let demo = event("demo");
-    let patch = score_event(
+    let earned = score_event(
         &scores,
-        "e1",
         "lead.form_submitted",
         0,
         &scope(&demo, &customer),
         &Map::new(),
     )
     .unwrap();
+    let patch = Value::Object(earned.patch());
     assert_eq!(
         patch[SCORES_KEY]["lead"]["value"], 31.0,
         "both rules hold: {patch}"
     );
+    let rows = earned.rows("c1", "e1");
+    let seen: Vec<(&str, f64, f64)> = rows
+        .iter()
+        .map(|r| (r.rule.as_str(), r.points, r.value))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "lead.form_submitted where event.form == \"demo\"",
+                30.0,
+                30.0
+            ),
+            ("lead.form_submitted", 1.0, 31.0)
+        ],
+        "one change per rule that held, each with the value after it"
+    );
+    assert!(rows.iter().all(|r| r.event == "e1" && r.customer == "c1"));
     let mut attrs = Map::new();
     crate::store::merge::merge_patch(&mut attrs, patch.as_object().unwrap());
     let newsletter = event("newsletter");
-    let patch = score_event(
+    let earned = score_event(
         &scores,
-        "e2",
         "lead.form_submitted",
         1,
         &scope(&newsletter, &customer),
         &attrs,
     )
     .unwrap();
-    assert_eq!(patch[SCORES_KEY]["lead"]["value"], 32.0);
-    assert!(score_event(
-        &scores,
-        "e3",
-        "order.placed",
-        2,
-        &scope(&demo, &customer),
-        &attrs
-    )
-    .is_none());
+    assert_eq!(earned.patch()[SCORES_KEY]["lead"]["value"], 32.0);
+    assert!(score_event(&scores, "order.placed", 2, &scope(&demo, &customer), &attrs).is_none());
     assert_eq!(score_values(&attrs, 5).unwrap(), json!({ "lead": 31.0 }));
+}
+
+#[test]
+fn views_list_declared_scores_then_stored_ones_each_with_its_own_changes() {
+    let scores = Scores::from_files(
+        &[
+            (
+                "scores/lead.yaml".into(),
+                "score: lead\ndescription: Lead heat\npoints:\n  email.opened: 5\n".into(),
+            ),
+            (
+                "scores/fit.yaml".into(),
+                "score: fit\npoints:\n  email.opened: 1\n".into(),
+            ),
+        ],
+        &EventCatalog::default(),
+    )
+    .unwrap();
+    let attrs = json!({ SCORES_KEY: {
+        "lead": { "value": 40.0, "at": 0, "half_life_ms": 10 * DAY },
+        "old": { "value": 7.0, "at": 0 },
+    }});
+    let change = |score: &str, event: &str| ScoreChange {
+        customer: "c1".into(),
+        score: score.into(),
+        event: event.into(),
+        rule: "email.opened".into(),
+        points: 5.0,
+        value: 40.0,
+        at: 0,
+    };
+    let changes = [
+        change("lead", "e1"),
+        change("old", "e0"),
+        change("lead", "e2"),
+    ];
+    let views = views(&scores, attrs.as_object().unwrap(), &changes, 10 * DAY);
+    let seen: Vec<(&str, f64, usize)> = views
+        .iter()
+        .map(|v| (v.name.as_str(), v.value, v.history.len()))
+        .collect();
+    assert_eq!(seen, [("lead", 20.0, 2), ("fit", 0.0, 0), ("old", 7.0, 1)]);
+    assert_eq!(views[0].description.as_deref(), Some("Lead heat"));
+    assert_eq!(views[0].history[1].event, "e2", "oldest first, as stored");
+    let shown = serde_json::to_value(&views[0]).unwrap();
+    assert_eq!(
+        shown["history"][0],
+        json!({ "event": "e1", "rule": "email.opened", "points": 5.0, "value": 40.0, "at": 0 })
+    );
 }

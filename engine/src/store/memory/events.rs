@@ -127,6 +127,31 @@ impl EventLog for MemoryStore {
         Ok(page)
     }
 
+    async fn score_changes(&self, customer: &str, per_score: i64) -> StoreResult<Vec<ScoreChange>> {
+        let s = self.lock();
+        let mine: Vec<&ScoreChange> = s
+            .score_changes
+            .range(
+                (
+                    customer.to_string(),
+                    String::new(),
+                    i64::MIN,
+                    String::new(),
+                    String::new(),
+                )..,
+            )
+            .take_while(|(key, _)| key.0 == customer)
+            .map(|(_, c)| c)
+            .collect();
+        // Each score's changes are together, in time order: its last `per_score` are kept.
+        let mut latest = Vec::new();
+        for same in mine.chunk_by(|a, b| a.score == b.score) {
+            let skip = same.len().saturating_sub(per_score.max(0) as usize);
+            latest.extend(same[skip..].iter().map(|c| (*c).clone()));
+        }
+        Ok(latest)
+    }
+
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
         let s = self.lock();
         Ok(s.entities
@@ -206,6 +231,16 @@ impl EventLog for MemoryStore {
         }
         for hit in &batch.conversions {
             s.convert(hit);
+        }
+        for c in batch.score_changes {
+            let key = (
+                c.customer.clone(),
+                c.score.clone(),
+                c.at,
+                c.event.clone(),
+                c.rule.clone(),
+            );
+            s.score_changes.entry(key).or_insert(c);
         }
         for seq in batch.seqs {
             if let Some(e) = s.events.get_mut(seq as usize - 1) {

@@ -46,6 +46,8 @@ struct State {
     tokens: Vec<TokenRow>,
     audit: Vec<AuditEntry>,
     rejected: Vec<RejectedMessage>,
+    /// Score changes by (customer, score, at, event, rule).
+    score_changes: BTreeMap<(String, String, Millis, String, String), ScoreChange>,
     experiments: Vec<ExperimentRow>,
     throttle: HashMap<String, Vec<Millis>>,
     /// Concurrent call leases per key: holder → until.

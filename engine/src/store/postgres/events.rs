@@ -144,6 +144,10 @@ impl EventLog for PostgresStore {
         Ok(super::super::customer_rows(rows))
     }
 
+    async fn score_changes(&self, customer: &str, per_score: i64) -> StoreResult<Vec<ScoreChange>> {
+        super::scores::latest(&self.pool, customer, per_score).await
+    }
+
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
         let rows: Vec<String> =
             sqlx::query_scalar("SELECT data::text FROM entities WHERE kind = $1 ORDER BY id")

@@ -90,6 +90,7 @@ pub(super) async fn apply(
         .await?;
     }
     super::experiments::convert(tx, &batch.conversions).await?;
+    super::scores::append(tx, &batch.score_changes).await?;
     sqlx::query("DELETE FROM event_queue WHERE seq = ANY($1)")
         .bind(&batch.seqs)
         .execute(tx)

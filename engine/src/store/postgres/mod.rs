@@ -26,6 +26,7 @@ mod read;
 mod restraint;
 mod runs;
 mod schedules;
+mod scores;
 mod statements;
 
 use super::{StoreError, StoreResult};

@@ -120,6 +120,10 @@ impl EventLog for SqliteStore {
         Ok(super::super::customer_rows(rows))
     }
 
+    async fn score_changes(&self, customer: &str, per_score: i64) -> StoreResult<Vec<ScoreChange>> {
+        super::scores::latest(&self.pool, customer, per_score).await
+    }
+
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
         let rows: Vec<String> =
             sqlx::query_scalar("SELECT data FROM entities WHERE kind = ? ORDER BY id")

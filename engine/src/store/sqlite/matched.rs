@@ -47,6 +47,7 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &MatchBatch) -> StoreResult<Vec
             .execute(params![address.to_lowercase(), reason, at])?;
     }
     super::experiments::convert(tx, &batch.conversions)?;
+    super::scores::append(tx, &batch.score_changes)?;
     mark_processed(tx, &batch.seqs)?;
     Ok(inserted)
 }

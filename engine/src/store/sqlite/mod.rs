@@ -14,6 +14,7 @@ mod read;
 mod restraint;
 mod runs;
 mod schedules;
+mod scores;
 mod shapes;
 mod statements;
 #[cfg(test)]

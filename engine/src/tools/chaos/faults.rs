@@ -121,6 +121,7 @@ through_faults!(EventLog {
     fn customer(&self, id: &str) -> Option<Map<String, Value>>;
     fn customers(&self, ids: &[String]) -> std::collections::HashMap<String, Map<String, Value>>;
     fn customer_page(&self, after: &str, limit: i64) -> Vec<(String, Map<String, Value>)>;
+    fn score_changes(&self, customer: &str, per_score: i64) -> Vec<ScoreChange>;
     fn entities(&self, kind: &str) -> Vec<Value>;
     fn apply_match(&self, batch: MatchBatch) -> Vec<bool>;
     fn pending_count(&self) -> u64;
