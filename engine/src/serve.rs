@@ -295,12 +295,13 @@ async fn sweep_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, every:
             _ = stop.changed() => return,
         }
         wait = every;
-        match engine.sweep_segments().await {
-            Ok(r) => tracing::info!(
+        match engine.scheduled_sweep(every).await {
+            Ok(Some(r)) => tracing::info!(
                 customers = r.customers,
                 rechecks = r.rechecks,
                 "segment sweep"
             ),
+            Ok(None) => tracing::debug!("segment sweep: another node's turn"),
             Err(e) => tracing::error!("segment sweep: {e}"),
         }
     }

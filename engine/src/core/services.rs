@@ -214,6 +214,21 @@ impl Engine {
         Ok(report)
     }
 
+    /// The scheduled sweep, due every `every`: nodes sharing a store take turns, one sweep per
+    /// period among them ([`crate::core::sweep::claim_turn`]); a node whose turn it was not
+    /// puts the breakpoints the sweeping node kept in force instead. `None`: not its turn.
+    pub async fn scheduled_sweep(
+        &self,
+        every: std::time::Duration,
+    ) -> Result<Option<crate::core::sweep::SweepReport>, EngineError> {
+        let now = self.clock().now_ms();
+        if !crate::core::sweep::claim_turn(&*self.context().store, now, every).await? {
+            crate::core::sweep::restore_rfm(self.context()).await?;
+            return Ok(None);
+        }
+        self.sweep_segments().await.map(Some)
+    }
+
     /// Puts what the store keeps of the last sweep (RFM breakpoints) and of training (each
     /// model's current version) in force.
     pub async fn restore_knowledge(&self) -> Result<(), EngineError> {

@@ -104,6 +104,22 @@ pub async fn sweep(ctx: &Context, now: Millis) -> Result<SweepReport, EngineErro
     Ok(report)
 }
 
+/// The key whose throttle slot a scheduled sweep takes.
+const TURN_KEY: &str = "_engine:segment-sweep";
+
+/// Whether this node takes the scheduled sweep due at `now` (every `every`): one slot of the
+/// store's throttle per period (a little shorter than `every`, so clocks and timers drifting
+/// apart do not skip a period), taken by the first node to ask.
+pub async fn claim_turn(
+    store: &dyn crate::store::Store,
+    now: Millis,
+    every: std::time::Duration,
+) -> Result<bool, EngineError> {
+    let period = every.as_millis() as i64;
+    let window = period - (period / 10).min(60_000);
+    Ok(store.claim_slot(TURN_KEY, now, 1, window).await?.is_none())
+}
+
 /// The recheck event of customer `id` for the sweep at `now`.
 fn recheck(id: &str, now: Millis) -> Event {
     Event {
@@ -128,4 +144,36 @@ pub async fn restore_rfm(ctx: &Context) -> Result<(), EngineError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claim_turn;
+    use crate::store::MemoryStore;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn nodes_sharing_a_store_take_one_scheduled_sweep_per_period() {
+        let store = MemoryStore::new();
+        let hour = Duration::from_secs(3600);
+        let at = |minutes: i64| 1_000_000 + minutes * 60_000;
+        assert!(
+            claim_turn(&store, at(0), hour).await.unwrap(),
+            "the first node sweeps"
+        );
+        assert!(
+            !claim_turn(&store, at(0) + 300, hour).await.unwrap(),
+            "a second node starting at once does not"
+        );
+        assert!(!claim_turn(&store, at(30), hour).await.unwrap());
+        // The next period, even asked a little early by a node whose timer runs ahead.
+        assert!(claim_turn(&store, at(59), hour).await.unwrap());
+        assert!(!claim_turn(&store, at(60), hour).await.unwrap());
+        let minute = Duration::from_secs(60);
+        assert!(claim_turn(&store, at(200), minute).await.unwrap());
+        assert!(
+            claim_turn(&store, at(201), minute).await.unwrap(),
+            "short periods too"
+        );
+    }
 }
