@@ -53,8 +53,16 @@ pub struct ScoreRule {
     /// Points added (negative: taken away).
     pub points: f64,
     /// The rule as written (`page.viewed where event.page == "pricing"`): what a score's
-    /// history says earned the points.
-    pub text: String,
+    /// history says earned the points. Shared, not copied, by every change it makes.
+    #[serde(serialize_with = "shared_str")]
+    pub text: std::sync::Arc<str>,
+    /// The name of the score it belongs to (shared with every change it makes).
+    #[serde(skip)]
+    pub score: std::sync::Arc<str>,
+}
+
+fn shared_str<S: serde::Serializer>(s: &std::sync::Arc<str>, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_str(s)
 }
 
 /// A checked score declaration.
@@ -166,7 +174,8 @@ pub fn parse_score(
             event: event.to_string(),
             condition,
             points,
-            text: key.trim().to_string(),
+            text: key.trim().into(),
+            score: doc.score.as_str().into(),
         });
     }
     if rules.is_empty() && diags.is_empty() {

@@ -2,10 +2,12 @@
 //! `sum(order.placed.total, 365d)` and `last(order.placed)` (the time of the latest one).
 //!
 //! They read the customer's history digest, kept by the engine among the customer's attributes
-//! under [`HISTORY_KEY`]: per event type, entries `[at_ms, {field: number}]`, oldest first,
-//! holding the fields some aggregate sums. The engine keeps only the event types and the
-//! window the declared aggregates need ([`Aggregate`] says which), so an aggregate reads a few
-//! numbers, never the event log.
+//! under [`HISTORY_KEY`]: per event type, columns of numbers ([`Digest`]): the events' times
+//! (`at`, oldest first) and each field some aggregate sums. The engine keeps only the event
+//! types and the window the declared aggregates need ([`Aggregate`] says which), so an
+//! aggregate reads a few numbers, never the event log. Columns, not one entry per event: a
+//! digest is copied with every customer object and rewritten with every event of its type, and
+//! a column of numbers is one allocation however long it is.
 
 use super::scope::{EvalError, Scope};
 use super::value::Val;
@@ -73,39 +75,110 @@ impl std::fmt::Display for Aggregate {
     }
 }
 
-/// The time of a digest entry.
-pub fn entry_at(entry: &Value) -> Option<i64> {
-    entry.get(0)?.as_i64()
+/// The column of event times in a type's digest.
+pub const TIMES: &str = "at";
+
+/// One event type's part of a history digest, as stored: `{"at": [t1, t2, ...], "total":
+/// [x1, null, ...]}` — the events' times in milliseconds, oldest first, and per kept field its
+/// numbers (`null` where an event had none). A field column shorter than the times lines up
+/// with their end (the field was not kept before).
+#[derive(Debug, Clone, Copy)]
+pub struct Digest<'a> {
+    times: &'a [Value],
+    columns: &'a serde_json::Map<String, Value>,
+}
+
+/// One field's numbers in a [`Digest`], lined up with its times.
+#[derive(Debug, Clone, Copy)]
+pub struct Column<'a> {
+    numbers: &'a [Value],
+    offset: usize,
+}
+
+impl Column<'_> {
+    /// The `i`-th event's number, if it had one.
+    pub fn get(&self, i: usize) -> Option<f64> {
+        self.numbers.get(i.checked_sub(self.offset)?)?.as_f64()
+    }
+}
+
+impl<'a> Digest<'a> {
+    /// The digest of `event_type` in the customer object `customer`, if one is kept.
+    pub fn of(customer: &'a Value, event_type: &str) -> Option<Digest<'a>> {
+        Digest::stored(customer.get(HISTORY_KEY)?.get(event_type)?)
+    }
+
+    /// A type's digest as stored (`None` when `v` is not one).
+    pub fn stored(v: &'a Value) -> Option<Digest<'a>> {
+        let columns = v.as_object()?;
+        let times = columns.get(TIMES)?.as_array()?;
+        Some(Digest { times, columns })
+    }
+
+    /// How many events it holds.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// True when it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// The time of the `i`-th event.
+    pub fn at(&self, i: usize) -> Option<i64> {
+        self.times.get(i)?.as_i64()
+    }
+
+    /// The times, oldest first (`None` for an entry that is not a time).
+    pub fn times(&self) -> impl Iterator<Item = Option<i64>> + 'a {
+        self.times.iter().map(Value::as_i64)
+    }
+
+    /// The `i`-th event's `field`, if kept and a number.
+    pub fn field(&self, field: &str, i: usize) -> Option<f64> {
+        self.column(field)?.get(i)
+    }
+
+    /// The column of `field`, lined up with the times.
+    pub fn column(&self, field: &str) -> Option<Column<'a>> {
+        let numbers = self.columns.get(field)?.as_array()?;
+        let offset = self.times.len().checked_sub(numbers.len())?;
+        Some(Column { numbers, offset })
+    }
+
+    /// The names of the field columns it holds.
+    pub fn fields(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.columns
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != TIMES)
+    }
 }
 
 impl Aggregate {
     /// The aggregate over the history digest of the customer in `scope`, at `scope.now`.
     pub fn eval<'a>(&self, scope: &Scope<'a>) -> Result<Val<'a>, EvalError> {
-        let entries = scope
-            .customer
-            .get(HISTORY_KEY)
-            .and_then(|h| h.get(&*self.event_type))
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let digest = Digest::of(scope.customer, &self.event_type);
         let now = scope.now.timestamp_millis();
         let since = self.window_ms.map_or(i64::MIN, |w| now.saturating_sub(w));
-        let in_window = entries
-            .iter()
-            .filter(|e| entry_at(e).is_some_and(|at| at > since && at <= now));
+        let in_window = digest.iter().flat_map(|d| {
+            d.times()
+                .enumerate()
+                .filter(move |(_, at)| at.is_some_and(|at| at > since && at <= now))
+                .map(move |(i, _)| (d, i))
+        });
         Ok(match self.kind {
             AggKind::Count => Val::Num(in_window.count() as f64),
             AggKind::Sum => {
                 let field = self.field.as_deref().unwrap_or_default();
-                Val::Num(
-                    in_window
-                        .filter_map(|e| e.get(1)?.get(field)?.as_f64())
-                        .sum(),
-                )
+                let column = digest.and_then(|d| d.column(field));
+                Val::Num(in_window.filter_map(|(_, i)| column?.get(i)).sum())
             }
-            AggKind::Last => entries
+            AggKind::Last => digest
                 .iter()
-                .filter_map(entry_at)
+                .flat_map(|d| d.times())
+                .flatten()
                 .filter(|at| *at <= now)
                 .max()
                 .and_then(chrono::DateTime::from_timestamp_millis)
@@ -134,12 +207,10 @@ mod tests {
     }
 
     fn customer() -> serde_json::Value {
-        json!({ "_history": { "order.placed": [
-            [10 * DAY, {"total": 100}],
-            [60 * DAY, {"total": 40}],
-            [95 * DAY, {"total": 25.5}],
-            [101 * DAY, {"total": 1000}]
-        ] } })
+        json!({ "_history": { "order.placed": {
+            "at": [10 * DAY, 60 * DAY, 95 * DAY, 101 * DAY],
+            "total": [100, 40, 25.5, 1000]
+        } } })
     }
 
     #[test]
@@ -149,6 +220,13 @@ mod tests {
         assert_eq!(eval("count(order.placed, 365d)", &c), Val::Num(3.0));
         assert_eq!(eval("sum(order.placed.total, 45d)", &c), Val::Num(65.5));
         assert_eq!(eval("count(cart.abandoned, 30d)", &c), Val::Num(0.0));
+        // A field kept only lately lines up with the latest events.
+        let late = json!({ "_history": { "order.placed": {
+            "at": [10 * DAY, 60 * DAY, 95 * DAY], "total": [40, null]
+        } } });
+        assert_eq!(eval("sum(order.placed.total, 20d)", &late), Val::Num(0.0));
+        assert_eq!(eval("sum(order.placed.total, 365d)", &late), Val::Num(40.0));
+        assert_eq!(eval("count(order.placed, 365d)", &late), Val::Num(3.0));
         assert!(eval(
             "count(order.placed, 90d) >= 2 and sum(order.placed.total, 365d) > 150",
             &c

@@ -18,7 +18,7 @@ mod scope;
 mod typing;
 mod value;
 
-pub use aggregate::{entry_at, AggKind, Aggregate, HISTORY_KEY};
+pub use aggregate::{AggKind, Aggregate, Column, Digest, HISTORY_KEY, TIMES};
 pub use compare::{equal, order};
 pub use compile::{Env, EventShape};
 pub use explain::Explanation;

@@ -190,9 +190,12 @@ pub async fn scores(url: &str, token: Option<String>, customer: &str) -> anyhow:
                 .as_i64()
                 .map(mikawaya_engine::clock::rfc3339)
                 .unwrap_or_default();
-            let event = c["event"].as_str().unwrap_or("-");
+            let (event, rule) = (
+                c["event"].as_str().unwrap_or("-"),
+                c["rule"].as_str().unwrap_or("-"),
+            );
             println!(
-                "  {at}  {:>+8.2} -> {:>8.2}  event {event}",
+                "  {at}  {:>+8.2} -> {:>8.2}  event {event}: {rule}",
                 num(&c["points"]),
                 num(&c["value"])
             );

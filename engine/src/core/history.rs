@@ -1,12 +1,12 @@
 //! The customer's history digest: per event type that some aggregate reads (`count`, `sum`,
 //! `last` in segments, workflows or RFM), the times of their events in the longest window any
-//! aggregate looks back over, with the fields some `sum` adds up. Kept among the customer's
-//! attributes under [`HISTORY_KEY`], written with the event's batch; aggregates read it
-//! ([`mikawaya_dsl::expr::Aggregate`]), never the event log.
+//! aggregate looks back over, with the fields some `sum` adds up, as columns of numbers
+//! ([`Digest`]). Kept among the customer's attributes under [`HISTORY_KEY`], written with the
+//! event's batch; aggregates read it ([`mikawaya_dsl::expr::Aggregate`]), never the event log.
 
 use crate::clock::Millis;
 use crate::event::Event;
-use mikawaya_dsl::expr::{entry_at, AggKind, Aggregate, HISTORY_KEY};
+use mikawaya_dsl::expr::{AggKind, Aggregate, Digest, HISTORY_KEY, TIMES};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -61,41 +61,56 @@ impl Tracked {
     }
 
     /// The digest patch for event `ev` of a customer with `attrs` at `now`
-    /// (`{"_history": {"order.placed": [...]}}`): the type's entries with this one in time order,
-    /// those out of the window dropped; `None` when the type is not kept.
+    /// (`{"_history": {"order.placed": {"at": [...], "total": [...]}}}`): the type's events with
+    /// this one in time order, those out of the window dropped (the latest always stays, for
+    /// `last`), at most [`MAX_ENTRIES`]; a column no aggregate sums any more is removed. `None`
+    /// when the type is not kept.
     pub fn record(&self, ev: &Event, attrs: &Map<String, Value>, now: Millis) -> Option<Value> {
         let track = self.track(&ev.event_type)?;
-        let kept = attrs
-            .get(HISTORY_KEY)
-            .and_then(|h| h.get(&ev.event_type))
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let since = now.saturating_sub(track.window_ms);
-        let latest = kept.iter().filter_map(entry_at).max();
-        let mut entries: Vec<Value> = kept
+        let stored = attrs.get(HISTORY_KEY).and_then(|h| h.get(&ev.event_type));
+        let kept = stored.and_then(Digest::stored);
+        // The kept events (an entry that is not a time is dropped, with its fields).
+        let valid: Vec<(usize, i64)> = kept
             .iter()
-            .filter(|e| entry_at(e).is_some_and(|at| at > since || Some(at) == latest))
-            .cloned()
+            .flat_map(|d| d.times().enumerate())
+            .filter_map(|(i, at)| Some((i, at?)))
             .collect();
-        let mut entry = vec![Value::from(ev.occurred_at)];
-        if !track.fields.is_empty() {
-            let fields: Map<String, Value> = track
-                .fields
+        let mut times: Vec<i64> = valid.iter().map(|(_, at)| *at).collect();
+        let mut columns: Vec<Vec<Option<f64>>> = track
+            .fields
+            .iter()
+            .map(|f| {
+                let column = kept.and_then(|d| d.column(f));
+                valid.iter().map(|(i, _)| column?.get(*i)).collect()
+            })
+            .collect();
+        let at = times.partition_point(|t| *t <= ev.occurred_at);
+        times.insert(at, ev.occurred_at);
+        for (column, f) in columns.iter_mut().zip(&track.fields) {
+            column.insert(at, ev.data.get(f).and_then(Value::as_f64));
+        }
+        // Times are in order: what stays is a suffix — those in the window, else the latest.
+        let since = now.saturating_sub(track.window_ms);
+        let newest = times[times.len() - 1];
+        let mut start = times.partition_point(|t| *t <= since);
+        if start == times.len() {
+            start = times.partition_point(|t| *t < newest);
+        }
+        let start = start.max(times.len().saturating_sub(MAX_ENTRIES));
+        let mut digest = Map::new();
+        digest.insert(TIMES.into(), times[start..].iter().copied().collect());
+        for (column, f) in columns.iter().zip(&track.fields) {
+            let numbers = column[start..]
                 .iter()
-                .filter_map(|f| Some((f.clone(), Value::from(ev.data.get(f)?.as_f64()?))))
-                .collect();
-            entry.push(Value::Object(fields));
+                .map(|x| x.map_or(Value::Null, Value::from));
+            digest.insert(f.clone(), numbers.collect());
         }
-        let at = entries.partition_point(|e| entry_at(e).is_some_and(|t| t <= ev.occurred_at));
-        entries.insert(at, Value::Array(entry));
-        // An old event outside the window still counts as the latest if nothing is newer.
-        let newest = entries.iter().filter_map(entry_at).max();
-        entries.retain(|e| entry_at(e).is_some_and(|t| t > since || Some(t) == newest));
-        if entries.len() > MAX_ENTRIES {
-            entries.drain(..entries.len() - MAX_ENTRIES);
+        for gone in kept.iter().flat_map(|d| d.fields()) {
+            if !track.fields.iter().any(|f| f == gone) {
+                digest.insert(gone.to_string(), Value::Null);
+            }
         }
-        Some(serde_json::json!({ HISTORY_KEY: { ev.event_type.clone(): entries } }))
+        Some(serde_json::json!({ HISTORY_KEY: { ev.event_type.clone(): digest } }))
     }
 }
 
@@ -131,6 +146,11 @@ mod tests {
         }
     }
 
+    fn times(attrs: &Map<String, Value>) -> Vec<i64> {
+        let d = Digest::stored(&attrs[HISTORY_KEY]["order.placed"]).unwrap();
+        d.times().map(Option::unwrap).collect()
+    }
+
     fn apply(t: &Tracked, attrs: &mut Map<String, Value>, ev: &Event, now: i64) {
         let patch = t.record(ev, attrs, now).unwrap();
         crate::store::merge::merge_patch(attrs, patch.as_object().unwrap());
@@ -151,7 +171,14 @@ mod tests {
         // a fell out of the 90-day window; each entry keeps `total`, not `note`.
         assert_eq!(
             attrs[HISTORY_KEY]["order.placed"],
-            serde_json::json!([[150 * DAY, {"total": 20.0}], [195 * DAY, {"total": 30.0}]])
+            serde_json::json!({"at": [150 * DAY, 195 * DAY], "total": [20.0, 30.0]})
+        );
+        // A field no aggregate sums any more leaves with the next event.
+        let counted = tracked(&["count(order.placed, 90d) > 1"]);
+        apply(&counted, &mut attrs, &order("d", 199 * DAY, 5.0), 200 * DAY);
+        assert_eq!(
+            attrs[HISTORY_KEY]["order.placed"],
+            serde_json::json!({"at": [150 * DAY, 195 * DAY, 199 * DAY]})
         );
     }
 
@@ -164,21 +191,10 @@ mod tests {
         let mut attrs = Map::new();
         apply(&t, &mut attrs, &order("a", 5 * DAY, 1.0), 5 * DAY);
         apply(&t, &mut attrs, &order("b", 3 * DAY, 1.0), 6 * DAY);
-        let times: Vec<i64> = attrs[HISTORY_KEY]["order.placed"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(entry_at)
-            .collect();
-        assert_eq!(times, [3 * DAY, 5 * DAY]);
+        assert_eq!(times(&attrs), [3 * DAY, 5 * DAY]);
         // A year later, only the latest is left: `last` still knows it.
         apply(&t, &mut attrs, &order("old", 2 * DAY, 1.0), 400 * DAY);
-        let kept = attrs[HISTORY_KEY]["order.placed"]
-            .as_array()
-            .unwrap()
-            .clone();
-        assert_eq!(kept.len(), 1);
-        assert_eq!(entry_at(&kept[0]), Some(5 * DAY));
+        assert_eq!(times(&attrs), [5 * DAY]);
     }
 
     #[test]
@@ -193,8 +209,8 @@ mod tests {
                 2 * DAY,
             );
         }
-        let kept = attrs[HISTORY_KEY]["order.placed"].as_array().unwrap();
+        let kept = times(&attrs);
         assert_eq!(kept.len(), MAX_ENTRIES);
-        assert_eq!(entry_at(&kept[0]), Some(DAY + 20));
+        assert_eq!(kept[0], DAY + 20);
     }
 }

@@ -199,10 +199,8 @@ pub fn learn(
         crate::core::scoring::earn(&k.scores, ev, id, &customer, attrs, now)
     {
         apply(batch, id, attrs, patch, now);
+        crate::core::scoring::refresh(&mut customer, attrs, &changes, now);
         batch.score_changes.extend(changes);
-        if let Some(scores) = crate::core::scoring::score_values(attrs, now) {
-            customer["score"] = scores;
-        }
     }
     if k.segments.is_empty() {
         return customer;

@@ -20,17 +20,17 @@ pub const SEGMENTS_KEY: &str = "_segments";
 pub const RECHECK: &str = "segment.recheck";
 
 /// The declared segments the customer with `attrs` is in, in declaration order.
-pub fn members(segments: &Segments, attrs: &Map<String, Value>) -> Vec<String> {
+pub fn members<'a>(segments: &'a Segments, attrs: &Map<String, Value>) -> Vec<&'a str> {
     let stored = attrs.get(SEGMENTS_KEY).and_then(Value::as_object);
     segments
         .iter()
         .filter(|d| stored.is_some_and(|s| s.contains_key(&d.name)))
-        .map(|d| d.name.clone())
+        .map(|d| d.name.as_str())
         .collect()
 }
 
 /// The segments the customer (as expressions see them) should be in at `now`.
-pub fn due(k: &Knowledge, customer: &Value, now: Millis) -> Vec<String> {
+pub fn due<'a>(k: &'a Knowledge, customer: &Value, now: Millis) -> Vec<&'a str> {
     let null = Value::Null;
     let scope = Scope {
         customer,
@@ -39,7 +39,7 @@ pub fn due(k: &Knowledge, customer: &Value, now: Millis) -> Vec<String> {
     k.segments
         .iter()
         .filter(|d| d.condition.matches(&scope))
-        .map(|d| d.name.clone())
+        .map(|d| d.name.as_str())
         .collect()
 }
 
@@ -77,11 +77,11 @@ pub fn changes(
         source: None,
     };
     for name in now_in.iter().filter(|n| !was_in.contains(n)) {
-        patch.insert(name.clone(), Value::from(now));
+        patch.insert(name.to_string(), Value::from(now));
         events.push(event(name, ENTERED));
     }
     for name in was_in.iter().filter(|n| !now_in.contains(n)) {
-        patch.insert(name.clone(), Value::Null);
+        patch.insert(name.to_string(), Value::Null);
         events.push(event(name, LEFT));
     }
     let patch = (!patch.is_empty())

@@ -149,9 +149,9 @@ mod tests {
     #[test]
     fn measures_come_from_the_history_digest() {
         let day = 86_400_000i64;
-        let c = serde_json::json!({ "_history": { "order.placed": [
-            [10 * day, {"total": 50}], [300 * day, {"total": 20}], [390 * day, {"total": 30}]
-        ] } });
+        let c = serde_json::json!({ "_history": { "order.placed": {
+            "at": [10 * day, 300 * day, 390 * day], "total": [50, 20, 30]
+        } } });
         let m = measures(&RfmConfig::default(), &c, 400 * day).unwrap();
         assert_eq!(
             m,
@@ -161,7 +161,8 @@ mod tests {
                 monetary: 50.0
             }
         );
-        let none = serde_json::json!({ "_history": { "order.placed": [[1, {"total": 5}]] } });
+        let none =
+            serde_json::json!({ "_history": { "order.placed": { "at": [1], "total": [5] } } });
         assert!(measures(&RfmConfig::default(), &none, 400 * day).is_none());
     }
 }

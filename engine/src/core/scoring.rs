@@ -49,18 +49,25 @@ fn bounded(def: &ScoreDef, value: f64) -> f64 {
 }
 
 impl ScoreState {
-    /// The state stored as `v` (its three numbers are read in place, anything else ignored).
+    /// The state stored as `v`: `[value, at, half_life_ms]` (an array, not an object: one
+    /// allocation where an object takes four, and every event of a scored customer copies it
+    /// several times); the object form `{"value", "at", "half_life_ms"}` is read too.
     pub fn read(v: &Value) -> Option<ScoreState> {
+        let (value, at, half_life) = match v {
+            Value::Array(a) => (a.first()?, a.get(1)?, a.get(2)),
+            _ => (v.get("value")?, v.get("at")?, v.get("half_life_ms")),
+        };
         Some(ScoreState {
-            value: v.get("value")?.as_f64()?,
-            at: v.get("at")?.as_i64()?,
-            half_life_ms: v.get("half_life_ms").and_then(Value::as_i64),
+            value: value.as_f64()?,
+            at: at.as_i64()?,
+            half_life_ms: half_life.and_then(Value::as_i64),
         })
     }
 
     /// The state as stored.
     fn stored(&self) -> Value {
-        serde_json::json!({ "value": self.value, "at": self.at, "half_life_ms": self.half_life_ms })
+        let half_life = self.half_life_ms.map_or(Value::Null, Value::from);
+        Value::Array(vec![self.value.into(), self.at.into(), half_life])
     }
 
     /// The value at `now`.
@@ -109,12 +116,14 @@ impl Earned<'_> {
 
     /// The changes to append for `customer`, made by event `event`.
     pub fn rows(&self, customer: &str, event: &str) -> Vec<ScoreChange> {
+        let (customer, event): (std::sync::Arc<str>, std::sync::Arc<str>) =
+            (customer.into(), event.into());
         self.changes
             .iter()
-            .map(|(def, rule, state)| ScoreChange {
-                customer: customer.to_string(),
-                score: def.name.clone(),
-                event: event.to_string(),
+            .map(|(_, rule, state)| ScoreChange {
+                customer: customer.clone(),
+                score: rule.score.clone(),
+                event: event.clone(),
                 rule: rule.text.clone(),
                 points: rule.points,
                 value: state.value,
@@ -146,7 +155,7 @@ pub fn score_event<'a>(
             continue;
         }
         // A score earlier rules of this event changed goes on from there.
-        let before = match changes.iter().rev().find(|(d, _, _)| d.name == def.name) {
+        let before = match changes.iter().rev().find(|(d, _, _)| std::ptr::eq(*d, def)) {
             Some((_, _, state)) => Some(*state),
             None => read(&def.name),
         };
@@ -177,6 +186,11 @@ pub fn earn(
     Some((earned.patch(), earned.rows(id, &ev.id)))
 }
 
+/// A score's value at `now` as expressions see it (rounded to 2 decimals).
+fn shown(state: &ScoreState, now: Millis) -> Value {
+    Value::from((state.value_at(now) * 100.0).round() / 100.0)
+}
+
 /// `customer.score`: each stored score's value at `now`, rounded to 2 decimals.
 pub fn score_values(attrs: &Map<String, Value>, now: Millis) -> Option<Value> {
     let Some(Value::Object(stored)) = attrs.get(SCORES_KEY) else {
@@ -184,15 +198,49 @@ pub fn score_values(attrs: &Map<String, Value>, now: Millis) -> Option<Value> {
     };
     let values: Map<String, Value> = stored
         .iter()
-        .filter_map(|(name, v)| {
-            let value = ScoreState::read(v)?.value_at(now);
-            Some((
-                name.clone(),
-                serde_json::json!((value * 100.0).round() / 100.0),
-            ))
-        })
+        .filter_map(|(name, v)| Some((name.clone(), shown(&ScoreState::read(v)?, now))))
         .collect();
     Some(Value::Object(values))
+}
+
+/// Brings `customer.score` up to date after `changes`, whose states are stored in `attrs`
+/// (only the scores they touched are read again).
+pub fn refresh(
+    customer: &mut Value,
+    attrs: &Map<String, Value>,
+    changes: &[ScoreChange],
+    now: Millis,
+) {
+    let stored = attrs.get(SCORES_KEY).and_then(Value::as_object);
+    let Some(customer) = customer.as_object_mut() else {
+        return;
+    };
+    let values = customer
+        .entry("score")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(values) = values else {
+        return;
+    };
+    // A score's rules are listed together: its last change has its state.
+    let last_of_each = changes
+        .iter()
+        .zip(changes.iter().skip(1).map(Some).chain([None]))
+        .filter(|(c, next)| next.is_none_or(|n| n.score != c.score))
+        .map(|(c, _)| c);
+    for c in last_of_each {
+        let Some(state) = stored
+            .and_then(|m| m.get(&*c.score))
+            .and_then(ScoreState::read)
+        else {
+            continue;
+        };
+        match values.get_mut(&*c.score) {
+            Some(v) => *v = shown(&state, now),
+            None => {
+                values.insert(c.score.to_string(), shown(&state, now));
+            }
+        }
+    }
 }
 
 /// A customer's score as the API shows it.
@@ -242,7 +290,7 @@ pub fn views(
             .map_or(0.0, |s| (s.value_at(now) * 100.0).round() / 100.0),
         history: changes
             .iter()
-            .filter(|c| c.score == name)
+            .filter(|c| &*c.score == name)
             .cloned()
             .collect(),
     };

@@ -54,7 +54,7 @@ fn evaluate_page(
         if !k.segments.is_empty() && drifted(k, id, attrs, now) {
             drift.push(id.clone());
         }
-        member_of.extend(members(&k.segments, attrs));
+        member_of.extend(members(&k.segments, attrs).into_iter().map(String::from));
         let customer = customer_value(k, Some(id), Some(attrs), now);
         all.extend(measures(&k.segments.rfm, &customer, now));
     }

@@ -421,10 +421,10 @@ type ChangeRow = (String, String, String, f64, f64, i64);
 fn score_change_rows(customer: &str, rows: Vec<ChangeRow>) -> Vec<ScoreChange> {
     rows.into_iter()
         .map(|(score, event, rule, points, value, at)| ScoreChange {
-            customer: customer.to_string(),
-            score,
-            event,
-            rule,
+            customer: customer.into(),
+            score: score.into(),
+            event: event.into(),
+            rule: rule.into(),
             points,
             value,
             at,

@@ -4,6 +4,7 @@ use crate::clock::Millis;
 use crate::event::Event;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 use super::status::Cause;
 pub use super::status::RunStatus;
@@ -250,18 +251,19 @@ pub struct DateTriggerRow {
 }
 
 /// One change of a customer's score: the event, the rule that held, the points it earned and
-/// the value right after. Appended with the matched batch that made it (the score's state among the customer's
+/// the value right after. The texts are shared (an event that changes ten scores names its
+/// customer and itself once, a rule its text once). Appended with the matched batch that made it (the score's state among the customer's
 /// attributes is three numbers; the changes are what `GET /customers/{id}/scores` explains).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoreChange {
     /// The customer.
-    pub customer: String,
+    pub customer: Arc<str>,
     /// The score's name.
-    pub score: String,
+    pub score: Arc<str>,
     /// The event's id.
-    pub event: String,
+    pub event: Arc<str>,
     /// The rule that held, as written (`page.viewed where event.page == "pricing"`).
-    pub rule: String,
+    pub rule: Arc<str>,
     /// The points it earned (negative: took away).
     pub points: f64,
     /// The score's value right after.

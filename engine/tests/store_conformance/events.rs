@@ -204,7 +204,7 @@ pub async fn score_changes_keep_the_latest_per_score(store: Arc<dyn Store>) {
     let got = store.score_changes("c1", 3).await.unwrap();
     let seen: Vec<(&str, &str, i64, &str)> = got
         .iter()
-        .map(|c| (c.score.as_str(), c.event.as_str(), c.at, c.rule.as_str()))
+        .map(|c| (&*c.score, &*c.event, c.at, &*c.rule))
         .collect();
     assert_eq!(
         seen,

@@ -110,14 +110,11 @@ fn an_event_earns_the_points_of_the_rules_that_hold() {
     .unwrap();
     let patch = Value::Object(earned.patch());
     assert_eq!(
-        patch[SCORES_KEY]["lead"]["value"], 31.0,
+        patch[SCORES_KEY]["lead"][0], 31.0,
         "both rules hold: {patch}"
     );
     let rows = earned.rows("c1", "e1");
-    let seen: Vec<(&str, f64, f64)> = rows
-        .iter()
-        .map(|r| (r.rule.as_str(), r.points, r.value))
-        .collect();
+    let seen: Vec<(&str, f64, f64)> = rows.iter().map(|r| (&*r.rule, r.points, r.value)).collect();
     assert_eq!(
         seen,
         [
@@ -130,7 +127,9 @@ fn an_event_earns_the_points_of_the_rules_that_hold() {
         ],
         "one change per rule that held, each with the value after it"
     );
-    assert!(rows.iter().all(|r| r.event == "e1" && r.customer == "c1"));
+    assert!(rows
+        .iter()
+        .all(|r| &*r.event == "e1" && &*r.customer == "c1"));
     let mut attrs = Map::new();
     crate::store::merge::merge_patch(&mut attrs, patch.as_object().unwrap());
     let newsletter = event("newsletter");
@@ -142,7 +141,7 @@ fn an_event_earns_the_points_of_the_rules_that_hold() {
         &attrs,
     )
     .unwrap();
-    assert_eq!(earned.patch()[SCORES_KEY]["lead"]["value"], 32.0);
+    assert_eq!(earned.patch()[SCORES_KEY]["lead"], json!([32.0, 1, null]));
     assert!(score_event(&scores, "order.placed", 2, &scope(&demo, &customer), &attrs).is_none());
     assert_eq!(score_values(&attrs, 5).unwrap(), json!({ "lead": 31.0 }));
 }
@@ -165,7 +164,7 @@ fn views_list_declared_scores_then_stored_ones_each_with_its_own_changes() {
     .unwrap();
     let attrs = json!({ SCORES_KEY: {
         "lead": { "value": 40.0, "at": 0, "half_life_ms": 10 * DAY },
-        "old": { "value": 7.0, "at": 0 },
+        "old": [7.0, 0, null],
     }});
     let change = |score: &str, event: &str| ScoreChange {
         customer: "c1".into(),
@@ -188,7 +187,7 @@ fn views_list_declared_scores_then_stored_ones_each_with_its_own_changes() {
         .collect();
     assert_eq!(seen, [("lead", 20.0, 2), ("fit", 0.0, 0), ("old", 7.0, 1)]);
     assert_eq!(views[0].description.as_deref(), Some("Lead heat"));
-    assert_eq!(views[0].history[1].event, "e2", "oldest first, as stored");
+    assert_eq!(&*views[0].history[1].event, "e2", "oldest first, as stored");
     let shown = serde_json::to_value(&views[0]).unwrap();
     assert_eq!(
         shown["history"][0],

@@ -234,11 +234,11 @@ impl EventLog for MemoryStore {
         }
         for c in batch.score_changes {
             let key = (
-                c.customer.clone(),
-                c.score.clone(),
+                c.customer.to_string(),
+                c.score.to_string(),
                 c.at,
-                c.event.clone(),
-                c.rule.clone(),
+                c.event.to_string(),
+                c.rule.to_string(),
             );
             s.score_changes.entry(key).or_insert(c);
         }

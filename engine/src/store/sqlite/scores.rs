@@ -12,7 +12,7 @@ pub(super) fn append(tx: &Transaction<'_>, changes: &[ScoreChange]) -> StoreResu
             "INSERT OR IGNORE INTO score_changes (customer_id, score, event_id, rule, points, value, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![c.customer, c.score, c.event, c.rule, c.points, c.value, c.at])?;
+        .execute(params![&*c.customer, &*c.score, &*c.event, &*c.rule, c.points, c.value, c.at])?;
     }
     Ok(())
 }
