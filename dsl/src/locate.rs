@@ -169,6 +169,21 @@ impl Locator {
     }
 }
 
+/// The problem of a declaration file (`scores/`, `segments/`, `models/`) whose top-level `key`
+/// names something an earlier file already declared: `what` says which and where, pointed at
+/// the key's value.
+pub fn declared_twice(
+    file: &str,
+    text: &str,
+    key: &'static str,
+    what: String,
+) -> crate::diag::Diagnostics {
+    let mut d = crate::diag::Diagnostics::new(file, text);
+    let at = Locator::new(text).span(&[Seg::Key(key)]);
+    d.push(crate::diag::Problem::new(key, at, what).hint(format!("declare each {key} once")));
+    d.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

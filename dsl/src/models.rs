@@ -18,7 +18,7 @@
 
 use crate::diag::{Diagnostics, Problem};
 use crate::expr::{parse_duration, Aggregate, Env, Expr, Root};
-use crate::locate::{Locator, Seg};
+use crate::locate::{declared_twice, Locator, Seg};
 use serde::{Deserialize, Serialize};
 
 /// The folder of model files inside a workflows folder.
@@ -154,17 +154,9 @@ pub fn models_from_files(files: &[(String, String)]) -> Result<Vec<ModelDef>, Ve
         match parse_model(file, text) {
             Ok(def) => match defs.iter().find(|d| d.name == def.name) {
                 Some(first) => {
-                    let mut d = Diagnostics::new(file, text);
-                    let at = Locator::new(text).span(&[Seg::Key("model")]);
-                    d.push(
-                        Problem::new(
-                            "model",
-                            at,
-                            format!("model `{}` is already declared in {}", def.name, first.file),
-                        )
-                        .hint("declare each model once"),
-                    );
-                    failed.push(d.finish());
+                    let what =
+                        format!("model `{}` is already declared in {}", def.name, first.file);
+                    failed.push(declared_twice(file, text, "model", what));
                 }
                 None => defs.push(def),
             },

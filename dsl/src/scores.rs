@@ -20,7 +20,7 @@
 use crate::catalog::EventCatalog;
 use crate::diag::{Diagnostics, Problem};
 use crate::expr::{parse_duration, Env, Expr};
-use crate::locate::{Locator, Seg};
+use crate::locate::{declared_twice, Locator, Seg};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -212,20 +212,9 @@ impl Scores {
             match parse_score(file, text, catalog) {
                 Ok(def) => {
                     if let Some(first) = scores.get(&def.name) {
-                        let mut d = Diagnostics::new(file, text);
-                        let at = Locator::new(text).span(&[Seg::Key("score")]);
-                        d.push(
-                            Problem::new(
-                                "score",
-                                at,
-                                format!(
-                                    "score `{}` is already declared in {}",
-                                    def.name, first.file
-                                ),
-                            )
-                            .hint("declare each score once"),
-                        );
-                        failed.push(d.finish());
+                        let what =
+                            format!("score `{}` is already declared in {}", def.name, first.file);
+                        failed.push(declared_twice(file, text, "score", what));
                         continue;
                     }
                     let index = scores.defs.len();

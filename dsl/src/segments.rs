@@ -19,7 +19,7 @@
 
 use crate::diag::{Diagnostics, Problem};
 use crate::expr::{parse_duration, AggKind, Aggregate, Env, Expr, Root};
-use crate::locate::{Locator, Seg};
+use crate::locate::{declared_twice, Locator, Seg};
 use serde::{Deserialize, Serialize};
 
 /// The folder of segment files inside a workflows folder.
@@ -209,12 +209,7 @@ impl Segments {
         let mut rfm_file: Option<&str> = None;
         let mut failed = Vec::new();
         for (file, text) in files {
-            let twice = |what: String, key: &str| {
-                let mut d = Diagnostics::new(file, text);
-                let at = Locator::new(text).span(&[Seg::Key(key)]);
-                d.push(Problem::new("segment", at, what).hint("declare it once"));
-                d.finish()
-            };
+            let twice = |what: String, key| declared_twice(file, text, key, what);
             match parse_file(file, text) {
                 Ok(Parsed::Segment(def)) => match segments.get(&def.name) {
                     Some(first) => failed.push(twice(

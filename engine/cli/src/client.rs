@@ -212,14 +212,8 @@ pub async fn dead_letters(
 ) -> anyhow::Result<i32> {
     match retry {
         Some(id) => {
-            let resp = request(
-                reqwest::Method::POST,
-                &format!("{url}/dead-letters/{id}/retry"),
-                &token,
-            )
-            .send()
-            .await?;
-            print_response(resp).await
+            let path = format!("/dead-letters/{id}/retry");
+            call_print(reqwest::Method::POST, url, token, &path).await
         }
         None => get_print(url, token, "/dead-letters").await,
     }
@@ -233,7 +227,19 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
     path: &str,
     query: &[(&str, String)],
 ) -> anyhow::Result<Result<T, i32>> {
-    let resp = request(reqwest::Method::GET, &format!("{url}{path}"), token)
+    call_json(reqwest::Method::GET, url, token, path, query).await
+}
+
+/// Calls `path` with `method` and `query` (no body) and reads its JSON; a refusal is printed
+/// and its exit code given instead.
+pub(crate) async fn call_json<T: serde::de::DeserializeOwned>(
+    method: reqwest::Method,
+    url: &str,
+    token: &Option<String>,
+    path: &str,
+    query: &[(&str, String)],
+) -> anyhow::Result<Result<T, i32>> {
+    let resp = request(method, &format!("{url}{path}"), token)
         .query(query)
         .send()
         .await
@@ -246,7 +252,17 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
 
 /// GETs a path and prints the JSON.
 pub async fn get_print(url: &str, token: Option<String>, path: &str) -> anyhow::Result<i32> {
-    let resp = request(reqwest::Method::GET, &format!("{url}{path}"), &token)
+    call_print(reqwest::Method::GET, url, token, path).await
+}
+
+/// Calls a path with `method` (no body) and prints the JSON answer.
+pub async fn call_print(
+    method: reqwest::Method,
+    url: &str,
+    token: Option<String>,
+    path: &str,
+) -> anyhow::Result<i32> {
+    let resp = request(method, &format!("{url}{path}"), &token)
         .send()
         .await
         .with_context(|| format!("is the engine running at {url}?"))?;

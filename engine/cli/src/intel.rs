@@ -100,20 +100,15 @@ pub enum ModelCommand {
 pub async fn model(cmd: ModelCommand) -> anyhow::Result<i32> {
     match cmd {
         ModelCommand::Train { name, remote } => {
-            let resp = request(
-                reqwest::Method::POST,
-                &format!("{}/models/{name}/train", remote.url),
-                &remote.token,
-            )
-            .send()
-            .await
-            .with_context(|| format!("is the engine running at {}?", remote.url))?;
-            if !resp.status().is_success() {
-                return print_response(resp).await;
+            let path = format!("/models/{name}/train");
+            let post = reqwest::Method::POST;
+            match crate::client::call_json(post, &remote.url, &remote.token, &path, &[]).await? {
+                Ok(t) => {
+                    print_evaluation(&t);
+                    Ok(0)
+                }
+                Err(code) => Ok(code),
             }
-            let t: Value = resp.json().await?;
-            print_evaluation(&t);
-            Ok(0)
         }
         ModelCommand::List { remote } => {
             crate::client::get_print(&remote.url, remote.token, "/models").await
@@ -181,16 +176,9 @@ pub async fn predict(remote: Remote, customer: &str) -> anyhow::Result<i32> {
 
 /// `segments [--sweep]`.
 pub async fn segments(remote: Remote, sweep: bool) -> anyhow::Result<i32> {
-    if sweep {
-        let resp = request(
-            reqwest::Method::POST,
-            &format!("{}/segments/sweep", remote.url),
-            &remote.token,
-        )
-        .send()
-        .await
-        .with_context(|| format!("is the engine running at {}?", remote.url))?;
-        return print_response(resp).await;
-    }
-    crate::client::get_print(&remote.url, remote.token, "/segments").await
+    let (method, path) = match sweep {
+        true => (reqwest::Method::POST, "/segments/sweep"),
+        false => (reqwest::Method::GET, "/segments"),
+    };
+    crate::client::call_print(method, &remote.url, remote.token, path).await
 }

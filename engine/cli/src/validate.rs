@@ -150,7 +150,7 @@ fn read_all(paths: impl Iterator<Item = PathBuf>) -> Option<Vec<(String, String)
 /// Checks the event catalog (`events/*.yaml`) and the holiday calendars (`holidays/*.yaml`) of
 /// the workflows folder `dir`; their problems count.
 fn check_catalog(dir: &std::path::Path) -> usize {
-    use event_types::{catalog_files, load_catalog, load_holidays, yaml_files};
+    use event_types::{catalog_files, load_catalog, load_holidays};
     let mut problems = 0;
     if !catalog_files(dir).is_empty() {
         problems += report_folder(
@@ -158,49 +158,44 @@ fn check_catalog(dir: &std::path::Path) -> usize {
             load_catalog(dir).map(|c| format!("{} event type(s) declared", c.len())),
         );
     }
-    let holidays = dir.join(event_types::HOLIDAYS_DIR);
-    if !yaml_files(&holidays).is_empty() {
-        problems += report_folder(
-            holidays,
-            load_holidays(dir).map(|h| {
-                let names: Vec<&str> = h.names().collect();
-                format!("holiday calendars {}", names.join(", "))
-            }),
-        );
-    }
-    let scores = dir.join(mikawaya_dsl::scores::SCORES_DIR);
-    if !yaml_files(&scores).is_empty() {
+    let names = |list: Vec<&str>| list.into_iter().map(String::from).collect::<Vec<_>>();
+    problems += check_declared(dir, event_types::HOLIDAYS_DIR, "holiday calendars", || {
+        load_holidays(dir).map(|h| names(h.names().collect()))
+    });
+    problems += check_declared(dir, mikawaya_dsl::scores::SCORES_DIR, "scores", || {
         // Checked against the folder's catalog when it has no problem (reported above).
         let catalog = event_catalog(&[dir.to_path_buf()]).unwrap_or_default();
-        problems += report_folder(
-            scores,
-            event_types::load_scores(dir, &catalog).map(|s| {
-                let names: Vec<&str> = s.iter().map(|d| d.name.as_str()).collect();
-                format!("scores {}", names.join(", "))
-            }),
-        );
-    }
-    let segments = dir.join(mikawaya_dsl::segments::SEGMENTS_DIR);
-    if !yaml_files(&segments).is_empty() {
-        problems += report_folder(
-            segments,
-            event_types::load_segments(dir).map(|s| {
-                let names: Vec<&str> = s.iter().map(|d| d.name.as_str()).collect();
-                format!("segments {}", names.join(", "))
-            }),
-        );
-    }
-    let models = dir.join(mikawaya_dsl::models::MODELS_DIR);
-    if !yaml_files(&models).is_empty() {
-        problems += report_folder(
-            models,
-            event_types::load_models(dir).map(|m| {
-                let names: Vec<&str> = m.iter().map(|d| d.name.as_str()).collect();
-                format!("models {}", names.join(", "))
-            }),
-        );
-    }
+        event_types::load_scores(dir, &catalog)
+            .map(|s| names(s.iter().map(|d| d.name.as_str()).collect()))
+    });
+    problems += check_declared(
+        dir,
+        mikawaya_dsl::segments::SEGMENTS_DIR,
+        "segments",
+        || {
+            event_types::load_segments(dir)
+                .map(|s| names(s.iter().map(|d| d.name.as_str()).collect()))
+        },
+    );
+    problems += check_declared(dir, mikawaya_dsl::models::MODELS_DIR, "models", || {
+        event_types::load_models(dir).map(|m| names(m.iter().map(|d| d.name.as_str()).collect()))
+    });
     problems
+}
+
+/// Reports the declarations folder `sub` of `dir` when it holds files: `label` and the names
+/// `read` found, or its problems (counted).
+fn check_declared(
+    dir: &std::path::Path,
+    sub: &str,
+    label: &str,
+    read: impl FnOnce() -> Result<Vec<String>, event_types::CatalogProblems>,
+) -> usize {
+    let folder = dir.join(sub);
+    if event_types::yaml_files(&folder).is_empty() {
+        return 0;
+    }
+    report_folder(folder, read().map(|n| format!("{label} {}", n.join(", "))))
 }
 
 /// Prints how a folder of catalog files read (`ok` and a summary, or every problem); returns
