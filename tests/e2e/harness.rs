@@ -175,17 +175,24 @@ impl Engine {
     /// Runs `mikawaya ARGS --url … --token TOKEN` against this engine; it must succeed, and its
     /// standard output is JSON.
     pub fn cli(&self, args: &[&str], token: &str) -> Value {
-        let out = std::process::Command::new(binary())
-            .args(args)
-            .args(["--url", &self.url, "--token", token])
-            .output()
-            .unwrap();
+        serde_json::from_str(&self.cli_output(args, Some(token))).unwrap()
+    }
+
+    /// Runs `mikawaya ARGS --url … [--token TOKEN]` against this engine; it must succeed. Its
+    /// standard output.
+    pub fn cli_output(&self, args: &[&str], token: Option<&str>) -> String {
+        let mut command = std::process::Command::new(binary());
+        command.args(args).args(["--url", &self.url]);
+        if let Some(token) = token {
+            command.args(["--token", token]);
+        }
+        let out = command.output().unwrap();
         assert!(
             out.status.success(),
             "mikawaya {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).unwrap()
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// The `/metrics` text (with a bearer token when the API needs one).
