@@ -37,6 +37,14 @@ test("a customer's segments, RFM and churn prediction are shown as the engine kn
   };
   for (let i = 0; i < 6 && (await unmatched()) !== 0; i++) await until(async () => (await unmatched()) === 0).catch(() => {});
   assert.equal(await unmatched(), 0);
+  // The generated history is what a backtest replays: every ticket of the last 90 days is
+  // triaged and becomes one task.
+  const backtest = await fetch(`${url}/workflows/ticket-routing/backtest`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ days: 90 }) });
+  const { report: replayed } = await backtest.json();
+  assert.equal(backtest.status, 200, JSON.stringify(replayed));
+  assert.ok(replayed.runs > 0 && replayed.events > replayed.runs, JSON.stringify(replayed));
+  assert.equal(replayed.actions["ticket.triage"], replayed.runs, JSON.stringify(replayed.actions));
+  assert.equal(replayed.actions["task.create"], replayed.runs, JSON.stringify(replayed.actions));
   await call("POST", "/segments/sweep");
   const trained = await call("POST", "/models/churn/train");
   assert.ok(trained.evaluation.auc > 0.5, JSON.stringify(trained.evaluation));
