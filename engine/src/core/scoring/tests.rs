@@ -30,7 +30,7 @@ fn points_lose_half_their_weight_every_half_life() {
     assert_eq!(s.value_at(0), 40.0);
     assert!(close(s.value_at(10 * DAY), 20.0));
     assert!(close(s.value_at(20 * DAY), 10.0));
-    let s = add(&lead, Some(s.clone()), 5.0, 10 * DAY);
+    let s = add(&lead, Some(s), 5.0, 10 * DAY);
     assert!(close(s.value, 25.0), "20 left of 40, plus 5: {}", s.value);
     let keep = add(&def(None, None, None), None, 40.0, 0);
     assert_eq!(
