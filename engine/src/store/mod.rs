@@ -15,6 +15,7 @@ pub mod merge;
 pub mod model;
 pub mod postgres;
 mod rows;
+pub mod score_rows;
 pub mod sqlite;
 pub mod status;
 pub mod views;
@@ -414,24 +415,6 @@ union_of_concerns!(
 const WAITER_GRACE_MS: Millis = 60_000;
 
 /// The tags of a message as stored (a JSON array; `NULL` for none).
-/// A stored score change: `(score, event, rule, points, value, at)`.
-type ChangeRow = (String, String, String, f64, f64, i64);
-
-/// The score changes of `customer` from their rows.
-fn score_change_rows(customer: &str, rows: Vec<ChangeRow>) -> Vec<ScoreChange> {
-    rows.into_iter()
-        .map(|(score, event, rule, points, value, at)| ScoreChange {
-            customer: customer.into(),
-            score: score.into(),
-            event: event.into(),
-            rule: rule.into(),
-            points,
-            value,
-            at,
-        })
-        .collect()
-}
-
 /// Customer rows `(id, data as JSON text)` as attribute maps (a row that is not an object is
 /// left out).
 fn customer_rows(rows: Vec<(String, String)>) -> Vec<(String, Map<String, Value>)> {

@@ -299,8 +299,8 @@ pub struct MatchBatch {
     pub suppressions: Vec<(String, String, Millis)>,
     /// Events that convert experiment entries.
     pub conversions: Vec<crate::store::ConversionHit>,
-    /// Score changes to append (a change already stored, same customer, score, time, event
-    /// and rule, is kept once).
+    /// Score changes to append, one row per customer and event ([`crate::store::score_rows`];
+    /// an event whose changes are already stored for the customer is kept once).
     pub score_changes: Vec<ScoreChange>,
     /// Events the batch emits (a customer entering or leaving a segment). Stores do not read
     /// this: the matcher stores them with `insert_events` just before the batch, with ids

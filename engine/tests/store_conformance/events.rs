@@ -171,7 +171,8 @@ pub async fn customers_are_paged_in_id_order(store: Arc<dyn Store>) {
 }
 
 /// Score changes: appended with their batch, the latest `per_score` of each score read back
-/// by score, oldest first; a change applied twice is kept once; other customers' stay apart.
+/// by score, oldest first; an event's changes applied twice are kept once; other customers'
+/// stay apart.
 pub async fn score_changes_keep_the_latest_per_score(store: Arc<dyn Store>) {
     let change = |customer: &str, score: &str, event: &str, at: i64| ScoreChange {
         customer: customer.into(),

@@ -4,6 +4,7 @@ use super::{EventEntry, MemoryStore};
 use crate::clock::Millis;
 use crate::event::Event;
 use crate::store::model::*;
+use crate::store::score_rows::{latest, rows, EVENTS_READ};
 use crate::store::status::Cause;
 use crate::store::views::*;
 use crate::store::{EventLog, StoreResult};
@@ -129,27 +130,15 @@ impl EventLog for MemoryStore {
 
     async fn score_changes(&self, customer: &str, per_score: i64) -> StoreResult<Vec<ScoreChange>> {
         let s = self.lock();
-        let mine: Vec<&ScoreChange> = s
+        let from = (customer.to_string(), i64::MIN, String::new());
+        let rows = s
             .score_changes
-            .range(
-                (
-                    customer.to_string(),
-                    String::new(),
-                    i64::MIN,
-                    String::new(),
-                    String::new(),
-                )..,
-            )
-            .take_while(|(key, _)| key.0 == customer)
-            .map(|(_, c)| c)
-            .collect();
-        // Each score's changes are together, in time order: its last `per_score` are kept.
-        let mut latest = Vec::new();
-        for same in mine.chunk_by(|a, b| a.score == b.score) {
-            let skip = same.len().saturating_sub(per_score.max(0) as usize);
-            latest.extend(same[skip..].iter().map(|c| (*c).clone()));
-        }
-        Ok(latest)
+            .range(from..)
+            .take_while(|((c, _, _), _)| c == customer)
+            .map(|((_, at, event), json)| (*at, event.clone(), json.clone()))
+            .collect::<Vec<_>>();
+        let newest_first = rows.into_iter().rev().take(EVENTS_READ as usize).collect();
+        Ok(latest(customer, newest_first, per_score))
     }
 
     async fn entities(&self, kind: &str) -> StoreResult<Vec<Value>> {
@@ -232,15 +221,9 @@ impl EventLog for MemoryStore {
         for hit in &batch.conversions {
             s.convert(hit);
         }
-        for c in batch.score_changes {
-            let key = (
-                c.customer.to_string(),
-                c.score.to_string(),
-                c.at,
-                c.event.to_string(),
-                c.rule.to_string(),
-            );
-            s.score_changes.entry(key).or_insert(c);
+        for row in rows(&batch.score_changes) {
+            let key = (row.customer.to_string(), row.at, row.event.to_string());
+            s.score_changes.entry(key).or_insert(row.changes);
         }
         for seq in batch.seqs {
             if let Some(e) = s.events.get_mut(seq as usize - 1) {

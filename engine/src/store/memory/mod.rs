@@ -46,8 +46,8 @@ struct State {
     tokens: Vec<TokenRow>,
     audit: Vec<AuditEntry>,
     rejected: Vec<RejectedMessage>,
-    /// Score changes by (customer, score, at, event, rule).
-    score_changes: BTreeMap<(String, String, Millis, String, String), ScoreChange>,
+    /// Score changes as stored ([`crate::store::score_rows`]) by (customer, at, event).
+    score_changes: BTreeMap<(String, Millis, String), String>,
     experiments: Vec<ExperimentRow>,
     throttle: HashMap<String, Vec<Millis>>,
     /// Concurrent call leases per key: holder → until.

@@ -1,18 +1,19 @@
-//! Score changes on SQLite: appended with the matched batch (on the writer connection), read
-//! per customer.
+//! Score changes on SQLite ([`crate::store::score_rows`]): appended with the matched batch (on
+//! the writer connection), read per customer.
 
-use crate::store::{ChangeRow, ScoreChange, StoreResult};
+use crate::store::score_rows::{self, EVENTS_READ};
+use crate::store::{ScoreChange, StoreResult};
 use rusqlite::{params, Transaction};
 use sqlx::SqlitePool;
 
-/// Appends `changes` (a change already stored is kept once).
+/// Appends `changes`, one row per customer and event (an event already stored is kept once).
 pub(super) fn append(tx: &Transaction<'_>, changes: &[ScoreChange]) -> StoreResult<()> {
-    for c in changes {
+    for row in score_rows::rows(changes) {
         tx.prepare_cached(
-            "INSERT OR IGNORE INTO score_changes (customer_id, score, event_id, rule, points, value, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR IGNORE INTO score_changes (customer_id, at, event_id, changes)
+             VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![&*c.customer, &*c.score, &*c.event, &*c.rule, c.points, c.value, c.at])?;
+        .execute(params![row.customer, row.at, row.event, row.changes])?;
     }
     Ok(())
 }
@@ -23,15 +24,13 @@ pub(super) async fn latest(
     customer: &str,
     per_score: i64,
 ) -> StoreResult<Vec<ScoreChange>> {
-    let rows: Vec<ChangeRow> = sqlx::query_as(
-        "SELECT score, event_id, rule, points, value, at FROM (
-             SELECT *, ROW_NUMBER() OVER (PARTITION BY score ORDER BY at DESC, event_id DESC, rule DESC) AS n
-             FROM score_changes WHERE customer_id = ?1) AS latest
-         WHERE n <= ?2 ORDER BY score, at, event_id, rule",
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT at, event_id, changes FROM score_changes WHERE customer_id = ?1
+         ORDER BY at DESC, event_id DESC LIMIT ?2",
     )
     .bind(customer)
-    .bind(per_score)
+    .bind(EVENTS_READ)
     .fetch_all(pool)
     .await?;
-    Ok(super::super::score_change_rows(customer, rows))
+    Ok(score_rows::latest(customer, rows, per_score))
 }
