@@ -188,7 +188,12 @@ pub fn earn(
 
 /// A score's value at `now` as expressions see it (rounded to 2 decimals).
 fn shown(state: &ScoreState, now: Millis) -> Value {
-    Value::from((state.value_at(now) * 100.0).round() / 100.0)
+    Value::from(cents(state.value_at(now)))
+}
+
+/// `x` rounded to 2 decimals, as scores are shown.
+fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// `customer.score`: each stored score's value at `now`, rounded to 2 decimals.
@@ -266,8 +271,7 @@ fn changes_as_objects<S: serde::Serializer>(
     use serde::ser::SerializeSeq;
     let mut seq = s.serialize_seq(Some(changes.len()))?;
     for c in changes {
-        let round = |x: f64| (x * 100.0).round() / 100.0;
-        seq.serialize_element(&serde_json::json!({ "event": c.event, "rule": c.rule, "points": c.points, "value": round(c.value), "at": c.at }))?;
+        seq.serialize_element(&serde_json::json!({ "event": c.event, "rule": c.rule, "points": c.points, "value": cents(c.value), "at": c.at }))?;
     }
     seq.end()
 }
@@ -287,7 +291,7 @@ pub fn views(
         value: stored
             .and_then(|m| m.get(name))
             .and_then(ScoreState::read)
-            .map_or(0.0, |s| (s.value_at(now) * 100.0).round() / 100.0),
+            .map_or(0.0, |s| cents(s.value_at(now))),
         history: changes
             .iter()
             .filter(|c| &*c.score == name)
