@@ -109,9 +109,20 @@ fn knowledge(c: &mut Criterion) {
         .clone();
     for i in 0..30 {
         let mut batch = mikawaya_engine::store::MatchBatch::default();
-        learn(&k, &order(i), "c1", &mut attrs, &mut batch, i * 12 * day);
+        let ev = order(i);
+        learn(
+            &k,
+            &ev,
+            &ev.scope_value(),
+            "c1",
+            &mut attrs,
+            &mut batch,
+            i * 12 * day,
+        );
     }
     let next = order(31);
+    // Built once by the matcher for the scores and the workflows alike.
+    let seen = next.scope_value();
     let now = 31 * 12 * day;
     let mut group = c.benchmark_group("knowledge");
     group.throughput(Throughput::Elements(1));
@@ -119,7 +130,7 @@ fn knowledge(c: &mut Criterion) {
         b.iter_batched(
             || (attrs.clone(), mikawaya_engine::store::MatchBatch::default()),
             |(mut attrs, mut batch)| {
-                learn(&k, &next, "c1", &mut attrs, &mut batch, now);
+                learn(&k, &next, &seen, "c1", &mut attrs, &mut batch, now);
                 batch
             },
             criterion::BatchSize::SmallInput,

@@ -177,7 +177,8 @@ fn apply(
     batch.customers.push((id.to_string(), patch, now));
 }
 
-/// What event `ev` teaches about customer `id` (attributes `attrs`, updated): its place in the
+/// What event `ev` (seen by expressions as `event`, the matcher's scope value, built once for
+/// the scores and the workflows) teaches about customer `id` (attributes `attrs`, updated): its place in the
 /// history digest, the points it earns, then the segments the customer enters or leaves (their
 /// events go into `batch.emitted`). Each change is a patch of the customer, written with the
 /// rest of the event's batch. Returns the customer as expressions now see them: built once,
@@ -186,6 +187,7 @@ fn apply(
 pub fn learn(
     k: &Knowledge,
     ev: &Event,
+    event: &Value,
     id: &str,
     attrs: &mut Map<String, Value>,
     batch: &mut MatchBatch,
@@ -196,7 +198,7 @@ pub fn learn(
     }
     let mut customer = customer_value(k, Some(id), Some(attrs), now);
     if let Some((patch, changes)) =
-        crate::core::scoring::earn(&k.scores, ev, id, &customer, attrs, now)
+        crate::core::scoring::earn(&k.scores, ev, event, id, &customer, attrs, now)
     {
         apply(batch, id, attrs, patch, now);
         crate::core::scoring::refresh(&mut customer, attrs, &changes, now);

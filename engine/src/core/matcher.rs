@@ -253,9 +253,10 @@ impl<'a> Matcher<'a> {
         carry: &Carry,
     ) -> Result<(), EngineError> {
         let now = self.ctx.clock.now_ms();
-        let customer = self.snapshot(ev, batch, customers, now);
+        let event = ev.scope_value();
+        let customer = self.snapshot(ev, &event, batch, customers, now);
         let scope = ScopeData {
-            event: ev.scope_value(),
+            event,
             customer,
             ..Default::default()
         };
@@ -279,6 +280,7 @@ impl<'a> Matcher<'a> {
     fn snapshot(
         &self,
         ev: &Event,
+        event: &Value,
         batch: &mut MatchBatch,
         customers: &mut HashMap<String, Map<String, Value>>,
         now: Millis,
@@ -301,7 +303,7 @@ impl<'a> Matcher<'a> {
             batch.consents.push((id.clone(), channel, granted, now));
         }
         batch.customers.push((id.clone(), ev.customer.clone(), now));
-        crate::core::knowledge::learn(&self.ctx.knowledge(), ev, id, attrs, batch, now)
+        crate::core::knowledge::learn(&self.ctx.knowledge(), ev, event, id, attrs, batch, now)
     }
 
     /// Ends the customer's unfinished runs of workflows whose goal this event is.

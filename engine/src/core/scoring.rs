@@ -171,16 +171,16 @@ pub fn score_event<'a>(
 pub fn earn(
     scores: &Scores,
     ev: &crate::event::Event,
+    event: &Value,
     id: &str,
     customer: &Value,
     attrs: &Map<String, Value>,
     now: Millis,
 ) -> Option<(Map<String, Value>, Vec<ScoreChange>)> {
     scores.rules_for(&ev.event_type).next()?;
-    let event = ev.scope_value();
     let scope = Scope {
         customer,
-        ..Scope::with_event(&event, crate::clock::to_time(now))
+        ..Scope::with_event(event, crate::clock::to_time(now))
     };
     let earned = score_event(scores, &ev.event_type, ev.occurred_at, &scope, attrs)?;
     Some((earned.patch(), earned.rows(id, &ev.id)))

@@ -39,7 +39,7 @@ fn order(id: &str, at: i64) -> Event {
 fn feed(k: &Knowledge, attrs: &mut Map<String, Value>, ev: &Event, now: i64) -> Vec<String> {
     let mut batch = crate::store::MatchBatch::default();
     merge_patch(attrs, &ev.customer);
-    crate::core::knowledge::learn(k, ev, "c1", attrs, &mut batch, now);
+    crate::core::knowledge::learn(k, ev, &ev.scope_value(), "c1", attrs, &mut batch, now);
     batch.emitted.iter().map(|e| e.id.clone()).collect()
 }
 
