@@ -115,29 +115,9 @@ impl<'a> Digest<'a> {
         Some(Digest { times, columns })
     }
 
-    /// How many events it holds.
-    pub fn len(&self) -> usize {
-        self.times.len()
-    }
-
-    /// True when it holds none.
-    pub fn is_empty(&self) -> bool {
-        self.times.is_empty()
-    }
-
-    /// The time of the `i`-th event.
-    pub fn at(&self, i: usize) -> Option<i64> {
-        self.times.get(i)?.as_i64()
-    }
-
     /// The times, oldest first (`None` for an entry that is not a time).
     pub fn times(&self) -> impl Iterator<Item = Option<i64>> + 'a {
         self.times.iter().map(Value::as_i64)
-    }
-
-    /// The `i`-th event's `field`, if kept and a number.
-    pub fn field(&self, field: &str, i: usize) -> Option<f64> {
-        self.column(field)?.get(i)
     }
 
     /// The column of `field`, lined up with the times.

@@ -177,9 +177,9 @@ fn apply(
     batch.customers.push((id.to_string(), patch, now));
 }
 
-/// What event `ev` (seen by expressions as `event`, the matcher's scope value, built once for
-/// the scores and the workflows) teaches about customer `id` (attributes `attrs`, updated): its place in the
-/// history digest, the points it earns, then the segments the customer enters or leaves (their
+/// What event `ev` (seen by expressions as `event`: the matcher's scope value, built once for
+/// the scores and the workflows) teaches about customer `id` (attributes `attrs`, updated): its
+/// place in the history digest, the points it earns, then the segments the customer enters or leaves (their
 /// events go into `batch.emitted`). Each change is a patch of the customer, written with the
 /// rest of the event's batch. Returns the customer as expressions now see them: built once,
 /// after the digest, then only its `score` and `segments` follow the changes (a customer

@@ -226,13 +226,11 @@ pub fn refresh(
     let Value::Object(values) = values else {
         return;
     };
-    // A score's rules are listed together: its last change has its state.
-    let last_of_each = changes
-        .iter()
-        .zip(changes.iter().skip(1).map(Some).chain([None]))
-        .filter(|(c, next)| next.is_none_or(|n| n.score != c.score))
-        .map(|(c, _)| c);
-    for c in last_of_each {
+    // A score's rules are listed together: its state is read once per run of its changes.
+    for c in changes
+        .chunk_by(|a, b| a.score == b.score)
+        .filter_map(<[_]>::first)
+    {
         let Some(state) = stored
             .and_then(|m| m.get(&*c.score))
             .and_then(ScoreState::read)

@@ -251,9 +251,10 @@ pub struct DateTriggerRow {
 }
 
 /// One change of a customer's score: the event, the rule that held, the points it earned and
-/// the value right after. The texts are shared (an event that changes ten scores names its
-/// customer and itself once, a rule its text once). Appended with the matched batch that made it (the score's state among the customer's
-/// attributes is three numbers; the changes are what `GET /customers/{id}/scores` explains).
+/// the value right after, appended with the matched batch that made it (the score's state among
+/// the customer's attributes is three numbers; the changes are what `GET /customers/{id}/scores`
+/// explains). The texts are shared: an event that changes ten scores names its customer and
+/// itself once, a rule its text once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoreChange {
     /// The customer.
